@@ -1,0 +1,277 @@
+"""Document sets, source files with their versions, and generated documents.
+
+``GeneratedDocument`` is both the generated document and its job's status row: the database row is
+the source of truth, never Redis. Its state machine::
+
+    Pending ──claim──▶ Generating ──▶ Complete
+       │                   │    └───▶ Failed      (error + error_code)
+       │                   └────────▶ Cancelled   (at the next step boundary)
+       └──▶ Failed (queue_unavailable) | Cancelled
+
+A job claims its row with a conditional update (Pending → Generating). A row found already
+Generating when a job starts means an earlier attempt died; it is failed (``worker_crashed``).
+``progress`` never decreases.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class DocumentSet(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(
+        "portal.Organization", on_delete=models.CASCADE, related_name="document_sets"
+    )
+    key = models.CharField(max_length=200)
+    name = models.CharField(max_length=300)
+    details = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "key"], name="unique_set_key")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SourceFile(models.Model):
+    """A logical file: ``<organization_id>/<container>/<name>``; its bytes live in versions."""
+
+    class FileType(models.TextChoices):
+        PDF = "pdf", "PDF"
+        DOCX = "docx", "Word"
+        XLSX = "xlsx", "Excel"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(
+        "portal.Organization", on_delete=models.CASCADE, related_name="files"
+    )
+    container = models.CharField(max_length=40, default="documents")
+    name = models.CharField(max_length=255)
+    file_path = models.CharField(max_length=400, unique=True)
+    file_type = models.CharField(max_length=8, choices=FileType.choices)
+    document_set = models.ForeignKey(
+        DocumentSet, on_delete=models.SET_NULL, null=True, blank=True, related_name="files"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["container", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "container", "name"], name="unique_file_name"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.file_path
+
+    @property
+    def latest(self) -> SourceFileVersion | None:
+        return self.versions.order_by("-version").first()
+
+
+class SourceFileVersion(models.Model):
+    """One upload's bytes. Stored at ``<org>/<container>/v<N>/<name>``; never overwritten."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    source_file = models.ForeignKey(SourceFile, on_delete=models.CASCADE, related_name="versions")
+    version = models.PositiveIntegerField()
+    storage_key = models.CharField(max_length=500)
+    sha256 = models.CharField(max_length=64, db_index=True)
+    size = models.BigIntegerField()
+    file_type = models.CharField(max_length=8, choices=SourceFile.FileType.choices)
+    page_count = models.PositiveIntegerField(null=True, blank=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["source_file", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["source_file", "version"], name="unique_file_version")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source_file.file_path} v{self.version}"
+
+
+class Extraction(models.Model):
+    """Extracted text of one file version, kept per page (PDF) or per block (DOCX, XLSX).
+
+    ``blocks`` is the list of the pipeline's ``Block`` records (text, page or block index,
+    heading path, table rows). Cached by content (sha256) and extractor version so a second
+    generation over an unchanged file skips extraction and ingestion.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    sha256 = models.CharField(max_length=64)
+    file_type = models.CharField(max_length=8)
+    extractor_version = models.CharField(max_length=40)
+    page_count = models.PositiveIntegerField(null=True, blank=True)
+    data = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["sha256", "file_type", "extractor_version"], name="unique_extraction"
+            )
+        ]
+
+
+class GeneratedDocument(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "Pending"
+        GENERATING = "Generating"
+        COMPLETE = "Complete"
+        FAILED = "Failed"
+        CANCELLED = "Cancelled"
+
+    TERMINAL = (Status.COMPLETE, Status.FAILED, Status.CANCELLED)
+
+    class Step(models.TextChoices):
+        EXTRACT = "Extract"
+        CLASSIFY = "Classify"
+        INGEST = "Ingest"
+        OUTLINE = "Outline"
+        ORCHESTRATE = "Orchestrate"
+        GENERATE = "Generate"
+
+    class Writer(models.TextChoices):
+        BUILTIN = "builtin"
+        LLM = "llm"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(
+        "portal.Organization", on_delete=models.CASCADE, related_name="documents"
+    )
+    document_set = models.ForeignKey(
+        DocumentSet, on_delete=models.PROTECT, related_name="documents"
+    )
+    template = models.ForeignKey(
+        "templates_app.Template",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="documents",
+    )
+    style_guide = models.ForeignKey(
+        "templates_app.StyleGuide",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="documents",
+    )
+    previous_version = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="next_versions"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    output_name = models.CharField(max_length=255)
+    document_type = models.CharField(max_length=80)
+    writer = models.CharField(max_length=10, choices=Writer.choices, default=Writer.BUILTIN)
+    instructions = models.TextField(blank=True)
+    selected_section_ids = models.JSONField(default=list, blank=True)
+    # Sections to rewrite in a regeneration; all others are copied from previous_version.
+    regenerate_section_ids = models.JSONField(default=list, blank=True)
+
+    status = models.CharField(
+        max_length=12, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    step = models.CharField(max_length=12, choices=Step.choices, null=True, blank=True)
+    progress = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(null=True, blank=True)
+    error_code = models.CharField(max_length=40, null=True, blank=True)
+    sections_total = models.PositiveIntegerField(default=0)
+    sections_done = models.PositiveIntegerField(default=0)
+    cancel_requested = models.BooleanField(default=False)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True)
+    request_hash = models.CharField(max_length=64, blank=True)
+
+    outline = models.JSONField(default=dict, blank=True)
+    twin = models.JSONField(null=True, blank=True)
+    qc = models.JSONField(null=True, blank=True)
+    output_key = models.CharField(max_length=500, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "idempotency_key"],
+                condition=models.Q(idempotency_key__isnull=False),
+                name="unique_idempotency_key",
+            )
+        ]
+        indexes = [models.Index(fields=["organization", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.output_name} ({self.status})"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in self.TERMINAL
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.output_name}.docx"
+
+
+class GeneratedDocumentSource(models.Model):
+    """The exact file versions (sha256) a generated document was made from, in request order."""
+
+    document = models.ForeignKey(
+        GeneratedDocument, on_delete=models.CASCADE, related_name="source_links"
+    )
+    version = models.ForeignKey(SourceFileVersion, on_delete=models.PROTECT, related_name="+")
+    position = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["document", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["document", "position"], name="unique_source_position")
+        ]
+
+
+class AuditEvent(models.Model):
+    """Append-only record of who did what (upload, generate, download, cancel, template edits)."""
+
+    id = models.BigAutoField(primary_key=True)
+    organization = models.ForeignKey(
+        "portal.Organization", on_delete=models.CASCADE, related_name="audit_events"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    action = models.CharField(max_length=40, db_index=True)
+    object_type = models.CharField(max_length=40)
+    object_id = models.CharField(max_length=64)
+    details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not kwargs.pop("_allow_update", False):
+            raise ValueError("Audit events are append-only.")
+        super().save(*args, **kwargs)

@@ -1,0 +1,133 @@
+"""The pipeline as one function: Extract → Classify → Ingest → Outline → Orchestrate → Generate.
+
+``run_pipeline`` is called by the RQ job and by ``manage.py generate``. It reports progress through
+``report(step, percent, sections_done=None, sections_total=None)`` (never decreasing) and checks
+``is_cancelled()`` at every step boundary. It knows nothing of the database: extraction results are
+cached through the ``cache`` object the caller passes (keyed by sha256 and extractor version).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import replace
+from typing import Protocol
+
+from documents.pipeline import classify, extract, ingest, orchestrate, qc, render
+from documents.pipeline.errors import Cancelled
+from documents.pipeline.types import (
+    CancelCheck,
+    ExtractedSource,
+    PipelineInput,
+    PipelineResult,
+    ProgressCallback,
+    SourceDescriptor,
+)
+
+# Share of the progress bar each step ends at.
+STEP_END = {
+    "Extract": 35,
+    "Classify": 40,
+    "Ingest": 50,
+    "Outline": 55,
+    "Orchestrate": 90,
+    "Generate": 100,
+}
+
+
+class ExtractionCache(Protocol):
+    def get(self, source: SourceDescriptor) -> ExtractedSource | None: ...
+
+    def put(self, source: ExtractedSource) -> None: ...
+
+
+class NoCache:
+    def get(self, source: SourceDescriptor) -> ExtractedSource | None:
+        return None
+
+    def put(self, source: ExtractedSource) -> None:
+        return None
+
+
+def run_pipeline(
+    inp: PipelineInput,
+    *,
+    report: ProgressCallback,
+    is_cancelled: CancelCheck = lambda: False,
+    cache: ExtractionCache | None = None,
+    output_path: str | None = None,
+) -> PipelineResult:
+    cache = cache or NoCache()
+
+    def boundary(step: str) -> None:
+        if is_cancelled():
+            raise Cancelled()
+        report(step, STEP_END[step] if step != "Extract" else 0)
+
+    # 1. Extract: each source once; unchanged files (same sha256) come from the cache.
+    boundary("Extract")
+    extracted: list[ExtractedSource] = []
+    total = max(1, len(inp.sources))
+    for i, desc in enumerate(inp.sources):
+        if is_cancelled():
+            raise Cancelled()
+        cached = cache.get(desc)
+        if cached is None:
+            cached = extract.extract_text(desc)
+            cache.put(cached)
+        # The cached record may carry another upload's path and name: re-label it.
+        extracted.append(replace(cached, file_path=desc.file_path, file_name=desc.file_name))
+        report("Extract", int(STEP_END["Extract"] * (i + 1) / total))
+
+    # 2. Classify: protocol / sap / results / other, and the key facts of the study.
+    boundary("Classify")
+    classified = tuple(classify.classify_source(src) for src in extracted)
+    classified = classify.attach_key_facts(classified)
+    report("Classify", STEP_END["Classify"])
+
+    # 3. Ingest: chunks that know their file, page or block, and heading path; a BM25 index.
+    boundary("Ingest")
+    chunks = ingest.chunk_text(classified)
+    index = ingest.build_index(chunks)
+    report("Ingest", STEP_END["Ingest"])
+
+    # 4. Outline: already resolved by the caller (template snapshot or generic outline).
+    boundary("Outline")
+    outline = inp.outline
+    selected_total = sum(1 for s in outline if s.selected)
+    report("Outline", STEP_END["Outline"], sections_done=0, sections_total=selected_total)
+
+    # 5. Orchestrate: write each selected section from its sources.
+    boundary("Orchestrate")
+    start, end = STEP_END["Outline"], STEP_END["Orchestrate"]
+
+    def section_done(done: int) -> None:
+        pct = start + int((end - start) * done / max(1, selected_total))
+        report("Orchestrate", pct, sections_done=done, sections_total=selected_total)
+
+    drafts = orchestrate.write_sections(
+        inp,
+        sources=classified,
+        chunks=chunks,
+        index=index,
+        on_section_done=section_done,
+        is_cancelled=is_cancelled,
+    )
+
+    # 6. Generate: the QC report, then the .docx.
+    boundary("Generate")
+    report_qc = qc.quality_report(drafts, classified)
+    if output_path is None:
+        fd, output_path = tempfile.mkstemp(suffix=".docx", prefix="folio-")
+        os.close(fd)
+    render.render_docx(
+        drafts,
+        sources=classified,
+        qc=report_qc,
+        inp=inp,
+        path=output_path,
+    )
+    report("Generate", STEP_END["Generate"])
+    return PipelineResult(
+        sections=drafts, sources=classified, qc=report_qc, docx_path=output_path
+    )

@@ -1,0 +1,83 @@
+"""The traceability twin (CONTRACT §5): sections with paragraphs, tables and citations as JSON.
+
+Also the reverse, so that a regeneration can reuse the previous version's sections unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from documents.pipeline.types import Citation, Paragraph, SectionDraft, Table
+
+
+def citation_from_dict(data: dict[str, Any]) -> Citation:
+    return Citation(
+        file_path=data["file_path"],
+        file_name=data["file_name"],
+        page=data.get("page"),
+        block=data.get("block"),
+        quote=data["quote"],
+    )
+
+
+def section_to_dict(draft: SectionDraft) -> dict[str, Any]:
+    paragraphs = []
+    for p in draft.paragraphs:
+        item: dict[str, Any] = {
+            "text": p.text,
+            "citations": [c.as_dict() for c in p.citations],
+        }
+        if p.style != "body":
+            item["style"] = p.style
+        if p.list_label:
+            item["list_label"] = p.list_label
+        if p.source_text is not None:
+            item["source_text"] = p.source_text
+        if p.flags:
+            item["flags"] = list(p.flags)
+        paragraphs.append(item)
+    return {
+        "section_id": draft.section_id,
+        "number": draft.number,
+        "title": draft.title,
+        "level": draft.level,
+        "state": draft.state,
+        "paragraphs": paragraphs,
+        "tables": [
+            {
+                "title": t.title,
+                "rows": [[str(cell) for cell in row] for row in t.rows],
+                "citations": [c.as_dict() for c in t.citations],
+            }
+            for t in draft.tables
+        ],
+    }
+
+
+def section_from_dict(data: dict[str, Any]) -> SectionDraft:
+    return SectionDraft(
+        section_id=data["section_id"],
+        number=data.get("number", ""),
+        title=data.get("title", ""),
+        level=int(data.get("level", 1)),
+        state=data.get("state", "generated"),
+        paragraphs=tuple(
+            Paragraph(
+                text=p["text"],
+                citations=tuple(citation_from_dict(c) for c in p.get("citations", [])),
+                style=p.get("style", "body"),
+                list_label=p.get("list_label", ""),
+                source_text=p.get("source_text"),
+                flags=tuple(p.get("flags", ())),
+            )
+            for p in data.get("paragraphs", [])
+        ),
+        tables=tuple(
+            Table(
+                title=t.get("title", ""),
+                rows=tuple(tuple(str(c) for c in row) for row in t.get("rows", [])),
+                citations=tuple(citation_from_dict(c) for c in t.get("citations", [])),
+            )
+            for t in data.get("tables", [])
+        ),
+    )

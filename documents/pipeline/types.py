@@ -1,0 +1,199 @@
+"""Frozen dataclasses passed between the pipeline's steps.
+
+The pipeline (extract → classify → ingest → outline → orchestrate → render) is plain functions
+over these records: no request, no RQ, no ORM. The job (``documents/jobs.py``) turns database rows
+into these inputs and stores what comes out.
+
+Locations follow CONTRACT §5: a PDF location is ``page`` (1-based, ``block`` None); a DOCX/XLSX
+location is ``block`` (1-based index of the paragraph, table row or sheet row in document order,
+``page`` None).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+SourceKind = Literal["protocol", "sap", "results", "other"]
+BlockKind = Literal["heading", "paragraph", "list_item", "table", "caption"]
+SectionState = Literal["generated", "no_source", "skipped"]
+
+STEPS = ("Extract", "Classify", "Ingest", "Outline", "Orchestrate", "Generate")
+
+
+@dataclass(frozen=True)
+class SourceDescriptor:
+    """One source file version handed to the pipeline."""
+
+    file_path: str
+    file_name: str
+    sha256: str
+    file_type: str  # "pdf" | "docx" | "xlsx"
+    local_path: str  # a readable local copy of the bytes
+
+
+@dataclass(frozen=True)
+class Block:
+    """One unit of extracted text with its location and place in the heading tree."""
+
+    index: int  # 1-based position among this source's blocks
+    kind: BlockKind
+    text: str  # prose; for a table, rows joined by newlines and cells by " | "
+    page: int | None = None
+    block: int | None = None
+    level: int = 0  # heading level (1 = top) or list nesting level
+    number: str = ""  # heading number or list label as printed in the source ("5.1", "a.")
+    heading_path: tuple[str, ...] = ()  # enclosing headings, outermost first
+    rows: tuple[tuple[str, ...], ...] = ()  # table cells, for kind == "table"
+    bold: bool = False
+    font_size: float = 0.0
+
+
+@dataclass(frozen=True)
+class ExtractedSource:
+    file_path: str
+    file_name: str
+    sha256: str
+    file_type: str
+    page_count: int | None
+    blocks: tuple[Block, ...]
+    # Per page (PDF) text exactly as extracted, for citation verification; empty for DOCX/XLSX.
+    pages: tuple[str, ...] = ()
+    title: str = ""
+    kind: SourceKind = "other"
+    key_facts: tuple[KeyFact, ...] = ()
+
+
+@dataclass(frozen=True)
+class KeyFact:
+    name: str  # protocol_number, title, sponsor, phase, product, indication, sample_size, arms, primary_endpoint
+    value: str
+    quote: str
+    file_path: str
+    file_name: str
+    page: int | None
+    block: int | None
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A retrievable passage: consecutive blocks under one heading of one source."""
+
+    id: int
+    source_index: int
+    source_kind: SourceKind
+    file_path: str
+    file_name: str
+    heading_path: tuple[str, ...]
+    blocks: tuple[Block, ...]
+    text: str
+
+    @property
+    def page(self) -> int | None:
+        return self.blocks[0].page if self.blocks else None
+
+    @property
+    def block(self) -> int | None:
+        return self.blocks[0].block if self.blocks else None
+
+
+@dataclass(frozen=True)
+class OutlineSection:
+    section_id: str
+    number: str
+    title: str
+    level: int
+    order_index: int = 0
+    synopsis: str = ""
+    instructions: str = ""
+    template_text: str = ""
+    hints: dict[str, Any] = field(default_factory=dict)
+    rules: tuple[dict[str, Any], ...] = ()
+    selected: bool = True
+
+
+@dataclass(frozen=True)
+class StyleGuideSpec:
+    tense: str = "past"
+    preferred_terms: dict[str, list[str]] = field(default_factory=dict)
+    abbreviations: dict[str, str] = field(default_factory=dict)
+    banned_phrases: tuple[str, ...] = ()
+    instructions: str = ""
+
+
+@dataclass(frozen=True)
+class Citation:
+    file_path: str
+    file_name: str
+    page: int | None
+    block: int | None
+    quote: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "file_path": self.file_path,
+            "file_name": self.file_name,
+            "page": self.page,
+            "block": self.block,
+            "quote": self.quote,
+        }
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    text: str
+    citations: tuple[Citation, ...] = ()
+    style: Literal["body", "list", "note"] = "body"
+    list_label: str = ""  # the source's own list number ("1.", "a)") for list items
+    # Set when the writer changed the source sentence (tense, terms): the original, for review.
+    source_text: str | None = None
+    flags: tuple[str, ...] = ()  # e.g. ("banned_phrase: ...",)
+
+
+@dataclass(frozen=True)
+class Table:
+    title: str
+    rows: tuple[tuple[str, ...], ...]
+    citations: tuple[Citation, ...] = ()
+
+
+@dataclass(frozen=True)
+class SectionDraft:
+    section_id: str
+    number: str
+    title: str
+    level: int
+    state: SectionState
+    paragraphs: tuple[Paragraph, ...] = ()
+    tables: tuple[Table, ...] = ()
+
+
+@dataclass(frozen=True)
+class PipelineInput:
+    sources: tuple[SourceDescriptor, ...]
+    outline: tuple[OutlineSection, ...]
+    template_name: str
+    document_type: str
+    output_name: str
+    tense: str = "past"
+    style_guide: StyleGuideSpec | None = None
+    instructions: str = ""
+    writer: str = "builtin"
+    # For a regeneration: section_id → the previous version's twin section, reused as is.
+    reuse_sections: dict[str, dict[str, Any]] = field(default_factory=dict)
+    base_document_path: str | None = None  # a template .docx whose styles and page setup to use
+
+
+@dataclass(frozen=True)
+class PipelineResult:
+    sections: tuple[SectionDraft, ...]
+    sources: tuple[ExtractedSource, ...]
+    qc: dict[str, Any]
+    docx_path: str
+
+
+# report(step, percent, sections_done=None, sections_total=None)
+ProgressCallback = Callable[..., None]
+# Returns True when the user asked to cancel; checked at step boundaries.
+CancelCheck = Callable[[], bool]

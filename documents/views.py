@@ -1,0 +1,10 @@
+"""Portal views. Thin: parse input, call one service or selector, render."""
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    return render(request, "documents/dashboard.html", {})

@@ -1,0 +1,103 @@
+"""API authentication: simplejwt tokens that name the caller's organization.
+
+The access token carries ``org`` (organization id) and ``role``. On every request the membership is
+read again, so a user removed from an organization (or moved to another) loses access at once,
+and a refresh is refused for such a user.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from rest_framework import exceptions, permissions
+from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenRefreshSerializer
+from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from portal.models import Membership
+
+INVALID = "Invalid authentication credentials"
+
+
+def membership_for(user: Any) -> Membership | None:
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    try:
+        return Membership.objects.select_related("organization").get(user=user)
+    except Membership.DoesNotExist:
+        return None
+
+
+class OrgJWTAuthentication(JWTAuthentication):
+    def get_user(self, validated_token):
+        user = super().get_user(validated_token)
+        membership = membership_for(user)
+        if membership is None or str(membership.organization_id) != str(
+            validated_token.get("org")
+        ):
+            raise exceptions.AuthenticationFailed(INVALID, code="membership_changed")
+        user.folio_membership = membership
+        return user
+
+
+class IsOrganizationMember(permissions.BasePermission):
+    message = "User has no organization or not authorized"
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        if user is None or not user.is_authenticated:
+            return False
+        if not hasattr(user, "folio_membership"):
+            user.folio_membership = membership_for(user)
+        return user.folio_membership is not None
+
+
+class IsOrganizationManager(IsOrganizationMember):
+    message = "Only the organization's template managers may do this."
+
+    def has_permission(self, request, view) -> bool:
+        return super().has_permission(request, view) and request.user.folio_membership.is_manager
+
+
+class OrgTokenObtainPairSerializer(TokenObtainPairSerializer):
+    default_error_messages = {
+        "no_active_account": "No active account found with the given credentials",
+        "no_organization": "This account does not belong to an organization.",
+    }
+
+    @classmethod
+    def get_token(cls, user):
+        token = super().get_token(user)
+        membership = membership_for(user)
+        if membership is not None:
+            token["org"] = str(membership.organization_id)
+            token["role"] = membership.role
+        return token
+
+    def validate(self, attrs):
+        data = super().validate(attrs)
+        if membership_for(self.user) is None:
+            raise exceptions.AuthenticationFailed(
+                self.error_messages["no_organization"], "no_organization"
+            )
+        return data
+
+
+class OrgTokenRefreshSerializer(TokenRefreshSerializer):
+    """Refuses a refresh for a user who left the organization named in the token."""
+
+    def validate(self, attrs):
+        refresh = RefreshToken(attrs["refresh"])
+        user_id = refresh.payload.get(api_settings.USER_ID_CLAIM)
+        user = get_user_model().objects.filter(**{api_settings.USER_ID_FIELD: user_id}).first()
+        membership = membership_for(user) if user is not None else None
+        if (
+            user is None
+            or not user.is_active
+            or membership is None
+            or str(membership.organization_id) != str(refresh.payload.get("org"))
+        ):
+            raise exceptions.AuthenticationFailed(INVALID, code="membership_changed")
+        return super().validate(attrs)

@@ -1,0 +1,291 @@
+"""Folio's one settings module, driven by the environment (README "Configuration").
+
+Every value has a default that works on a fresh clone with nothing but Python: SQLite, local files
+and an embedded Redis-compatible server, all under ``FOLIO_DATA_DIR``. PostgreSQL (``DATABASE_URL``),
+a real Redis (``REDIS_URL``) and S3 (``FOLIO_STORAGE=s3``) are configuration, never code changes.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import dj_database_url
+
+from portal.env import (
+    ImproperEnvironment,
+    env_bool,
+    env_int,
+    env_list,
+    env_str,
+    secret_key_from,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(env_str("FOLIO_DATA_DIR", str(BASE_DIR / "var"))).resolve()
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+APP_VERSION = "0.1.0"
+
+DEBUG = env_bool("DJANGO_DEBUG", False)
+SECRET_KEY = env_str("DJANGO_SECRET_KEY") or secret_key_from(DATA_DIR)
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1")
+# Production refuses a key that Django itself would call insecure.
+if not DEBUG and SECRET_KEY.startswith("django-insecure-"):
+    raise ImproperEnvironment("DJANGO_SECRET_KEY must not be an insecure development key.")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework_simplejwt.token_blacklist",
+    "drf_spectacular",
+    "django_rq",
+    "django_htmx",
+    "template_partials",
+    "portal",
+    "templates_app",
+    "documents",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "portal.urls"
+WSGI_APPLICATION = "portal.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "portal" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'folio.sqlite3'}",
+        conn_max_age=env_int("FOLIO_DB_CONN_MAX_AGE", 0, minimum=0),
+        conn_health_checks=True,
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets the web server read while the worker writes; the timeout waits out short locks.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+    }
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "portal" / "static"]
+
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
+
+# --- Files -------------------------------------------------------------------------------------
+FOLIO_STORAGE = env_str("FOLIO_STORAGE", "local").lower()
+MEDIA_ROOT = DATA_DIR / "files"
+MEDIA_URL = "/media/"
+if FOLIO_STORAGE == "local":
+    _default_storage = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(MEDIA_ROOT)},
+    }
+elif FOLIO_STORAGE == "s3":
+    AWS_STORAGE_BUCKET_NAME = env_str("AWS_STORAGE_BUCKET_NAME")
+    if not AWS_STORAGE_BUCKET_NAME:
+        raise ImproperEnvironment("FOLIO_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME.")
+    AWS_S3_ENDPOINT_URL = env_str("AWS_S3_ENDPOINT_URL") or None
+    AWS_S3_REGION_NAME = env_str("AWS_S3_REGION_NAME") or None
+    AWS_ACCESS_KEY_ID = env_str("AWS_ACCESS_KEY_ID") or None
+    AWS_SECRET_ACCESS_KEY = env_str("AWS_SECRET_ACCESS_KEY") or None
+    _default_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": AWS_STORAGE_BUCKET_NAME,
+            "endpoint_url": AWS_S3_ENDPOINT_URL,
+            "region_name": AWS_S3_REGION_NAME,
+            "access_key": AWS_ACCESS_KEY_ID,
+            "secret_key": AWS_SECRET_ACCESS_KEY,
+            "file_overwrite": False,
+            "default_acl": None,
+            "querystring_auth": True,
+            "querystring_expire": 3600,
+        },
+    }
+else:
+    raise ImproperEnvironment(f"FOLIO_STORAGE must be 'local' or 's3', got {FOLIO_STORAGE!r}")
+
+STORAGES = {
+    "default": _default_storage,
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+FOLIO_MAX_UPLOAD_MB = env_int("FOLIO_MAX_UPLOAD_MB", 50, minimum=1)
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+DATA_UPLOAD_MAX_NUMBER_FILES = env_int("FOLIO_MAX_UPLOAD_FILES", 20, minimum=1)
+
+# --- Limits on what a source may cost (docs/limits.md) ------------------------------------------
+FOLIO_MAX_PDF_PAGES = env_int("FOLIO_MAX_PDF_PAGES", 2000, minimum=1)
+FOLIO_MAX_EXTRACTED_CHARS = env_int("FOLIO_MAX_EXTRACTED_CHARS", 20_000_000, minimum=1000)
+FOLIO_MAX_ZIP_ENTRIES = env_int("FOLIO_MAX_ZIP_ENTRIES", 2000, minimum=10)
+FOLIO_MAX_ZIP_MEMBER_MB = env_int("FOLIO_MAX_ZIP_MEMBER_MB", 100, minimum=1)
+FOLIO_MAX_ZIP_TOTAL_MB = env_int("FOLIO_MAX_ZIP_TOTAL_MB", 300, minimum=1)
+FOLIO_MAX_ZIP_RATIO = env_int("FOLIO_MAX_ZIP_RATIO", 200, minimum=10)
+FOLIO_EXTRACT_TIMEOUT = env_int("FOLIO_EXTRACT_TIMEOUT", 120, minimum=1)
+FOLIO_EXTRACT_MEMORY_MB = env_int("FOLIO_EXTRACT_MEMORY_MB", 1536, minimum=128)
+FOLIO_JOB_TIMEOUT = env_int("FOLIO_JOB_TIMEOUT", 900, minimum=10)
+
+# --- Queue -------------------------------------------------------------------------------------
+REDIS_URL_SETTING = env_str("REDIS_URL")
+EMBEDDED_REDIS_URL_FILE = DATA_DIR / "redis.url"
+
+
+def _redis_url() -> str:
+    if REDIS_URL_SETTING:
+        return REDIS_URL_SETTING
+    if EMBEDDED_REDIS_URL_FILE.exists():
+        return EMBEDDED_REDIS_URL_FILE.read_text().strip()
+    # Nothing recorded yet: `make run` (or the test fixture) starts the embedded server and
+    # records its URL; until then the queue is reported as down, never silently pointed elsewhere.
+    return "redis://127.0.0.1:1/0"
+
+
+def redis_queue_config(url: str) -> dict:
+    """Turn a redis:// URL into django-rq's HOST/PORT form, which honours client kwargs."""
+    parsed = urlparse(url)
+    if parsed.scheme not in {"redis", "rediss"}:
+        raise ImproperEnvironment(f"REDIS_URL must start with redis:// or rediss://, got {url!r}")
+    from redis.backoff import ExponentialBackoff
+    from redis.retry import Retry
+
+    return {
+        "HOST": parsed.hostname or "127.0.0.1",
+        "PORT": parsed.port or 6379,
+        "DB": int((parsed.path or "/0").lstrip("/") or 0),
+        "USERNAME": unquote(parsed.username) if parsed.username else None,
+        "PASSWORD": unquote(parsed.password) if parsed.password else None,
+        "SSL": parsed.scheme == "rediss",
+        "DEFAULT_TIMEOUT": FOLIO_JOB_TIMEOUT,
+        # redis-py blocks forever on a frozen server by default: bound every call.
+        "REDIS_CLIENT_KWARGS": {
+            "socket_connect_timeout": 1,
+            "socket_timeout": 2,
+            "retry": Retry(ExponentialBackoff(cap=0.2, base=0.05), 1),
+            "health_check_interval": 15,
+        },
+    }
+
+
+RQ_QUEUES = {"default": redis_queue_config(_redis_url())}
+RQ = {"COMMIT_MODE": "on_db_commit"}
+RQ_SHOW_ADMIN_LINK = True
+
+# --- API ---------------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["portal.auth.OrgJWTAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["portal.auth.IsOrganizationMember"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "portal.api_errors.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+    "DEFAULT_THROTTLE_RATES": {"login": env_str("FOLIO_LOGIN_RATE", "20/min")},
+}
+
+FOLIO_ACCESS_TOKEN_MINUTES = max(5, env_int("FOLIO_ACCESS_TOKEN_MINUTES", 30))
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=FOLIO_ACCESS_TOKEN_MINUTES),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=1),
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "UPDATE_LAST_LOGIN": False,
+    "CHECK_USER_IS_ACTIVE": True,
+    "ALGORITHM": "HS256",
+    "SIGNING_KEY": SECRET_KEY,
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    "LEEWAY": 10,
+    "TOKEN_OBTAIN_SERIALIZER": "portal.auth.OrgTokenObtainPairSerializer",
+    "TOKEN_REFRESH_SERIALIZER": "portal.auth.OrgTokenRefreshSerializer",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Folio API",
+    "DESCRIPTION": "Draft regulatory documents from source files. Artos-compatible generation routes.",
+    "VERSION": APP_VERSION,
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- LLM writer (issue: grounded writer) ---------------------------------------------------------
+FOLIO_LLM_BASE_URL = env_str("FOLIO_LLM_BASE_URL")
+FOLIO_LLM_MODEL = env_str("FOLIO_LLM_MODEL")
+FOLIO_LLM_API_KEY = env_str("FOLIO_LLM_API_KEY")
+FOLIO_LLM_TIMEOUT = env_int("FOLIO_LLM_TIMEOUT", 60, minimum=1)
+
+FOLIO_DEMO_USER = env_str("FOLIO_DEMO_USER", "demo")
+FOLIO_DEMO_PASSWORD = env_str("FOLIO_DEMO_PASSWORD", "demo-password")
+
+# --- Security (production) ---------------------------------------------------------------------
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SAMESITE = "Lax"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+if not DEBUG:
+    SESSION_COOKIE_SECURE = env_bool("FOLIO_SECURE_COOKIES", True)
+    CSRF_COOKIE_SECURE = env_bool("FOLIO_SECURE_COOKIES", True)
+    SECURE_SSL_REDIRECT = env_bool("FOLIO_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = env_int("FOLIO_HSTS_SECONDS", 31_536_000, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("FOLIO_LOG_LEVEL", "INFO")},
+    "loggers": {"rq.worker": {"level": "WARNING"}},
+}

@@ -1,0 +1,37 @@
+"""Top-level routes: the API (CONTRACT §2–§6), the portal, the admin and the health check."""
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from documents.api import views as documents_api
+from portal import views as portal_views
+
+urlpatterns = [
+    path("healthz", portal_views.healthz, name="healthz"),
+    path("api/v1/auth/token", portal_views.TokenObtainApi.as_view(), name="token_obtain"),
+    path(
+        "api/v1/auth/token/refresh",
+        portal_views.TokenRefreshApi.as_view(),
+        name="token_refresh",
+    ),
+    path("api/v1/", include("documents.api.urls")),
+    path("api/v1/", include("templates_app.api.urls")),
+    path(
+        "generate-presigned-url",
+        documents_api.PresignedUrlApi.as_view(),
+        name="generate_presigned_url",
+    ),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api_docs"),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(template_name="registration/login.html"),
+        name="login",
+    ),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/rq/", include("django_rq.urls")),
+    path("admin/", admin.site.urls),
+    path("", include("documents.urls")),
+]
