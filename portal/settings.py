@@ -170,6 +170,10 @@ FOLIO_MAX_ZIP_RATIO = env_int("FOLIO_MAX_ZIP_RATIO", 200, minimum=10)
 FOLIO_EXTRACT_TIMEOUT = env_int("FOLIO_EXTRACT_TIMEOUT", 120, minimum=1)
 FOLIO_EXTRACT_MEMORY_MB = env_int("FOLIO_EXTRACT_MEMORY_MB", 1536, minimum=128)
 FOLIO_JOB_TIMEOUT = env_int("FOLIO_JOB_TIMEOUT", 900, minimum=10)
+FOLIO_MAX_ACTIVE_JOBS_PER_ORG = env_int("FOLIO_MAX_ACTIVE_JOBS_PER_ORG", 20, minimum=1)
+FOLIO_MAX_QUEUED_JOBS = env_int("FOLIO_MAX_QUEUED_JOBS", 500, minimum=1)
+FOLIO_MAX_ATTEMPTS = env_int("FOLIO_MAX_ATTEMPTS", 2, minimum=1)
+FOLIO_STALE_JOB_SECONDS = env_int("FOLIO_STALE_JOB_SECONDS", 300, minimum=5)
 
 # --- Queue -------------------------------------------------------------------------------------
 REDIS_URL_SETTING = env_str("REDIS_URL")

@@ -1,12 +1,25 @@
 """Top-level routes: the API (CONTRACT §2–§6), the portal, the admin and the health check."""
 
+import django_rq.urls
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import user_passes_test
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from documents.api import views as documents_api
 from portal import views as portal_views
+
+
+def _superusers_only(patterns):
+    """The RQ dashboard shows every organization's jobs: platform operators only."""
+    check = user_passes_test(lambda u: u.is_active and u.is_superuser, login_url="admin:login")
+    wrapped = []
+    for pattern in patterns:
+        pattern.callback = check(pattern.callback)
+        wrapped.append(pattern)
+    return wrapped
+
 
 urlpatterns = [
     path("healthz", portal_views.healthz, name="healthz"),
@@ -31,7 +44,7 @@ urlpatterns = [
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("admin/rq/", include("django_rq.urls")),
+    path("admin/rq/", include((_superusers_only(django_rq.urls.urlpatterns), "django_rq"))),
     path("admin/", admin.site.urls),
     path("", include("documents.urls")),
 ]

@@ -1,5 +1,256 @@
+"""The documents API (CONTRACT §3–§5): thin views that parse input, call a service or selector
+and answer JSON. Errors are ``{"detail": ...}`` (portal/api_errors.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core import signing
+from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from documents import selectors, services
+from documents.api import serializers as s
+from documents.exceptions import QueueUnavailable, ServiceError, TooManyRequests
+from documents.models import GeneratedDocument
+from portal.api_errors import APIError
+from portal.api_utils import list_response
+
+SIGNED_URL_MAX_AGE = 3600
+SIGNER_SALT = "folio.file-download"
+
+
+def raise_service_error(exc: ServiceError) -> None:
+    extra: dict[str, Any] = {}
+    headers: dict[str, str] = {}
+    if isinstance(exc, QueueUnavailable):
+        extra["task_id"] = exc.task_id
+        headers["Retry-After"] = "30"
+    if isinstance(exc, TooManyRequests):
+        headers["Retry-After"] = str(exc.retry_after)
+    raise APIError(exc.message, status_code=exc.status, code=exc.code, extra=extra, headers=headers)
+
+
+def file_url(request: Request, storage_key: str) -> str:
+    """A URL that downloads the file without a token for one hour."""
+    if hasattr(default_storage, "bucket_name"):
+        return default_storage.url(storage_key)
+    token = signing.TimestampSigner(salt=SIGNER_SALT).sign_object({"k": storage_key})
+    return request.build_absolute_uri(reverse("signed_file", args=[token]))
+
+
+class FileUploadApi(APIView):
+    @extend_schema(request=s.UploadSerializer, responses={201: OpenApiResponse(description="Stored")})
+    def post(self, request: Request) -> Response:
+        serializer = s.UploadSerializer(data=request.data)
+        if "file_content" not in request.FILES:
+            raise APIError("file_content: this field is required (the file, as multipart form data).")
+        serializer.is_valid(raise_exception=True)
+        try:
+            version = services.file_upload(
+                user=request.user,
+                uploaded_file=serializer.validated_data["file_content"],
+                file_name=serializer.validated_data.get("file_name") or None,
+                container=serializer.validated_data.get("container") or "documents",
+            )
+        except ServiceError as exc:
+            raise_service_error(exc)
+        return Response(
+            {
+                "message": "File uploaded successfully.",
+                "file_path": version.source_file.file_path,
+                "size": version.size,
+                "sha256": version.sha256,
+                "version": version.version,
+            },
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class FileListApi(APIView):
+    def get(self, request: Request, container: str) -> Response:
+        files = selectors.files_list_for_user(request.user, container)
+
+        def item(f):
+            latest = f.versions.all()[0] if f.versions.all() else None
+            return s.file_item(f, file_url(request, latest.storage_key) if latest else "")
+
+        return list_response(request, files, name="files", serialize=item)
 
 
 class PresignedUrlApi(APIView):
-    pass
+    @extend_schema(request=s.PresignedUrlSerializer)
+    def post(self, request: Request) -> Response:
+        serializer = s.PresignedUrlSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        key = serializer.validated_data["key"]
+        source = selectors.file_get_by_path(request.user, key)
+        latest = source.versions.order_by("-version").first() if source else None
+        if latest is None:
+            raise APIError("key: not one of your uploaded files.")
+        return Response({"url": file_url(request, latest.storage_key)})
+
+
+class SignedFileApi(APIView):
+    """Serves a file named by a signed, expiring token (local storage's presigned URLs)."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(exclude=True)
+    def get(self, request: Request, token: str) -> FileResponse:
+        try:
+            data = signing.TimestampSigner(salt=SIGNER_SALT).unsign_object(
+                token, max_age=SIGNED_URL_MAX_AGE
+            )
+        except signing.BadSignature as exc:
+            raise Http404("This link is invalid or has expired.") from exc
+        key = data["k"]
+        if not default_storage.exists(key):
+            raise Http404("Not found.")
+        return FileResponse(default_storage.open(key, "rb"), as_attachment=True,
+                            filename=key.rsplit("/", 1)[-1])
+
+
+class DocumentGenerateApi(APIView):
+    @extend_schema(request=s.GenerateSerializer, responses={202: OpenApiResponse(description="Accepted")})
+    def post(self, request: Request) -> Response:
+        if not isinstance(request.data, dict):
+            raise APIError("The request body must be a JSON object.")
+        serializer = s.GenerateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            document = services.generation_request(
+                user=request.user,
+                idempotency_key=request.headers.get("Idempotency-Key") or None,
+                **serializer.to_service_kwargs(),
+            )
+        except ServiceError as exc:
+            raise_service_error(exc)
+        location = reverse("document_status", args=[document.id])
+        return Response(
+            {
+                "message": "Request to generate document has been accepted and is being "
+                "processed in the background.",
+                "task_id": str(document.id),
+            },
+            status=status.HTTP_202_ACCEPTED,
+            headers={"Location": location},
+        )
+
+
+class DocumentStatusApi(APIView):
+    def get(self, request: Request, document_id: str) -> Response:
+        document = selectors.document_status_for_user(request.user, document_id)
+        return Response(s.status_payload(document))
+
+
+class DocumentListApi(APIView):
+    def get(self, request: Request) -> Response:
+        documents = selectors.documents_list_for_user(
+            request.user,
+            status=request.query_params.get("status") or None,
+            document_set_id=request.query_params.get("document_set") or None,
+        )
+        return list_response(request, documents, name="documents", serialize=s.document_item)
+
+
+class DocumentDownloadApi(APIView):
+    def get(self, request: Request, document_id: str) -> FileResponse:
+        document = selectors.document_get_for_user(request.user, document_id)
+        if document.status != GeneratedDocument.Status.COMPLETE or not document.output_key:
+            raise APIError(
+                f"The document is not complete (status {document.status}).",
+                status_code=status.HTTP_409_CONFLICT,
+            )
+        try:
+            handle = default_storage.open(document.output_key, "rb")
+        except Exception as exc:
+            raise APIError("The generated file is missing from storage.", status_code=404) from exc
+        services.document_download_record(user=request.user, document=document)
+        return FileResponse(
+            handle,
+            as_attachment=True,
+            filename=document.file_name,
+            content_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        )
+
+
+class DocumentSectionsApi(APIView):
+    def get(self, request: Request, document_id: str) -> Response:
+        document = selectors.document_get_for_user(request.user, document_id)
+        if document.twin is None:
+            raise APIError(
+                f"The document is not complete (status {document.status}).",
+                status_code=status.HTTP_409_CONFLICT,
+            )
+        return Response(document.twin)
+
+
+class DocumentCancelApi(APIView):
+    def post(self, request: Request, document_id: str) -> Response:
+        document = selectors.document_get_for_user(request.user, document_id)
+        try:
+            row = services.generation_cancel(user=request.user, document=document)
+        except ServiceError as exc:
+            raise_service_error(exc)
+        return Response(
+            {"message": "Cancellation requested.", "task_id": str(row.id), "status": row.status},
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+class DocumentRegenerateApi(APIView):
+    @extend_schema(request=s.RegenerateSerializer)
+    def post(self, request: Request, document_id: str) -> Response:
+        document = selectors.document_get_for_user(request.user, document_id)
+        serializer = s.RegenerateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            new = services.generation_regenerate(
+                user=request.user,
+                document=document,
+                section_ids=serializer.validated_data["section_ids"],
+                instructions=serializer.validated_data.get("instructions") or "",
+            )
+        except ServiceError as exc:
+            raise_service_error(exc)
+        return Response(
+            {"message": "Regeneration accepted.", "task_id": str(new.id)},
+            status=status.HTTP_202_ACCEPTED,
+            headers={"Location": reverse("document_status", args=[new.id])},
+        )
+
+
+class DocumentSetListApi(APIView):
+    def get(self, request: Request) -> Response:
+        sets = selectors.document_sets_list_for_user(request.user)
+        return list_response(request, sets, name="document_sets", serialize=s.document_set_item)
+
+    @extend_schema(request=s.DocumentSetCreateSerializer)
+    def post(self, request: Request) -> Response:
+        serializer = s.DocumentSetCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            document_set = services.document_set_create(
+                user=request.user,
+                name=serializer.validated_data["document_set_name"],
+                key=serializer.validated_data.get("document_set_key") or None,
+                details=serializer.validated_data.get("details") or "",
+            )
+        except ServiceError as exc:
+            raise_service_error(exc)
+        return Response(s.document_set_item(document_set), status=status.HTTP_201_CREATED)
+
+
+class DocumentSetDetailApi(APIView):
+    def get(self, request: Request, set_id: str) -> Response:
+        document_set = selectors.document_set_get_for_user(request.user, set_id)
+        return Response(s.document_set_item(document_set, detailed=True))

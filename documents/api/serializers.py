@@ -1,0 +1,176 @@
+"""Request and response shapes of the documents API (CONTRACT §3–§6).
+
+Input serializers only check types; the service decides what is valid (so the portal gets the same
+rules). Response helpers turn rows into the contract's JSON.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.urls import reverse
+from rest_framework import serializers
+
+from documents.models import DocumentSet, GeneratedDocument, SourceFile
+
+
+def iso(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value.isoformat().replace("+00:00", "Z")
+
+
+class UploadSerializer(serializers.Serializer):
+    file_content = serializers.FileField(allow_empty_file=True)
+    file_name = serializers.CharField(required=False, allow_blank=True, max_length=255)
+    container = serializers.CharField(required=False, allow_blank=True, max_length=40)
+
+
+class GenerateSerializer(serializers.Serializer):
+    """Every field of CONTRACT §4 with its alias; the service validates the values."""
+
+    document_type = serializers.CharField(required=False, allow_blank=True)
+    file_paths = serializers.JSONField(required=False)
+    connector_data_id = serializers.CharField(required=False, allow_blank=True)
+    document_set_key = serializers.CharField(required=False, allow_blank=True)
+    workspace_name = serializers.CharField(required=False, allow_blank=True)
+    document_set_name = serializers.CharField(required=False, allow_blank=True)
+    template_id = serializers.CharField(required=False, allow_blank=True)
+    generic_mrt_id = serializers.CharField(required=False, allow_blank=True)
+    output_name = serializers.CharField(required=False, allow_blank=True)
+    selected_section_ids = serializers.JSONField(required=False)
+    generic_mrt_outline_full = serializers.JSONField(required=False)
+    document_instructions = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+    style_guide_id = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+    writer = serializers.CharField(required=False, allow_blank=True)
+
+    REQUIRED = (
+        ("document_type", None),
+        ("file_paths", None),
+        ("connector_data_id", "document_set_key"),
+        ("workspace_name", "document_set_name"),
+        ("template_id", "generic_mrt_id"),
+        ("output_name", None),
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        errors = {}
+        for name, alias in self.REQUIRED:
+            value = attrs.get(name)
+            if value in (None, "") and alias:
+                value = attrs.get(alias)
+            if value in (None, "", []):
+                label = f"{name} (or {alias})" if alias else name
+                errors[name] = [f"This field is required ({label})."]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+    def to_service_kwargs(self) -> dict[str, Any]:
+        d = self.validated_data
+        return {
+            "document_type": d.get("document_type"),
+            "file_paths": d.get("file_paths"),
+            "document_set_key": d.get("connector_data_id") or d.get("document_set_key"),
+            "document_set_name": d.get("workspace_name") or d.get("document_set_name"),
+            "template_ref": d.get("template_id") or d.get("generic_mrt_id"),
+            "output_name": d.get("output_name"),
+            "selected_section_ids": d.get("selected_section_ids"),
+            "outline_full": d.get("generic_mrt_outline_full"),
+            "instructions": d.get("document_instructions") or "",
+            "style_guide_ref": d.get("style_guide_id") or None,
+            "writer": d.get("writer") or "builtin",
+        }
+
+
+class RegenerateSerializer(serializers.Serializer):
+    section_ids = serializers.JSONField()
+    instructions = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class DocumentSetCreateSerializer(serializers.Serializer):
+    document_set_name = serializers.CharField(max_length=300)
+    document_set_key = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    details = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class PresignedUrlSerializer(serializers.Serializer):
+    key = serializers.CharField(max_length=600)
+
+
+def status_payload(document: GeneratedDocument) -> dict[str, Any]:
+    complete = document.status == GeneratedDocument.Status.COMPLETE
+    return {
+        "task_id": str(document.id),
+        "status": document.status,
+        "progress": document.progress,
+        "step": document.step,
+        "error": document.error,
+        "error_code": document.error_code,
+        "sections_total": document.sections_total,
+        "sections_done": document.sections_done,
+        "qc": document.qc if complete else None,
+        "download_url": reverse("document_download", args=[document.id]) if complete else None,
+        "created_at": iso(document.created_at),
+        "started_at": iso(document.started_at),
+        "finished_at": iso(document.finished_at),
+    }
+
+
+def document_item(document: GeneratedDocument) -> dict[str, Any]:
+    template = document.template
+    return {
+        "document_id": str(document.id),
+        "document_name": document.file_name,
+        "status": document.status,
+        "document_type": document.document_type,
+        "created_at": iso(document.created_at),
+        "updated_at": iso(document.updated_at),
+        "workspace_id": str(document.document_set_id),
+        "template": {"template_id": str(template.id), "template_name": template.name}
+        if template
+        else None,
+        "previous_version": str(document.previous_version_id)
+        if document.previous_version_id
+        else None,
+    }
+
+
+def file_item(source_file: SourceFile, url: str) -> dict[str, Any]:
+    latest = source_file.versions.all()[0] if source_file.versions.all() else None
+    return {
+        "name": source_file.name,
+        "file_path": source_file.file_path,
+        "url": url,
+        "size": latest.size if latest else None,
+        "sha256": latest.sha256 if latest else None,
+        "version": latest.version if latest else None,
+        "uploaded_at": iso(latest.uploaded_at) if latest else None,
+    }
+
+
+def document_set_item(document_set: DocumentSet, *, detailed: bool = False) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "document_set_id": str(document_set.id),
+        "document_set_key": document_set.key,
+        "document_set_name": document_set.name,
+        "organization_id": str(document_set.organization_id),
+        "details": document_set.details,
+        "created_at": iso(document_set.created_at),
+        "documents": [str(d) for d in document_set.documents.values_list("id", flat=True)],
+    }
+    if detailed:
+        item["document_set"] = [
+            {
+                "id": str(d.id),
+                "document_name": d.file_name,
+                "document_type": d.document_type,
+                "status": d.status,
+                "created_at": iso(d.created_at),
+            }
+            for d in document_set.documents.order_by("-created_at")
+        ]
+        item["files"] = [
+            {"file_path": f.file_path, "name": f.name} for f in document_set.files.order_by("name")
+        ]
+    return item

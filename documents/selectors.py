@@ -1,0 +1,165 @@
+"""Organization-scoped reads. Every view reads through these; none runs an unscoped query.
+
+An object of another organization is reported exactly like a missing one (``Http404``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.db.models import Prefetch, QuerySet
+from django.http import Http404
+
+from documents.models import (
+    AuditEvent,
+    DocumentSet,
+    GeneratedDocument,
+    GeneratedDocumentSource,
+    SourceFile,
+    SourceFileVersion,
+)
+from portal.models import Organization
+
+
+def organization_for(user: Any) -> Organization:
+    membership = getattr(user, "folio_membership", None) or getattr(user, "membership", None)
+    if membership is None:
+        raise Http404("No organization.")
+    return membership.organization
+
+
+def _uuid_or_404(value: Any) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise Http404("Not found.") from exc
+
+
+def documents_list_for_user(
+    user: Any, *, status: str | None = None, document_set_id: str | None = None
+) -> QuerySet[GeneratedDocument]:
+    qs = GeneratedDocument.objects.filter(organization=organization_for(user)).select_related(
+        "template", "document_set", "created_by"
+    )
+    if status:
+        qs = qs.filter(status=status)
+    if document_set_id:
+        try:
+            qs = qs.filter(document_set_id=uuid.UUID(str(document_set_id)))
+        except ValueError:
+            qs = qs.none()
+    return qs.order_by("-created_at")
+
+
+def document_get_for_user(user: Any, document_id: Any) -> GeneratedDocument:
+    pk = _uuid_or_404(document_id)
+    try:
+        return GeneratedDocument.objects.select_related(
+            "template", "document_set", "style_guide", "created_by", "previous_version"
+        ).get(pk=pk, organization=organization_for(user))
+    except GeneratedDocument.DoesNotExist as exc:
+        raise Http404("Not found.") from exc
+
+
+def document_status_for_user(user: Any, document_id: Any) -> GeneratedDocument:
+    """The status row alone: one query, no joins, no Redis."""
+    pk = _uuid_or_404(document_id)
+    try:
+        return GeneratedDocument.objects.only(
+            "id",
+            "organization_id",
+            "status",
+            "progress",
+            "step",
+            "error",
+            "error_code",
+            "sections_total",
+            "sections_done",
+            "qc",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ).get(pk=pk, organization=organization_for(user))
+    except GeneratedDocument.DoesNotExist as exc:
+        raise Http404("Not found.") from exc
+
+
+def document_sources(document: GeneratedDocument) -> list[SourceFileVersion]:
+    links = GeneratedDocumentSource.objects.filter(document=document).select_related(
+        "version__source_file"
+    )
+    return [link.version for link in links.order_by("position")]
+
+
+def document_versions(document: GeneratedDocument) -> list[GeneratedDocument]:
+    """Every version of a document (regenerations), oldest first."""
+    root = document
+    seen = {root.pk}
+    while root.previous_version_id and root.previous_version_id not in seen:
+        root = GeneratedDocument.objects.get(pk=root.previous_version_id)
+        seen.add(root.pk)
+    chain = [root]
+    frontier = [root]
+    while frontier:
+        nxt = list(
+            GeneratedDocument.objects.filter(
+                previous_version__in=frontier, organization_id=document.organization_id
+            ).order_by("created_at")
+        )
+        chain.extend(nxt)
+        frontier = nxt
+    return sorted(chain, key=lambda d: d.created_at)
+
+
+def files_list_for_user(user: Any, container: str) -> QuerySet[SourceFile]:
+    latest = SourceFileVersion.objects.order_by("-version")
+    return (
+        SourceFile.objects.filter(organization=organization_for(user), container=container)
+        .prefetch_related(Prefetch("versions", queryset=latest))
+        .order_by("name")
+    )
+
+
+def file_get_by_path(user: Any, file_path: str) -> SourceFile | None:
+    """The caller's file at ``file_path`` (exact match of a stored path), or None."""
+    return (
+        SourceFile.objects.filter(organization=organization_for(user), file_path=file_path)
+        .prefetch_related("versions")
+        .first()
+    )
+
+
+def file_versions_for_ids(user: Any, ids: list[str]) -> list[SourceFileVersion]:
+    org = organization_for(user)
+    valid = []
+    for value in ids:
+        try:
+            valid.append(uuid.UUID(str(value)))
+        except ValueError:
+            continue
+    return list(
+        SourceFileVersion.objects.filter(
+            pk__in=valid, source_file__organization=org
+        ).select_related("source_file")
+    )
+
+
+def document_sets_list_for_user(user: Any) -> QuerySet[DocumentSet]:
+    return DocumentSet.objects.filter(organization=organization_for(user)).order_by(
+        "-created_at"
+    )
+
+
+def document_set_get_for_user(user: Any, set_id: Any) -> DocumentSet:
+    pk = _uuid_or_404(set_id)
+    try:
+        return DocumentSet.objects.get(pk=pk, organization=organization_for(user))
+    except DocumentSet.DoesNotExist as exc:
+        raise Http404("Not found.") from exc
+
+
+def audit_events_for_user(user: Any) -> QuerySet[AuditEvent]:
+    return AuditEvent.objects.filter(organization=organization_for(user)).select_related(
+        "actor"
+    )

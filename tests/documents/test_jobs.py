@@ -1,0 +1,159 @@
+"""The job's state machine and its failure paths (documents/jobs.py, documents/queue.py).
+
+Real database, real embedded Redis (the ``redis_server`` fixture), real RQ registries.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import django_rq
+import pytest
+from django.conf import settings
+from django.utils import timezone
+from rq.job import Job
+from rq.registry import StartedJobRegistry
+
+from documents import jobs, queue
+from documents.models import GeneratedDocument
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def pending(api_client, upload, member, generate_body, django_capture_on_commit_callbacks, clean_queue):
+    path = upload(member, "protocol.pdf").json()["file_path"]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api_client(member).post(
+            "/api/v1/documents/generate", generate_body([path]), format="json"
+        )
+    assert response.status_code == 202, response.json()
+    return GeneratedDocument.objects.get(pk=response.json()["task_id"])
+
+
+def test_the_job_is_queued_with_the_rows_id_and_an_explicit_timeout(pending):
+    q = django_rq.get_queue("default")
+    job = Job.fetch(str(pending.id), connection=q.connection)
+    assert job.func_name == "documents.jobs.run_generation"
+    assert job.args == (str(pending.id),)
+    assert job.timeout == settings.FOLIO_JOB_TIMEOUT
+
+
+def test_a_row_already_generating_when_a_job_starts_is_failed_as_crashed(pending):
+    GeneratedDocument.objects.filter(pk=pending.pk).update(status="Generating")
+    assert jobs.run_generation(str(pending.id)) == "crashed-before"
+    pending.refresh_from_db()
+    assert pending.status == "Failed"
+    assert pending.error_code == "worker_crashed"
+    assert "stopped unexpectedly" in pending.error
+
+
+def test_a_finished_row_is_left_alone_when_the_job_runs_again(pending):
+    GeneratedDocument.objects.filter(pk=pending.pk).update(status="Complete", progress=100)
+    assert jobs.run_generation(str(pending.id)) == "already-Complete"
+    pending.refresh_from_db()
+    assert pending.status == "Complete"
+
+
+def test_a_cancel_before_the_job_starts_wins(api_client, member, pending):
+    api_client(member).post(f"/api/v1/documents/{pending.id}/cancel")
+    assert jobs.run_generation(str(pending.id)) == "already-Cancelled"
+
+
+def test_a_cancel_while_running_stops_at_the_next_step(pending):
+    GeneratedDocument.objects.filter(pk=pending.pk).update(cancel_requested=True)
+    assert jobs.run_generation(str(pending.id)) == "cancelled"
+    pending.refresh_from_db()
+    assert pending.status == "Cancelled"
+
+
+def test_a_killed_work_horse_fails_the_row(pending):
+    GeneratedDocument.objects.filter(pk=pending.pk).update(status="Generating")
+    job = Job.fetch(str(pending.id), connection=django_rq.get_queue("default").connection)
+    jobs.on_work_horse_killed(job, 1234, 9, None)
+    pending.refresh_from_db()
+    assert (pending.status, pending.error_code) == ("Failed", "worker_crashed")
+
+
+def test_rqs_abandoned_job_path_fails_the_row(pending):
+    """A worker that died leaves the job in StartedJobRegistry; RQ's cleanup calls on_failure."""
+    q = django_rq.get_queue("default")
+    job = Job.fetch(str(pending.id), connection=q.connection)
+    GeneratedDocument.objects.filter(pk=pending.pk).update(status="Generating")
+    # What a worker does when it starts the job, then dies without a trace.
+    q.remove(job)
+    job.set_status("started")
+    registry = StartedJobRegistry(queue=q)
+    q.connection.zadd(registry.key, {f"{job.id}:dead-execution": 1})
+    registry.cleanup(timestamp=time.time() + 10)
+    pending.refresh_from_db()
+    assert pending.status == "Failed"
+    assert pending.error_code == "worker_crashed"
+
+
+def test_timeout_failures_get_processing_timeout(pending):
+    class JobTimeoutException(Exception):
+        pass
+
+    GeneratedDocument.objects.filter(pk=pending.pk).update(status="Generating")
+    job = Job.fetch(str(pending.id), connection=django_rq.get_queue("default").connection)
+    jobs.on_job_failure(job, None, JobTimeoutException, JobTimeoutException(), None)
+    pending.refresh_from_db()
+    assert pending.error_code == "processing_timeout"
+
+
+def test_the_reconciler_fails_stale_running_rows_whose_job_is_gone(pending):
+    GeneratedDocument.objects.filter(pk=pending.pk).update(
+        status="Generating", heartbeat_at=timezone.now() - timedelta(hours=1)
+    )
+    django_rq.get_queue("default").connection.flushdb()
+    counts = jobs.reconcile(stale_after=60)
+    pending.refresh_from_db()
+    assert counts["failed"] == 1
+    assert (pending.status, pending.error_code) == ("Failed", "worker_crashed")
+    assert jobs.reconcile(stale_after=60)["failed"] == 0
+
+
+def test_the_reconciler_requeues_pending_rows_whose_job_vanished(pending):
+    conn = django_rq.get_queue("default").connection
+    conn.flushdb()  # Redis restarted without persistence
+    GeneratedDocument.objects.filter(pk=pending.pk).update(
+        created_at=timezone.now() - timedelta(hours=1)
+    )
+    counts = jobs.reconcile(stale_after=60)
+    assert counts["requeued"] == 1
+    assert queue.job_exists(str(pending.id)) is True
+    pending.refresh_from_db()
+    assert pending.status == "Pending"
+
+
+def test_the_reconciler_leaves_fresh_rows_alone(pending):
+    assert jobs.reconcile(stale_after=60) == {"failed": 0, "requeued": 0}
+    pending.refresh_from_db()
+    assert pending.status == "Pending"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_redis_unreachable_at_submit_is_a_503_and_the_row_ends_failed(
+    api_client, upload, member, generate_body
+):
+    path = upload(member, "protocol.pdf").json()["file_path"]
+    config = settings.RQ_QUEUES["default"]
+    saved = dict(config)
+    config.update({"HOST": "127.0.0.1", "PORT": 1})  # nothing listens there
+    try:
+        started = time.monotonic()
+        response = api_client(member).post(
+            "/api/v1/documents/generate", generate_body([path]), format="json"
+        )
+        elapsed = time.monotonic() - started
+    finally:
+        config.clear()
+        config.update(saved)
+    assert response.status_code == 503
+    body = response.json()
+    assert body["code"] == "queue_unavailable"
+    assert elapsed < 5
+    row = GeneratedDocument.objects.get(pk=body["task_id"])
+    assert (row.status, row.error_code) == ("Failed", "queue_unavailable")
