@@ -1,6 +1,6 @@
-"""Portal routes (server-rendered pages with HTMX partials)."""
+"""Portal routes (server-rendered pages with HTMX partials), mounted at "" by portal/urls.py."""
 
-from django.urls import path
+from django.urls import include, path
 
 from documents import views
 
@@ -8,4 +8,15 @@ app_name = "documents"
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
+    path("documents/new/", views.document_new, name="document_new"),
+    path("documents/new/sections/", views.section_picker, name="section_picker"),
+    path("documents/<uuid:pk>/", views.document_detail, name="document_detail"),
+    path("documents/<uuid:pk>/status/", views.document_status, name="document_status"),
+    path("documents/<uuid:pk>/cancel/", views.document_cancel, name="document_cancel"),
+    path("documents/<uuid:pk>/regenerate/", views.document_regenerate, name="document_regenerate"),
+    path("documents/<uuid:pk>/download/", views.document_download, name="document_download"),
+    path("sets/", views.document_set_list, name="document_set_list"),
+    path("sets/<uuid:pk>/", views.document_set_detail, name="document_set_detail"),
+    # Templates and style guides (templates_app/urls_portal.py), in this namespace.
+    path("", include("templates_app.urls_portal")),
 ]

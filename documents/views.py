@@ -1,10 +1,649 @@
-"""Portal views. Thin: parse input, call one service or selector, render."""
+"""Portal views: the dashboard, the new-document form, a document's page, and document sets.
 
+Thin session-authenticated function views: parse input, call one service or selector, render.
+Every read goes through the organization-scoped selectors (another organization's object is a
+404); every write goes through ``documents.services``. Pages answer HTMX requests with a partial
+(django-template-partials) and keep a plain link or form beside every ``hx-get``, so they work
+without JavaScript. The document page polls its status partial every second while the job runs;
+the partial answers HTTP 286 once the job has ended, which stops htmx polling.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from functools import wraps
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.core.files.storage import default_storage
+from django.core.paginator import Page, Paginator
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.cache import add_never_cache_headers, patch_vary_headers
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HTMX_STOP_POLLING
+
+from documents import portal_services, selectors, services
+from documents.exceptions import QueueUnavailable, ServiceError, TooManyRequests
+from documents.forms import DashboardFilterForm, GenerateForm, RegenerateForm
+from documents.models import GeneratedDocument
+from portal.auth import membership_for
+from templates_app import selectors as template_selectors
+
+PAGE_SIZE = 20
+STEPS = [step.value for step in GeneratedDocument.Step]
+DOCX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+View = Callable[..., HttpResponse]
 
 
-@login_required
+# --- access --------------------------------------------------------------------------------------
+
+
+def member_required(view: View) -> View:
+    """Log-in required, and a membership: a user without an organization gets a friendly page."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        membership = membership_for(request.user)
+        if membership is None:
+            return render(request, "documents/no_organization.html", status=403)
+        request.user.folio_membership = membership  # selectors reuse it: no second query
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def is_manager(request: HttpRequest) -> bool:
+    membership = getattr(request.user, "folio_membership", None)
+    return bool(membership and membership.is_manager)
+
+
+def render_page(
+    request: HttpRequest,
+    template: str,
+    context: dict[str, Any],
+    *,
+    partial: str | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    """The full page, or only ``template#partial`` for an HTMX request (Vary: HX-Request)."""
+    name = f"{template}#{partial}" if partial and request.htmx else template
+    response = render(request, name, context, status=status)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+def paginate(request: HttpRequest, items: Any, size: int = PAGE_SIZE) -> Page:
+    return Paginator(items, size).get_page(request.GET.get("page"))
+
+
+def query_without_page(request: HttpRequest) -> str:
+    """The current query string minus ``page``, for pagination links that keep the filters."""
+    params = [(k, v) for k, values in request.GET.lists() for v in values if k != "page" and v]
+    return urlencode(params)
+
+
+# --- dashboard -----------------------------------------------------------------------------------
+
+
+@require_GET
+@member_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "documents/dashboard.html", {})
+    document_sets = list(selectors.document_sets_list_for_user(request.user))
+    form = DashboardFilterForm(request.GET or None, document_sets=document_sets)
+    status = document_set_id = None
+    if form.is_bound and form.is_valid():
+        status = form.cleaned_data["status"] or None
+        document_set_id = form.cleaned_data["document_set"] or None
+    documents = selectors.documents_list_for_user(
+        request.user, status=status, document_set_id=document_set_id
+    )
+    page = paginate(request, documents)
+    active = any(not d.is_terminal for d in page.object_list)
+    context = {
+        "nav_active": "dashboard",
+        "form": form if form.is_bound else DashboardFilterForm(document_sets=document_sets),
+        "page": page,
+        "query": query_without_page(request),
+        "filtered": bool(status or document_set_id),
+        "active": active,
+    }
+    response = render_page(request, "documents/dashboard.html", context, partial="results")
+    # The results poll themselves while a document runs; stop polling once none does.
+    if request.htmx and request.htmx.trigger == "document-results" and not active:
+        response.status_code = HTMX_STOP_POLLING
+    return response
+
+
+# --- new document --------------------------------------------------------------------------------
+
+
+def _file_groups(
+    files: Iterable[Any], document_sets: Iterable[Any], ticked: set[str]
+) -> list[dict[str, Any]]:
+    """Uploaded files grouped by document set (sets in list order, unassigned files last)."""
+    names = {s.id: s.name for s in document_sets}
+    groups: dict[Any, list[dict[str, Any]]] = {}
+    for f in files:
+        latest = f.versions.all()[0] if f.versions.all() else None
+        groups.setdefault(f.document_set_id, []).append(
+            {
+                "file_path": f.file_path,
+                "name": f.name,
+                "file_type": f.get_file_type_display(),
+                "version": latest.version if latest else None,
+                "size": latest.size if latest else None,
+                "checked": f.file_path in ticked,
+            }
+        )
+    ordered = [key for key in names if key in groups]
+    if None in groups:
+        ordered.append(None)
+    return [{"name": names.get(key, "Not in a set yet"), "files": groups[key]} for key in ordered]
+
+
+def section_tree(sections: Iterable[Any]) -> list[dict[str, Any]]:
+    """Nest ordered, levelled sections (``.level``) into ``[{"section", "children"}]``."""
+    roots: list[dict[str, Any]] = []
+    stack: list[tuple[int, dict[str, Any]]] = []
+    for section in sections:
+        node = {"section": section, "children": [], "heading": f"h{min(section.level + 2, 6)}"}
+        while stack and stack[-1][0] >= section.level:
+            stack.pop()
+        (stack[-1][1]["children"] if stack else roots).append(node)
+        stack.append((section.level, node))
+    return roots
+
+
+def _picker_context(
+    request: HttpRequest, template: Any, selected: set[str] | None
+) -> dict[str, Any]:
+    sections = list(template.sections.all()) if template is not None else []
+    return {
+        "picker_template": template,
+        "picker_tree": section_tree(sections),
+        "picker_count": len(sections),
+        # None means "the whole template": every box starts ticked.
+        "picker_selected": selected,
+    }
+
+
+def _default_template(templates: Any) -> Any:
+    chosen = next((t for t in templates if t.key == "ich-e3-csr"), None)
+    return chosen or next(iter(templates), None)
+
+
+FIELD_PREFIXES = {
+    "document_type": "template",
+    "file_paths": "source_files",
+    "connector_data_id": "document_set",
+    "document_set_key": "document_set",
+    "workspace_name": "document_set",
+    "document_set_name": "document_set",
+    "template_id": "template",
+    "generic_mrt_id": "template",
+    "output_name": "output_name",
+    "style_guide_id": "style_guide",
+    "document_instructions": "instructions",
+    "selected_section_ids": "sections",
+    "file_content": "source_files",
+    "file_name": "source_files",
+}
+_PREFIX_RE = re.compile(r"(?:^|(?<=\.)\s+)(?=(?:" + "|".join(FIELD_PREFIXES) + r")\b[^:.]{0,40}:)")
+_LEADING_NAME_RE = re.compile(r"^(\w+)\b[^:.]{0,40}:\s*")
+
+
+def service_errors_by_field(
+    message: str, default: str | None = None
+) -> list[tuple[str | None, str]]:
+    """Split a service message ("output_name: ... file_paths: ...") into (form field, text)."""
+    out: list[tuple[str | None, str]] = []
+    for piece in filter(None, (p.strip() for p in _PREFIX_RE.split(message))):
+        match = _LEADING_NAME_RE.match(piece)
+        field = FIELD_PREFIXES.get(match.group(1)) if match else None
+        if field is None:
+            out.append((default, piece))
+            continue
+        text = piece[match.end() :]
+        out.append((field, text[:1].upper() + text[1:]))
+    return out
+
+
+def add_service_error(form: Any, exc: ServiceError, default: str | None = None) -> None:
+    field = FIELD_PREFIXES.get(exc.field or "")
+    if field is not None:
+        form.add_error(field, exc.message)
+        return
+    for name, text in service_errors_by_field(exc.message, default):
+        form.add_error(name if name in form.fields else None, text)
+
+
+@require_http_methods(["GET", "POST"])
+@member_required
+def document_new(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    templates = template_selectors.templates_list_for_user(user)
+    style_guides = template_selectors.style_guides_list_for_user(user)
+    document_sets = list(selectors.document_sets_list_for_user(user))
+    files = list(selectors.files_list_for_user(user, "documents"))
+    form_kwargs = {
+        "templates": templates,
+        "style_guides": style_guides,
+        "files": files,
+        "document_sets": document_sets,
+    }
+    failed_document_id: str | None = None
+
+    if request.method == "POST" and request.POST.get("show_sections"):
+        # The no-JS way to load a template's sections: show the form again, nothing submitted.
+        initial = _initial_from_query(request, templates, document_sets, data=request.POST)
+        form = GenerateForm(initial=initial, **form_kwargs)
+        template = initial.get("template")
+        ticked = set(initial.get("existing_files", []))
+        selected = None
+    elif request.method == "POST":
+        form = GenerateForm(request.POST, request.FILES, **form_kwargs)
+        ticked = set(request.POST.getlist("existing_files"))
+        if form.is_valid():
+            document, new_paths, failed_document_id = _generate_from_form(request, form)
+            if document is not None:
+                messages.success(request, f"Generating {document.file_name}.")
+                return redirect("documents:document_detail", pk=document.pk)
+            if new_paths:
+                # Accepted uploads stay stored: list them ticked so nothing has to be re-sent.
+                files = list(selectors.files_list_for_user(user, "documents"))
+                form.fields["existing_files"].choices = [(f.file_path, f.name) for f in files]
+                ticked |= set(new_paths)
+        template = form.cleaned_data.get("template")
+        if template is None:
+            template = template_selectors.template_resolve_for_user(
+                user, request.POST.get("template", "")
+            )
+        selected = set(request.POST.getlist("sections"))
+        if request.POST.get("sections_template") != str(getattr(template, "id", "")):
+            selected = None
+    else:
+        initial = _initial_from_query(request, templates, document_sets)
+        form = GenerateForm(initial=initial, **form_kwargs)
+        template = initial.get("template")
+        ticked = set(initial.get("existing_files", []))
+        set_files = _set_file_paths(initial.get("document_set"), document_sets, files)
+        ticked |= set_files
+        selected = set(request.GET.getlist("sections")) or None
+
+    context = {
+        "nav_active": "new",
+        "form": form,
+        "file_groups": _file_groups(files, document_sets, ticked),
+        "document_sets": document_sets,
+        "failed_document_id": failed_document_id,
+        **_picker_context(request, template, selected),
+    }
+    status = 400 if form.is_bound else 200
+    return render_page(request, "documents/document_new.html", context, status=status)
+
+
+def _initial_from_query(
+    request: HttpRequest, templates: Any, document_sets: list[Any], data: Any = None
+) -> dict[str, Any]:
+    """Prefill from the query string (links from a set's page) or the no-JS "Show sections"."""
+    query = request.GET if data is None else data
+    template = None
+    if query.get("template"):
+        template = template_selectors.template_resolve_for_user(request.user, query["template"])
+    template = template or _default_template(templates)
+    initial: dict[str, Any] = {"template": template}
+    set_value = query.get("document_set", "").strip()
+    if set_value:
+        match = next((s for s in document_sets if str(s.id) == set_value), None)
+        initial["document_set"] = match.name if match else set_value
+    for name in ("output_name", "instructions", "style_guide"):
+        if query.get(name):
+            initial[name] = query[name]
+    if query.getlist("existing_files"):
+        initial["existing_files"] = query.getlist("existing_files")
+    return initial
+
+
+def _set_file_paths(set_name: str | None, document_sets: list[Any], files: list[Any]) -> set[str]:
+    if not set_name:
+        return set()
+    ids = {s.id for s in document_sets if s.name == set_name}
+    return {f.file_path for f in files if f.document_set_id in ids}
+
+
+def _generate_from_form(
+    request: HttpRequest, form: GenerateForm
+) -> tuple[GeneratedDocument | None, list[str], str | None]:
+    """Upload, then request generation. Returns (document or None, new file paths, failed id)."""
+    data = form.cleaned_data
+    new_paths: list[str] = []
+    upload_failed = False
+    for uploaded in data["source_files"]:
+        try:
+            version = services.file_upload(user=request.user, uploaded_file=uploaded)
+        except ServiceError as exc:
+            form.add_error("source_files", exc.message)
+            upload_failed = True
+            continue
+        new_paths.append(version.source_file.file_path)
+    if upload_failed:
+        return None, new_paths, None
+
+    template = data["template"]
+    selected: list[str] | None = None
+    if request.POST.get("sections_template") == str(template.id):
+        selected = request.POST.getlist("sections")
+        if not selected:
+            form.add_error(
+                None, "Tick at least one section, or use “Select all” to draft the whole template."
+            )
+            form.add_error("template", "No section of this template is ticked.")
+            return None, new_paths, None
+        if len(selected) >= template.sections.count():
+            selected = None  # every section: the whole template, as if none were chosen
+
+    set_key, set_name = form.document_set_identity()
+    file_paths = list(dict.fromkeys([*new_paths, *data["existing_files"]]))
+    try:
+        document = services.generation_request(
+            user=request.user,
+            document_type=template.document_type or "CSR",
+            file_paths=file_paths,
+            document_set_key=set_key,
+            document_set_name=set_name,
+            template_ref=str(template.id),
+            output_name=data["output_name"],
+            selected_section_ids=selected,
+            instructions=data["instructions"],
+            style_guide_ref=str(data["style_guide"].id) if data["style_guide"] else None,
+        )
+    except QueueUnavailable as exc:
+        form.add_error(None, exc.message)
+        return None, new_paths, exc.task_id
+    except TooManyRequests as exc:
+        form.add_error(None, exc.message)
+        return None, new_paths, None
+    except ServiceError as exc:
+        add_service_error(form, exc)
+        return None, new_paths, None
+    return document, new_paths, None
+
+
+@require_GET
+@member_required
+def section_picker(request: HttpRequest) -> HttpResponse:
+    """The section tree of the chosen template (HTMX); without HTMX, the form with it."""
+    template = template_selectors.template_resolve_for_user(
+        request.user, request.GET.get("template", "")
+    )
+    if not request.htmx:
+        url = reverse("documents:document_new")
+        return redirect(f"{url}?{request.GET.urlencode()}" if request.GET else url)
+    response = render(
+        request, "documents/_section_picker.html", _picker_context(request, template, None)
+    )
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+# --- a document ----------------------------------------------------------------------------------
+
+
+def timeline(document: GeneratedDocument) -> list[dict[str, str]]:
+    """The six steps, each ``done``, ``current``, ``failed`` or ``pending``."""
+    status = document.status
+    if status == GeneratedDocument.Status.COMPLETE:
+        return [{"name": s, "state": "done"} for s in STEPS]
+    current = STEPS.index(document.step) if document.step in STEPS else -1
+    out = []
+    for i, name in enumerate(STEPS):
+        if i < current:
+            state = "done"
+        elif i == current:
+            state = {
+                GeneratedDocument.Status.FAILED: "failed",
+                GeneratedDocument.Status.CANCELLED: "pending",
+            }.get(status, "current")
+        else:
+            state = "pending"
+        out.append({"name": name, "state": state})
+    return out
+
+
+def citation_place(citation: dict[str, Any]) -> str:
+    if citation.get("page"):
+        return f"page {citation['page']}"
+    if citation.get("block"):
+        return f"block {citation['block']}"
+    return "whole file"
+
+
+def draft_preview(twin: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The twin (CONTRACT §5) shaped for the template: numbered citations, grouped list items."""
+    if not twin or not isinstance(twin.get("sections"), list):
+        return None
+    counter = 0
+
+    def cites(items: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+        nonlocal counter
+        out = []
+        for citation in items or []:
+            counter += 1
+            out.append({**citation, "n": counter, "place": citation_place(citation)})
+        return out
+
+    sections = []
+    counts = {"generated": 0, "no_source": 0, "skipped": 0}
+    for raw in twin["sections"]:
+        state = raw.get("state", "generated")
+        counts[state] = counts.get(state, 0) + 1
+        blocks: list[dict[str, Any]] = []
+        current_list: dict[str, Any] | None = None
+        for paragraph in raw.get("paragraphs", []):
+            item = {
+                "text": paragraph.get("text", ""),
+                "style": paragraph.get("style", "body"),
+                "label": paragraph.get("list_label", ""),
+                "citations": cites(paragraph.get("citations", [])),
+            }
+            if item["style"] == "list":
+                if current_list is None:
+                    current_list = {"kind": "list", "items": [], "labelled": False}
+                    blocks.append(current_list)
+                current_list["items"].append(item)
+                current_list["labelled"] = current_list["labelled"] or bool(item["label"])
+            else:
+                current_list = None
+                blocks.append({"kind": "para", **item})
+        tables = []
+        for table in raw.get("tables", []):
+            rows = [list(row) for row in table.get("rows", [])]
+            head, body = (rows[0], rows[1:]) if len(rows) > 1 else ([], rows)
+            tables.append(
+                {
+                    "title": table.get("title", ""),
+                    "head": head,
+                    "body": body,
+                    "citations": cites(table.get("citations", [])),
+                }
+            )
+        level = int(raw.get("level") or 1)
+        sections.append(
+            {
+                "id": raw.get("section_id", ""),
+                "number": raw.get("number", ""),
+                "title": raw.get("title", ""),
+                "level": level,
+                "heading": f"h{min(level + 2, 6)}",
+                "state": state,
+                "blocks": blocks,
+                "tables": tables,
+            }
+        )
+    return {"sections": sections, "counts": counts, "citations": counter}
+
+
+def qc_items(qc: dict[str, Any] | None) -> list[tuple[str, Any]]:
+    """The QC summary's scalar values with readable names."""
+    if not isinstance(qc, dict):
+        return []
+    return [
+        (key.replace("_", " ").capitalize(), value)
+        for key, value in qc.items()
+        if isinstance(value, str | int | float | bool) or value is None
+    ]
+
+
+def _live_context(document: GeneratedDocument) -> dict[str, Any]:
+    running = not document.is_terminal
+    return {
+        "document": document,
+        "terminal": not running,
+        "steps": timeline(document),
+        "can_cancel": running and not document.cancel_requested,
+        "complete": document.status == GeneratedDocument.Status.COMPLETE,
+        "preview": draft_preview(document.twin),
+        "qc": qc_items(document.qc) if document.status == GeneratedDocument.Status.COMPLETE else [],
+    }
+
+
+@require_GET
+@member_required
+def document_detail(request: HttpRequest, pk: Any) -> HttpResponse:
+    document = selectors.document_get_for_user(request.user, pk)
+    if request.htmx:
+        return _status_response(request, document)
+    context = {
+        "nav_active": "dashboard",
+        **_live_context(document),
+        "sources": selectors.document_sources(document),
+        "versions": selectors.document_versions(document),
+    }
+    response = render_page(request, "documents/document_detail.html", context)
+    if not document.is_terminal:
+        add_never_cache_headers(response)
+    return response
+
+
+def _status_response(request: HttpRequest, document: GeneratedDocument) -> HttpResponse:
+    response = render(
+        request, "documents/document_detail.html#live", {**_live_context(document), "oob": True}
+    )
+    add_never_cache_headers(response)
+    patch_vary_headers(response, ["HX-Request"])
+    if document.is_terminal:
+        response.status_code = HTMX_STOP_POLLING
+    return response
+
+
+@require_GET
+@member_required
+def document_status(request: HttpRequest, pk: Any) -> HttpResponse:
+    """The polled status partial: HTTP 286 (stop polling) once the job has ended."""
+    document = selectors.document_get_for_user(request.user, pk)
+    if not request.htmx:
+        return redirect("documents:document_detail", pk=document.pk)
+    return _status_response(request, document)
+
+
+@require_POST
+@member_required
+def document_cancel(request: HttpRequest, pk: Any) -> HttpResponse:
+    document = selectors.document_get_for_user(request.user, pk)
+    try:
+        row = services.generation_cancel(user=request.user, document=document)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        if row.status == GeneratedDocument.Status.CANCELLED:
+            messages.info(request, "The generation was cancelled.")
+        else:
+            messages.info(request, "Cancellation requested; the job stops at its next step.")
+    return redirect("documents:document_detail", pk=document.pk)
+
+
+@require_POST
+@member_required
+def document_regenerate(request: HttpRequest, pk: Any) -> HttpResponse:
+    document = selectors.document_get_for_user(request.user, pk)
+    sections = (document.outline or {}).get("sections", [])
+    choices = [(s["section_id"], f"{s.get('number', '')} {s.get('title', '')}") for s in sections]
+    form = RegenerateForm(request.POST, section_choices=choices)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        return redirect(reverse("documents:document_detail", args=[document.pk]) + "#regenerate")
+    try:
+        new = services.generation_regenerate(
+            user=request.user,
+            document=document,
+            section_ids=form.cleaned_data["section_ids"],
+            instructions=form.cleaned_data["instructions"],
+        )
+    except QueueUnavailable as exc:
+        messages.error(request, exc.message)
+        return redirect("documents:document_detail", pk=exc.task_id)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+        return redirect(reverse("documents:document_detail", args=[document.pk]) + "#regenerate")
+    count = len(form.cleaned_data["section_ids"])
+    messages.success(
+        request, f"Writing {count} section{'s' if count != 1 else ''} again as a new version."
+    )
+    return redirect("documents:document_detail", pk=new.pk)
+
+
+@require_GET
+@member_required
+def document_download(request: HttpRequest, pk: Any) -> HttpResponse:
+    """Streams the .docx of a complete document and records the download."""
+    document = selectors.document_get_for_user(request.user, pk)
+    if document.status != GeneratedDocument.Status.COMPLETE or not document.output_key:
+        return render(
+            request,
+            "documents/not_ready.html",
+            {"document": document, "nav_active": "dashboard"},
+            status=409,
+        )
+    try:
+        handle = default_storage.open(document.output_key, "rb")
+    except OSError as exc:
+        raise Http404("The generated file is missing from storage.") from exc
+    services.document_download_record(user=request.user, document=document)
+    return FileResponse(
+        handle, as_attachment=True, filename=document.file_name, content_type=DOCX_CONTENT_TYPE
+    )
+
+
+# --- document sets -------------------------------------------------------------------------------
+
+
+@require_GET
+@member_required
+def document_set_list(request: HttpRequest) -> HttpResponse:
+    sets = portal_services.document_sets_with_counts(user=request.user)
+    context = {"nav_active": "sets", "page": paginate(request, sets), "query": ""}
+    return render_page(request, "documents/document_set_list.html", context, partial="results")
+
+
+@require_GET
+@member_required
+def document_set_detail(request: HttpRequest, pk: Any) -> HttpResponse:
+    document_set = selectors.document_set_get_for_user(request.user, pk)
+    documents = selectors.documents_list_for_user(request.user, document_set_id=str(pk))
+    context = {
+        "nav_active": "sets",
+        "document_set": document_set,
+        "page": paginate(request, documents),
+        "query": "",
+        "files": portal_services.document_set_files(user=request.user, document_set=document_set),
+    }
+    return render_page(request, "documents/document_set_detail.html", context, partial="results")

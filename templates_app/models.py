@@ -63,9 +63,7 @@ class TemplateSection(models.Model):
     class Meta:
         ordering = ["template", "order_index"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["template", "order_index"], name="unique_section_order"
-            )
+            models.UniqueConstraint(fields=["template", "order_index"], name="unique_section_order")
         ]
 
     def __str__(self) -> str:

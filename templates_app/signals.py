@@ -1,4 +1,4 @@
-"""Load and update the built-in templates after every ``migrate``."""
+"""Load and update the built-in templates after every ``migrate`` (and test-database flush)."""
 
 from __future__ import annotations
 
@@ -12,4 +12,10 @@ def load_builtin_templates(sender, **kwargs) -> None:
         return
     from templates_app.builtin import sync_builtin_templates
 
-    sync_builtin_templates()
+    results = sync_builtin_templates(using=kwargs.get("using") or "default")
+    stdout = kwargs.get("stdout")
+    if stdout is not None and kwargs.get("verbosity", 1) >= 1:
+        for result in results:
+            if result.changed:
+                state = "created" if result.created else "updated"
+                stdout.write(f"  Built-in template {result.key}: {state}\n")

@@ -402,9 +402,7 @@ def check_ooxml_zip(
     seen: set[str] = set()
     for e in entries:
         if _bad_member_name(e.name):
-            raise SourceError(
-                file_name, "unreadable_document", "The file contains unsafe member names."
-            )
+            raise SourceError(file_name, "unreadable_document")
         key = e.name.lower()
         if key in seen:
             raise SourceError(file_name, "unreadable_document")
@@ -445,9 +443,7 @@ def check_ooxml_zip(
             spans.sort()
             for (_s1, e1), (s2, _e2) in zip(spans, spans[1:], strict=False):
                 if s2 < e1:
-                    raise SourceError(
-                        file_name, "unreadable_document", "The file has overlapping zip entries."
-                    )
+                    raise SourceError(file_name, "unreadable_document")
 
             by_name = {e.name: e for e in entries}
             ct = by_name.get("[Content_Types].xml")
@@ -460,35 +456,53 @@ def check_ooxml_zip(
                     continue
                 head = _read_member_head(fh, e, file_size, _PROLOG_WINDOW, file_name=file_name)
                 if not _xml_prolog_ok(head):
-                    raise SourceError(
-                        file_name,
-                        "unreadable_document",
-                        "The file contains a DTD, which is not allowed.",
-                    )
+                    raise SourceError(file_name, "unreadable_document")
             content_types = _read_member_head(
                 fh, ct, file_size, _CONTENT_TYPES_MAX, file_name=file_name
             )
+            rels_entry = by_name.get("_rels/.rels")
+            rels = b""
+            if rels_entry is not None and rels_entry.uncompressed_size <= _CONTENT_TYPES_MAX:
+                rels = _read_member_head(
+                    fh, rels_entry, file_size, _CONTENT_TYPES_MAX, file_name=file_name
+                )
     except OSError as exc:
         raise SourceError(file_name, "unreadable_document") from exc
 
-    main_type = _MAIN_TYPES[kind].encode()
-    match = re.search(
-        rb"<Override\b[^>]*?PartName=\"/?([^\"]+)\"[^>]*?ContentType=\""
-        + re.escape(main_type)
-        + rb"\"",
-        content_types,
-    ) or re.search(
-        rb"<Override\b[^>]*?ContentType=\""
-        + re.escape(main_type)
-        + rb"\"[^>]*?PartName=\"/?([^\"]+)\"",
-        content_types,
-    )
-    if match is None:
-        # A .docm/.dotx/.xlsm/.pptx, or a zip that is not this kind of document.
-        raise SourceError(file_name, "invalid_file_type")
-    part = match.group(1).decode("utf-8", errors="replace")
-    if part not in by_name:
+    main_part = _main_part_name(rels, content_types) or _MAIN_PART[kind]
+    if main_part not in by_name:
         raise SourceError(file_name, "unreadable_document")
+    if _content_type_of(main_part, content_types) != _MAIN_TYPES[kind]:
+        # A .docm/.dotx/.xlsm/.pptx, an .xlsx named .docx, or a zip that is no document.
+        raise SourceError(file_name, "invalid_file_type")
+
+
+def _attr(tag: bytes, name: bytes) -> str | None:
+    m = re.search(rb"\b" + name + rb"\s*=\s*(\"[^\"]*\"|'[^']*')", tag)
+    return m.group(1)[1:-1].decode("utf-8", errors="replace") if m else None
+
+
+def _main_part_name(rels: bytes, content_types: bytes) -> str | None:
+    """The package's main part: the officeDocument relationship of _rels/.rels."""
+    for tag in re.findall(rb"<(?:\w+:)?Relationship\b[^>]*>", rels):
+        rel_type = _attr(tag, b"Type") or ""
+        if rel_type.endswith("/officeDocument"):
+            target = (_attr(tag, b"Target") or "").lstrip("/")
+            return target or None
+    return None
+
+
+def _content_type_of(part: str, content_types: bytes) -> str | None:
+    """The content type [Content_Types].xml gives a part: its Override, else its Default."""
+    wanted = "/" + part.lstrip("/")
+    for tag in re.findall(rb"<(?:\w+:)?Override\b[^>]*>", content_types):
+        if (_attr(tag, b"PartName") or "").lower() == wanted.lower():
+            return _attr(tag, b"ContentType")
+    ext = part.rsplit(".", 1)[-1].lower() if "." in part else ""
+    for tag in re.findall(rb"<(?:\w+:)?Default\b[^>]*>", content_types):
+        if (_attr(tag, b"Extension") or "").lower() == ext:
+            return _attr(tag, b"ContentType")
+    return None
 
 
 # --------------------------------------------------------------------------------------------

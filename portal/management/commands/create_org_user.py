@@ -128,12 +128,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("organization", metavar="ORG", help="organization name")
         parser.add_argument("username", metavar="USERNAME")
-        parser.add_argument("--password", required=True, help="the user's password")
+        # Checked in handle(), not by argparse, so a mistake is reported in one line.
+        parser.add_argument("--password", default=None, help="the user's password (required)")
         parser.add_argument(
             "--role",
-            choices=Membership.Role.values,
             default=Membership.Role.MEMBER,
-            help="member (default) or manager (edits templates and style guides)",
+            help="member (default) or manager (also edits templates and style guides)",
         )
         parser.add_argument(
             "--superuser",
@@ -142,6 +142,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["password"] is None:
+            raise CommandError("--password is required.")
         try:
             user, created = org_user_ensure(
                 organization_name=options["organization"],

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import importlib.util
 import json
 import os
 import signal
@@ -36,7 +37,6 @@ from typing import Any, TextIO
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.utils.module_loading import import_string
 
 from portal import embedded_redis
 from portal.env import ImproperEnvironment, env_int
@@ -50,12 +50,19 @@ KILL_WAIT_SECONDS = 5.0
 
 
 def worker_class_or_none(stdout: TextIO | None = None) -> str | None:
-    """Folio's worker class when it imports; None (RQ's default class) otherwise."""
+    """Folio's worker class; None (RQ's default class) only while its module does not exist.
+
+    A module that exists but fails to import is a bug: the worker is started with the class
+    anyway, fails with the traceback, and the stack stops saying so.
+    """
+    module = WORKER_CLASS.rsplit(".", 1)[0]
     try:
-        import_string(WORKER_CLASS)
-    except ImportError as exc:
+        found = importlib.util.find_spec(module) is not None
+    except ImportError:
+        found = False
+    if not found:
         if stdout is not None:
-            stdout.write(f"Note: {WORKER_CLASS} not importable ({exc}); using RQ's Worker.\n")
+            stdout.write(f"Note: {module} does not exist yet; using RQ's default worker class.\n")
         return None
     return WORKER_CLASS
 
@@ -359,7 +366,7 @@ class Stack:
             waited = time.monotonic() - started
             if waited > WORKER_GRACE_SECONDS:
                 break
-            if not announced and waited > 1:
+            if not announced and waited > 3:
                 self.say(
                     f"Waiting up to {WORKER_GRACE_SECONDS:.0f} s for the running job "
                     "(Ctrl-C again to stop at once)..."

@@ -1,0 +1,711 @@
+"""Sentence-level language tools for the grounded writer: splitting, tense, style guide, abbreviations.
+
+Everything here transforms *source* sentences; nothing invents content. The writer splits source
+paragraphs into sentences (never cutting one in the middle), converts the protocol's future tense
+into the report's past tense ("Patients will be randomized" → "Patients were randomized"), applies a
+style guide's preferred terms, flags banned phrases and finds abbreviation definitions
+("adverse event (AE)") in the sources. Word lists (irregular verbs, adverbs, singular nouns ending
+in "s", ...) live in ``data/language.json`` so they can grow without code changes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
+_WORD_RE = re.compile(r"[A-Za-z][A-Za-z'’\-]*")
+_STRICT_NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)*")
+
+
+@cache
+def _data() -> dict[str, Any]:
+    with (DATA_DIR / "language.json").open(encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+@cache
+def _word_set(name: str) -> frozenset[str]:
+    return frozenset(w.lower() for w in _data()[name])
+
+
+# ---------------------------------------------------------------- normalisation
+
+
+_NON_ALNUM_RE = re.compile(r"[\W_]+")
+
+
+def normalize_alnum(text: str) -> str:
+    """Letters and digits only, case-folded (the citation checkers' comparison, CONTRACT §5)."""
+    return _NON_ALNUM_RE.sub("", unicodedata.normalize("NFKC", text).casefold())
+
+
+def alnum_with_map(text: str) -> tuple[str, list[int]]:
+    """``normalize_alnum`` plus, for each kept character, its index in ``text``."""
+    out: list[str] = []
+    positions: list[int] = []
+    for i, ch in enumerate(text):
+        norm = unicodedata.normalize("NFKC", ch).casefold()
+        for c in norm:
+            if c.isalnum():
+                out.append(c)
+                positions.append(i)
+    return "".join(out), positions
+
+
+def clean_text(text: str) -> str:
+    """Collapse whitespace and undo line-end hyphen splits ("double- blind" → "double-blind")."""
+    text = text.replace("\u00ad", "")
+    text = re.sub(r"\s+", " ", text).strip()
+    text = re.sub(r"(?<=[a-z])- (?!(?:and|or|to|nor)\b)(?=[a-z])", "-", text)
+    # Spaces before punctuation left by line joins.
+    text = re.sub(r" +([,;:.)\]])", r"\1", text)
+    text = re.sub(r"([(\[]) +", r"\1", text)
+    return text
+
+
+def words(text: str) -> list[str]:
+    return [w.lower() for w in re.findall(r"[A-Za-z0-9]+", text)]
+
+
+STOPWORDS = frozenset(
+    """a an the and or of in on at to for with by from as is are was were be been being will shall
+    would should could may might must can this that these those it its their there which who whom
+    whose what when where how than then so such not no nor any all each every some other into
+    within during between per via if but also only both either neither following above below""".split()
+)
+
+
+def content_tokens(text: str) -> list[str]:
+    return [w for w in words(text) if w not in STOPWORDS and len(w) > 1]
+
+
+def numbers_in(text: str) -> list[str]:
+    """Numbers written in ``text``, normalised (thousands separators and leading zeros dropped)."""
+    found = []
+    for m in _STRICT_NUMBER_RE.finditer(text):
+        found.append(_norm_number(m.group(0)))
+    return found
+
+
+def _norm_number(num: str) -> str:
+    num = num.replace(",", "")
+    num = num.rstrip(".")
+    if "." in num:
+        whole, _, frac = num.partition(".")
+        whole = whole.lstrip("0") or "0"
+        return f"{whole}.{frac}"
+    return num.lstrip("0") or "0"
+
+
+# ---------------------------------------------------------------- sentences
+
+_BOUNDARY_RE = re.compile(r"[.!?][\"'”’)\]]*(?=\s+)")
+_OPENERS = "\"'“‘([•"
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """Sentence spans ``(start, end)`` in ``text``; abbreviations, decimals and section numbers
+    ("Section 3.10.3. Study Extensions", "e.g. Dr. Smith", "p<.05") do not end a sentence."""
+    abbrevs = _word_set("sentence_abbreviations")
+    ref_words = _word_set("reference_words")
+    spans: list[tuple[int, int]] = []
+    start = 0
+    n = len(text)
+    for m in _BOUNDARY_RE.finditer(text):
+        end = m.end()
+        j = end
+        while j < n and text[j].isspace():
+            j += 1
+        if j >= n:
+            break
+        nxt = text[j]
+        nxt2 = text[j + 1] if j + 1 < n else ""
+        if not (nxt.isupper() or nxt.isdigit() or (nxt in _OPENERS and (nxt2.isupper() or nxt2.isdigit()))):
+            continue
+        # The token that the punctuation closes.
+        k = m.start()
+        tok_start = k
+        while tok_start > start and not text[tok_start - 1].isspace():
+            tok_start -= 1
+        token = text[tok_start:k].strip("\"'“‘([")
+        low = token.lower().rstrip(".")
+        if text[m.start()] == ".":
+            if low in abbrevs or low.replace(".", "") in {a.replace(".", "") for a in abbrevs if "." in a}:
+                continue
+            if re.fullmatch(r"[A-Z]", token):  # an initial
+                continue
+            if re.fullmatch(r"(?:[A-Za-z]\.)+[A-Za-z]", token):  # U.S. / e.g
+                continue
+            if re.fullmatch(r"\d+(?:\.\d+){2,}", token):  # a section number 3.10.3.
+                continue
+            if re.fullmatch(r"[A-Z]?\d+(?:\.\d+)*", token):
+                # "Section 4.6." / "Attachment LZZT.2." / "Table 3." followed by a title.
+                prev = text[max(start, tok_start - 20) : tok_start].split()
+                if prev and prev[-1].lower().strip("(") in ref_words and nxt.isupper():
+                    following = text[j : j + 40].split()
+                    # "see Section 4. The study..." ends a sentence; "Section 4. Study Extensions" not.
+                    if following and following[0] not in {"The", "This", "These", "A", "An", "All", "If", "In", "Patients", "It"}:
+                        continue
+            if nxt.isdigit() and re.fullmatch(r"\d+", low or ""):
+                continue
+        spans.append((start, end))
+        start = j
+    if start < n and text[start:].strip():
+        spans.append((start, n))
+    # Trim whitespace inside the spans.
+    trimmed = []
+    for s, e in spans:
+        while s < e and text[s].isspace():
+            s += 1
+        while e > s and text[e - 1].isspace():
+            e -= 1
+        if e > s:
+            trimmed.append((s, e))
+    return trimmed
+
+
+def sentences(text: str) -> list[str]:
+    return [text[s:e] for s, e in split_sentences(text)]
+
+
+# ---------------------------------------------------------------- tense
+
+_WILL_RE = re.compile(r"\b(will|shall|won['’]t|shan['’]t)\b", re.IGNORECASE)
+_TOKEN_RE = re.compile(r"[A-Za-z][A-Za-z'’\-]*|\d+(?:[.,]\d+)*|[^\sA-Za-z\d]")
+
+
+def has_future(sentence: str) -> bool:
+    """True when the sentence still uses the future modal ("will", "shall", "won't")."""
+    for m in _WILL_RE.finditer(sentence):
+        before = sentence[: m.start()].split()
+        if before and before[-1].lower().strip(",;:") in _word_set("noun_will_predecessors"):
+            continue
+        after = sentence[m.end() :].lstrip()
+        if not after or not after[0].isalpha():
+            continue
+        return True
+    return False
+
+
+def past_form(verb: str) -> str:
+    """Simple past of a base-form verb ("receive" → "received", "undergo" → "underwent")."""
+    low = verb.lower()
+    irregular = _data()["irregular_past"]
+    if low in irregular:
+        return _match_case(verb, irregular[low])
+    if low.endswith("e"):
+        past = low + "d"
+    elif re.search(r"[^aeiou]y$", low):
+        past = low[:-1] + "ied"
+    elif low in _word_set("double_final_consonant") or (
+        low not in _word_set("no_double_final_consonant")
+        and re.fullmatch(r"[^aeiou]*[aeiou][bdgklmnprt]", low)
+    ):
+        past = low + low[-1] + "ed"
+    elif low.endswith("c"):
+        past = low + "ked"
+    else:
+        past = low + "ed"
+    return _match_case(verb, past)
+
+
+def _match_case(original: str, new: str) -> str:
+    if original.isupper() and len(original) > 1:
+        return new.upper()
+    if original[:1].isupper():
+        return new[:1].upper() + new[1:]
+    return new
+
+
+def _is_plural_word(word: str) -> bool | None:
+    """Grammatical number of a noun or pronoun; None when unknown."""
+    raw = word.strip("()[],;:\"'“”‘’")
+    low = raw.lower()
+    if not low:
+        return None
+    if low in _word_set("plural_pronouns") or low in _word_set("plural_nouns"):
+        return True
+    if low in _word_set("singular_pronouns") or low in _word_set("singular_s_nouns"):
+        return False
+    if re.fullmatch(r"[A-Z0-9\-+]{2,}s", raw):  # AEs, SAEs, ECGs
+        return True
+    if raw.isupper():
+        return False
+    if re.search(r"(ss|us|is|ous)$", low):
+        return False
+    if low.endswith("s") and len(low) > 3:
+        return True
+    return False
+
+
+def _subject_is_plural(before: str) -> bool:
+    """Guess whether the subject that ends ``before`` (the text before "will") is plural."""
+    boundary_words = _word_set("subject_boundary_words")
+    # Clause: after the last ; or : and after a subordinating word.
+    clause = re.split(r"[;:]", before)[-1]
+    toks = clause.split()
+    # Relative clause right before the modal: "patients who will ..." → the noun before "who".
+    if toks and toks[-1].lower() in {"who", "which", "that"}:
+        toks = toks[:-1]
+        clause = " ".join(toks)
+    else:
+        for i in range(len(toks) - 1, -1, -1):
+            word = toks[i].lower().strip(",")
+            if word not in boundary_words or i == len(toks) - 1:
+                continue
+            if _is_relative_pronoun(toks, i):
+                # "Patients who discontinue early will be ..." → the subject is "Patients".
+                clause = " ".join(toks[:i])
+            else:
+                clause = " ".join(toks[i + 1 :])
+            break
+    # Drop parentheticals: "An electrocardiogram (ECG), and ..." → "An electrocardiogram, and ..."
+    clause = re.sub(r"\([^()]*\)", " ", clause)
+    clause = re.sub(r"\[[^\[\]]*\]", " ", clause)
+    pieces = [p.strip() for p in clause.split(",") if p.strip()]
+    if not pieces:
+        return False
+    last = pieces[-1]
+    if re.match(r"(?i)(and|as well as)\b", last) and len(pieces) > 1:
+        return True
+    tokens = last.split()
+    # Strip adverbs that precede the modal: "The patients then will" (rare but cheap).
+    adverbs = _word_set("adverbs")
+    while tokens and tokens[-1].lower() in adverbs and len(tokens) > 1:
+        tokens.pop()
+    preps = _word_set("prepositions")
+    head_part: list[str] = []
+    for i, tok in enumerate(tokens):
+        if i > 0 and tok.lower() in preps:
+            # "A total of 300 patients": the quantity's noun decides.
+            if head_part and head_part[-1].lower() in _word_set("quantifier_heads"):
+                art = head_part[0].lower() if len(head_part) > 1 else ""
+                if head_part[-1].lower() in {"total", "majority", "minority", "variety"} or art == "a":
+                    head_part = tokens[i + 1 :]
+                    continue
+            break
+        head_part.append(tok)
+    if not head_part:
+        return False
+    if any(t.lower() in {"and", "&"} for t in head_part[1:]):
+        return True
+    verdict = _is_plural_word(head_part[-1])
+    if verdict is None:
+        return False
+    return verdict
+
+
+def _is_relative_pronoun(toks: list[str], i: int) -> bool:
+    """Whether toks[i] ("who", "which", "that") opens a relative clause on the noun before it."""
+    word = toks[i].lower().strip(",")
+    if word in {"who", "whom", "whose"}:
+        return i > 0
+    if word not in {"which", "that"} or i == 0:
+        return False
+    prev = toks[i - 1].lower().strip(",;:")
+    if toks[i - 1].endswith(",") and word == "that":
+        return False
+    if prev in _word_set("complementizer_heads") or prev.endswith("ed"):
+        return False
+    return prev not in _word_set("prepositions")
+
+
+def _is_participle(word: str) -> bool:
+    low = word.lower()
+    return low.endswith("ed") or low in _word_set("irregular_participles")
+
+
+def to_past(sentence: str) -> str:
+    """Convert the future tense of a protocol sentence into the past tense of a report.
+
+    "Patients will be randomized" → "Patients were randomized"; "will receive" → "received";
+    "will have completed" → "had completed"; "will not be" → "was not"/"were not"; "will not
+    attend" → "did not attend"; "Two interim analyses are planned" → "... were planned"; "are to be
+    worn" → "were to be worn". A "will" whose verb cannot be recognised is left as it is (and QC
+    counts it) rather than guessed.
+    """
+    out = _convert_future(sentence)
+    if out != sentence:
+        out = _backshift(out)
+    out = _convert_present_passive(out)
+    return out
+
+
+_BACKSHIFT_RE = re.compile(r"\b(is|are|has|have)\b(\s+)(not\s+)?([A-Za-z]+)")
+
+
+def _backshift(text: str) -> str:
+    """Sequence of tenses in a sentence whose main verb became past: "when 50% of the patients
+    have completed" → "had completed", "if sample sizes are sufficient" → "were sufficient"."""
+
+    def repl(m: re.Match[str]) -> str:
+        verb, space, neg, nxt = m.group(1), m.group(2), m.group(3) or "", m.group(4)
+        if verb in {"is", "are"}:
+            past = "was" if verb == "is" else "were"
+        elif _is_participle(nxt) or nxt.lower() in {"not", "been", "no"}:
+            past = "had"
+        else:
+            past = "had"
+        return f"{past}{space}{neg}{nxt}"
+
+    return _BACKSHIFT_RE.sub(repl, text)
+
+
+def _convert_future(sentence: str) -> str:
+    adverbs = _word_set("adverbs")
+    not_verbs = _word_set("not_verbs_after_will")
+    noun_pre = _word_set("noun_will_predecessors")
+    ly_verbs = _word_set("verbs_ending_ly")
+    result = sentence
+    guard = 0
+    search_from = 0
+    while guard < 20:
+        guard += 1
+        m = _WILL_RE.search(result, search_from)
+        if not m:
+            break
+        modal = m.group(1)
+        before = result[: m.start()]
+        prev_tokens = before.split()
+        if prev_tokens and (
+            prev_tokens[-1].lower().strip(",;:") in noun_pre
+            or prev_tokens[-1].lower().endswith(("'s", "’s", "s'"))
+        ):
+            search_from = m.end()
+            continue
+        if m.start() == 0 or not before.strip():
+            # "Will ..." opening a sentence is a question or a noun; leave it.
+            search_from = m.end()
+            continue
+        negated = modal.lower().startswith(("won", "shan"))
+        rest = result[m.end() :]
+        # Tokens after the modal: optional "not", adverbs, then the verb.
+        tok_iter = list(re.finditer(r"\S+", rest))
+        idx = 0
+        pre_adverbs: list[str] = []
+        if idx < len(tok_iter) and tok_iter[idx].group(0).lower() == "not":
+            negated = True
+            idx += 1
+        while idx < len(tok_iter):
+            w = tok_iter[idx].group(0)
+            wl = w.lower()
+            if wl in adverbs or (wl.endswith("ly") and wl.isalpha() and wl not in ly_verbs and len(wl) > 4):
+                if wl == "not":
+                    negated = True
+                else:
+                    pre_adverbs.append(w)
+                idx += 1
+                continue
+            if wl == "not":
+                negated = True
+                idx += 1
+                continue
+            break
+        if idx >= len(tok_iter):
+            search_from = m.end()
+            continue
+        verb_tok = tok_iter[idx]
+        verb_raw = verb_tok.group(0)
+        verb_core = re.match(r"[A-Za-z][a-z]*", verb_raw)
+        if not verb_core or verb_core.group(0) != verb_raw[: verb_core.end()] or not verb_raw[0].islower():
+            search_from = m.end()
+            continue
+        verb = verb_core.group(0)
+        tail_punct = verb_raw[len(verb) :]
+        if verb.lower() in not_verbs or tail_punct[:1].isalpha():
+            search_from = m.end()
+            continue
+        plural = _subject_is_plural(before)
+        adv = " ".join(pre_adverbs)
+        vlow = verb.lower()
+        if vlow == "be":
+            be = "were" if plural else "was"
+            parts = [be]
+            if negated:
+                parts.append("not")
+            if adv:
+                parts.append(adv)
+            replacement = " ".join(parts) + tail_punct
+        elif vlow == "have":
+            nxt = tok_iter[idx + 1].group(0) if idx + 1 < len(tok_iter) else ""
+            if _is_participle(nxt.strip(",.;:")):
+                parts = ["had"] + (["not"] if negated else []) + ([adv] if adv else [])
+            elif negated:
+                parts = ["did", "not"] + ([adv] if adv else []) + ["have"]
+            else:
+                parts = ([adv] if adv else []) + ["had"]
+            replacement = " ".join(parts) + tail_punct
+        elif negated:
+            parts = ["did", "not"] + ([adv] if adv else []) + [verb]
+            replacement = " ".join(parts) + tail_punct
+        else:
+            parts = ([adv] if adv else []) + [past_form(verb)]
+            replacement = " ".join(parts) + tail_punct
+        # Keep the modal's capitalisation if it started a clause after a parenthesis etc.
+        start = m.start()
+        end = m.end() + verb_tok.end()
+        new_seg = replacement
+        result = result[:start] + new_seg + result[end:]
+        # Coordinated verbs without their own modal: "will undergo X and receive Y".
+        if vlow not in {"be", "have"} and not negated:
+            result = _convert_coordinated(result, start + len(new_seg))
+        search_from = start + len(new_seg)
+    return result
+
+
+def _convert_coordinated(text: str, pos: int) -> str:
+    coordinated = _word_set("coordinated_verbs")
+    clause_end = re.search(r"[.;:]|\bwill\b|\bshall\b", text[pos:])
+    limit = pos + clause_end.start() if clause_end else len(text)
+    segment = text[pos:limit]
+
+    def repl(m: re.Match[str]) -> str:
+        verb = m.group(2)
+        if verb.lower() in coordinated:
+            return f"{m.group(1)}{past_form(verb)}"
+        return m.group(0)
+
+    new_segment = re.sub(r"(\b(?:and|or|and/or|then)\s+)([a-z]+)\b", repl, segment)
+    return text[:pos] + new_segment + text[limit:]
+
+
+_PRESENT_PASSIVE_RE = re.compile(r"\b(is|are)(\s+(?:not\s+)?(?:[a-z]+ly\s+|also\s+|then\s+|only\s+)?)([a-z]+)\b")
+_TO_BE_RE = re.compile(r"\b(is|are)(\s+to\s+be\b)")
+
+
+def _convert_present_passive(text: str) -> str:
+    verbs = _word_set("present_passive_verbs")
+
+    def repl(m: re.Match[str]) -> str:
+        if m.group(3) not in verbs:
+            return m.group(0)
+        past = "was" if m.group(1) == "is" else "were"
+        return f"{past}{m.group(2)}{m.group(3)}"
+
+    text = _TO_BE_RE.sub(lambda m: ("was" if m.group(1) == "is" else "were") + m.group(2), text)
+    return _PRESENT_PASSIVE_RE.sub(repl, text)
+
+
+# ---------------------------------------------------------------- style guide
+
+
+def _plural(term: str) -> str:
+    if re.search(r"(s|x|z|ch|sh)$", term):
+        return term + "es"
+    if re.search(r"[^aeiou]y$", term):
+        return term[:-1] + "ies"
+    return term + "s"
+
+
+def apply_preferred_terms(text: str, preferred: Mapping[str, Iterable[str]]) -> str:
+    """Replace each variant with its preferred term (whole words, case kept, simple plurals)."""
+    for term, variants in preferred.items():
+        for variant in sorted({v for v in variants if v and v.lower() != term.lower()}, key=len, reverse=True):
+            pattern = re.compile(
+                rf"(?<![\w-]){re.escape(variant)}((?:e?s)?)(?![\w-])", re.IGNORECASE
+            )
+
+            def repl(m: re.Match[str], term: str = term, variant: str = variant) -> str:
+                found = m.group(0)
+                suffix = m.group(1)
+                if suffix and not variant.lower().endswith(("s",)):
+                    new = _plural(term)
+                elif suffix:
+                    return found  # "variants" of a variant ending in s: leave it
+                else:
+                    new = term
+                if found.isupper() and len(found) > 1 and not term.isupper():
+                    return new.upper()
+                if found[:1].isupper() and not term[:1].isupper():
+                    return new[:1].upper() + new[1:]
+                return new
+
+            text = pattern.sub(repl, text)
+    return text
+
+
+def find_phrases(text: str, phrases: Iterable[str]) -> list[str]:
+    """The phrases (case-insensitive, whole words) that occur in ``text``."""
+    found = []
+    for phrase in phrases:
+        phrase = phrase.strip()
+        if phrase and re.search(rf"(?<!\w){re.escape(phrase)}(?!\w)", text, re.IGNORECASE):
+            found.append(phrase)
+    return found
+
+
+# ---------------------------------------------------------------- abbreviations
+
+_ABBR_TOKEN = r"[A-Za-z0-9][A-Za-z0-9\-+/&.]{0,12}"
+_PAREN_ABBR_RE = re.compile(rf"\(\s*({_ABBR_TOKEN})\s*\)")
+ABBREVIATION_RE = re.compile(r"(?<![\w\-])([A-Z][A-Za-z0-9]*[A-Z][A-Za-z0-9\-+/]*|[A-Z]{2,}[a-z]?)(?![\w\-])")
+
+
+def looks_like_abbreviation(token: str) -> bool:
+    """Two or more capitals (AE, ECG, ADAS-Cog, MedDRA, NPI-X), not a plain number or word."""
+    if len(token) < 2 or len(token) > 14:
+        return False
+    caps = sum(1 for c in token if c.isupper())
+    if caps < 2:
+        return False
+    return not token.isdigit() and any(c.isalpha() for c in token)
+
+
+@dataclass(frozen=True)
+class AbbreviationDefinition:
+    abbreviation: str
+    long_form: str
+    text: str  # the defining text as it appears ("adverse event (AE)")
+
+
+def _best_long_form(abbr: str, preceding: str) -> str | None:
+    """Schwartz & Hearst (2003): the shortest run of preceding words whose letters spell ``abbr``."""
+    letters = [c.lower() for c in abbr if c.isalnum()]
+    if not letters or not letters[0].isalpha():
+        return None
+    toks = preceding.split()
+    max_words = min(len(letters) + 5, len(letters) * 2)
+    toks = toks[-max_words:]
+    candidate = " ".join(toks)
+    s_idx = len(letters) - 1
+    l_idx = len(candidate) - 1
+    while s_idx >= 0:
+        c = letters[s_idx]
+        if not c.isalnum():
+            s_idx -= 1
+            continue
+        while l_idx >= 0 and (
+            candidate[l_idx].lower() != c
+            or (s_idx == 0 and l_idx > 0 and candidate[l_idx - 1].isalnum())
+        ):
+            l_idx -= 1
+        if l_idx < 0:
+            return None
+        l_idx -= 1
+        s_idx -= 1
+    start = candidate.rfind(" ", 0, l_idx + 1) + 1
+    long_form = candidate[start:].strip(" ,;:-–")
+    if not long_form or len(long_form) <= len(abbr):
+        return None
+    if len(long_form.split()) > len(letters) + 3:
+        return None
+    return long_form
+
+
+def find_definitions(text: str) -> list[AbbreviationDefinition]:
+    """Abbreviations defined inline: "long form (ABBR)"."""
+    found: list[AbbreviationDefinition] = []
+    for m in _PAREN_ABBR_RE.finditer(text):
+        abbr = m.group(1).rstrip(".")
+        if not looks_like_abbreviation(abbr):
+            continue
+        preceding = text[: m.start()]
+        # Only the current clause.
+        preceding = re.split(r"[;:()\[\]]|(?<=[.!?])\s", preceding)[-1]
+        long_form = _best_long_form(abbr, preceding)
+        if long_form:
+            idx = text.rfind(long_form, 0, m.start())
+            defining = text[idx : m.end()] if idx >= 0 else f"{long_form} ({abbr})"
+            found.append(AbbreviationDefinition(abbr, long_form, defining))
+    return found
+
+
+def parse_abbreviation_entry(text: str) -> tuple[str, str] | None:
+    """One line of an abbreviations list: "AE adverse event" / "AE: adverse event" / "AE | ..."."""
+    text = clean_text(text)
+    m = re.match(rf"^({_ABBR_TOKEN})\s*(?:[:=|–—\-]\s*|\s+)(.+)$", text)
+    if not m:
+        return None
+    abbr, definition = m.group(1).rstrip(".:"), m.group(2).strip(" |:-–—")
+    if not looks_like_abbreviation(abbr) and not re.fullmatch(r"[A-Za-z][a-z]{0,3}\d*", abbr):
+        return None
+    if not definition or len(definition) > 200 or definition[:1].isdigit():
+        return None
+    return abbr, definition
+
+
+def abbreviations_used(text: str) -> list[str]:
+    """Abbreviation-like tokens in order of appearance (AEs counts as AE)."""
+    out = []
+    for m in ABBREVIATION_RE.finditer(text):
+        tok = m.group(1)
+        if tok.endswith("s") and tok[:-1].isupper() and len(tok) > 2:
+            tok = tok[:-1]
+        if looks_like_abbreviation(tok):
+            out.append(tok)
+    return out
+
+
+def is_defined_at(text: str, abbr: str, long_form: str | None) -> bool:
+    """True when ``text`` defines ``abbr`` ("long form (ABBR)" or "ABBR (long form)")."""
+    esc = re.escape(abbr)
+    if re.search(rf"\(\s*{esc}s?\s*\)", text):
+        return True
+    return bool(long_form and re.search(rf"{esc}\s*\(\s*{re.escape(long_form)}", text, re.IGNORECASE))
+
+
+def expand_first_use(text: str, abbr: str, long_form: str) -> str | None:
+    """Rewrite the first use of ``abbr`` in ``text`` as "long form (ABBR)"; None when not used."""
+    m = re.search(rf"(?<![\w\-]){re.escape(abbr)}(s?)(?![\w\-])", text)
+    if not m:
+        return None
+    plural = m.group(1)
+    lf = long_form
+    if plural and not lf.endswith("s"):
+        lf = _plural(lf)
+    # Avoid "adverse event adverse event (AE)" when the long form already precedes it.
+    before = text[: m.start()]
+    if before.rstrip().lower().endswith(long_form.lower()):
+        return text[: m.start()] + f"({abbr}{plural})" + text[m.end() :]
+    return text[: m.start()] + f"{lf} ({abbr}{plural})" + text[m.end() :]
+
+
+# ---------------------------------------------------------------- split words
+
+
+def repair_split_words(text: str, vocabulary: Mapping[str, int]) -> str:
+    """Join words that PDF extraction split ("Descripti on" → "Description", "Primar y" → "Primary")
+    when the joined word is common in the same document and a part is not a word of its own."""
+    toks = text.split(" ")
+    if len(toks) < 2:
+        return text
+    out: list[str] = []
+    i = 0
+    while i < len(toks):
+        tok = toks[i]
+        if i + 1 < len(toks):
+            nxt = toks[i + 1]
+            a_match = re.search(r"[A-Za-z]+$", tok)
+            b_match = re.match(r"[A-Za-z]+", nxt)
+            a = a_match.group(0).lower() if a_match else ""
+            b = b_match.group(0).lower() if b_match else ""
+            if (
+                a
+                and b
+                and nxt[:1].islower() == tok[-1:].islower()
+                and vocabulary.get(a + b, 0) >= 2
+                and (vocabulary.get(a, 0) == 0 or vocabulary.get(b, 0) == 0 or len(b) == 1)
+            ):
+                out.append(tok + nxt)
+                i += 2
+                continue
+        out.append(tok)
+        i += 1
+    return " ".join(out)
+
+
+def vocabulary_of(texts: Iterable[str]) -> dict[str, int]:
+    vocab: dict[str, int] = {}
+    for text in texts:
+        for w in re.findall(r"[A-Za-z]+", text):
+            lw = w.lower()
+            vocab[lw] = vocab.get(lw, 0) + 1
+    return vocab

@@ -1,0 +1,265 @@
+"""Quality control of a draft: citations that verify, numbers the sources contain, register.
+
+``verify_citation`` is the contract's check (CONTRACT §5): letters and digits only, case-folded, the
+quote must lie in the cited PDF page's text, or in the cited DOCX/XLSX block (paragraph, table row
+or sheet row, by 1-based location). ``quality_report`` counts sections by state, verified citations,
+numbers that occur in no source, sentences still in the future tense, abbreviations used before
+their definition, sentences the writer rewrote, and sentences repeated across sections.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from documents.pipeline import language, mapping
+from documents.pipeline.types import Citation, ExtractedSource, SectionDraft
+
+_NUMBER_RE = re.compile(r"\d{1,3}(?:,\d{3})+(?!\d)|\d+(?:\.\d+)*")
+MAX_EXAMPLES = 10
+
+_cache: dict[int, tuple[ExtractedSource, dict[str, Any]]] = {}
+
+
+def _prepared(src: ExtractedSource) -> dict[str, Any]:
+    """Normalised page and location texts of a source, computed once per source object."""
+    hit = _cache.get(id(src))
+    if hit is not None and hit[0] is src:
+        return hit[1]
+    from documents.pipeline.writer import location_texts
+
+    data: dict[str, Any] = {
+        "pages": [language.normalize_alnum(p) for p in src.pages],
+        "locations": {
+            loc: [language.normalize_alnum(t) for t in texts]
+            for loc, texts in location_texts(src).items()
+        },
+    }
+    if len(_cache) > 64:
+        _cache.clear()
+    _cache[id(src)] = (src, data)
+    return data
+
+
+def _source_for(citation: Citation, sources: Sequence[ExtractedSource]) -> ExtractedSource | None:
+    for src in sources:
+        if src.file_path == citation.file_path:
+            return src
+    for src in sources:
+        if src.file_name == citation.file_name:
+            return src
+    return None
+
+
+def verify_citation(citation: Citation, sources: Sequence[ExtractedSource]) -> bool:
+    """True when the quote lies on the cited page or in the cited block (letters and digits only)."""
+    src = _source_for(citation, sources)
+    if src is None:
+        return False
+    quote = language.normalize_alnum(citation.quote)
+    if not quote:
+        return False
+    data = _prepared(src)
+    if citation.page is not None:
+        pages = data["pages"]
+        if pages:
+            return 1 <= citation.page <= len(pages) and quote in pages[citation.page - 1]
+        # A paged source without page texts: the blocks of that page.
+        return any(
+            quote in language.normalize_alnum(b.text) for b in src.blocks if b.page == citation.page
+        )
+    if citation.block is not None:
+        return any(quote in t for t in data["locations"].get(citation.block, []))
+    return False
+
+
+def _numbers(text: str) -> list[str]:
+    out = []
+    for m in _NUMBER_RE.finditer(text):
+        num = m.group(0).replace(",", "")
+        if "." in num and num.count(".") == 1:
+            whole, frac = num.split(".")
+            num = f"{whole.lstrip('0') or '0'}.{frac}"
+        elif "." not in num:
+            num = num.lstrip("0") or "0"
+        out.append(num)
+    return out
+
+
+def source_numbers(sources: Sequence[ExtractedSource]) -> set[str]:
+    found: set[str] = set()
+    for src in sources:
+        for page in src.pages:
+            found.update(_numbers(page))
+        for b in src.blocks:
+            found.update(_numbers(b.text))
+            for row in b.rows:
+                for cell in row:
+                    found.update(_numbers(cell))
+        for fact in src.key_facts:
+            found.update(_numbers(fact.quote))
+    # "1.2.3" as written in a source also supports its parts in text such as "1.2".
+    for num in list(found):
+        if num.count(".") > 1:
+            found.update(num.split("."))
+    return found
+
+
+def _derived(draft: SectionDraft) -> str | None:
+    entry = mapping.map_entry(draft.title)
+    return entry.get("derived") if entry else None
+
+
+def _section_sentences(draft: SectionDraft) -> list[str]:
+    out = []
+    for p in draft.paragraphs:
+        if p.style == "note":
+            continue
+        out.extend(language.sentences(p.text) if p.style == "body" else [p.text])
+    return out
+
+
+def quality_report(
+    drafts: Sequence[SectionDraft], sources: Sequence[ExtractedSource], *, tense: str = "past"
+) -> dict[str, Any]:
+    """The QC summary stored with the document (CONTRACT §4 ``qc``)."""
+    states = Counter(d.state for d in drafts)
+    generated = [d for d in drafts if d.state == "generated"]
+
+    # Citations.
+    citations_total = 0
+    citations_verified = 0
+    unverified: list[dict[str, Any]] = []
+    for d in generated:
+        cites = [c for p in d.paragraphs for c in p.citations] + [c for t in d.tables for c in t.citations]
+        for c in cites:
+            citations_total += 1
+            if verify_citation(c, sources):
+                citations_verified += 1
+            elif len(unverified) < MAX_EXAMPLES:
+                unverified.append({"section": d.number, **c.as_dict()})
+
+    # Numbers.
+    known = source_numbers(sources)
+    unsupported = 0
+    unsupported_examples: list[dict[str, str]] = []
+    for d in generated:
+        texts = [p.text for p in d.paragraphs] + [c for t in d.tables for r in t.rows for c in r]
+        texts += [t.title for t in d.tables]
+        for text in texts:
+            for num in _numbers(text):
+                if num not in known:
+                    unsupported += 1
+                    if len(unsupported_examples) < MAX_EXAMPLES:
+                        unsupported_examples.append({"section": d.number, "number": num, "text": text[:160]})
+
+    # Register.
+    future = 0
+    future_9_12 = 0
+    sentences_9_12 = 0
+    future_examples: list[dict[str, str]] = []
+    rewritten = 0
+    banned = 0
+    llm_dropped = 0
+    words_total = 0
+    for d in generated:
+        derived = _derived(d)
+        in_body = _top_number(d.number) in {9, 10, 11, 12}
+        for p in d.paragraphs:
+            words_total += len(p.text.split())
+            for flag in p.flags:
+                if flag.startswith("banned_phrase"):
+                    banned += 1
+                m = re.match(r"llm_sentences_dropped:\s*(\d+)", flag)
+                if m:
+                    llm_dropped += int(m.group(1))
+            if p.style == "note" or derived in {"references", "title_page"}:
+                continue
+            for sentence in language.sentences(p.text):
+                if in_body:
+                    sentences_9_12 += 1
+                if tense == "past" and language.has_future(sentence):
+                    future += 1
+                    if in_body:
+                        future_9_12 += 1
+                    if len(future_examples) < MAX_EXAMPLES:
+                        future_examples.append({"section": d.number, "text": sentence[:200]})
+            if p.source_text is not None:
+                new, old = language.sentences(p.text), language.sentences(p.source_text)
+                if len(new) == len(old):
+                    rewritten += sum(1 for a, b in zip(new, old, strict=True) if a != b)
+                else:
+                    rewritten += max(1, len(new))
+
+    # Abbreviations: used before the draft defines them.
+    from documents.pipeline.writer import source_definitions
+
+    definitions = {a: d.long_form for a, d in source_definitions(sources).items()}
+    defined: set[str] = set()
+    before: list[str] = []
+    undefined: set[str] = set()
+    for d in generated:
+        if _derived(d) in {"title_page", "toc", "abbreviations", "references"}:
+            continue
+        for p in d.paragraphs:
+            if p.style == "note":
+                continue
+            for abbr in dict.fromkeys(language.abbreviations_used(p.text)):
+                if abbr in defined:
+                    continue
+                long_form = definitions.get(abbr)
+                if language.is_defined_at(p.text, abbr, long_form):
+                    defined.add(abbr)
+                elif long_form is not None:
+                    before.append(abbr)
+                    defined.add(abbr)
+                else:
+                    undefined.add(abbr)
+    # Repeats across (non-derived) sections.
+    where: dict[str, set[str]] = {}
+    total_sentences = 0
+    for d in generated:
+        if _derived(d):
+            continue
+        for sentence in _section_sentences(d):
+            key = language.normalize_alnum(sentence)
+            if len(key) < 20:
+                continue
+            total_sentences += 1
+            where.setdefault(key, set()).add(d.section_id)
+    repeated = sum(1 for secs in where.values() if len(secs) > 1)
+    repeated_occurrences = sum(len(secs) for secs in where.values() if len(secs) > 1)
+
+    source_words = sum(len(b.text.split()) for s in sources for b in s.blocks)
+    return {
+        "sections_total": len(drafts),
+        "sections_generated": states.get("generated", 0),
+        "sections_no_source": states.get("no_source", 0),
+        "sections_skipped": states.get("skipped", 0),
+        "no_source_sections": [d.number or d.title for d in drafts if d.state == "no_source"],
+        "citations_total": citations_total,
+        "citations_verified": citations_verified,
+        "unverified_citation_examples": unverified,
+        "unsupported_numbers": unsupported,
+        "unsupported_number_examples": unsupported_examples,
+        "future_tense_sentences": future,
+        "future_tense_ratio_9_12": round(future_9_12 / sentences_9_12, 4) if sentences_9_12 else 0.0,
+        "future_tense_examples": future_examples,
+        "abbreviations_before_definition": len(before),
+        "abbreviations_before_definition_examples": before[:MAX_EXAMPLES],
+        "abbreviations_undefined": sorted(undefined)[:50],
+        "rewritten_sentences": rewritten,
+        "repeated_sentences": round(repeated_occurrences / total_sentences, 4) if total_sentences else 0.0,
+        "repeated_sentence_count": repeated,
+        "banned_phrases": banned,
+        "llm_sentences_dropped": llm_dropped,
+        "words_total": words_total,
+        "source_words_total": source_words,
+    }
+
+
+def _top_number(number: str) -> int | None:
+    m = re.match(r"\s*(\d+)", number or "")
+    return int(m.group(1)) if m else None

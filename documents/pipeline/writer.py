@@ -1,0 +1,584 @@
+"""The built-in grounded writer: source blocks → cited paragraphs, lists and tables.
+
+It never writes a fact of its own. A paragraph is made only of whole source sentences (split with
+``language.split_sentences``); each sentence is cited with the exact text it came from as it
+appears on its PDF page (or in its DOCX/XLSX block), found by ``QuoteLocator`` on letters and
+digits, so ``qc.verify_citation`` accepts every citation — a sentence whose quote cannot be
+located is dropped rather than cited loosely. Sentences are then put into the report's register:
+future → past tense (``language.to_past``), the style guide's preferred terms, cross-references to
+the protocol's own sections removed; the unchanged sentence is kept in ``Paragraph.source_text`` for
+the reviewer. Boilerplate (tables of contents, running headers, "please refer to ..." lines, figure
+debris) is skipped, and a sentence already used anywhere in the draft (or a near-copy of one, as
+when the SAP repeats the protocol) is not used again.
+
+Document instructions (``parse_directives``) understood by the built-in writer:
+  * "do not include / do not mention / exclude / omit / leave out X" — drops sentences mentioning X
+    (and a whole section whose title is X: it is then skipped);
+  * "use A instead of B", "replace B with A", "refer to B as A", "say A not B" — preferred terms;
+  * "avoid X" / "do not use X" / "never say X" — banned phrases (flagged, as the style guide's);
+  * "emphasise / focus on / more detail on X" — a larger sentence budget for sections about X;
+  * "be brief / concise" — smaller budgets everywhere; "write in the present (or past) tense".
+Anything else is kept in the manifest (the job records it) and passed to the LLM writer.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+from documents.pipeline import language, mapping
+from documents.pipeline.language import normalize_alnum
+from documents.pipeline.types import (
+    Block,
+    Citation,
+    ExtractedSource,
+    Paragraph,
+    StyleGuideSpec,
+    Table,
+)
+
+MAX_TABLE_ROWS = 80
+NEAR_DUP_JACCARD = 0.8
+
+# ---------------------------------------------------------------- locations and quotes
+
+
+def location_texts(src: ExtractedSource) -> dict[int, list[str]]:
+    """DOCX/XLSX location (1-based block index) → the texts a quote at that location may lie in.
+
+    A paragraph's location holds its text. A table block whose ``block`` is b holds its rows at
+    b, b+1, ... (one location per row, CONTRACT §5), each row's cells joined; the whole table text
+    is accepted at b as well, whichever way an extractor numbered it.
+    """
+    texts: dict[int, list[str]] = {}
+    for b in src.blocks:
+        if b.block is None:
+            continue
+        if b.kind == "table" and b.rows:
+            for i, row in enumerate(b.rows):
+                texts.setdefault(b.block + i, []).append(" ".join(row))
+            texts.setdefault(b.block, []).append(b.text)
+        else:
+            texts.setdefault(b.block, []).append(b.text)
+    return texts
+
+
+class QuoteLocator:
+    """Finds where a sentence lies in its source and returns verifiable citations for it."""
+
+    def __init__(self, sources: Sequence[ExtractedSource]) -> None:
+        self.sources = list(sources)
+        self._pages: dict[tuple[int, int], tuple[str, list[int]]] = {}
+        self._locs: dict[int, dict[int, list[str]]] = {}
+
+    def _page(self, s_idx: int, page: int) -> tuple[str, list[int]] | None:
+        src = self.sources[s_idx]
+        if page < 1 or page > len(src.pages):
+            return None
+        key = (s_idx, page)
+        if key not in self._pages:
+            self._pages[key] = language.alnum_with_map(src.pages[page - 1])
+        return self._pages[key]
+
+    def _cite(self, s_idx: int, page: int | None, block: int | None, quote: str) -> Citation:
+        src = self.sources[s_idx]
+        return Citation(
+            file_path=src.file_path,
+            file_name=src.file_name,
+            page=page,
+            block=block,
+            quote=quote.strip(),
+        )
+
+    def locate(self, s_idx: int, block: Block, text: str) -> list[Citation]:
+        """Citations (usually one; two when the text crosses a page break) or [] if not found."""
+        src = self.sources[s_idx]
+        norm = normalize_alnum(text)
+        if not norm:
+            return []
+        if src.pages:
+            return self._locate_pdf(s_idx, block, text, norm)
+        return self._locate_blocks(s_idx, block, text, norm)
+
+    def _locate_pdf(self, s_idx: int, block: Block, text: str, norm: str) -> list[Citation]:
+        src = self.sources[s_idx]
+        start_page = block.page or 1
+        candidates = [start_page, start_page + 1, start_page - 1]
+        if block.page is None:
+            candidates = list(range(1, len(src.pages) + 1))
+        for page in candidates:
+            data = self._page(s_idx, page)
+            if data is None:
+                continue
+            pnorm, pmap = data
+            i = pnorm.find(norm)
+            if i >= 0:
+                quote = src.pages[page - 1][pmap[i] : pmap[i + len(norm) - 1] + 1]
+                return [self._cite(s_idx, page, None, quote)]
+        # Across a page break: the longest prefix on the page, the rest on the next page(s).
+        for page in candidates[:2]:
+            cites = self._locate_across(s_idx, page, norm)
+            if cites:
+                return cites
+        return []
+
+    def _locate_across(self, s_idx: int, page: int, norm: str) -> list[Citation]:
+        src = self.sources[s_idx]
+        data = self._page(s_idx, page)
+        if data is None:
+            return []
+        pnorm, pmap = data
+        anchor = norm[: min(24, len(norm))]
+        if len(anchor) < 12:
+            return []
+        best_len, best_at = 0, -1
+        at = pnorm.find(anchor)
+        while at >= 0:
+            n = len(anchor)
+            while at + n < len(pnorm) and n < len(norm) and pnorm[at + n] == norm[n]:
+                n += 1
+            if n > best_len:
+                best_len, best_at = n, at
+            at = pnorm.find(anchor, at + 1)
+        if best_at < 0 or best_len >= len(norm):
+            return []
+        first = src.pages[page - 1][pmap[best_at] : pmap[best_at + best_len - 1] + 1]
+        rest = norm[best_len:]
+        cites = [self._cite(s_idx, page, None, first)]
+        nxt = page + 1
+        while rest and nxt <= len(src.pages):
+            ndata = self._page(s_idx, nxt)
+            if ndata is None:
+                return []
+            nnorm, nmap = ndata
+            j = nnorm.find(rest)
+            if j >= 0:
+                cites.append(
+                    self._cite(
+                        s_idx, nxt, None, src.pages[nxt - 1][nmap[j] : nmap[j + len(rest) - 1] + 1]
+                    )
+                )
+                return cites
+            # The rest may itself continue over another break.
+            sub = rest[: min(24, len(rest))]
+            j = nnorm.find(sub)
+            if j < 0:
+                return []
+            n = len(sub)
+            while j + n < len(nnorm) and n < len(rest) and nnorm[j + n] == rest[n]:
+                n += 1
+            cites.append(
+                self._cite(s_idx, nxt, None, src.pages[nxt - 1][nmap[j] : nmap[j + n - 1] + 1])
+            )
+            rest = rest[n:]
+            nxt += 1
+        return cites if not rest else []
+
+    def _locate_blocks(self, s_idx: int, block: Block, text: str, norm: str) -> list[Citation]:
+        if s_idx not in self._locs:
+            self._locs[s_idx] = location_texts(self.sources[s_idx])
+        locs = self._locs[s_idx]
+        if block.block is None:
+            return []
+        order = [block.block]
+        if block.kind == "table" and block.rows:
+            order = [block.block + i for i in range(len(block.rows))] + [block.block]
+        for loc in order:
+            for candidate in locs.get(loc, []):
+                cnorm, cmap = language.alnum_with_map(candidate)
+                i = cnorm.find(norm)
+                if i >= 0:
+                    quote = candidate[cmap[i] : cmap[i + len(norm) - 1] + 1]
+                    return [self._cite(s_idx, None, loc, quote)]
+        return []
+
+    def locate_row(self, s_idx: int, block: Block, row_index: int) -> list[Citation]:
+        """A citation for one table row (its cells joined), or [] when it cannot be verified."""
+        row = block.rows[row_index]
+        text = " ".join(c for c in row if c)
+        if not normalize_alnum(text):
+            return []
+        src = self.sources[s_idx]
+        if src.pages:
+            return self._locate_pdf(s_idx, block, text, normalize_alnum(text))
+        if block.block is None:
+            return []
+        if s_idx not in self._locs:
+            self._locs[s_idx] = location_texts(src)
+        loc = block.block + row_index
+        norm = normalize_alnum(text)
+        for candidate in self._locs[s_idx].get(loc, []):
+            cnorm, cmap = language.alnum_with_map(candidate)
+            i = cnorm.find(norm)
+            if i >= 0:
+                return [self._cite(s_idx, None, loc, candidate[cmap[i] : cmap[i + len(norm) - 1] + 1])]
+        return []
+
+
+# ---------------------------------------------------------------- directives
+
+
+@dataclass(frozen=True)
+class Directives:
+    """What the built-in writer takes from free-text instructions (see module docstring)."""
+
+    exclude: tuple[str, ...] = ()
+    preferred_terms: dict[str, list[str]] = field(default_factory=dict)
+    banned: tuple[str, ...] = ()
+    emphasis: tuple[str, ...] = ()
+    budget_factor: float = 1.0
+    tense: str | None = None
+
+
+_QUOTED = r"[\"'“‘]?([^\"'”’.;,]+?)[\"'”’]?"
+
+
+def parse_directives(*texts: str) -> Directives:
+    exclude: list[str] = []
+    banned: list[str] = []
+    emphasis: list[str] = []
+    preferred: dict[str, list[str]] = {}
+    factor = 1.0
+    tense: str | None = None
+    for text in texts:
+        if not text:
+            continue
+        for raw in re.split(r"[.;\n]+", text):
+            s = raw.strip()
+            if not s:
+                continue
+            low = s.lower()
+            m = re.search(rf"\buse {_QUOTED} instead of {_QUOTED}$", s, re.I)
+            if m:
+                preferred.setdefault(m.group(1).strip(), []).append(m.group(2).strip())
+                continue
+            m = re.search(rf"\breplace {_QUOTED} (?:with|by) {_QUOTED}$", s, re.I)
+            if m:
+                preferred.setdefault(m.group(2).strip(), []).append(m.group(1).strip())
+                continue
+            m = re.search(rf"\b(?:refer to|call) {_QUOTED} as {_QUOTED}$", s, re.I)
+            if m:
+                preferred.setdefault(m.group(2).strip(), []).append(m.group(1).strip())
+                continue
+            m = re.search(rf"\bsay {_QUOTED},? not {_QUOTED}$", s, re.I)
+            if m:
+                preferred.setdefault(m.group(1).strip(), []).append(m.group(2).strip())
+                continue
+            m = re.search(
+                r"\b(?:do not|don't|never) (?:include|mention|discuss|describe|report)\s+(?:the |any )?(.+)$",
+                s,
+                re.I,
+            ) or re.search(r"^(?:please )?(?:exclude|omit|leave out|remove|skip)\s+(?:the |any )?(.+)$", s, re.I)
+            if m:
+                exclude += [t.strip(" \"'“”‘’") for t in re.split(r",|\bor\b|\band\b", m.group(1)) if t.strip()]
+                continue
+            m = re.search(r"\b(?:avoid|do not use|don't use|never use|never say)\s+(?:the (?:word|phrase|term) )?(.+)$", s, re.I)
+            if m:
+                banned += [t.strip(" \"'“”‘’") for t in re.split(r",|\bor\b", m.group(1)) if t.strip()]
+                continue
+            m = re.search(r"\b(?:emphasi[sz]e|focus on|more detail (?:on|about)|elaborate on|expand on)\s+(?:the )?(.+)$", s, re.I)
+            if m:
+                emphasis += [t.strip(" \"'“”‘’") for t in re.split(r",|\band\b", m.group(1)) if t.strip()]
+                continue
+            if re.search(r"\b(be |keep it |write )?(brief|concise|short)\b", low):
+                factor = min(factor, 0.6)
+                continue
+            if re.search(r"\b(detailed|comprehensive|thorough)\b", low):
+                factor = max(factor, 1.4)
+                continue
+            m = re.search(r"\b(past|present|future) tense\b", low)
+            if m:
+                tense = m.group(1)
+    return Directives(
+        exclude=tuple(dict.fromkeys(e for e in exclude if len(e) > 1)),
+        preferred_terms=preferred,
+        banned=tuple(dict.fromkeys(banned)),
+        emphasis=tuple(dict.fromkeys(emphasis)),
+        budget_factor=factor,
+        tense=tense,
+    )
+
+
+# ---------------------------------------------------------------- the writing context
+
+
+@dataclass
+class WriterStats:
+    sentences_unlocated: int = 0
+    sentences_duplicate: int = 0
+    sentences_boilerplate: int = 0
+
+
+@dataclass
+class WriterContext:
+    """State shared by every section of one job: what has been used, and how to rewrite."""
+
+    sources: Sequence[ExtractedSource]
+    locator: QuoteLocator
+    tense: str = "past"
+    preferred_terms: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    banned: Sequence[str] = ()
+    exclude: Sequence[str] = ()
+    vocabulary: Mapping[int, Mapping[str, int]] = field(default_factory=dict)
+    seen: set[str] = field(default_factory=set)
+    seen_tokens: dict[str, list[frozenset[str]]] = field(default_factory=dict)
+    stats: WriterStats = field(default_factory=WriterStats)
+
+    # -- duplicates
+
+    def _tokens(self, text: str) -> frozenset[str]:
+        return frozenset(language.content_tokens(text))
+
+    def is_duplicate(self, text: str) -> bool:
+        key = normalize_alnum(text)
+        if key in self.seen:
+            return True
+        toks = self._tokens(text)
+        if len(toks) < 6:
+            return False
+        rare = sorted(toks, key=len, reverse=True)[:3]
+        for t in rare:
+            for other in self.seen_tokens.get(t, ()):
+                inter = len(toks & other)
+                if inter and inter / len(toks | other) >= NEAR_DUP_JACCARD:
+                    return True
+        return False
+
+    def remember(self, text: str) -> None:
+        self.seen.add(normalize_alnum(text))
+        toks = self._tokens(text)
+        if len(toks) >= 6:
+            for t in sorted(toks, key=len, reverse=True)[:3]:
+                self.seen_tokens.setdefault(t, []).append(toks)
+
+    # -- rewriting
+
+    def rewrite(self, sentence: str, *, convert_tense: bool = True) -> str:
+        out = sentence
+        for pattern in mapping.strip_parenthetical_patterns():
+            out = pattern.sub("", out)
+        if convert_tense and self.tense == "past":
+            out = language.to_past(out)
+        if self.preferred_terms:
+            out = language.apply_preferred_terms(out, self.preferred_terms)
+        out = re.sub(r"\s+([,.;:])", r"\1", out)
+        return re.sub(r"\s{2,}", " ", out).strip()
+
+    def flags_for(self, text: str) -> tuple[str, ...]:
+        return tuple(f"banned_phrase: {p}" for p in language.find_phrases(text, self.banned))
+
+    def excluded(self, text: str) -> bool:
+        return bool(self.exclude) and bool(language.find_phrases(text, self.exclude))
+
+
+def is_boilerplate_sentence(sentence: str) -> bool:
+    s = sentence.strip()
+    return any(p.search(s) for p in mapping.drop_sentence_patterns())
+
+
+def is_debris(sentence: str, *, list_item: bool = False) -> bool:
+    """Figure labels, axis ticks and table debris that PDF extraction leaves in running text."""
+    toks = sentence.split()
+    if not toks:
+        return True
+    alpha = [t for t in toks if re.search(r"[A-Za-z]{3,}", t)]
+    if list_item:
+        return not alpha
+    if len(toks) < 4:
+        return True
+    if len(alpha) / len(toks) < 0.5:
+        return True
+    if not re.search(r"[a-z]{3,}", sentence):
+        return True
+    # A sentence should contain something verb-like; headings and labels rarely end with a period.
+    return not re.search(r"[.!?:;)\]\"”]$", s := sentence.strip()) and len(s.split()) < 8
+
+
+# ---------------------------------------------------------------- blocks → paragraphs
+
+_LIST_LABEL_RE = re.compile(r"^\s*(\[\d+[a-z]?\]|\(?\d{1,3}[.)]|\(?[a-zA-Z][.)]|\(?[ivxIVX]{1,4}[.)]|[•\-–·▪●○◦*])\s+")
+
+
+def list_label(block: Block) -> tuple[str, str]:
+    """The source's own list label and the item text without it."""
+    text = block.text.strip()
+    if block.number:
+        label = block.number.strip()
+        if text.startswith(label):
+            text = text[len(label) :].strip()
+        return label, text
+    m = _LIST_LABEL_RE.match(text)
+    if m:
+        return m.group(1), text[m.end() :].strip()
+    return "", text
+
+
+@dataclass
+class BlockWriteResult:
+    paragraphs: list[Paragraph]
+    tables: list[Table]
+    words: int
+
+
+def write_block(
+    ctx: WriterContext,
+    s_idx: int,
+    block: Block,
+    *,
+    convert_tense: bool = True,
+    caption: str = "",
+    allow_duplicates: bool = False,
+) -> BlockWriteResult:
+    """One source block as cited paragraphs (or a table); empty when nothing in it is usable."""
+    if block.kind == "heading" or not block.text.strip():
+        return BlockWriteResult([], [], 0)
+    if block.kind == "table" and block.rows:
+        table = write_table(ctx, s_idx, block, caption=caption)
+        words = sum(len(c.split()) for row in table.rows for c in row) if table else 0
+        return BlockWriteResult([], [table] if table else [], words)
+    if block.kind == "caption":
+        return BlockWriteResult([], [], 0)
+    is_list = block.kind == "list_item"
+    label, body = list_label(block) if is_list else ("", block.text)
+    if not is_list:
+        m = _LIST_LABEL_RE.match(body)
+        if m and m.group(1) in {"•", "-", "–", "·", "▪", "●", "○", "◦", "*"}:
+            is_list, label, body = True, m.group(1), body[m.end() :]
+    vocab = ctx.vocabulary.get(s_idx, {})
+    cleaned = language.repair_split_words(language.clean_text(body), vocab) if vocab else language.clean_text(body)
+    spans = language.split_sentences(cleaned)
+    originals: list[str] = []
+    rewritten: list[str] = []
+    citations: list[Citation] = []
+    for start, end in spans:
+        sentence = cleaned[start:end].strip()
+        if not sentence or language.normalize_alnum(sentence) == "":
+            continue
+        if ingest_toc_line(sentence) or is_boilerplate_sentence(sentence):
+            ctx.stats.sentences_boilerplate += 1
+            continue
+        if is_debris(sentence, list_item=is_list):
+            ctx.stats.sentences_boilerplate += 1
+            continue
+        if ctx.excluded(sentence):
+            continue
+        if not allow_duplicates and ctx.is_duplicate(sentence):
+            ctx.stats.sentences_duplicate += 1
+            continue
+        cites = ctx.locator.locate(s_idx, block, sentence)
+        if not cites:
+            ctx.stats.sentences_unlocated += 1
+            continue
+        new = ctx.rewrite(sentence, convert_tense=convert_tense)
+        if not new or not language.normalize_alnum(new):
+            continue
+        if not allow_duplicates:
+            ctx.remember(sentence)
+        originals.append(sentence)
+        rewritten.append(new)
+        citations.extend(cites)
+    if not rewritten:
+        return BlockWriteResult([], [], 0)
+    text = " ".join(rewritten)
+    original = " ".join(originals)
+    paragraph = Paragraph(
+        text=text,
+        citations=tuple(dict.fromkeys(citations)),
+        style="list" if is_list else "body",
+        list_label=label if is_list else "",
+        source_text=original if original != text else None,
+        flags=ctx.flags_for(text),
+    )
+    return BlockWriteResult([paragraph], [], len(text.split()))
+
+
+def ingest_toc_line(text: str) -> bool:
+    return bool(re.search(r"(\.{4,}|…{2,})\s*\d+\s*$", text.strip()))
+
+
+def write_table(ctx: WriterContext, s_idx: int, block: Block, *, caption: str = "") -> Table | None:
+    """A source table kept as a table; cited row by row (rows that cannot be located are cited
+    through the rows around them only if at least one row verifies)."""
+    rows = [tuple(language.clean_text(c) for c in row) for row in block.rows[:MAX_TABLE_ROWS]]
+    rows = [r for r in rows if any(c for c in r)]
+    if not rows:
+        return None
+    key = normalize_alnum(" ".join(" ".join(r) for r in rows))
+    if key in ctx.seen:
+        return None
+    citations: list[Citation] = []
+    for i in range(min(len(block.rows), MAX_TABLE_ROWS)):
+        citations.extend(ctx.locator.locate_row(s_idx, block, i))
+    if not citations:
+        return None
+    ctx.seen.add(key)
+    width = max(len(r) for r in rows)
+    rows = [r + ("",) * (width - len(r)) for r in rows]
+    return Table(title=caption, rows=tuple(rows), citations=tuple(dict.fromkeys(citations)))
+
+
+# ---------------------------------------------------------------- abbreviations in the sources
+
+
+@dataclass(frozen=True)
+class SourceDefinition:
+    abbreviation: str
+    long_form: str
+    citation: Citation | None
+
+
+def source_definitions(
+    sources: Sequence[ExtractedSource],
+    locator: QuoteLocator | None = None,
+    *,
+    abbreviation_blocks: Iterable[tuple[int, Block]] = (),
+) -> dict[str, SourceDefinition]:
+    """Abbreviations the sources define: abbreviation lists first, then "long form (ABBR)"."""
+    found: dict[str, SourceDefinition] = {}
+    for s_idx, block in abbreviation_blocks:
+        entries: list[tuple[str, str, str]] = []
+        if block.kind == "table" and block.rows:
+            for row in block.rows:
+                cells = [c.strip() for c in row if c and c.strip()]
+                if len(cells) >= 2 and language.looks_like_abbreviation(cells[0].rstrip(":")):
+                    entries.append((cells[0].rstrip(":"), cells[1], " ".join(cells[:2])))
+        else:
+            for line in block.text.split("\n"):
+                parsed = language.parse_abbreviation_entry(line)
+                if parsed:
+                    entries.append((parsed[0], parsed[1], line))
+        for abbr, long_form, quote_text in entries:
+            if abbr in found:
+                continue
+            cite = None
+            if locator is not None:
+                cites = locator.locate(s_idx, block, quote_text)
+                cite = cites[0] if cites else None
+                if cite is None:
+                    continue
+            found[abbr] = SourceDefinition(abbr, language.clean_text(long_form), cite)
+    for s_idx, src in enumerate(sources):
+        for block in src.blocks:
+            if block.kind not in {"paragraph", "list_item"} or "(" not in block.text:
+                continue
+            text = language.clean_text(block.text)
+            for d in language.find_definitions(text):
+                if d.abbreviation in found:
+                    continue
+                cite = None
+                if locator is not None:
+                    cites = locator.locate(s_idx, block, d.text)
+                    if not cites:
+                        continue
+                    cite = cites[0]
+                found[d.abbreviation] = SourceDefinition(d.abbreviation, d.long_form, cite)
+    return found
+
+
+def with_text(paragraph: Paragraph, text: str) -> Paragraph:
+    """The paragraph with new text; the first original is kept for the reviewer."""
+    if text == paragraph.text:
+        return paragraph
+    original = paragraph.source_text if paragraph.source_text is not None else paragraph.text
+    return replace(paragraph, text=text, source_text=original)

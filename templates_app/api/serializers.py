@@ -1,0 +1,240 @@
+"""Shapes of the templates and style-guides API (CONTRACT §6, Artos-compatible field names).
+
+Output is built by small functions (``template_detail_data`` ...) so that every route answers the
+same shape; the input serializers check types and required fields and document the bodies in the
+OpenAPI schema. Deeper rules (levels that nest, numbers in names, who may write) live in
+``templates_app.services`` so the portal and the admin get them too.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from rest_framework import serializers
+
+from templates_app.models import Rule, StyleGuide, Template, TemplateSection
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC with a ``Z`` (CONTRACT §2)."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# --- output ---------------------------------------------------------------------------------------
+
+
+def rule_data(rule: Rule) -> dict[str, Any]:
+    return {
+        "rule_id": str(rule.id),
+        "rule_type": rule.rule_type,
+        "description": rule.description,
+        "parameters": rule.parameters or {},
+        "styles": rule.styles or {},
+    }
+
+
+def section_summary_data(section: TemplateSection) -> dict[str, Any]:
+    return {
+        "section_id": str(section.id),
+        "section_name": section.section_name,
+        "number": section.number,
+        "title": section.title,
+        "order_index": section.order_index,
+        "level": section.level,
+    }
+
+
+def section_data(section: TemplateSection) -> dict[str, Any]:
+    data = section_summary_data(section)
+    data.update(
+        {
+            "synopsis": section.synopsis,
+            "template_instructions": section.instructions,
+            "template_text": section.template_text,
+            "hints": section.hints or {},
+            "rules": [rule_data(rule) for rule in section.rules.all()],
+        }
+    )
+    return data
+
+
+def _template_base(template: Template) -> dict[str, Any]:
+    return {
+        "template_id": str(template.id),
+        "id": str(template.id),
+        "key": template.key if template.built_in else None,
+        "template_name": template.name,
+        "document_type": template.document_type,
+        "detected_document_type": template.document_type,
+        "description": template.description,
+        "tense": template.tense,
+        "built_in": template.built_in,
+        "organization_id": str(template.organization_id) if template.organization_id else None,
+        "source_document_name": template.base_document.rsplit("/", 1)[-1] or None,
+        "status": "active",
+        "created_at": iso(template.created_at),
+        "updated_at": iso(template.updated_at),
+    }
+
+
+def template_list_item_data(template: Template) -> dict[str, Any]:
+    data = _template_base(template)
+    sections = list(template.sections.all())
+    data["section_count"] = len(sections)
+    data["sections"] = [section_summary_data(s) for s in sections]
+    return data
+
+
+def template_detail_data(template: Template) -> dict[str, Any]:
+    data = _template_base(template)
+    sections = list(template.sections.all())
+    data["section_count"] = len(sections)
+    data["rule_count"] = sum(len(s.rules.all()) for s in sections)
+    data["sections"] = [section_data(s) for s in sections]
+    return data
+
+
+def style_guide_data(guide: StyleGuide) -> dict[str, Any]:
+    return {
+        "style_guide_id": str(guide.id),
+        "id": str(guide.id),
+        "name": guide.name,
+        "tense": guide.tense,
+        "preferred_terms": guide.preferred_terms or {},
+        "abbreviations": guide.abbreviations or {},
+        "banned_phrases": guide.banned_phrases or [],
+        "instructions": guide.instructions,
+        "organization_id": str(guide.organization_id),
+        "created_at": iso(guide.created_at),
+        "updated_at": iso(guide.updated_at),
+    }
+
+
+# --- input ----------------------------------------------------------------------------------------
+
+
+class RuleInSerializer(serializers.Serializer):
+    rule_type = serializers.ChoiceField(choices=Rule.RuleType.values, required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+    parameters = serializers.DictField(required=False)
+    rule_parameters = serializers.DictField(required=False, help_text="Alias of parameters.")
+    styles = serializers.DictField(required=False)
+
+
+class SectionInSerializer(serializers.Serializer):
+    section_name = serializers.CharField(
+        required=False, max_length=450, help_text='Number and title together: "9.4.1 Blinding".'
+    )
+    number = serializers.CharField(required=False, allow_blank=True, max_length=40)
+    title = serializers.CharField(required=False, max_length=400)
+    level = serializers.IntegerField(required=False, min_value=1, max_value=9, default=1)
+    order_index = serializers.IntegerField(required=False, min_value=0)
+    synopsis = serializers.CharField(required=False, allow_blank=True)
+    template_instructions = serializers.CharField(required=False, allow_blank=True)
+    template_text = serializers.CharField(required=False, allow_blank=True)
+    hints = serializers.DictField(required=False)
+    rules = RuleInSerializer(many=True, required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs.get("section_name") and not attrs.get("title"):
+            raise serializers.ValidationError({"section_name": ["This field is required."]})
+        return attrs
+
+
+def _loose_list(help_text: str) -> serializers.ListField:
+    """A list of objects checked by the service, so that errors name ``sections[2].level``."""
+    return serializers.ListField(
+        child=serializers.JSONField(), allow_empty=False, help_text=help_text
+    )
+
+
+class TemplateCreateSerializer(serializers.Serializer):
+    template_name = serializers.CharField(max_length=300)
+    document_type = serializers.CharField(max_length=80)
+    sections = _loose_list("The outline, in order (see TemplateCreateDoc for the fields).")
+    description = serializers.CharField(required=False, allow_blank=True)
+    document_description = serializers.CharField(
+        required=False, allow_blank=True, help_text="Alias of description (Artos)."
+    )
+    tense = serializers.ChoiceField(choices=["past", "source"], required=False)
+
+
+class TemplateCreateDocSerializer(TemplateCreateSerializer):
+    """The create body as documented in the schema (sections with their fields)."""
+
+    sections = SectionInSerializer(many=True, allow_empty=False)
+
+
+class TemplateUpdateSerializer(serializers.Serializer):
+    template_name = serializers.CharField(required=False, max_length=300)
+    document_type = serializers.CharField(required=False, max_length=80)
+    description = serializers.CharField(required=False, allow_blank=True)
+    tense = serializers.ChoiceField(choices=["past", "source"], required=False)
+
+
+class TemplateImportSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="The Word template (.docx).")
+    template_name = serializers.CharField(required=False, allow_blank=True, max_length=300)
+    document_type = serializers.CharField(required=False, allow_blank=True, max_length=80)
+
+
+class TemplateDuplicateSerializer(serializers.Serializer):
+    template_name = serializers.CharField(required=False, allow_blank=True, max_length=300)
+
+
+class SectionAddSerializer(serializers.Serializer):
+    section_name = serializers.CharField(max_length=450)
+    level = serializers.IntegerField(required=False, min_value=1, max_value=9, default=1)
+    order_index = serializers.IntegerField(required=False, min_value=0)
+    synopsis = serializers.CharField(required=False, allow_blank=True, default="")
+    template_instructions = serializers.CharField(required=False, allow_blank=True, default="")
+    template_text = serializers.CharField(required=False, allow_blank=True, default="")
+    hints = serializers.DictField(required=False)
+    rules = serializers.ListField(child=serializers.JSONField(), required=False)
+
+
+class SectionAddDocSerializer(SectionAddSerializer):
+    rules = RuleInSerializer(many=True, required=False)
+
+
+class SectionUpdateSerializer(serializers.Serializer):
+    synopsis = serializers.CharField(required=False, allow_blank=True)
+    template_instructions = serializers.CharField(required=False, allow_blank=True)
+    template_text = serializers.CharField(required=False, allow_blank=True)
+    hints = serializers.DictField(required=False)
+
+
+class ReorderItemSerializer(serializers.Serializer):
+    section_id = serializers.CharField()
+    order_index = serializers.IntegerField(min_value=0)
+    level = serializers.IntegerField(required=False, min_value=1, max_value=9)
+
+
+class SectionsReorderSerializer(serializers.Serializer):
+    sections = _loose_list("[{section_id, order_index, level}, ...] in the new order.")
+
+
+class SectionsReorderDocSerializer(serializers.Serializer):
+    sections = ReorderItemSerializer(many=True, allow_empty=False)
+
+
+class SectionRenameSerializer(serializers.Serializer):
+    section_name = serializers.CharField(max_length=450)
+
+
+class StyleGuideSerializer(serializers.Serializer):
+    """Create (``name`` required) and update (every field optional) a style guide."""
+
+    name = serializers.CharField(max_length=200)
+    tense = serializers.ChoiceField(choices=["past", "source"], required=False)
+    preferred_terms = serializers.DictField(
+        required=False, help_text='{"preferred term": ["variant", ...]}'
+    )
+    abbreviations = serializers.DictField(
+        child=serializers.CharField(), required=False, help_text='{"AE": "adverse event"}'
+    )
+    banned_phrases = serializers.ListField(child=serializers.CharField(), required=False)
+    instructions = serializers.CharField(required=False, allow_blank=True)

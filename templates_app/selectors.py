@@ -1,0 +1,159 @@
+"""Organization-scoped reads of templates and style guides.
+
+A caller sees the global templates (the built-ins, and any global template a platform operator
+added) plus its own organization's. Another organization's object is reported exactly like an id
+that does not exist: ``Http404`` from the ``*_get_for_user`` selectors, ``None`` from the
+``*_resolve_for_user`` ones (used for references inside request bodies, where the answer is a 400
+that must not reveal whether the object exists elsewhere).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.db.models import Case, F, Prefetch, Q, QuerySet, Value, When
+from django.http import Http404
+
+from templates_app.models import Rule, StyleGuide, Template, TemplateSection
+
+TEMPLATE_NOT_FOUND = "Template not found."
+SECTION_NOT_FOUND = "Section not found."
+STYLE_GUIDE_NOT_FOUND = "Style guide not found."
+
+
+def organization_id_for(user: Any) -> Any | None:
+    """The id of the user's organization, or None (anonymous, or a superuser without one)."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    membership = getattr(user, "folio_membership", None)
+    if membership is None:
+        try:
+            membership = user.membership
+        except Exception:  # RelatedObjectDoesNotExist
+            return None
+    return membership.organization_id if membership is not None else None
+
+
+def _as_uuid(value: Any) -> uuid.UUID | None:
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value).strip())
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
+def _visible_templates(user: Any) -> QuerySet[Template]:
+    org_id = organization_id_for(user)
+    scope = Q(organization__isnull=True)
+    if org_id is not None:
+        scope |= Q(organization_id=org_id)
+    return Template.objects.filter(scope)
+
+
+def _with_sections(queryset: QuerySet[Template]) -> QuerySet[Template]:
+    return queryset.prefetch_related(
+        Prefetch(
+            "sections",
+            queryset=TemplateSection.objects.order_by("order_index").prefetch_related(
+                Prefetch("rules", queryset=Rule.objects.order_by("rule_type", "id"))
+            ),
+        )
+    )
+
+
+def templates_list_for_user(user: Any) -> QuerySet[Template]:
+    """Built-ins first (by name), then the rest newest first; sections prefetched in order."""
+    builtin_name = Case(When(built_in=True, then=F("name")), default=Value(""))
+    return (
+        _with_sections(_visible_templates(user))
+        .annotate(_builtin_name=builtin_name)
+        .order_by("-built_in", "_builtin_name", "-created_at", "name")
+    )
+
+
+def template_get_for_user(user: Any, template_id_or_key: Any) -> Template:
+    """A template by UUID or by built-in key; ``Http404`` when the caller cannot see it."""
+    template = template_resolve_for_user(user, template_id_or_key)
+    if template is None:
+        raise Http404(TEMPLATE_NOT_FOUND)
+    return template
+
+
+def template_resolve_for_user(user: Any, value: Any) -> Template | None:
+    """Like ``template_get_for_user`` but None instead of 404 (for references in a body)."""
+    if value is None:
+        return None
+    queryset = _with_sections(_visible_templates(user))
+    pk = _as_uuid(value)
+    if pk is not None:
+        return queryset.filter(pk=pk).first()
+    key = str(value).strip()
+    if not key or len(key) > 80:
+        return None
+    return queryset.filter(key=key, organization__isnull=True).first()
+
+
+def template_section_get(template: Template, section_id: Any) -> TemplateSection:
+    """One section of an already-visible template; ``Http404`` for an unknown or foreign id."""
+    pk = _as_uuid(section_id)
+    section = template.sections.filter(pk=pk).first() if pk is not None else None
+    if section is None:
+        raise Http404(SECTION_NOT_FOUND)
+    return section
+
+
+def style_guides_list_for_user(user: Any) -> QuerySet[StyleGuide]:
+    org_id = organization_id_for(user)
+    if org_id is None:
+        return StyleGuide.objects.none()
+    return StyleGuide.objects.filter(organization_id=org_id).order_by("name", "created_at")
+
+
+def style_guide_get_for_user(user: Any, style_guide_id: Any) -> StyleGuide:
+    guide = style_guide_resolve_for_user(user, style_guide_id)
+    if guide is None:
+        raise Http404(STYLE_GUIDE_NOT_FOUND)
+    return guide
+
+
+def style_guide_resolve_for_user(user: Any, value: Any) -> StyleGuide | None:
+    pk = _as_uuid(value)
+    if pk is None:
+        return None
+    return style_guides_list_for_user(user).filter(pk=pk).first()
+
+
+def template_export_data(template: Template) -> dict[str, Any]:
+    """A template as portable JSON (the admin's export; ``services.template_import_json`` reads
+    it back). Section ids are left out: an import always makes new ones."""
+    return {
+        "format": "folio-template",
+        "version": 1,
+        "template_name": template.name,
+        "document_type": template.document_type,
+        "tense": template.tense,
+        "description": template.description,
+        "sections": [
+            {
+                "number": section.number,
+                "title": section.title,
+                "level": section.level,
+                "synopsis": section.synopsis,
+                "instructions": section.instructions,
+                "template_text": section.template_text,
+                "hints": section.hints or {},
+                "rules": [
+                    {
+                        "rule_type": rule.rule_type,
+                        "description": rule.description,
+                        "parameters": rule.parameters or {},
+                        "styles": rule.styles or {},
+                    }
+                    for rule in section.rules.all()
+                ],
+            }
+            for section in template.sections.order_by("order_index").prefetch_related("rules")
+        ],
+    }
