@@ -123,27 +123,33 @@ bench:
 	done; \
 	exit "$$failed"
 
+# ruff check, ruff format --check and the audit all run; the target fails if any of them failed.
 # The audit asks a vulnerability database (OSV) about every installed package. Without network it
 # says so and passes: lint must not fail because the machine is offline.
 lint:
 	@$(call setup,requirements-dev.txt)
-	cd "$(ROOT)" && "$(PY)" -m ruff check .
-	cd "$(ROOT)" && "$(PY)" -m ruff format --check .
-	@cd "$(ROOT)"; \
+	@cd "$(ROOT)"; failed=0; \
+	echo "==> ruff check"; "$(PY)" -m ruff check . || failed=1; \
+	echo "==> ruff format --check"; "$(PY)" -m ruff format --check . || failed=1; \
+	echo "==> pip-audit"; \
 	if [ ! -x "$(TOOLS_VENV)/bin/pip-audit" ]; then \
-	  echo "==> Installing pip-audit into .venv/tools (its own venv)"; \
+	  echo "Installing pip-audit into .venv/tools (a venv of its own)"; \
 	  { "$(PY)" -m venv "$(TOOLS_VENV)" && \
 	    "$(TOOLS_VENV)/bin/python" -m pip install -q $(PIP_FLAGS) pip-audit; } >/dev/null 2>&1 || true; \
 	fi; \
 	if [ ! -x "$(TOOLS_VENV)/bin/pip-audit" ]; then \
 	  echo "pip-audit: SKIPPED - it could not be installed (no package index reachable?)."; \
-	  exit 0; \
+	else \
+	  status=0; \
+	  output="$$(PIPAPI_PYTHON_LOCATION="$(PY)" "$(TOOLS_VENV)/bin/pip-audit" \
+	    --vulnerability-service osv --progress-spinner off --skip-editable 2>&1)" || status=$$?; \
+	  if [ "$$status" -eq 0 ]; then \
+	    echo "$$output"; echo "pip-audit: no known vulnerabilities."; \
+	  elif grep -qiE 'connection|resolve|timed? ?out|max retries|network|unreachable|SSL|proxy' <<<"$$output"; then \
+	    echo "$$output" | tail -n 3; \
+	    echo "pip-audit: SKIPPED - its vulnerability database (osv.dev) is not reachable from here."; \
+	  else \
+	    echo "$$output"; failed=1; \
+	  fi; \
 	fi; \
-	status=0; \
-	output="$$(PIPAPI_PYTHON_LOCATION="$(PY)" "$(TOOLS_VENV)/bin/pip-audit" \
-	  --vulnerability-service osv --progress-spinner off --skip-editable 2>&1)" || status=$$?; \
-	if [ "$$status" -eq 0 ]; then echo "$$output"; echo "pip-audit: no known vulnerabilities."; \
-	elif grep -qiE 'connection|resolve|timed? ?out|max retries|network|unreachable|SSL|proxy' <<<"$$output"; then \
-	  echo "$$output" | tail -n 3; \
-	  echo "pip-audit: SKIPPED - its vulnerability database (osv.dev) is not reachable from here."; \
-	else echo "$$output"; exit "$$status"; fi
+	exit "$$failed"

@@ -517,7 +517,8 @@ def _find_primary_endpoint(
         tail = alnum(" ".join(u.heading_path[-2:]))
         if "primary" in alnum(u.heading_path[-1]) and ("endpoint" in tail or "outcome" in tail):
             sentence = _sentence(u.text, 0, min(len(u.text), 1))
-            section_hit = _Found(_clean(sentence), sentence, u, 1)
+            m = _PRIMARY_ENDPOINT_PROSE.search(sentence)
+            section_hit = _Found(_clean(m.group(1) if m else sentence), sentence, u, 1)
             break
     prose = _pattern(
         [u for u in units if u.kind not in ("heading",)], _PRIMARY_ENDPOINT_PROSE, 2
@@ -544,6 +545,16 @@ def _facts_of(src: ExtractedSource) -> dict[str, _Found]:
 _PRIORITY = {"protocol": 0, "sap": 1, "results": 2, "other": 3}
 
 
+def _verified(src: ExtractedSource, f: _Found) -> bool:
+    """The value is in the quote and the quote is on the cited page or block (letters, digits)."""
+    value, quote = alnum(f.value), alnum(f.quote)
+    if not value or value not in quote:
+        return False
+    if f.unit.page is not None and src.pages:
+        return 0 < f.unit.page <= len(src.pages) and quote in alnum(src.pages[f.unit.page - 1])
+    return quote in alnum(f.unit.text)
+
+
 def attach_key_facts(sources: tuple[ExtractedSource, ...]) -> tuple[ExtractedSource, ...]:
     """Each source with the key facts found in it (protocols searched first)."""
     order = sorted(range(len(sources)), key=lambda i: (_PRIORITY.get(sources[i].kind, 3), i))
@@ -566,6 +577,8 @@ def attach_key_facts(sources: tuple[ExtractedSource, ...]) -> tuple[ExtractedSou
             continue
         i, f = chosen[name]
         src = sources[i]
+        if not _verified(src, f):
+            continue
         per_source.setdefault(i, []).append(
             KeyFact(
                 name=name,

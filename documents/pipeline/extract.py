@@ -692,7 +692,10 @@ def _heading_candidate(line: _Line, body: float, styled_doc: bool) -> _Heading |
     if not (styled_doc and line.styled):
         return None
     words = s.split()
-    if len(words) > 14 or s[-1] in ".,;" or _LIST_MARKER.match(s):
+    large = line.size >= body + 1.5
+    # A large line ending in a comma can be the first line of a wrapped title; _merge_heading
+    # judges the joined text.
+    if len(words) > 14 or s[-1] in (".;" if large else ".,;") or _LIST_MARKER.match(s):
         return None
     letters = sum(ch.isalpha() for ch in s)
     if letters < 3 or letters < 0.5 * len(s.replace(" ", "")):
@@ -819,7 +822,7 @@ def _merge_heading(
     words = title.split()
     if len(title) > 200 or len(words) > 24 or _SENTENCE_INSIDE.search(title):
         return None
-    if words and words[-1].lower() in _FUNCTION_WORDS:
+    if words and (words[-1].lower() in _FUNCTION_WORDS or title.endswith((",", ";"))):
         return None
     if not h.number and title.endswith("."):
         return None

@@ -22,6 +22,10 @@ from documents.pipeline.language import STOPWORDS, repair_split_words, vocabular
 from documents.pipeline.types import Block, Chunk, ExtractedSource, SourceKind
 
 CHUNK_WORDS = 220
+APPENDIX_RE = re.compile(
+    r"^\s*(?:\d+(?:\.\d+)*\.?\s+)?(?:protocol\s+)?(?:appendix|appendices|attachment|annex|supplement)\b",
+    re.IGNORECASE,
+)
 TOC_LINE_RE = re.compile(r"(\.{4,}|…{2,}|(\s\.){4,})\s*\d+\s*$")
 
 BlockKey = tuple[int, int]  # (source_index, block.index)
@@ -117,6 +121,7 @@ class HeadingNode:
     boilerplate: bool = False
     abbreviations: bool = False
     references: bool = False
+    appendix: bool = False  # back matter: an appendix/attachment, or anything after the references
 
 
 @dataclass
@@ -237,6 +242,7 @@ def _heading_tree(
     for s_idx, lst in sorted(blocks.items()):
         stack: list[HeadingNode] = []
         source_nodes: list[HeadingNode] = []
+        back_matter = False
         for pos, block in enumerate(lst):
             if block.kind != "heading":
                 continue
@@ -272,6 +278,14 @@ def _heading_tree(
             )
             node.abbreviations = mapping.is_abbreviation_heading(title)
             node.references = mapping.is_reference_heading(title)
+            node.appendix = (
+                back_matter
+                or bool(APPENDIX_RE.match(raw))
+                or bool(APPENDIX_RE.match(block.number or ""))
+                or (parent is not None and parent.appendix)
+            )
+            if node.references and level <= 1:
+                back_matter = True
             nodes.append(node)
             source_nodes.append(node)
             stack.append(node)

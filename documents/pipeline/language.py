@@ -51,12 +51,17 @@ def alnum_with_map(text: str) -> tuple[str, list[int]]:
     """``normalize_alnum`` plus, for each kept character, its index in ``text``."""
     out: list[str] = []
     positions: list[int] = []
+    append, mark = out.append, positions.append
     for i, ch in enumerate(text):
-        norm = unicodedata.normalize("NFKC", ch).casefold()
-        for c in norm:
+        if ch < "\x80":
+            if ch.isalnum():
+                append(ch.lower())
+                mark(i)
+            continue
+        for c in unicodedata.normalize("NFKC", ch).casefold():
             if c.isalnum():
-                out.append(c)
-                positions.append(i)
+                append(c)
+                mark(i)
     return "".join(out), positions
 
 
@@ -318,6 +323,12 @@ def _is_relative_pronoun(toks: list[str], i: int) -> bool:
     return prev not in _word_set("prepositions")
 
 
+def _is_reported(before: str) -> bool:
+    """Whether the modal sits in a "that"-clause after a word of expecting or supposing."""
+    m = re.search(r"\b([A-Za-z]+)\s+that\s+[^,;:]*$", before)
+    return bool(m) and m.group(1).lower() in _word_set("reported_future_heads")
+
+
 def _is_participle(word: str) -> bool:
     low = word.lower()
     return low.endswith("ed") or low in _word_set("irregular_participles")
@@ -332,39 +343,51 @@ def to_past(sentence: str) -> str:
     worn" → "were to be worn". A "will" whose verb cannot be recognised is left as it is (and QC
     counts it) rather than guessed.
     """
-    out = _convert_future(sentence)
-    if out != sentence:
+    out, converted = _convert_future(sentence)
+    if converted:
         out = _backshift(out)
     out = _convert_present_passive(out)
     return out
 
 
 _BACKSHIFT_RE = re.compile(r"\b(is|are|has|have)\b(\s+)(not\s+)?([A-Za-z]+)")
+_RELATIVE_VERB_RE = re.compile(r"\b(who|that)\s+([a-z]+)\b")
 
 
 def _backshift(text: str) -> str:
     """Sequence of tenses in a sentence whose main verb became past: "when 50% of the patients
-    have completed" → "had completed", "if sample sizes are sufficient" → "were sufficient"."""
+    have completed" → "had completed", "if sample sizes are sufficient" → "were sufficient",
+    "patients who meet the criteria" → "who met"."""
+    text = re.sub(r"\bis/are\b", "was/were", text)
 
     def repl(m: re.Match[str]) -> str:
         verb, space, neg, nxt = m.group(1), m.group(2), m.group(3) or "", m.group(4)
-        if verb in {"is", "are"}:
-            past = "was" if verb == "is" else "were"
-        elif _is_participle(nxt) or nxt.lower() in {"not", "been", "no"}:
-            past = "had"
-        else:
-            past = "had"
+        past = ("was" if verb == "is" else "were") if verb in {"is", "are"} else "had"
         return f"{past}{space}{neg}{nxt}"
 
-    return _BACKSHIFT_RE.sub(repl, text)
+    text = _BACKSHIFT_RE.sub(repl, text)
+    known = _word_set("coordinated_verbs") | frozenset(_data()["irregular_past"])
+
+    def rel(m: re.Match[str]) -> str:
+        verb = m.group(2)
+        base = verb
+        if verb not in known and verb.endswith("s") and verb[:-1] in known:
+            base = verb[:-1]
+        if base not in known or base in {"be", "have"}:
+            return m.group(0)
+        return f"{m.group(1)} {past_form(base)}"
+
+    return _RELATIVE_VERB_RE.sub(rel, text)
 
 
-def _convert_future(sentence: str) -> str:
+def _convert_future(sentence: str) -> tuple[str, bool]:
+    """The sentence with "will + verb" in the past, and whether any past form was written."""
     adverbs = _word_set("adverbs")
     not_verbs = _word_set("not_verbs_after_will")
     noun_pre = _word_set("noun_will_predecessors")
     ly_verbs = _word_set("verbs_ending_ly")
     result = sentence
+    converted = False
     guard = 0
     search_from = 0
     while guard < 20:
@@ -426,6 +449,11 @@ def _convert_future(sentence: str) -> str:
         plural = _subject_is_plural(before)
         adv = " ".join(pre_adverbs)
         vlow = verb.lower()
+        if _is_reported(before) and not modal.lower().startswith(("won", "shan")):
+            # "speculation that therapy will alleviate" → "would alleviate" (a future in the past).
+            result = result[: m.start()] + "would" + result[m.end() :]
+            search_from = m.start() + len("would")
+            continue
         if vlow == "be":
             be = "were" if plural else "was"
             parts = [be]
@@ -454,14 +482,15 @@ def _convert_future(sentence: str) -> str:
         end = m.end() + verb_tok.end()
         new_seg = replacement
         result = result[:start] + new_seg + result[end:]
+        converted = True
         # Coordinated verbs without their own modal: "will undergo X and receive Y".
-        if vlow not in {"be", "have"} and not negated:
-            result = _convert_coordinated(result, start + len(new_seg))
+        if vlow != "have" and not negated:
+            result = _convert_coordinated(result, start + len(new_seg), plural)
         search_from = start + len(new_seg)
-    return result
+    return result, converted
 
 
-def _convert_coordinated(text: str, pos: int) -> str:
+def _convert_coordinated(text: str, pos: int, plural: bool) -> str:
     coordinated = _word_set("coordinated_verbs")
     clause_end = re.search(r"[.;:]|\bwill\b|\bshall\b", text[pos:])
     limit = pos + clause_end.start() if clause_end else len(text)
@@ -469,6 +498,8 @@ def _convert_coordinated(text: str, pos: int) -> str:
 
     def repl(m: re.Match[str]) -> str:
         verb = m.group(2)
+        if verb == "be":
+            return f"{m.group(1)}{'were' if plural else 'was'}"
         if verb.lower() in coordinated:
             return f"{m.group(1)}{past_form(verb)}"
         return m.group(0)
@@ -477,7 +508,7 @@ def _convert_coordinated(text: str, pos: int) -> str:
     return text[:pos] + new_segment + text[limit:]
 
 
-_PRESENT_PASSIVE_RE = re.compile(r"\b(is|are)(\s+(?:not\s+)?(?:[a-z]+ly\s+|also\s+|then\s+|only\s+)?)([a-z]+)\b")
+_PRESENT_PASSIVE_RE = re.compile(r"(?<!/)\b(is|are)(?!/)(\s+(?:not\s+)?(?:[a-z]+ly\s+|also\s+|then\s+|only\s+)?)([a-z]+)\b")
 _TO_BE_RE = re.compile(r"\b(is|are)(\s+to\s+be\b)")
 
 
@@ -490,6 +521,11 @@ def _convert_present_passive(text: str) -> str:
         past = "was" if m.group(1) == "is" else "were"
         return f"{past}{m.group(2)}{m.group(3)}"
 
+    text = re.sub(
+        r"\bis/are(\s+(?:[a-z]+ly\s+)?)([a-z]+)\b",
+        lambda m: f"was/were{m.group(1)}{m.group(2)}" if m.group(2) in verbs else m.group(0),
+        text,
+    )
     text = _TO_BE_RE.sub(lambda m: ("was" if m.group(1) == "is" else "were") + m.group(2), text)
     return _PRESENT_PASSIVE_RE.sub(repl, text)
 
@@ -554,9 +590,13 @@ def looks_like_abbreviation(token: str) -> bool:
     if len(token) < 2 or len(token) > 14:
         return False
     caps = sum(1 for c in token if c.isupper())
-    if caps < 2:
+    if caps < 2 or sum(1 for c in token if c.isdigit()) > 2:
         return False
-    return not token.isdigit() and any(c.isalpha() for c in token)
+    if re.fullmatch(r"[IVXLC]+", token) or token.lower() in _word_set("not_abbreviations"):
+        return False
+    if len(token) > 4 and any(c.isdigit() for c in token):  # codes: ITEM04, H2Q-MC-LZZT
+        return False
+    return any(c.isalpha() for c in token)
 
 
 @dataclass(frozen=True)
@@ -566,8 +606,43 @@ class AbbreviationDefinition:
     text: str  # the defining text as it appears ("adverse event (AE)")
 
 
+_SKIPPABLE = frozenset({"and", "of", "the", "for", "in", "on", "to", "with", "&"})
+
+
+def _initials_long_form(abbr: str, preceding: str) -> str | None:
+    """The preceding words whose initials spell ``abbr`` ("Alzheimer's Disease and Related
+    Disorders Association" for ADRDA), small words allowed in between."""
+    letters = [c.lower() for c in abbr if c.isalpha()]
+    if len(letters) < 2 or len(letters) != sum(1 for c in abbr if c.isalnum()):
+        return None
+    toks = preceding.split()
+    idx = len(letters) - 1
+    k = len(toks) - 1
+    while k >= 0 and idx >= 0:
+        word = toks[k].strip("\"'“”‘’,;:")
+        parts = [p for p in re.split(r"[-−–/]", word) if p]
+        initials = [p[0].lower() for p in parts if p[0].isalpha()]
+        if initials and initials == letters[idx - len(initials) + 1 : idx + 1]:
+            idx -= len(initials)
+        elif initials and initials[-1] == letters[idx]:
+            idx -= 1
+        elif word.lower() in _SKIPPABLE and idx < len(letters) - 1:
+            pass
+        else:
+            return None
+        k -= 1
+    if idx >= 0:
+        return None
+    long_form = " ".join(toks[k + 1 :]).strip(" ,;:-–")
+    return long_form or None
+
+
 def _best_long_form(abbr: str, preceding: str) -> str | None:
-    """Schwartz & Hearst (2003): the shortest run of preceding words whose letters spell ``abbr``."""
+    """Initials first, else Schwartz & Hearst (2003): the shortest run of preceding words whose
+    letters spell ``abbr``."""
+    initials = _initials_long_form(abbr, preceding)
+    if initials:
+        return initials
     letters = [c.lower() for c in abbr if c.isalnum()]
     if not letters or not letters[0].isalpha():
         return None
@@ -614,8 +689,22 @@ def find_definitions(text: str) -> list[AbbreviationDefinition]:
         if long_form:
             idx = text.rfind(long_form, 0, m.start())
             defining = text[idx : m.end()] if idx >= 0 else f"{long_form} ({abbr})"
-            found.append(AbbreviationDefinition(abbr, long_form, defining))
+            if len(abbr) > 2 and abbr.endswith("s") and abbr[:-1].isupper():
+                # "adverse events (AEs)" defines AE.
+                abbr = abbr[:-1]
+                if long_form.endswith("s") and not long_form.endswith("ss"):
+                    long_form = long_form[:-1]
+            found.append(AbbreviationDefinition(abbr, plain_case(long_form), defining))
     return found
+
+
+def plain_case(long_form: str) -> str:
+    """ "Electrocardiogram" → "electrocardiogram" (capitalised only because it began a sentence or
+    a list entry); names with other capitals ("Food and Drug Administration") are kept."""
+    rest = long_form[1:]
+    if long_form[:1].isupper() and not any(c.isupper() for c in rest):
+        return long_form[:1].lower() + rest
+    return long_form
 
 
 def parse_abbreviation_entry(text: str) -> tuple[str, str] | None:
@@ -654,7 +743,13 @@ def is_defined_at(text: str, abbr: str, long_form: str | None) -> bool:
 
 def expand_first_use(text: str, abbr: str, long_form: str) -> str | None:
     """Rewrite the first use of ``abbr`` in ``text`` as "long form (ABBR)"; None when not used."""
-    m = re.search(rf"(?<![\w\-]){re.escape(abbr)}(s?)(?![\w\-])", text)
+    m = None
+    for found in re.finditer(rf"(?<![\w\-]){re.escape(abbr)}(s?)(?![\w\-])", text):
+        # Not inside a naming phrase ("hereafter referred to as ADAS-Cog").
+        if re.search(r"\b(?:as|called|named|termed)\s*$", text[: found.start()]):
+            continue
+        m = found
+        break
     if not m:
         return None
     plural = m.group(1)
@@ -665,17 +760,23 @@ def expand_first_use(text: str, abbr: str, long_form: str) -> str | None:
     before = text[: m.start()]
     if before.rstrip().lower().endswith(long_form.lower()):
         return text[: m.start()] + f"({abbr}{plural})" + text[m.end() :]
+    if not before.strip() or re.search(r"[.!?]\s*$", before):
+        lf = lf[:1].upper() + lf[1:]
     return text[: m.start()] + f"{lf} ({abbr}{plural})" + text[m.end() :]
 
 
 # ---------------------------------------------------------------- split words
 
 
+_TAIL_WORD_RE = re.compile(r"[A-Za-z]+$")
+_HEAD_WORD_RE = re.compile(r"[A-Za-z]+")
+
+
 def repair_split_words(text: str, vocabulary: Mapping[str, int]) -> str:
     """Join words that PDF extraction split ("Descripti on" → "Description", "Primar y" → "Primary")
     when the joined word is common in the same document and a part is not a word of its own."""
     toks = text.split(" ")
-    if len(toks) < 2:
+    if len(toks) < 2 or not vocabulary:
         return text
     out: list[str] = []
     i = 0
@@ -683,8 +784,8 @@ def repair_split_words(text: str, vocabulary: Mapping[str, int]) -> str:
         tok = toks[i]
         if i + 1 < len(toks):
             nxt = toks[i + 1]
-            a_match = re.search(r"[A-Za-z]+$", tok)
-            b_match = re.match(r"[A-Za-z]+", nxt)
+            a_match = _TAIL_WORD_RE.search(tok)
+            b_match = _HEAD_WORD_RE.match(nxt)
             a = a_match.group(0).lower() if a_match else ""
             b = b_match.group(0).lower() if b_match else ""
             if (

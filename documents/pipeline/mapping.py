@@ -224,13 +224,10 @@ def profile_for(section: OutlineSection) -> SectionProfile:
         kinds = rule_kinds
     else:
         kinds = kinds_hint or kinds_entry or ["protocol", "sap"]
-        kinds = [k for k in kinds if k != "results"]
+        kinds = [k for k in kinds if k != "results"] or ["protocol", "sap"]
         # A source the classifier could not place is still better than nothing.
         if "other" not in kinds:
             kinds.append("other")
-        for k in ("protocol", "sap"):
-            if k not in kinds:
-                kinds.append(k)
     seen: set[tuple[str, SourceKind | None]] = set()
     unique_headings = []
     for h, k in headings:

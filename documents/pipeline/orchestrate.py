@@ -67,6 +67,7 @@ from documents.pipeline.writer import (
 )
 
 HEADING_THRESHOLD = 0.75
+_BROKEN_WORD_RE = re.compile(r"[a-z]{3,} [a-z]{1,2}\b(?<!\b(?:of|in|to|on|at|by|or|an|as|be|is|it|no|up|vs))")
 # Word budgets by template level (1, 2, 3+) for leaf sections; parents take their direct content.
 LEAF_BUDGET = {1: 450, 2: 550, 3: 600}
 PARENT_BUDGET = 250
@@ -302,54 +303,128 @@ def _budget(plan: _Plan, i: int) -> int:
 def _assign_headings(plan: _Plan, body: list[int]) -> None:
     outline = plan.inp.outline
     nodes = [n for n in plan.index.nodes if not (n.boilerplate or n.abbreviations or n.references)]
-    # (sort key, score, section index, node): best score first; on a tie, the section that ranks
-    # this source kind higher, then a kind-specific synonym, then the deeper, then the earlier one.
+    # Inverted index from heading words to nodes: only headings sharing a word are compared.
+    by_token: dict[str, set[int]] = {}
+    broken: set[int] = set()  # headings PDF extraction split into fragments ("Primar y")
+    node_by_id = {n.id: n for n in nodes}
+    for n in nodes:
+        for text in {n.title, n.qualified}:
+            for t in mapping.heading_tokens(text) | mapping.heading_tokens(text, keep_generic=True):
+                by_token.setdefault(t, set()).add(n.id)
+        if _BROKEN_WORD_RE.search(n.title):
+            broken.add(n.id)
+    # (sort key, score, section index, node): best score first; on a tie, back matter last, the
+    # section that ranks this source kind higher, the deeper section, a kind-specific synonym,
+    # then the earlier section.
     candidates: list[tuple[tuple[Any, ...], float, int, HeadingNode]] = []
     for i in body:
         prof = plan.profiles[i]
         kind_rank = {k: r for r, k in enumerate(prof.kinds)}
-        wanted_by_kind: dict[str, list[tuple[str, bool]]] = {}
-        for kind in prof.kinds:
-            wanted_by_kind[kind] = [
-                (h, k is not None) for h, k in prof.headings if k is None or k == kind
-            ]
-        for node in nodes:
-            wanted = wanted_by_kind.get(node.source_kind)
-            if not wanted:
-                continue
-            best, specific_best = 0.0, False
-            for text, specific in wanted:
-                score = mapping.heading_similarity(text, node.title)
+        best: dict[int, tuple[float, bool]] = {}
+        for text, only_kind in prof.headings:
+            specific = only_kind is not None
+            wanted_tokens = mapping.heading_tokens(text) or mapping.heading_tokens(text, keep_generic=True)
+            ids: set[int] = set(broken)
+            for t in wanted_tokens:
+                ids |= by_token.get(t, set())
+            for nid in ids:
+                node = node_by_id[nid]
+                if node.source_kind not in kind_rank or (only_kind and node.source_kind != only_kind):
+                    continue
+                own = mapping.heading_tokens(node.title)
                 if node.qualified != node.title:
-                    score = max(score, mapping.heading_similarity(text, node.qualified))
-                if score < HEADING_THRESHOLD and mapping.compact_contains(text, node.title):
+                    # A bare "Primary" is matched with its parent: "Study Endpoints Primary"
+                    # matches "Primary Endpoint" (and only when its own words are wanted).
+                    score = 0.0
+                    if own and own <= mapping.heading_tokens(text):
+                        score = mapping.heading_similarity(text, node.qualified)
+                else:
+                    score = mapping.heading_similarity(text, node.title)
+                if score < HEADING_THRESHOLD and nid in broken and mapping.compact_contains(text, node.title):
                     score = 0.8
-                if score > best or (score == best and specific and not specific_best):
-                    best, specific_best = score, specific
-            if best >= HEADING_THRESHOLD:
-                key = (
-                    -round(best, 3),
-                    kind_rank.get(node.source_kind, 9),
-                    not specific_best,
-                    -outline[i].level,
-                    i,
-                    node.id,
-                )
-                candidates.append((key, best, i, node))
+                prev = best.get(nid)
+                if prev is None or score > prev[0] or (score == prev[0] and specific and not prev[1]):
+                    best[nid] = (score, specific)
+        for nid, (score, specific_best) in best.items():
+            if score < HEADING_THRESHOLD:
+                continue
+            node = node_by_id[nid]
+            key = (
+                -round(score, 3),
+                node.appendix,
+                kind_rank.get(node.source_kind, 9),
+                -outline[i].level,
+                not specific_best,
+                i,
+                node.id,
+            )
+            candidates.append((key, score, i, node))
     candidates.sort(key=lambda c: c[0])
-    # Round 1: every section first gets its single best heading, so that two sections wanting the
-    # same pair of headings ("Dosage and Administration", "Administration Procedures") share them.
+    # 1. Each heading of the main body goes to the section that wants it most.
     for _key, score, i, node in candidates:
-        if node.id in plan.node_owner or i in plan.section_nodes:
-            continue
-        plan.node_owner[node.id] = i
-        plan.section_nodes[i] = [(score, node)]
-    # Round 2: the remaining headings go to their best section.
-    for _key, score, i, node in candidates:
-        if node.id in plan.node_owner:
+        if node.appendix or node.id in plan.node_owner:
             continue
         plan.node_owner[node.id] = i
         plan.section_nodes.setdefault(i, []).append((score, node))
+    # 2. Back matter (appendices, attachments, anything after the references) only serves a
+    #    section that found nothing in the main body.
+    for _key, score, i, node in candidates:
+        if not node.appendix or node.id in plan.node_owner:
+            continue
+        owned = plan.section_nodes.get(i, [])
+        if any(not n.appendix for _s, n in owned):
+            continue
+        plan.node_owner[node.id] = i
+        plan.section_nodes.setdefault(i, []).append((score, node))
+    by_section: dict[int, list[tuple[tuple[Any, ...], float, HeadingNode]]] = {}
+    key_of: dict[tuple[int, int], tuple[Any, ...]] = {}
+    for key, score, i, node in candidates:
+        by_section.setdefault(i, []).append((key, score, node))
+        key_of[(i, node.id)] = key
+    # 3. Containers: a heading whose sub-headings went to several sibling sections ("Criteria for
+    #    Enrollment" holding inclusion and exclusion criteria) belongs to their parent section,
+    #    when that section wants it.
+    for node_id, i in list(plan.node_owner.items()):
+        node = plan.index.nodes[node_id]
+        parent = plan.parent[i]
+        if parent is None or (parent, node_id) not in key_of:
+            continue
+        owners = {plan.node_owner.get(c) for c in _descendant_nodes(plan, node)}
+        siblings = {j for j in owners if j is not None and j != parent and plan.parent[j] == parent}
+        if len(siblings - {i}) >= 1 and len(siblings) >= 2:
+            plan.section_nodes[i] = [(s, n) for s, n in plan.section_nodes[i] if n.id != node_id]
+            score = next(s for _k, s, n in by_section[parent] if n.id == node_id)
+            plan.node_owner[node_id] = parent
+            plan.section_nodes.setdefault(parent, []).append((score, node))
+    # 4. Sharing: a section left without a heading takes one from a section holding several
+    #    ("Dosage and Administration" and "Administration Procedures" both fit 9.4.1 and 9.4.5),
+    #    as long as the holder keeps some content of its own.
+    for i in body:
+        if plan.section_nodes.get(i):
+            continue
+        for key, score, node in by_section.get(i, []):
+            owner = plan.node_owner.get(node.id)
+            if owner is None or owner == i:
+                continue
+            held = plan.section_nodes[owner]
+            if len(held) < 2 or held[0][1].id == node.id:
+                continue
+            owner_score = next(s for s, n in held if n.id == node.id)
+            owner_key = key_of[(owner, node.id)]
+            # Only between equals: same kind preference and (nearly) the same match.
+            if score < owner_score - 0.05 or key[1:3] > owner_key[1:3]:
+                continue
+            plan.node_owner[node.id] = i
+            remaining = [(s, n) for s, n in held if n.id != node.id]
+            if not any(
+                _node_positions(plan, n, subtree=not plan.has_children[owner], owner=owner)
+                for _s, n in remaining
+            ):
+                plan.node_owner[node.id] = owner  # the holder would be left empty
+                continue
+            plan.section_nodes[owner] = remaining
+            plan.section_nodes[i] = [(score, node)]
+            break
     # Claim every assigned heading's span up front, so retrieval never takes another section's text.
     for i, lst in plan.section_nodes.items():
         for _score, node in lst:
@@ -357,8 +432,22 @@ def _assign_headings(plan: _Plan, body: list[int]) -> None:
                 plan.claimed.add((node.source_index, pos))
 
 
+def _descendant_nodes(plan: _Plan, node: HeadingNode) -> list[int]:
+    return [
+        n.id
+        for n in plan.index.nodes
+        if n.source_index == node.source_index and node.pos < n.pos < node.end_subtree
+    ]
+
+
 def _node_positions(plan: _Plan, node: HeadingNode, *, subtree: bool, owner: int) -> list[int]:
-    """Block positions under ``node`` (direct content, or the subtree minus other sections' parts)."""
+    """Block positions under ``node`` (direct content, or the subtree minus other sections' parts).
+
+    A heading that spans most of its document (a title heading above everything) gives only its
+    direct content: one section must not swallow a whole source."""
+    total = len(plan.index.blocks[node.source_index])
+    if subtree and node.end_subtree - node.pos > max(60, 0.4 * total):
+        subtree = False
     end = node.end_subtree if subtree else node.end_direct
     excluded: list[tuple[int, int]] = []
     if subtree:
@@ -427,6 +516,7 @@ def _write_groups(
     is filled in order. A list being written is finished (up to twice the budget)."""
     if not groups:
         return [], []
+    groups = [(s_idx, _merge_page_splits(blocks)) for s_idx, blocks in groups]
     results: list[list[tuple[int, list[Paragraph], list[Table]]]] = [[] for _ in groups]
     cursor = [0] * len(groups)
     total = 0
@@ -467,7 +557,50 @@ def _write_groups(
         for _pos, ps, ts in sorted(per_group, key=lambda r: r[0]):
             paragraphs.extend(ps)
             tables.extend(ts)
-    return paragraphs, tables
+    return _drop_dangling_intros(paragraphs), tables
+
+
+_SENTENCE_END = (".", ":", "?", "!", ";")
+
+
+def _merge_page_splits(blocks: list[tuple[int, Block]]) -> list[tuple[int, Block]]:
+    """Join a paragraph that a page break split in two (PDF blocks never cross a page), so that
+    no sentence is cut in the middle; its citation then names both pages."""
+    out: list[tuple[int, Block]] = []
+    for pos, block in blocks:
+        if out:
+            prev_pos, prev = out[-1]
+            if (
+                pos == prev_pos + 1
+                and prev.kind in {"paragraph", "list_item"}
+                and block.kind == "paragraph"
+                and prev.page is not None
+                and block.page == prev.page + 1
+                and block.text.strip()
+                and (
+                    not prev.text.rstrip().endswith(_SENTENCE_END)
+                    or block.text.lstrip()[:1].islower()
+                )
+            ):
+                merged = replace(prev, text=prev.text.rstrip() + " " + block.text.lstrip())
+                out[-1] = (prev_pos, merged)
+                # Keep the continuation's position claimed as well.
+                out.append((pos, replace(block, text="", kind="paragraph")))
+                continue
+        out.append((pos, block))
+    return out
+
+
+def _drop_dangling_intros(paragraphs: list[Paragraph]) -> list[Paragraph]:
+    """An introductory sentence ("... the following criteria:") whose list did not come along."""
+    out: list[Paragraph] = []
+    for k, p in enumerate(paragraphs):
+        nxt = paragraphs[k + 1] if k + 1 < len(paragraphs) else None
+        if p.style == "body" and p.text.rstrip().endswith(":") and (nxt is None or nxt.style != "list"):
+            if len(language.sentences(p.text)) == 1:
+                continue
+        out.append(p)
+    return out
 
 
 def _write_from_retrieval(plan: _Plan, i: int, budget: int) -> tuple[list[Paragraph], list[Table]]:

@@ -71,6 +71,7 @@ class QuoteLocator:
         self.sources = list(sources)
         self._pages: dict[tuple[int, int], tuple[str, list[int]]] = {}
         self._locs: dict[int, dict[int, list[str]]] = {}
+        self._anchors: dict[tuple[int, int, int], int] = {}
 
     def _page(self, s_idx: int, page: int) -> tuple[str, list[int]] | None:
         src = self.sources[s_idx]
@@ -112,7 +113,14 @@ class QuoteLocator:
             if data is None:
                 continue
             pnorm, pmap = data
-            i = pnorm.find(norm)
+            # Prefer the occurrence inside the block itself over an earlier one on the page.
+            i = -1
+            if page == start_page:
+                anchor = self._anchor(s_idx, page, block)
+                if anchor >= 0:
+                    i = pnorm.find(norm, anchor)
+            if i < 0:
+                i = pnorm.find(norm)
             if i >= 0:
                 quote = src.pages[page - 1][pmap[i] : pmap[i + len(norm) - 1] + 1]
                 return [self._cite(s_idx, page, None, quote)]
@@ -122,6 +130,14 @@ class QuoteLocator:
             if cites:
                 return cites
         return []
+
+    def _anchor(self, s_idx: int, page: int, block: Block) -> int:
+        key = (s_idx, page, block.index)
+        if key not in self._anchors:
+            data = self._page(s_idx, page)
+            head = normalize_alnum(block.text)[:40]
+            self._anchors[key] = data[0].find(head) if data is not None and len(head) >= 8 else -1
+        return self._anchors[key]
 
     def _locate_across(self, s_idx: int, page: int, norm: str) -> list[Citation]:
         src = self.sources[s_idx]
@@ -330,7 +346,14 @@ class WriterContext:
     def _tokens(self, text: str) -> frozenset[str]:
         return frozenset(language.content_tokens(text))
 
+    @staticmethod
+    def _dedupe_text(text: str) -> str:
+        for pattern in mapping.strip_parenthetical_patterns():
+            text = pattern.sub("", text)
+        return text
+
     def is_duplicate(self, text: str) -> bool:
+        text = self._dedupe_text(text)
         key = normalize_alnum(text)
         if key in self.seen:
             return True
@@ -346,6 +369,7 @@ class WriterContext:
         return False
 
     def remember(self, text: str) -> None:
+        text = self._dedupe_text(text)
         self.seen.add(normalize_alnum(text))
         toks = self._tokens(text)
         if len(toks) >= 6:
@@ -391,8 +415,9 @@ def is_debris(sentence: str, *, list_item: bool = False) -> bool:
         return True
     if not re.search(r"[a-z]{3,}", sentence):
         return True
-    # A sentence should contain something verb-like; headings and labels rarely end with a period.
-    return not re.search(r"[.!?:;)\]\"”]$", s := sentence.strip()) and len(s.split()) < 8
+    # Labels and figure text rarely end like a sentence.
+    stripped = sentence.strip()
+    return not re.search(r"[.!?:;][)\]\"”’]*$", stripped) and len(stripped.split()) < 8
 
 
 # ---------------------------------------------------------------- blocks → paragraphs
@@ -557,7 +582,7 @@ def source_definitions(
                 cite = cites[0] if cites else None
                 if cite is None:
                     continue
-            found[abbr] = SourceDefinition(abbr, language.clean_text(long_form), cite)
+            found[abbr] = SourceDefinition(abbr, language.plain_case(language.clean_text(long_form)), cite)
     for s_idx, src in enumerate(sources):
         for block in src.blocks:
             if block.kind not in {"paragraph", "list_item"} or "(" not in block.text:

@@ -1,4 +1,4 @@
-"""Browser test fixtures: Debian's chromium driven by Playwright against pytest-django's live server.
+"""Browser test fixtures: Debian's chromium, driven by Playwright, against the live server.
 
 - ``browser`` (session): chromium launched headless from ``shutil.which("chromium")``; the tests
   are marked ``browser`` and skip with a clear message when it is absent (tests/conftest.py).
@@ -45,7 +45,9 @@ CHROMIUM_ARGS = [
 def browser() -> Iterator[Any]:
     executable = shutil.which("chromium") or shutil.which("chromium-browser")
     if executable is None:
-        pytest.skip("chromium not found: browser tests need Debian's chromium (apt-get install chromium)")
+        pytest.skip(
+            "chromium not found: browser tests need Debian's chromium (apt-get install chromium)"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -223,9 +225,7 @@ def _protocol_pdf() -> bytes:
         for text in paragraphs:
             story.append(Paragraph(text, styles["Normal"]))
             story.append(Spacer(1, 6))
-    SimpleDocTemplate(buffer, pagesize=A4, title="Clinical Study Protocol FOL-101-201").build(
-        story
-    )
+    SimpleDocTemplate(buffer, pagesize=A4, title="Clinical Study Protocol FOL-101-201").build(story)
     return buffer.getvalue()
 
 

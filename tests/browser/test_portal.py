@@ -124,6 +124,11 @@ def test_generate_watch_download_cite_and_regenerate(
     assert versions.get_by_role("link", name="Version 1").count() == 1
     assert page.get_by_text(section_title, exact=True).first.is_visible()
 
+    # The dashboard lists both versions.
+    page.get_by_role("link", name="Dashboard").click()
+    assert page.locator("#document-results tbody tr").count() == 2
+    shot(page, "dashboard", full_page=False)
+
 
 def test_a_forbidden_file_type_is_refused_beside_the_field(page, member, login, tmp_path, shot):
     notes = tmp_path / "notes.txt"
@@ -144,7 +149,7 @@ def test_a_forbidden_file_type_is_refused_beside_the_field(page, member, login, 
 def test_the_section_tree_follows_the_template_and_select_none_works(page, member, login):
     login(page, member)
     page.goto("/documents/new/")
-    page.get_by_label("Template").select_option(label="ICH M11 Clinical Trial Protocol")
+    page.get_by_label("Template").select_option(label="ICH M11 Clinical Trial Protocol (CeSHarP)")
     page.locator("#section-picker summary").filter(has_text="ICH M11").wait_for()
     page.locator("#section-picker summary").click()
     page.get_by_role("button", name="Select none").click()
@@ -166,7 +171,9 @@ def test_pages_of_templates_and_style_guides(page, manager, login, shot):
     page.get_by_role("link", name="Style guides").first.click()
     page.get_by_role("link", name="New style guide").first.click()
     page.get_by_label("Name").fill("House style")
-    page.get_by_label("Preferred terms").fill("participant: subject, patient\nadverse event: side effect")
+    page.get_by_label("Preferred terms").fill(
+        "participant: subject, patient\nadverse event: side effect"
+    )
     page.get_by_label("Abbreviations").fill("AE: adverse event\nBP: blood pressure")
     page.get_by_label("Banned phrases").fill("clearly\nobviously")
     page.get_by_label("Instructions").fill("Write in plain English.")
@@ -183,9 +190,7 @@ def test_narrow_screens_keep_the_navigation(page, member, login, shot):
     shot(page, "dashboard-narrow")
 
 
-def test_importing_a_word_template_in_the_admin_shows_its_sections(
-    page, manager, login, tmp_path
-):
+def test_importing_a_word_template_in_the_admin_shows_its_sections(page, manager, login, tmp_path):
     word = Document()
     word.add_heading("Introduction", level=1)
     word.add_paragraph("Describe the background.")
@@ -200,9 +205,15 @@ def test_importing_a_word_template_in_the_admin_shows_its_sections(
     page.get_by_label("Template name").fill("Sponsor Protocol Template")
     page.get_by_role("button", name="Import").click()
     page.get_by_text("Imported: Sponsor Protocol Template.").wait_for()
+    # The admin's change page lists the sections inline.
+    admin_sections = page.content()
+    for title in ["Introduction", "Study Objectives", "Methods"]:
+        assert title in admin_sections
 
+    # The portal's read-only tree shows them, numbered and nested.
     page.goto("/templates/")
     page.get_by_role("link", name="Sponsor Protocol Template").click()
     tree = page.locator(".tree")
-    for title in ["Introduction", "Study Objectives", "Methods"]:
-        assert tree.get_by_text(title, exact=True).is_visible()
+    for title in ["1 Introduction", "1.1 Study Objectives", "2 Methods"]:
+        assert tree.get_by_role("heading", name=title, exact=True).is_visible()
+    assert tree.locator("ul").get_by_role("heading", name="1.1 Study Objectives").is_visible()

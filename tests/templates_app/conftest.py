@@ -134,7 +134,7 @@ def outline_of(template: Template) -> list[tuple[str, str, int]]:
     return [(s.number, s.title, s.level) for s in template.sections.order_by("order_index")]
 
 
-# --- Word files built by the tests -------------------------------------------------------------
+# --- Word files built by the tests ----------------------------------------------------------------
 
 
 def _paragraph_style(document: Any, name: str, base: str | None) -> Any:

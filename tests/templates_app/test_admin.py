@@ -40,9 +40,7 @@ def test_a_manager_sees_only_the_organizations_templates_and_the_built_ins(
     assert "Globex secret outline" not in page
 
 
-def test_another_organizations_template_is_not_reachable(
-    admin_for, acme_manager, globex_template
-):
+def test_another_organizations_template_is_not_reachable(admin_for, acme_manager, globex_template):
     client = admin_for(acme_manager)
     response = client.get(f"{TEMPLATES}{globex_template.pk}/change/")
     assert response.status_code == 302  # "doesn't exist", like an unknown id
@@ -151,7 +149,7 @@ def test_a_manager_adds_a_style_guide_in_their_organization(admin_for, acme_mana
     assert guide.organization == acme and guide.abbreviations == {"AE": "adverse event"}
 
 
-# --- actions and import pages ------------------------------------------------------------------
+# --- actions and import pages ---------------------------------------------------------------------
 
 
 def test_the_duplicate_action_copies_a_built_in_into_the_organization(
@@ -165,9 +163,7 @@ def test_the_duplicate_action_copies_a_built_in_into_the_organization(
     assert copy.organization == acme and copy.sections.count() == 119
 
 
-def test_the_export_action_downloads_json_that_imports_back(
-    admin_for, acme_manager, acme_template
-):
+def test_the_export_action_downloads_json_that_imports_back(admin_for, acme_manager, acme_template):
     client = admin_for(acme_manager)
     response = client.post(
         TEMPLATES, {"action": "export_templates_json", "_selected_action": [str(acme_template.pk)]}

@@ -12,16 +12,17 @@ from templates_app.models import Template, TemplateSection
 pytestmark = pytest.mark.django_db
 
 # Every numbered section of ICH E3 (reference/document-structures.md B.1).
-E3_NUMBERS = (
-    "1 2 3 4 5 5.1 5.2 5.3 6 7 8 9 9.1 9.2 9.3 9.3.1 9.3.2 9.3.3 9.4 9.4.1 9.4.2 9.4.3 9.4.4 "
-    "9.4.5 9.4.6 9.4.7 9.4.8 9.5 9.5.1 9.5.2 9.5.3 9.5.4 9.6 9.7 9.7.1 9.7.2 9.8 10 10.1 10.2 "
-    "11 11.1 11.2 11.3 11.4 11.4.1 11.4.2 11.4.2.1 11.4.2.2 11.4.2.3 11.4.2.4 11.4.2.5 11.4.2.6 "
-    "11.4.2.7 11.4.2.8 11.4.3 11.4.4 11.4.5 11.4.6 11.4.7 12 12.1 12.2 12.2.1 12.2.2 12.2.3 "
-    "12.2.4 12.3 12.3.1 12.3.1.1 12.3.1.2 12.3.1.3 12.3.2 12.3.3 12.4 12.4.1 12.4.2 12.4.2.1 "
-    "12.4.2.2 12.4.2.3 12.5 12.6 13 14 14.1 14.2 14.3 14.3.1 14.3.2 14.3.3 14.3.4 15 16 16.1 "
-    "16.1.1 16.1.2 16.1.3 16.1.4 16.1.5 16.1.6 16.1.7 16.1.8 16.1.9 16.1.10 16.1.11 16.1.12 "
-    "16.2 16.2.1 16.2.2 16.2.3 16.2.4 16.2.5 16.2.6 16.2.7 16.2.8 16.3 16.3.1 16.3.2 16.4"
-).split()
+E3_OUTLINE = """
+1 2 3 4 5 5.1 5.2 5.3 6 7 8 9 9.1 9.2 9.3 9.3.1 9.3.2 9.3.3 9.4 9.4.1 9.4.2 9.4.3 9.4.4 9.4.5 9.4.6
+9.4.7 9.4.8 9.5 9.5.1 9.5.2 9.5.3 9.5.4 9.6 9.7 9.7.1 9.7.2 9.8 10 10.1 10.2 11 11.1 11.2 11.3 11.4
+11.4.1 11.4.2 11.4.2.1 11.4.2.2 11.4.2.3 11.4.2.4 11.4.2.5 11.4.2.6 11.4.2.7 11.4.2.8 11.4.3 11.4.4
+11.4.5 11.4.6 11.4.7 12 12.1 12.2 12.2.1 12.2.2 12.2.3 12.2.4 12.3 12.3.1 12.3.1.1 12.3.1.2 12.3.1.3
+12.3.2 12.3.3 12.4 12.4.1 12.4.2 12.4.2.1 12.4.2.2 12.4.2.3 12.5 12.6 13 14 14.1 14.2 14.3 14.3.1
+14.3.2 14.3.3 14.3.4 15 16 16.1 16.1.1 16.1.2 16.1.3 16.1.4 16.1.5 16.1.6 16.1.7 16.1.8 16.1.9
+16.1.10 16.1.11 16.1.12 16.2 16.2.1 16.2.2 16.2.3 16.2.4 16.2.5 16.2.6 16.2.7 16.2.8 16.3 16.3.1
+16.3.2 16.4
+"""
+E3_NUMBERS = E3_OUTLINE.split()
 HINT_KEYS = {"source_kinds", "source_headings", "keywords"}
 OPTIONAL_HINT_KEYS = {"derived", "data_fed", "applicable", "unnumbered"}
 SOURCE_KINDS = {"protocol", "sap", "results", "other"}
@@ -32,7 +33,7 @@ def test_migrate_loads_the_full_ich_e3_outline(e3):
     assert "ICH E3" in e3.name
     assert (e3.document_type, e3.tense) == ("CSR", "past")
     numbers = list(e3.sections.order_by("order_index").values_list("number", flat=True))
-    assert numbers == E3_NUMBERS
+    assert numbers == E3_NUMBERS  # the full list, in order
     assert e3.sections.count() == 119
 
 
@@ -55,7 +56,7 @@ def test_e3_sections_have_their_titles_and_levels(e3, number, title, level):
 def test_every_e3_section_has_synopsis_instructions_and_mapping_hints(e3):
     for section in e3.sections.all():
         assert section.synopsis and section.instructions, section.number
-        assert HINT_KEYS <= set(section.hints), section.number
+        assert set(section.hints) >= HINT_KEYS, section.number
         assert set(section.hints) <= HINT_KEYS | OPTIONAL_HINT_KEYS, section.number
         assert set(section.hints["source_kinds"]) <= SOURCE_KINDS, section.number
         top = int(section.number.split(".")[0])

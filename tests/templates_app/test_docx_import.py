@@ -44,9 +44,7 @@ def test_instructional_text_becomes_instructions_and_the_rest_template_text(temp
     assert methods.text == ["Visit | Week", "Baseline | 0"]  # the table, a line per row
 
 
-def test_import_creates_a_numbered_template_and_keeps_the_file(
-    acme_manager, acme, template_docx
-):
+def test_import_creates_a_numbered_template_and_keeps_the_file(acme_manager, acme, template_docx):
     template = services.template_import_docx(
         user=acme_manager, file=upload(template_docx), document_type="CSR"
     )
@@ -123,7 +121,7 @@ def test_outline_reader_rejects_garbage():
         read_docx_outline(b"garbage")
 
 
-# --- the real corpus -------------------------------------------------------------------------
+# --- the real corpus ------------------------------------------------------------------------------
 
 
 @pytest.mark.corpus

@@ -11,7 +11,7 @@ from tests.templates_app.conftest import outline_of
 pytestmark = pytest.mark.django_db
 
 
-# --- pure helpers ------------------------------------------------------------------------------
+# --- pure helpers ---------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -47,7 +47,7 @@ def test_outline_numbers_follow_order_and_level():
     assert services.outline_numbers([1, 1, 2], [True, False, False]) == ["", "1", "1.1"]
 
 
-# --- create -----------------------------------------------------------------------------------
+# --- create ---------------------------------------------------------------------------------------
 
 
 def test_create_makes_an_organization_template_with_sections_and_rules(acme_template, acme):
@@ -79,7 +79,11 @@ def test_create_numbers_sections_that_have_none_and_sorts_by_order_index(acme_ma
             {"title": "First child", "level": 2, "order_index": 1},
         ],
     )
-    assert outline_of(template) == [("1", "First", 1), ("1.1", "First child", 2), ("2", "Second", 1)]
+    assert outline_of(template) == [
+        ("1", "First", 1),
+        ("1.1", "First child", 2),
+        ("2", "Second", 1),
+    ]
     assert template.tense == "source"
 
 
@@ -173,7 +177,7 @@ def test_a_manager_cannot_edit_another_organizations_template(globex_manager, ac
         services.template_update(user=globex_manager, template=acme_template, template_name="X")
 
 
-# --- sections: add, reorder, rename, delete ---------------------------------------------------
+# --- sections: add, reorder, rename, delete -------------------------------------------------------
 
 
 def test_add_inserts_at_order_index_and_keeps_the_typed_number(acme_manager, acme_template):
@@ -322,9 +326,7 @@ def test_delete_cascades_to_the_children(acme_manager, acme_template):
 def test_delete_without_cascade_keeps_the_children(acme_manager, acme_template):
     design = acme_template.sections.get(title="Design")
     assert (
-        services.template_section_delete(
-            user=acme_manager, section=design, cascade_children=False
-        )
+        services.template_section_delete(user=acme_manager, section=design, cascade_children=False)
         == 1
     )
     assert [t for _, t, _ in outline_of(acme_template)] == [
@@ -343,7 +345,7 @@ def test_deleting_a_section_deletes_its_rules(acme_manager, acme_template):
     assert not TemplateSection.objects.filter(pk=results.pk).exists()
 
 
-# --- style guides ----------------------------------------------------------------------------
+# --- style guides ---------------------------------------------------------------------------------
 
 
 def test_style_guides_are_created_in_the_managers_organization(acme_manager, acme):

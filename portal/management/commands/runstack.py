@@ -37,6 +37,7 @@ from typing import Any, TextIO
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.module_loading import import_string
 
 from portal import embedded_redis
 from portal.env import ImproperEnvironment, env_int
@@ -258,6 +259,15 @@ class Stack:
         self.say("==> Starting one RQ worker")
         self.worker = self.spawn("worker", worker_command(worker_class))
 
+    def diagnose_worker_class(self) -> None:
+        """RQ reports a worker class that fails to import as "Invalid attribute name": say why."""
+        if worker_class_or_none() is None:
+            return
+        try:
+            import_string(WORKER_CLASS)
+        except Exception as exc:
+            self.warn(f"{WORKER_CLASS} does not import: {type(exc).__name__}: {exc}")
+
     def start_web(self) -> None:
         argv = [
             sys.executable,
@@ -425,7 +435,18 @@ class Stack:
                 )
                 self.warn(f"Folio did not start: {reason}.")
                 return 1
-            self.banner(self.health())
+            health = self.health()
+            dead = self.dead_child()
+            if dead is not None:
+                self.warn(
+                    f"Folio did not start: the {dead.name} exited "
+                    f"(code {dead.process.returncode}); its output is above."
+                )
+                if dead is self.worker:
+                    self.diagnose_worker_class()
+                return 1
+            if not self.stopping:
+                self.banner(health)
             return self.watch()
         finally:
             self.shutdown()

@@ -7,7 +7,7 @@ import hashlib
 import pytest
 from django.test import override_settings
 
-from tests.documents.api.conftest import MINIMAL_PDF, docx_bytes
+from tests.documents.conftest import MINIMAL_PDF, docx_bytes
 
 pytestmark = pytest.mark.django_db
 

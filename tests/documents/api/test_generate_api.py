@@ -176,7 +176,7 @@ def test_the_document_set_is_created_on_first_use_and_reused(api_client, member,
 def test_the_document_keeps_the_exact_version_it_was_made_from(
     api_client, upload, member, protocol_path, generate_body
 ):
-    from tests.documents.api.conftest import MINIMAL_PDF
+    from tests.documents.conftest import MINIMAL_PDF
 
     task = post(api_client, member, generate_body([protocol_path])).json()["task_id"]
     upload(member, "protocol.pdf", MINIMAL_PDF + b"%v2\n")

@@ -1,0 +1,154 @@
+"""Quality report of a generated draft (issue: the grounded writer, "The quality report").
+
+Generates ``ich-e3-csr`` (or ``--template``) from the corpus protocol + SAP, or from the source
+files given on the command line, and prints the pipeline's QC report next to the measures the
+drafts are judged on, computed independently of the pipeline: citations whose quote is on the
+cited page/block, numbers in the text found in no source, sentences repeated across sections,
+the draft's size against the sources, sentences with "will" left in sections 9–12.
+
+    .venv/bin/python bench/quality.py                      # the corpus protocol + SAP
+    .venv/bin/python bench/quality.py a.pdf b.docx c.xlsx  # any source set
+    .venv/bin/python bench/quality.py --json twin.json     # also write the twin
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import re
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import CORPUS, ROOT, migrate_quietly, print_table, setup_django  # noqa: E402
+
+NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*(?:%|\b)")
+SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z(])")
+
+
+def source_text(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix == ".pdf":
+        from pypdf import PdfReader
+
+        return "\n".join(p.extract_text() or "" for p in PdfReader(str(path)).pages)
+    if suffix == ".docx":
+        from docx import Document
+
+        doc = Document(str(path))
+        parts = [p.text for p in doc.paragraphs]
+        for table in doc.tables:
+            for row in table.rows:
+                parts.append(" ".join(c.text for c in row.cells))
+        return "\n".join(parts)
+    from openpyxl import load_workbook
+
+    wb = load_workbook(str(path), read_only=True, data_only=True)
+    return "\n".join(
+        " ".join("" if v is None else str(v) for v in row)
+        for ws in wb.worksheets
+        for row in ws.iter_rows(values_only=True)
+    )
+
+
+def judge(twin: dict, files: dict[str, Path]) -> dict:
+    sys.path.insert(0, str(ROOT))
+    from tests.helpers.citations import all_citations, citation_verifies
+
+    sources = {name: source_text(p) for name, p in files.items()}
+    source_digits = re.sub(r"\s+", " ", " ".join(sources.values()))
+    citations = all_citations(twin)
+    verified = sum(1 for c in citations if citation_verifies(c, files))
+    generated = [s for s in twin["sections"] if s["state"] == "generated"]
+    unsupported = []
+    sentences_by_section: list[list[str]] = []
+    will_total = will_left = 0
+    draft_chars = 0
+    for section in generated:
+        texts = [p["text"] for p in section["paragraphs"]]
+        for t in section.get("tables", []):
+            draft_chars += sum(len(c) for row in t["rows"] for c in row)
+        draft_chars += sum(len(t) for t in texts)
+        sentences = [s.strip() for t in texts for s in SENTENCE.split(t) if s.strip()]
+        sentences_by_section.append(sentences)
+        for number in NUMBER.findall(" ".join(texts)):
+            if number not in source_digits:
+                unsupported.append(number)
+        top = section["number"].split(".")[0]
+        if top in {"9", "10", "11", "12"}:
+            will_total += len(sentences)
+            will_left += sum(1 for s in sentences if re.search(r"\bwill\b", s, re.I))
+    counts = Counter(s for sentences in sentences_by_section for s in set(sentences) if len(s) > 30)
+    total_sentences = sum(len(set(s)) for s in sentences_by_section) or 1
+    repeated = sum(n - 1 for n in counts.values() if n > 1)
+    source_chars = sum(len(t) for t in sources.values()) or 1
+    return {
+        "citations verified (independent checker)": f"{verified}/{len(citations)}",
+        "numbers in the text found in no source": len(unsupported),
+        "sentences repeated across sections": f"{100 * repeated / total_sentences:.1f}%",
+        "draft size / sources size": f"{draft_chars / source_chars:.2f}",
+        "sentences with 'will' in sections 9–12": f"{will_left}/{will_total}"
+        + (f" ({100 * will_left / will_total:.1f}%)" if will_total else ""),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("sources", nargs="*")
+    parser.add_argument("--template", default="ich-e3-csr")
+    parser.add_argument("--json", dest="json_path")
+    args = parser.parse_args()
+    paths = [Path(p).resolve() for p in args.sources]
+    if not paths:
+        if not CORPUS.exists():
+            print(f"SKIP: {CORPUS} not found and no sources given.")
+            return
+        paths = [CORPUS / "protocol-lzzt.pdf", CORPUS / "sap-cdiscpilot01.pdf"]
+    setup_django()
+    migrate_quietly()
+    from documents.pipeline.run import run_pipeline
+    from documents.pipeline.twin import section_to_dict
+    from documents.pipeline.types import OutlineSection, PipelineInput, SourceDescriptor
+    from templates_app.models import Template
+
+    template = Template.objects.get(key=args.template)
+    outline = tuple(
+        OutlineSection(
+            section_id=str(s.id), number=s.number, title=s.title, level=s.level,
+            order_index=s.order_index, synopsis=s.synopsis, instructions=s.instructions,
+            template_text=s.template_text, hints=s.hints or {},
+        )
+        for s in template.sections.order_by("order_index")
+    )
+    descs = tuple(
+        SourceDescriptor(str(p), p.name, hashlib.sha256(p.read_bytes()).hexdigest(),
+                         p.suffix.lower().lstrip("."), str(p))
+        for p in paths
+    )
+    inp = PipelineInput(sources=descs, outline=outline, template_name=template.name,
+                        document_type=template.document_type, output_name="quality",
+                        tense=template.tense)
+    out = Path(tempfile.mkdtemp()) / "quality.docx"
+    started = time.perf_counter()
+    result = run_pipeline(inp, report=lambda *a, **k: None, output_path=str(out))
+    seconds = time.perf_counter() - started
+    twin = {"sections": [section_to_dict(s) for s in result.sections], "qc": result.qc}
+    if args.json_path:
+        Path(args.json_path).write_text(json.dumps(twin, indent=2, ensure_ascii=False))
+    qc_rows = [[k, json.dumps(v) if isinstance(v, dict | list) else v]
+               for k, v in result.qc.items() if not isinstance(v, list | dict)]
+    print_table(f"QC report: {', '.join(p.name for p in paths)} → {template.name} ({seconds:.1f}s)",
+                ["measure", "value"], qc_rows)
+    print_table("Judged measures (independent of the pipeline)", ["measure", "value"],
+                [[k, v] for k, v in judge(twin, {p.name: p for p in paths}).items()])
+    rows = [[s.number, s.title[:60], s.state, len(s.paragraphs), len(s.tables)]
+            for s in result.sections]
+    print_table("Sections", ["number", "title", "state", "paragraphs", "tables"], rows)
+
+
+if __name__ == "__main__":
+    main()
