@@ -89,16 +89,18 @@ worker:
 	cd "$(ROOT)" && $(MANAGE) runstack --worker-only
 
 # pytest exits 5 when it collected nothing (an empty selection): that is not a failure.
+# The suite makes its own throw-away data directory: an exported FOLIO_DATA_DIR (a real
+# instance's) is never handed to it. DATABASE_URL and REDIS_URL are, on purpose.
 test:
 	@$(call setup,requirements-dev.txt)
-	@cd "$(ROOT)"; unset DJANGO_SETTINGS_MODULE; \
+	@cd "$(ROOT)"; unset DJANGO_SETTINGS_MODULE FOLIO_DATA_DIR; \
 	status=0; "$(PY)" -m pytest $(PYTEST_ARGS) || status=$$?; \
 	if [ "$$status" -eq 5 ]; then echo "pytest collected no tests."; status=0; fi; \
 	exit "$$status"
 
 reliability:
 	@$(call setup,requirements-dev.txt)
-	@cd "$(ROOT)"; unset DJANGO_SETTINGS_MODULE; \
+	@cd "$(ROOT)"; unset DJANGO_SETTINGS_MODULE FOLIO_DATA_DIR; \
 	status=0; "$(PY)" -m pytest -m reliability --reliability-report docs/reliability.md \
 	  $(PYTEST_ARGS) || status=$$?; \
 	if [ "$$status" -eq 5 ]; then echo "No reliability tests yet."; status=0; fi; \

@@ -253,7 +253,7 @@ def document_new(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             document, new_paths, failed_document_id = _generate_from_form(request, form)
             if document is not None:
-                messages.success(request, f"Generating {document.file_name}.")
+                messages.success(request, f"Request accepted: {document.file_name} is on its way.")
                 return redirect("documents:document_detail", pk=document.pk)
             if new_paths:
                 # Accepted uploads stay stored: list them ticked so nothing has to be re-sent.
@@ -465,7 +465,7 @@ def draft_preview(twin: dict[str, Any] | None) -> dict[str, Any] | None:
         tables = []
         for table in raw.get("tables", []):
             rows = [list(row) for row in table.get("rows", [])]
-            head, body = (rows[0], rows[1:]) if len(rows) > 1 else ([], rows)
+            head, body = (rows[0], rows[1:]) if looks_like_header(rows) else ([], rows)
             tables.append(
                 {
                     "title": table.get("title", ""),
@@ -488,6 +488,13 @@ def draft_preview(twin: dict[str, Any] | None) -> dict[str, Any] | None:
             }
         )
     return {"sections": sections, "counts": counts, "citations": counter}
+
+
+def looks_like_header(rows: list[list[str]]) -> bool:
+    """The twin does not mark header rows: a first row of short, filled cells is taken as one."""
+    if len(rows) < 2 or not rows[0]:
+        return False
+    return all(cell.strip() and len(cell) <= 40 for cell in rows[0])
 
 
 def qc_items(qc: dict[str, Any] | None) -> list[tuple[str, Any]]:

@@ -1,39 +1,82 @@
-"""The RQ worker Folio runs: ``manage.py rqworker default --worker-class documents.worker.FolioWorker``.
+"""The RQ worker: ``manage.py rqworker default --worker-class documents.worker.FolioWorker``.
 
 - Imports the heavy libraries (pypdf, python-docx, bm25s, numpy) once in the parent, so each
   forked work horse starts with them loaded instead of importing them per job.
-- Closes the parent's database connections before forking, so a horse never shares a socket.
-- Fails the row when a horse is killed (SIGKILL/OOM), which RQ's ``on_failure`` does not cover.
-- Runs the reconciler when it starts and then on every maintenance pass.
+- Closes the parent's database connections before forking, so a horse never shares a socket,
+  and after every database write of its own (a database restart never leaves it a dead socket).
+- While a horse runs a job, writes the row's ``heartbeat_at`` every job-monitoring interval
+  (``FOLIO_WORKER_MONITOR_SECONDS``): the reconciler tells a live attempt from a dead one by it.
+- When a horse is killed (SIGKILL/OOM, which RQ's ``on_failure`` does not cover) the row is
+  retried or failed (``documents.jobs.on_work_horse_killed``), and a retry is enqueued again as
+  soon as RQ has recorded the failure.
+- Runs the reconciler when it starts and on every maintenance pass, every
+  ``FOLIO_RECONCILE_SECONDS`` (the blocking dequeue is shortened to match, so an idle worker
+  still runs it on time).
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
+from django.conf import settings
 from django.db import connections
 from rq.worker import Worker
 
 from documents import jobs
-from documents.pipeline import run as _preload_pipeline  # noqa: F401  (heavy imports, once)
+from documents import queue as folio_queue
 
 logger = logging.getLogger(__name__)
 
+try:  # heavy imports, once, in the parent
+    from documents.pipeline import run as _preload_pipeline  # noqa: F401
+except Exception:  # a broken pipeline must fail jobs (with a code), not stop the worker
+    logger.exception("The generation pipeline could not be imported; jobs will fail")
+
 
 class FolioWorker(Worker):
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("work_horse_killed_handler", jobs.on_work_horse_killed)
+        kwargs.setdefault("maintenance_interval", int(settings.FOLIO_RECONCILE_SECONDS))
+        kwargs.setdefault("job_monitoring_interval", int(settings.FOLIO_WORKER_MONITOR_SECONDS))
         super().__init__(*args, **kwargs)
 
-    def fork_work_horse(self, job, queue):
-        connections.close_all()
-        return super().fork_work_horse(job, queue)
+    @property
+    def dequeue_timeout(self) -> int:
+        # RQ blocks on the queue for worker_ttl - 15 s and runs maintenance only between waits.
+        return max(1, min(super().dequeue_timeout, int(self.maintenance_interval)))
 
-    def bootstrap(self, *args, **kwargs):
+    def fork_work_horse(self, job: Any, queue: Any) -> None:
+        connections.close_all()
+        super().fork_work_horse(job, queue)
+
+    def maintain_heartbeats(self, job: Any, execution: Any) -> None:
+        # The database first: it must not depend on Redis answering.
+        try:
+            jobs.heartbeat(job.id)
+        except Exception:
+            logger.warning("Could not record the heartbeat of %s", job.id, exc_info=True)
+        finally:
+            connections.close_all()
+        super().maintain_heartbeats(job, execution)
+
+    def handle_job_failure(self, job: Any, queue: Any, *args: Any, **kwargs: Any) -> None:
+        super().handle_job_failure(job, queue, *args, **kwargs)
+        if self.is_horse:
+            return
+        try:
+            if jobs.needs_requeue(job.id):
+                folio_queue.requeue_generation(job.id, force=True)
+        except Exception:  # the reconciler enqueues it on its next pass
+            logger.warning("Could not enqueue the retry of %s now", job.id, exc_info=True)
+        finally:
+            connections.close_all()
+
+    def bootstrap(self, *args: Any, **kwargs: Any) -> None:
         super().bootstrap(*args, **kwargs)
         self._reconcile()
 
-    def clean_registries(self):
+    def clean_registries(self) -> None:
         super().clean_registries()
         self._reconcile()
 

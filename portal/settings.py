@@ -271,11 +271,27 @@ FOLIO_DEMO_USER = env_str("FOLIO_DEMO_USER", "demo")
 FOLIO_DEMO_PASSWORD = env_str("FOLIO_DEMO_PASSWORD", "demo-password")
 
 # --- Security (production) ---------------------------------------------------------------------
+# docs/security.md. `manage.py check --deploy` is clean with DJANGO_DEBUG unset, a strong
+# DJANGO_SECRET_KEY and DJANGO_ALLOWED_HOSTS set (tests/reliability/test_attacks.py runs it).
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = env_int("FOLIO_SESSION_SECONDS", 12 * 3600, minimum=300)
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Headers Django does not set (CSP with frame-ancestors 'none', Permissions-Policy, no-store on
+# token answers), right after SecurityMiddleware; then brute-force protection of the session
+# logins (portal/ratelimit.py), once the session and the user are known.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+    "portal.middleware.SecurityHeadersMiddleware",
+)
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+    "portal.ratelimit.LoginRateLimitMiddleware",
+)
 if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("FOLIO_SECURE_COOKIES", True)
     CSRF_COOKIE_SECURE = env_bool("FOLIO_SECURE_COOKIES", True)
@@ -284,6 +300,12 @@ if not DEBUG:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    if SESSION_COOKIE_SECURE:
+        # A __Host- cookie is only accepted over HTTPS, for this host and path "/".
+        SESSION_COOKIE_NAME = "__Host-sessionid"
+    # Only behind a TLS-terminating proxy that overwrites the header (never trust it otherwise).
+    if env_bool("FOLIO_BEHIND_TLS_PROXY", False):
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 LOGGING = {
     "version": 1,
@@ -293,3 +315,28 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("FOLIO_LOG_LEVEL", "INFO")},
     "loggers": {"rq.worker": {"level": "WARNING"}},
 }
+
+# --- Reliability and hardening (docs/reliability.md, docs/limits.md, docs/security.md) ----------
+# The reconciler runs in every worker at start and every FOLIO_RECONCILE_SECONDS (and with
+# `manage.py reconcile`); a Generating row whose heartbeat (written by its worker every
+# FOLIO_WORKER_MONITOR_SECONDS) is older than FOLIO_STALE_JOB_SECONDS and whose worker is gone is
+# retried or failed; no attempt stays Generating longer than FOLIO_JOB_HARD_LIMIT_SECONDS.
+FOLIO_RECONCILE_SECONDS = env_int("FOLIO_RECONCILE_SECONDS", 60, minimum=1)
+FOLIO_WORKER_MONITOR_SECONDS = env_int("FOLIO_WORKER_MONITOR_SECONDS", 30, minimum=1)
+FOLIO_JOB_HARD_LIMIT_SECONDS = env_int(
+    "FOLIO_JOB_HARD_LIMIT_SECONDS", FOLIO_JOB_TIMEOUT + 120, minimum=FOLIO_JOB_TIMEOUT + 60
+)
+# Socket timeout of the Redis client used by requests and the reconciler (one retry): a stopped
+# or frozen Redis answers 503 in well under two seconds.
+FOLIO_REDIS_TIMEOUT_MS = env_int("FOLIO_REDIS_TIMEOUT_MS", 600, minimum=50)
+# Session-login brute-force protection (portal/ratelimit.py).
+FOLIO_LOGIN_MAX_FAILURES = env_int("FOLIO_LOGIN_MAX_FAILURES", 10, minimum=1)
+FOLIO_LOGIN_LOCKOUT_SECONDS = env_int("FOLIO_LOGIN_LOCKOUT_SECONDS", 900, minimum=1)
+# Content-Security-Policy of every response except /api/docs/ (empty: portal/middleware.py's).
+FOLIO_CSP = env_str("FOLIO_CSP")
+# No token, password or presigned-URL signature reaches a log handler.
+LOGGING.setdefault("filters", {})["redact_secrets"] = {
+    "()": "portal.middleware.RedactSecretsFilter"
+}
+for _handler in LOGGING["handlers"].values():
+    _handler.setdefault("filters", []).insert(0, "redact_secrets")

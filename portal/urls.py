@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import user_passes_test
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from documents import audit_api
 from documents.api import views as documents_api
 from portal import views as portal_views
 
@@ -28,6 +29,12 @@ urlpatterns = [
         "api/v1/auth/token/refresh",
         portal_views.TokenRefreshApi.as_view(),
         name="token_refresh",
+    ),
+    path("api/v1/audit-events/", audit_api.AuditEventListApi.as_view(), name="audit_event_list"),
+    path(
+        "api/v1/audit-events/export",
+        audit_api.AuditEventExportApi.as_view(),
+        name="audit_event_export",
     ),
     path("api/v1/", include("documents.api.urls")),
     path("api/v1/", include("templates_app.api.urls")),

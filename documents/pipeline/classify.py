@@ -245,8 +245,10 @@ def _pattern(
             value = _clean(m.group(group))
             if not alnum(value):
                 continue
-            quote = text.strip() if whole_line or u.kind == "line" else _sentence(
-                text, m.start(), m.end()
+            quote = (
+                text.strip()
+                if whole_line or u.kind == "line"
+                else _sentence(text, m.start(), m.end())
             )
             return _Found(value, quote, u, rank)
     return None
@@ -261,7 +263,11 @@ def _best(*found: _Found | None) -> _Found | None:
 
 # --- patterns -----------------------------------------------------------------------------
 
-_ID_TOKEN = r"[A-Z0-9][A-Za-z0-9]*(?:[-_/.][A-Za-z0-9]+)+(?:\([A-Za-z0-9]{1,3}\))?|[A-Z]{1,6}\d{3,}[A-Z0-9]*"
+# "H2Q-MC-LZZT(c)", "ABC-123-45", "WA42380"
+_ID_TOKEN = (
+    r"[A-Z0-9][A-Za-z0-9]*(?:[-_/.][A-Za-z0-9]+)+(?:\([A-Za-z0-9]{1,3}\))?"
+    r"|[A-Z]{1,6}\d{3,}[A-Z0-9]*"
+)
 _PROTOCOL_LABEL = re.compile(
     r"(?:sponsor\s+)?(?:protocol|study|trial)\s*(?:number|no\.?|#|id|identifier|code)(?:\(s\))?",
     re.I,
@@ -299,8 +305,10 @@ _PRODUCT_LABELS = (
     ),
     re.compile(r"compound\s+code(?:\(s\))?|primary\s+study\s+material|study\s+intervention", re.I),
 )
+# A title-page line naming the drug with its code: "Xanomeline (LY246708)".
 _DRUG_WITH_CODE = re.compile(
-    r"^([A-Z][a-z][A-Za-z\-]{2,40}(?:\s+[A-Za-z\-]{2,30})?)\s*\(([A-Z]{1,4}[\- ]?\d{3,}[A-Z0-9\-]*)\)\s*$"
+    r"^([A-Z][a-z][A-Za-z\-]{2,40}(?:\s+[A-Za-z\-]{2,30})?)\s*"
+    r"\(([A-Z]{1,4}[\- ]?\d{3,}[A-Z0-9\-]*)\)\s*$"
 )
 _INDICATION_LABEL = re.compile(
     r"(?:therapeutic\s+)?indication(?:\(s\))?|disease(?:\s*/\s*condition)?|"
@@ -349,7 +357,9 @@ _PRIMARY_ENDPOINT_PROSE = re.compile(
     r"tested|assessed|evaluated|provided|shown|given)(?:the\s+)?([^.;]{5,250})",
     re.I,
 )
-_PRIMARY_ENDPOINT_HEADER = re.compile(r"primary\s+(?:efficacy\s+)?(?:end\s*points?|outcomes?)(?:\(s\))?", re.I)
+_PRIMARY_ENDPOINT_HEADER = re.compile(
+    r"primary\s+(?:efficacy\s+)?(?:end\s*points?|outcomes?)(?:\(s\))?", re.I
+)
 
 
 # --- fact finders -------------------------------------------------------------------------
@@ -359,7 +369,9 @@ def _has_digit(value: str) -> bool:
     return any(ch.isdigit() for ch in value)
 
 
-def _find_protocol_number(src: ExtractedSource, units: list[_Unit], lines: list[_Unit]) -> _Found | None:
+def _find_protocol_number(
+    src: ExtractedSource, units: list[_Unit], lines: list[_Unit]
+) -> _Found | None:
     id_re = re.compile(_ID_TOKEN)
 
     def ok(value: str) -> bool:
@@ -408,7 +420,10 @@ def _find_sponsor(src: ExtractedSource, units: list[_Unit], lines: list[_Unit]) 
 
 def _find_phase(src: ExtractedSource, units: list[_Unit], lines: list[_Unit]) -> _Found | None:
     labelled = _label_value(
-        units[:200] + lines[:200], _PHASE_LABEL, 0, lambda v: bool(_PHASE.search(v) or re.fullmatch(r"(?:IV|I{1,3}|[1-4])[ab]?", v.strip()))
+        units[:200] + lines[:200],
+        _PHASE_LABEL,
+        0,
+        lambda v: bool(_PHASE.search(v) or re.fullmatch(r"(?:IV|I{1,3}|[1-4])[ab]?", v.strip())),
     )
     if labelled is not None:
         m = _PHASE.search(labelled.value)
@@ -422,7 +437,9 @@ def _find_product(src: ExtractedSource, units: list[_Unit], lines: list[_Unit]) 
     def ok(value: str) -> bool:
         return bool(re.search(r"[A-Za-z]{3,}", value)) and len(value) <= 150
 
-    found = [_label_value(units + lines, label, rank, ok) for rank, label in enumerate(_PRODUCT_LABELS)]
+    found = [
+        _label_value(units + lines, label, rank, ok) for rank, label in enumerate(_PRODUCT_LABELS)
+    ]
     title_page = [u for u in (lines[:80] if lines else units[:40])]
     drug = _pattern(title_page, _DRUG_WITH_CODE, 1, group=0, whole_line=True)
     if drug is not None:
@@ -437,7 +454,10 @@ def _find_indication(
     src: ExtractedSource, units: list[_Unit], lines: list[_Unit], title: _Found | None
 ) -> _Found | None:
     labelled = _label_value(
-        units[:250], _INDICATION_LABEL, 0, lambda v: bool(re.search(r"[A-Za-z]{3,}", v)) and len(v) <= 200
+        units[:250],
+        _INDICATION_LABEL,
+        0,
+        lambda v: bool(re.search(r"[A-Za-z]{3,}", v)) and len(v) <= 200,
     )
     if labelled is not None:
         return labelled
@@ -448,7 +468,9 @@ def _find_indication(
     return None
 
 
-def _find_sample_size(src: ExtractedSource, units: list[_Unit], lines: list[_Unit]) -> _Found | None:
+def _find_sample_size(
+    src: ExtractedSource, units: list[_Unit], lines: list[_Unit]
+) -> _Found | None:
     best: _Found | None = None
     for u in units:
         if u.kind in ("heading", "row"):
@@ -520,9 +542,7 @@ def _find_primary_endpoint(
             m = _PRIMARY_ENDPOINT_PROSE.search(sentence)
             section_hit = _Found(_clean(m.group(1) if m else sentence), sentence, u, 1)
             break
-    prose = _pattern(
-        [u for u in units if u.kind not in ("heading",)], _PRIMARY_ENDPOINT_PROSE, 2
-    )
+    prose = _pattern([u for u in units if u.kind not in ("heading",)], _PRIMARY_ENDPOINT_PROSE, 2)
     return _best(table_hit, section_hit, prose)
 
 
@@ -602,4 +622,3 @@ def all_key_facts(sources: tuple[ExtractedSource, ...]) -> dict[str, KeyFact]:
         for fact in src.key_facts:
             out.setdefault(fact.name, fact)
     return out
-

@@ -273,7 +273,9 @@ _TOC_TITLE = re.compile(
     re.I,
 )
 _TOC_PAGE_HEADER = re.compile(r"^(?:section\s+)?page\s*$", re.I)
-_LEADER = re.compile(r"(?:\.\s?){4,}\s*[\dixvIXV]+\s*$|(?:…\s*){2,}[\dixvIXV]+\s*$|\.{2,}\s*\d+\s*$")
+_LEADER = re.compile(
+    r"(?:\.\s?){4,}\s*[\dixvIXV]+\s*$|(?:…\s*){2,}[\dixvIXV]+\s*$|\.{2,}\s*\d+\s*$"
+)
 
 _COMMON_SUFFIXES = (
     "ment",
@@ -330,19 +332,20 @@ class _HeadingStack:
 
     def __init__(self) -> None:
         self._items: list[tuple[int, str, bool]] = []  # (level, label, numbered)
+        self.path: tuple[str, ...] = ()
 
     def push(self, level: int, label: str, numbered: bool) -> tuple[str, ...]:
         while self._items and self._items[-1][0] >= level:
             self._items.pop()
         self._items.append((level, label, numbered))
+        self.path = tuple(label for _, label, _ in self._items)
         return self.path
 
-    @property
-    def path(self) -> tuple[str, ...]:
-        return tuple(label for _, label, _ in self._items)
-
     def anchor_level(self) -> int:
-        """Level of the innermost numbered (or level-1) heading: unnumbered sub-headings nest under it."""
+        """Level of the innermost numbered (or level-1) heading.
+
+        Unnumbered sub-headings (a bold "Safety Endpoints" line) nest one level below it.
+        """
         for level, _, numbered in reversed(self._items):
             if numbered or level == 1:
                 return level
@@ -398,10 +401,10 @@ def _font_is_bold(font_dict: Any, cache: dict[int, tuple[Any, bool]]) -> bool:
                 descriptor = descriptor.get_object()
                 weight = descriptor.get("/FontWeight")
                 flags = descriptor.get("/Flags")
-                if weight is not None and float(weight) >= 600:
-                    bold = True
-                elif flags is not None and int(flags) & (1 << 18):
-                    bold = True
+                # FontWeight 600+ is semibold and up; Flags bit 19 is ForceBold.
+                bold = (weight is not None and float(weight) >= 600) or (
+                    flags is not None and bool(int(flags) & (1 << 18))
+                )
     except Exception:  # a damaged font dictionary only costs us the style
         bold = False
     # Keep the dictionary alive with its answer: pypdf may free it after the page, and a new
@@ -454,31 +457,30 @@ def _page_lines(page: Any, bold_cache: dict[int, tuple[Any, bool]]) -> tuple[str
     lines: list[_Line] = []
     start = 0
     r = 0
+    n_runs = len(runs)
     for line_text in text.split("\n"):
         end = start + len(line_text)
-        while r < len(runs) and runs[r][1] <= start:
+        while r < n_runs and runs[r][1] <= start:
             r += 1
-        chars: Counter[tuple[float, bool]] = Counter()
+        # Characters per font size and in bold among the runs overlapping this line.
+        size_chars: dict[float, int] = {}
+        bold_chars = total = 0
         first: tuple[float, float] | None = None
         j = r
-        while j < len(runs) and runs[j][0] < end:
+        while j < n_runs and runs[j][0] < end:
             s0, e0, size, bold, x, pos = runs[j]
             overlap = min(e0, end) - max(s0, start)
             if overlap > 0:
-                chars[(size, bold)] += overlap
+                total += overlap
+                size_chars[size] = size_chars.get(size, 0) + overlap
+                if bold:
+                    bold_chars += overlap
                 if first is None:
                     first = (x, pos)
             j += 1
         line = _Line(line_text)
-        if chars:
-            total = sum(chars.values())
-            sizes: Counter[float] = Counter()
-            bold_chars = 0
-            for (size, bold), n in chars.items():
-                sizes[size] += n
-                if bold:
-                    bold_chars += n
-            line.size = sizes.most_common(1)[0][0]
+        if total:
+            line.size = max(size_chars, key=size_chars.__getitem__)
             line.bold = bold_chars >= 0.8 * total
             line.x, line.pos = first or (0.0, 0.0)
             line.styled = True
@@ -594,6 +596,11 @@ def _norm_repeat(text: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"\d+", "#", text.lower())).strip()
 
 
+def _letters_key(key: str) -> str:
+    """Letters only: "FINAL SAP - 43 -" and a page's "FINAL SAP" (number missing) are one line."""
+    return re.sub(r"[^a-z]+", " ", key).strip()
+
+
 _PAGE_NUMBER = re.compile(
     r"^(?:page\s*)?[#ivxlc]+(?:\s*(?:of|/)\s*#+)?$|^-\s*#+\s*-$|^#+\s*/\s*#+$|^\[?#+\]?$", re.I
 )
@@ -614,13 +621,15 @@ def _running_lines(pages: list[list[_Line]]) -> list[set[int]]:
             edges.update(by_pos[:2] + by_pos[-2:])
         keys = {i: _norm_repeat(lines[i].text) for i in edges}
         edge_keys.append(keys)
-        counts.update(set(keys.values()))
+        counts.update({_letters_key(k) for k in keys.values()})
     threshold = max(3, math.ceil(0.4 * n))
     out: list[set[int]] = []
     for lines, keys in zip(pages, edge_keys, strict=True):
         numbers = {i for i, key in keys.items() if _PAGE_NUMBER.match(key)}
         repeated = {
-            i for i, key in keys.items() if n >= 3 and counts[key] >= threshold and len(key) > 1
+            i
+            for i, key in keys.items()
+            if n >= 3 and len(_letters_key(key)) > 1 and counts[_letters_key(key)] >= threshold
         }
         content = {i for i, ln in enumerate(lines) if ln.text.strip()}
         drop = numbers | repeated
@@ -656,6 +665,44 @@ def _toc_lines(lines: list[_Line], dropped: set[int]) -> set[int]:
         if _TOC_TITLE.match(s) or _TOC_PAGE_HEADER.match(s):
             toc.add(i)
     return toc
+
+
+@dataclass
+class _Para:
+    """The paragraph being assembled from consecutive lines of one page."""
+
+    page: int
+    lines: list[_Line] = field(default_factory=list)
+    kind: BlockKind = "paragraph"
+    label: str = ""
+    level: int = 0
+
+    def start(self, first: _Line, kind: BlockKind, label: str = "", level: int = 0) -> None:
+        self.lines = [first]
+        self.kind, self.label, self.level = kind, label, level
+
+    def flush(
+        self, out: _Builder, path: tuple[str, ...], vocab: set[str], hyphenated: set[str]
+    ) -> None:
+        if not self.lines:
+            return
+        text = ""
+        for ln in self.lines:
+            text = _dehyphenate_join(text, ln.text, vocab, hyphenated) if text else ln.text
+        text = text.strip()
+        if alnum(text):
+            first = self.lines[0]
+            out.add(
+                kind=self.kind,
+                text=text,
+                page=self.page,
+                level=self.level,
+                number=self.label,
+                heading_path=path,
+                bold=first.bold,
+                font_size=first.size,
+            )
+        self.lines = []
 
 
 @dataclass
@@ -772,7 +819,10 @@ def _breaks_paragraph(prev: _Line, cur: _Line, usual: dict[float, float]) -> boo
 
 
 _FUNCTION_WORDS = frozenset(
-    "a an and as at by for from in into of on or per than that the to vs with without".split()
+    {
+        *("a", "an", "and", "as", "at", "by", "for", "from", "in", "into", "of", "on", "or"),
+        *("per", "than", "that", "the", "to", "vs", "with", "without"),
+    }
 )
 _SENTENCE_INSIDE = re.compile(r"[.;]\s+[A-Z(]")
 
@@ -866,9 +916,7 @@ def _pdf_structure(pages: list[list[_Line]], texts: list[str]) -> tuple[list[Blo
         page_sizes.append(counter)
         sizes.update(counter)
     body = sizes.most_common(1)[0][0] if sizes else 0.0
-    page_body = [
-        c.most_common(1)[0][0] if sum(c.values()) >= 300 else body for c in page_sizes
-    ]
+    page_body = [c.most_common(1)[0][0] if sum(c.values()) >= 300 else body for c in page_sizes]
 
     vocab: set[str] = set()
     hyphenated: set[str] = set()
@@ -907,33 +955,11 @@ def _pdf_structure(pages: list[list[_Line]], texts: list[str]) -> tuple[list[Blo
     last_number: tuple[int, ...] | None = None
     seen_numbered = False
     for page_no, (lines, drop, found) in enumerate(zip(pages, skip, candidates, strict=True), 1):
-        cur: list[_Line] = []
-        cur_kind: BlockKind = "paragraph"
-        cur_label = ""
-        cur_level = 0
+        para = _Para(page_no)
         list_x: list[float] = []
 
-        def flush() -> None:
-            nonlocal cur
-            if not cur:
-                return
-            text = ""
-            for ln in cur:
-                text = _dehyphenate_join(text, ln.text, vocab, hyphenated) if text else ln.text
-            text = text.strip()
-            if alnum(text):
-                first = cur[0]
-                out.add(
-                    kind=cur_kind,
-                    text=text,
-                    page=page_no,
-                    level=cur_level,
-                    number=cur_label,
-                    heading_path=stack.path,
-                    bold=first.bold,
-                    font_size=first.size,
-                )
-            cur = []
+        def flush(para: _Para = para) -> None:
+            para.flush(out, stack.path, vocab, hyphenated)
 
         prev: _Line | None = None
         i = 0
@@ -989,29 +1015,28 @@ def _pdf_structure(pages: list[list[_Line]], texts: list[str]) -> tuple[list[Blo
                 continue
 
             marker = _LIST_MARKER.match(s)
+            cur = para.lines
             new_para = not cur or prev is None or _breaks_paragraph(prev, ln, usual)
             if marker and (
                 new_para
-                or cur_kind == "list_item"
+                or para.kind == "list_item"
                 or cur[-1].text.rstrip().endswith((".", ":", ";"))
             ):
                 flush()
-                cur = [_Line(marker.group(2), ln.size, ln.bold, ln.x, ln.pos, ln.styled)]
-                cur_kind, cur_label = "list_item", marker.group(1)
                 while list_x and ln.x < list_x[-1] - 3:
                     list_x.pop()
                 if not list_x or ln.x > list_x[-1] + 3:
                     list_x.append(ln.x)
-                cur_level = len(list_x)
+                first = _Line(marker.group(2), ln.size, ln.bold, ln.x, ln.pos, ln.styled)
+                para.start(first, "list_item", marker.group(1), len(list_x))
             elif s in _BULLETS:
+                # A bullet alone on its line: the item's text follows on the next line.
                 flush()
-                cur = [_Line("", ln.size, ln.bold, ln.x, ln.pos, ln.styled)]
-                cur_kind, cur_label, cur_level = "list_item", s, max(1, len(list_x))
-            elif new_para and not (cur and cur_kind == "list_item" and not alnum(cur[-1].text)):
+                first = _Line("", ln.size, ln.bold, ln.x, ln.pos, ln.styled)
+                para.start(first, "list_item", s, max(1, len(list_x)))
+            elif new_para and not (cur and para.kind == "list_item" and not alnum(cur[-1].text)):
                 flush()
-                cur = [ln]
-                cur_kind = "caption" if _CAPTION.match(s) else "paragraph"
-                cur_label, cur_level = "", 0
+                para.start(ln, "caption" if _CAPTION.match(s) else "paragraph")
                 if list_x and ln.x <= list_x[0] + 3:
                     list_x = []
             else:
@@ -1032,7 +1057,7 @@ def _pdf_structure(pages: list[list[_Line]], texts: list[str]) -> tuple[list[Blo
 # DOCX
 
 W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
-W = "{%s}" % W_NS
+W = f"{{{W_NS}}}"
 
 
 def _w(tag: str) -> str:
@@ -1146,7 +1171,9 @@ _HEADING_NAME = re.compile(r"^heading\s*(\d)$", re.I)
 
 
 def _is_toc_style(chain: list[_Style]) -> bool:
-    return bool(chain) and re.match(r"^toc\b|^toc\s*\d|^toc heading", chain[0].name, re.I) is not None
+    return (
+        bool(chain) and re.match(r"^toc\b|^toc\s*\d|^toc heading", chain[0].name, re.I) is not None
+    )
 
 
 def _style_heading_level(chain: list[_Style]) -> int | None:
@@ -1386,7 +1413,8 @@ class _DocxText:
                     elif t == _w("noBreakHyphen"):
                         parts.append("-")
                     elif t == _w("sym"):
-                        parts.append(_bullet(chr(int(item.get(_w("char"), "20"), 16))))
+                        with contextlib.suppress(ValueError, OverflowError):
+                            parts.append(_bullet(chr(int(item.get(_w("char"), "20"), 16))))
             elif tag in _TRANSPARENT:
                 if tag == _w("sdt"):
                     content = child.find(_w("sdtContent"))
@@ -1676,7 +1704,11 @@ def _docx_footnotes(document: Any, reader: _DocxText) -> list[str]:
                 continue
             root = parse_xml(rel.target_part.blob)
             for fn in root.iterchildren(_w("footnote")):
-                if fn.get(_w("type")) in ("separator", "continuationSeparator", "continuationNotice"):
+                if fn.get(_w("type")) in (
+                    "separator",
+                    "continuationSeparator",
+                    "continuationNotice",
+                ):
                     continue
                 text = " ".join(
                     t for t in (reader.paragraph(p, False).strip() for p in fn.iter(_w("p"))) if t

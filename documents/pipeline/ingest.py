@@ -89,7 +89,8 @@ def chunk_text(sources: tuple[ExtractedSource, ...]) -> list[Chunk]:
                 level = _heading_level(block)
                 while stack and stack[-1][0] >= level:
                     stack.pop()
-                stack.append((level, block.text.strip()))
+                label = f"{block.number.rstrip('.')} {block.text.strip()}" if block.number else block.text.strip()
+                stack.append((level, label))
                 current = [block]
                 words = len(block.text.split())
                 continue
@@ -256,7 +257,7 @@ def _heading_tree(
                 stack.pop()
             parent = stack[-1] if stack else None
             qualified = title
-            if parent is not None and len(mapping.heading_tokens(title)) <= 1:
+            if parent is not None and mapping.needs_parent(title):
                 qualified = f"{parent.title} {title}"
             node = HeadingNode(
                 id=len(nodes),

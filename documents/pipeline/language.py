@@ -10,6 +10,7 @@ in "s", ...) live in ``data/language.json`` so they can grow without code change
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
 import unicodedata
@@ -47,22 +48,60 @@ def normalize_alnum(text: str) -> str:
     return _NON_ALNUM_RE.sub("", unicodedata.normalize("NFKC", text).casefold())
 
 
-def alnum_with_map(text: str) -> tuple[str, list[int]]:
+_ALNUM_RUN_RE = re.compile(r"[^\W_]+")
+
+
+class PositionMap:
+    """Index in a normalised (letters and digits) string → index in the original text.
+
+    Stored as runs: ASCII runs map one to one; other characters (whose NFKC form may change
+    length) are mapped character by character. Lookups use bisect."""
+
+    __slots__ = ("_norm_starts", "_orig_starts", "_exact")
+
+    def __init__(self) -> None:
+        self._norm_starts: list[int] = []
+        self._orig_starts: list[int] = []
+        self._exact: list[bool] = []  # True: a one-to-one run; False: one original character
+
+    def add(self, norm_start: int, orig_start: int, exact: bool) -> None:
+        self._norm_starts.append(norm_start)
+        self._orig_starts.append(orig_start)
+        self._exact.append(exact)
+
+    def __getitem__(self, i: int) -> int:
+        k = bisect.bisect_right(self._norm_starts, i) - 1
+        if k < 0:
+            raise IndexError(i)
+        if self._exact[k]:
+            return self._orig_starts[k] + (i - self._norm_starts[k])
+        return self._orig_starts[k]
+
+
+def alnum_with_map(text: str) -> tuple[str, PositionMap]:
     """``normalize_alnum`` plus, for each kept character, its index in ``text``."""
-    out: list[str] = []
-    positions: list[int] = []
-    append, mark = out.append, positions.append
-    for i, ch in enumerate(text):
-        if ch < "\x80":
-            if ch.isalnum():
-                append(ch.lower())
-                mark(i)
+    parts: list[str] = []
+    positions = PositionMap()
+    length = 0
+    for m in _ALNUM_RUN_RE.finditer(text):
+        run = m.group(0)
+        if run.isascii():
+            positions.add(length, m.start(), True)
+            parts.append(run.lower())
+            length += len(run)
             continue
-        for c in unicodedata.normalize("NFKC", ch).casefold():
-            if c.isalnum():
-                append(c)
-                mark(i)
-    return "".join(out), positions
+        for offset, ch in enumerate(run):
+            if ch < "\x80":
+                norm = ch.lower()
+            else:
+                norm = "".join(c for c in unicodedata.normalize("NFKC", ch).casefold() if c.isalnum())
+            if norm:
+                positions.add(length, m.start() + offset, len(norm) == 1 and ch < "\x80")
+                parts.append(norm)
+                length += len(norm)
+    # Characters outside the runs whose NFKC form is alphanumeric ("²" is matched by the run
+    # pattern already; "ﬁ" too) are rare enough to ignore here.
+    return "".join(parts), positions
 
 
 def clean_text(text: str) -> str:
@@ -112,8 +151,17 @@ def _norm_number(num: str) -> str:
 
 # ---------------------------------------------------------------- sentences
 
+_SENTENCE_STARTERS = frozenset(
+    "The This These That Those A An As All If In It Its For At After Before During When While "
+    "Patients Subjects Participants Each Every No Any Some Other There Then Thus However Also".split()
+)
 _BOUNDARY_RE = re.compile(r"[.!?][\"'”’)\]]*(?=\s+)")
 _OPENERS = "\"'“‘([•"
+
+
+@cache
+def _dotted_abbreviations() -> frozenset[str]:
+    return frozenset(a.replace(".", "") for a in _word_set("sentence_abbreviations") if "." in a)
 
 
 def split_sentences(text: str) -> list[tuple[int, int]]:
@@ -143,22 +191,24 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
         token = text[tok_start:k].strip("\"'“‘([")
         low = token.lower().rstrip(".")
         if text[m.start()] == ".":
-            if low in abbrevs or low.replace(".", "") in {a.replace(".", "") for a in abbrevs if "." in a}:
+            if low in abbrevs or low.replace(".", "") in _dotted_abbreviations():
                 continue
             if re.fullmatch(r"[A-Z]", token):  # an initial
                 continue
             if re.fullmatch(r"(?:[A-Za-z]\.)+[A-Za-z]", token):  # U.S. / e.g
                 continue
-            if re.fullmatch(r"\d+(?:\.\d+){2,}", token):  # a section number 3.10.3.
-                continue
-            if re.fullmatch(r"[A-Z]?\d+(?:\.\d+)*", token):
-                # "Section 4.6." / "Attachment LZZT.2." / "Table 3." followed by a title.
-                prev = text[max(start, tok_start - 20) : tok_start].split()
-                if prev and prev[-1].lower().strip("(") in ref_words and nxt.isupper():
-                    following = text[j : j + 40].split()
-                    # "see Section 4. The study..." ends a sentence; "Section 4. Study Extensions" not.
-                    if following and following[0] not in {"The", "This", "These", "A", "An", "All", "If", "In", "Patients", "It"}:
-                        continue
+            is_section_number = bool(re.fullmatch(r"\d+(?:\.\d+){2,}", token))
+            prev = text[max(start, tok_start - 20) : tok_start].split()
+            after_ref = bool(prev) and prev[-1].lower().strip("(") in ref_words
+            if is_section_number or (after_ref and re.fullmatch(r"[A-Z]*\.?\d+(?:\.\d+)*", token)):
+                # "Section 3.10.3. Study Extensions" continues; "Section 3.9.1.1. As stated" ends.
+                following = text[j : j + 60].split()
+                starts_sentence = bool(following) and (
+                    following[0] in _SENTENCE_STARTERS
+                    or (len(following) > 1 and following[1][:1].islower())
+                )
+                if not starts_sentence:
+                    continue
             if nxt.isdigit() and re.fullmatch(r"\d+", low or ""):
                 continue
         spans.append((start, end))
@@ -191,10 +241,16 @@ def has_future(sentence: str) -> bool:
     """True when the sentence still uses the future modal ("will", "shall", "won't")."""
     for m in _WILL_RE.finditer(sentence):
         before = sentence[: m.start()].split()
-        if before and before[-1].lower().strip(",;:") in _word_set("noun_will_predecessors"):
+        if before and (
+            before[-1].lower().strip(",;:") in _word_set("noun_will_predecessors")
+            or before[-1].lower().endswith(("'s", "’s", "s'"))
+        ):
             continue
         after = sentence[m.end() :].lstrip()
         if not after or not after[0].isalpha():
+            continue
+        nxt = re.match(r"[A-Za-z]+", after)
+        if nxt and nxt.group(0).lower() in _word_set("not_verbs_after_will") - {"be"}:
             continue
         return True
     return False
@@ -251,6 +307,9 @@ def _is_plural_word(word: str) -> bool | None:
     return False
 
 
+_DETERMINERS = frozenset("the a an this these those that each every all any some no its their our".split())
+
+
 def _subject_is_plural(before: str) -> bool:
     """Guess whether the subject that ends ``before`` (the text before "will") is plural."""
     boundary_words = _word_set("subject_boundary_words")
@@ -289,7 +348,7 @@ def _subject_is_plural(before: str) -> bool:
     preps = _word_set("prepositions")
     head_part: list[str] = []
     for i, tok in enumerate(tokens):
-        if i > 0 and tok.lower() in preps:
+        if i > 0 and tok.lower() in preps and tokens[i - 1].lower() not in _DETERMINERS:
             # "A total of 300 patients": the quantity's noun decides.
             if head_part and head_part[-1].lower() in _word_set("quantifier_heads"):
                 art = head_part[0].lower() if len(head_part) > 1 else ""
@@ -298,6 +357,9 @@ def _subject_is_plural(before: str) -> bool:
                     continue
             break
         head_part.append(tok)
+    # "patients enrolled in this study": the noun before a trailing participle.
+    while len(head_part) > 1 and re.search(r"[a-z](ed|ing)$", head_part[-1]) and not head_part[-1][:1].isupper():
+        head_part.pop()
     if not head_part:
         return False
     if any(t.lower() in {"and", "&"} for t in head_part[1:]):
@@ -321,6 +383,10 @@ def _is_relative_pronoun(toks: list[str], i: int) -> bool:
     if prev in _word_set("complementizer_heads") or prev.endswith("ed"):
         return False
     return prev not in _word_set("prepositions")
+
+
+def negated_modal(modal: str) -> bool:
+    return modal.lower().startswith(("won", "shan"))
 
 
 def _is_reported(before: str) -> bool:
@@ -408,6 +474,17 @@ def _convert_future(sentence: str) -> tuple[str, bool]:
             # "Will ..." opening a sentence is a question or a noun; leave it.
             search_from = m.end()
             continue
+        if prev_tokens and prev_tokens[-1].lower() in {"as", "nor", "so"}:
+            # Inversion: "..., as will laboratory assessments" → "as were laboratory assessments".
+            np_match = re.match(r"\s*([^,.;:()]+)", result[m.end() :])
+            subject_words = np_match.group(1).split() if np_match else []
+            if subject_words and not negated_modal(modal):
+                plural = bool(_is_plural_word(subject_words[-1]))
+                be = "were" if plural else "was"
+                result = result[: m.start()] + be + result[m.end() :]
+                converted = True
+                search_from = m.start() + len(be)
+                continue
         negated = modal.lower().startswith(("won", "shan"))
         rest = result[m.end() :]
         # Tokens after the modal: optional "not", adverbs, then the verb.
@@ -719,6 +796,47 @@ def parse_abbreviation_entry(text: str) -> tuple[str, str] | None:
     if not definition or len(definition) > 200 or definition[:1].isdigit():
         return None
     return abbr, definition
+
+
+def parse_abbreviation_run(text: str) -> list[tuple[str, str, str]]:
+    """Entries of an abbreviations list that extraction ran together into one paragraph
+    ("AE adverse event ANCOVA analysis of covariance ..."): (abbreviation, definition, entry text).
+    An entry is kept only when its definition starts with the abbreviation's first letter or
+    contains a run of words that spells it."""
+    toks = clean_text(text).split()
+
+    def unit_like(i: int) -> bool:  # "mg milligrams", "cm2 centimeters squared"
+        t = toks[i]
+        nxt = toks[i + 1] if i + 1 < len(toks) else ""
+        return (
+            bool(re.fullmatch(r"[a-z]{1,3}\d?", t))
+            and t not in STOPWORDS
+            and nxt[:1].lower() == t[:1]
+            and len(nxt) > len(t) + 2
+        )
+
+    starts = [
+        i for i, t in enumerate(toks) if looks_like_abbreviation(t.rstrip(":,;")) or unit_like(i)
+    ]
+    out: list[tuple[str, str, str]] = []
+    for n, i in enumerate(starts):
+        end = starts[n + 1] if n + 1 < len(starts) else len(toks)
+        abbr = toks[i].rstrip(":,;")
+        words = toks[i + 1 : end]
+        if not words:
+            continue
+        definition = " ".join(words).strip(" -–—:")
+        if not definition:
+            continue
+        first = next((c for c in abbr if c.isalpha()), "")
+        if definition[:1].lower() != first.lower():
+            spelled = _best_long_form(abbr, definition)
+            if not spelled:
+                continue
+            definition = spelled
+        entry = " ".join(toks[i:end])
+        out.append((abbr, definition, entry))
+    return out
 
 
 def abbreviations_used(text: str) -> list[str]:

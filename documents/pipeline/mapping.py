@@ -257,6 +257,14 @@ def profile_for(section: OutlineSection) -> SectionProfile:
     )
 
 
+def needs_parent(title: str) -> bool:
+    """A heading too bare to mean anything alone ("Primary", "Secondary", "General"): it is
+    matched together with its parent heading ("Study Endpoints Primary")."""
+    toks = heading_tokens(title, keep_generic=True)
+    qualifiers = {_stem(w) for w in section_map()["qualifier_words"]}
+    return bool(toks) and toks <= qualifiers | _generic()
+
+
 def is_boilerplate_heading(title: str) -> bool:
     key = compact(title)
     return any(compact(h) == key for h in section_map()["boilerplate_headings"])

@@ -331,13 +331,17 @@ def _assign_headings(plan: _Plan, body: list[int]) -> None:
                 node = node_by_id[nid]
                 if node.source_kind not in kind_rank or (only_kind and node.source_kind != only_kind):
                     continue
-                own = mapping.heading_tokens(node.title)
                 if node.qualified != node.title:
                     # A bare "Primary" is matched with its parent: "Study Endpoints Primary"
-                    # matches "Primary Endpoint" (and only when its own words are wanted).
+                    # matches "Primary Endpoint" (and only when its own words are wanted); a
+                    # bare heading of several words ("General Considerations") may also match
+                    # the same words exactly.
                     score = 0.0
-                    if own and own <= mapping.heading_tokens(text):
+                    own = mapping.heading_tokens(node.title, keep_generic=True)
+                    if own and own <= mapping.heading_tokens(text, keep_generic=True):
                         score = mapping.heading_similarity(text, node.qualified)
+                    if len(own) >= 2 and mapping.compact(text) == mapping.compact(node.title):
+                        score = 1.0
                 else:
                     score = mapping.heading_similarity(text, node.title)
                 if score < HEADING_THRESHOLD and nid in broken and mapping.compact_contains(text, node.title):
@@ -832,11 +836,10 @@ def _references(plan: _Plan, sec: OutlineSection) -> SectionDraft:
         for pos, block in blocks:
             if words >= budget:
                 break
-            result = write_block(plan.ctx, s_idx, block, convert_tense=False)
+            # A reference is one entry: kept whole and unchanged.
+            result = write_block(plan.ctx, s_idx, block, convert_tense=False, verbatim=True)
             plan.claimed.add((s_idx, pos))
-            for p in result.paragraphs:
-                # A reference is one entry; keep it whole and unchanged.
-                paragraphs.append(replace(p, style="list", list_label=p.list_label, source_text=None, text=p.source_text or p.text))
+            paragraphs.extend(result.paragraphs)
             tables.extend(result.tables)
             words += result.words
     if not paragraphs and not tables:

@@ -94,10 +94,10 @@ def source_numbers(sources: Sequence[ExtractedSource]) -> set[str]:
         for page in src.pages:
             found.update(_numbers(page))
         for b in src.blocks:
-            found.update(_numbers(b.text))
+            if not src.pages:  # a PDF's blocks are made of its pages' lines
+                found.update(_numbers(b.text))
             for row in b.rows:
-                for cell in row:
-                    found.update(_numbers(cell))
+                found.update(_numbers(" | ".join(row)))
         for fact in src.key_facts:
             found.update(_numbers(fact.quote))
     # "1.2.3" as written in a source also supports its parts in text such as "1.2".

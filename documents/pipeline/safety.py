@@ -16,6 +16,8 @@ Every failure is a ``SourceError`` with one of the stable codes of ``errors.ERRO
 from __future__ import annotations
 
 import contextlib
+import gc
+import itertools
 import multiprocessing
 import os
 import re
@@ -60,18 +62,15 @@ class Limits:
         try:
             from django.conf import settings
 
-            if not settings.configured:
-                return cls()
-            get = settings.__getattr__
-        except Exception:  # Django absent or settings broken: the defaults are safe.
+            configured = settings.configured
+        except Exception:  # Django absent or its settings broken: the defaults are safe
+            return cls()
+        if not configured:
             return cls()
         defaults = cls()
 
         def value(name: str, default: Any) -> Any:
-            try:
-                got = get(name)
-            except AttributeError:
-                return default
+            got = getattr(settings, name, None)
             return type(default)(got) if got is not None else default
 
         return cls(
@@ -234,7 +233,7 @@ def read_central_directory(
     declares more than ``max_entries`` entries (checked before reading them).
     """
     try:
-        size = os.path.getsize(path)
+        size = Path(path).stat().st_size
         with open(path, "rb") as fh:
             tail_len = min(size, _EOCD_SIZE + _MAX_COMMENT)
             fh.seek(size - tail_len)
@@ -395,7 +394,7 @@ def check_ooxml_zip(
     entries = read_central_directory(path, file_name=file_name, max_entries=limits.max_zip_entries)
     if not entries:
         raise SourceError(file_name, "unreadable_document")
-    file_size = os.path.getsize(path)
+    file_size = Path(path).stat().st_size
     member_max = limits.max_zip_member_mb * MB
     total_max = limits.max_zip_total_mb * MB
     total = 0
@@ -441,7 +440,7 @@ def check_ooxml_zip(
                     raise SourceError(file_name, "unreadable_document")
                 spans.append((e.header_offset, end))
             spans.sort()
-            for (_s1, e1), (s2, _e2) in zip(spans, spans[1:], strict=False):
+            for (_s1, e1), (s2, _e2) in itertools.pairwise(spans):
                 if s2 < e1:
                     raise SourceError(file_name, "unreadable_document")
 
@@ -523,6 +522,9 @@ def _child_main(conn: Any, func: Callable[..., Any], args: tuple[Any, ...], memo
     # Runs in the forked child. Nothing here may raise past the pipe: the parent learns of every
     # outcome through a message, or through the exit status when even that fails.
     try:
+        # Objects inherited from the parent are never collected here; keeping the collector
+        # off them avoids touching (and so copying) their pages.
+        gc.freeze()
         limit = _address_space_bytes() + memory_mb * MB
         with contextlib.suppress(ValueError, OSError):
             resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
@@ -595,7 +597,9 @@ def run_limited(
     """
     ctx = multiprocessing.get_context("fork")
     parent_conn, child_conn = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child_main, args=(child_conn, func, args, memory_mb), daemon=True)
+    # Not a daemon: daemonic processes may not have children, and callers may be daemons
+    # themselves. The child is always joined or killed below.
+    proc = ctx.Process(target=_child_main, args=(child_conn, func, args, memory_mb))
     proc.start()
     child_conn.close()
     deadline = time.monotonic() + timeout

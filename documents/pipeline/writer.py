@@ -358,13 +358,15 @@ class WriterContext:
         if key in self.seen:
             return True
         toks = self._tokens(text)
-        if len(toks) < 6:
+        if len(toks) < 4:
             return False
         rare = sorted(toks, key=len, reverse=True)[:3]
         for t in rare:
             for other in self.seen_tokens.get(t, ()):
                 inter = len(toks & other)
-                if inter and inter / len(toks | other) >= NEAR_DUP_JACCARD:
+                # A near copy, or a sentence all of whose words (numbers included) an earlier
+                # sentence already said ("Approximately 120 patients will be randomized.").
+                if inter == len(toks) or (len(toks) >= 6 and inter / len(toks | other) >= NEAR_DUP_JACCARD):
                     return True
         return False
 
@@ -372,8 +374,8 @@ class WriterContext:
         text = self._dedupe_text(text)
         self.seen.add(normalize_alnum(text))
         toks = self._tokens(text)
-        if len(toks) >= 6:
-            for t in sorted(toks, key=len, reverse=True)[:3]:
+        if len(toks) >= 4:
+            for t in toks:
                 self.seen_tokens.setdefault(t, []).append(toks)
 
     # -- rewriting
@@ -409,15 +411,18 @@ def is_debris(sentence: str, *, list_item: bool = False) -> bool:
     alpha = [t for t in toks if re.search(r"[A-Za-z]{3,}", t)]
     if list_item:
         return not alpha
-    if len(toks) < 4:
+    if len(toks) < 3:
         return True
     if len(alpha) / len(toks) < 0.5:
         return True
     if not re.search(r"[a-z]{3,}", sentence):
         return True
-    # Labels and figure text rarely end like a sentence.
+    # Labels and figure text rarely end like a sentence or use function words.
     stripped = sentence.strip()
-    return not re.search(r"[.!?:;][)\]\"”’]*$", stripped) and len(stripped.split()) < 8
+    if re.search(r"[.!?:;][)\]\"”’]*$", stripped) or len(toks) >= 8:
+        return False
+    function_words = sum(1 for t in toks if t.lower() in language.STOPWORDS)
+    return function_words < 2
 
 
 # ---------------------------------------------------------------- blocks → paragraphs
@@ -454,8 +459,11 @@ def write_block(
     convert_tense: bool = True,
     caption: str = "",
     allow_duplicates: bool = False,
+    verbatim: bool = False,
 ) -> BlockWriteResult:
-    """One source block as cited paragraphs (or a table); empty when nothing in it is usable."""
+    """One source block as cited paragraphs (or a table); empty when nothing in it is usable.
+
+    ``verbatim`` keeps the block whole and unchanged (reference-list entries)."""
     if block.kind == "heading" or not block.text.strip():
         return BlockWriteResult([], [], 0)
     if block.kind == "table" and block.rows:
@@ -472,6 +480,21 @@ def write_block(
             is_list, label, body = True, m.group(1), body[m.end() :]
     vocab = ctx.vocabulary.get(s_idx, {})
     cleaned = language.repair_split_words(language.clean_text(body), vocab) if vocab else language.clean_text(body)
+    if verbatim:
+        if not cleaned or ingest_toc_line(cleaned) or (not allow_duplicates and ctx.is_duplicate(cleaned)):
+            return BlockWriteResult([], [], 0)
+        cites = ctx.locator.locate(s_idx, block, cleaned)
+        if not cites:
+            ctx.stats.sentences_unlocated += 1
+            return BlockWriteResult([], [], 0)
+        ctx.remember(cleaned)
+        paragraph = Paragraph(
+            text=cleaned,
+            citations=tuple(cites),
+            style="list" if is_list else "body",
+            list_label=label if is_list else "",
+        )
+        return BlockWriteResult([paragraph], [], len(cleaned.split()))
     spans = language.split_sentences(cleaned)
     originals: list[str] = []
     rewritten: list[str] = []
@@ -569,10 +592,15 @@ def source_definitions(
                 if len(cells) >= 2 and language.looks_like_abbreviation(cells[0].rstrip(":")):
                     entries.append((cells[0].rstrip(":"), cells[1], " ".join(cells[:2])))
         else:
-            for line in block.text.split("\n"):
-                parsed = language.parse_abbreviation_entry(line)
-                if parsed:
-                    entries.append((parsed[0], parsed[1], line))
+            lines = [ln for ln in block.text.split("\n") if ln.strip()]
+            run = len(lines) == 1 and len(language.abbreviations_used(block.text)) > 2
+            if run:
+                entries.extend(language.parse_abbreviation_run(block.text))
+            else:
+                for line in lines:
+                    parsed = language.parse_abbreviation_entry(line)
+                    if parsed:
+                        entries.append((parsed[0], parsed[1], line))
         for abbr, long_form, quote_text in entries:
             if abbr in found:
                 continue

@@ -251,29 +251,19 @@ def _sap_docx() -> bytes:
 
 @pytest.fixture
 def source_files(tmp_path: Path) -> list[Path]:
-    """A protocol PDF and a SAP DOCX on disk, ready for a file input."""
-    try:  # the shared builders, when another part of the suite provides them
-        from tests.fixtures.builders import build_protocol_docx, build_protocol_pdf
-    except ImportError:
-        pdf, docx = _protocol_pdf(), _sap_docx()
-    else:  # pragma: no cover - depends on the shared builders' signature
-        pdf, docx = _call_builder(build_protocol_pdf), _call_builder(build_protocol_docx)
-        pdf = pdf or _protocol_pdf()
-        docx = docx or _sap_docx()
+    """A protocol as PDF and as Word, ready for a file input.
+
+    Built by the shared tests/fixtures/builders.py when present (the suite's reference protocol),
+    else by the small builders above.
+    """
     protocol = tmp_path / "protocol.pdf"
-    sap = tmp_path / "sap.docx"
-    protocol.write_bytes(pdf)
-    sap.write_bytes(docx)
-    return [protocol, sap]
-
-
-def _call_builder(builder: Callable[..., Any]) -> bytes | None:
+    word = tmp_path / "protocol.docx"
     try:
-        result = builder()
-    except TypeError:
-        return None
-    if isinstance(result, bytes):
-        return result
-    if isinstance(result, str | Path) and Path(result).is_file():
-        return Path(result).read_bytes()
-    return None
+        from tests.fixtures.builders import build_protocol_docx, build_protocol_pdf
+    except ImportError:  # pragma: no cover - the shared builders are part of the suite
+        protocol.write_bytes(_protocol_pdf())
+        word.write_bytes(_sap_docx())
+    else:
+        build_protocol_pdf(protocol)
+        build_protocol_docx(word)
+    return [protocol, word]

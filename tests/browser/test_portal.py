@@ -88,7 +88,9 @@ def test_generate_watch_download_cite_and_regenerate(
     download_link = page.get_by_role("link", name="Download .docx")
     download_link.wait_for()
     page.locator("#draft-preview .draft-section").first.wait_for()
-    shot(page, "document-complete")
+    page.set_viewport_size({"width": 1280, "height": 1500})
+    shot(page, "document-complete", full_page=False)
+    page.set_viewport_size({"width": 1280, "height": 900})
 
     with page.expect_download() as download_info:
         download_link.click()
@@ -98,7 +100,7 @@ def test_generate_watch_download_cite_and_regenerate(
     download.save_as(str(saved))
     word = Document(io.BytesIO(saved.read_bytes()))
     text = "\n".join(p.text for p in word.paragraphs)
-    assert "120 participants" in text or "FOL-101" in text
+    assert "ABC-123-45" in text or "120" in text
 
     # A citation marker opens to show the file, the page or block, and the quote.
     marker = page.locator("details.cite > summary").first
@@ -106,7 +108,7 @@ def test_generate_watch_download_cite_and_regenerate(
     marker.click()
     card = page.locator("details.cite[open] .cite-card").first
     card.wait_for()
-    assert re.search(r"(protocol\.pdf, page \d+|sap\.docx, block \d+)", card.inner_text())
+    assert re.search(r"(protocol\.pdf, page \d+|protocol\.docx, block \d+)", card.inner_text())
     quote = card.locator("blockquote").inner_text().strip()
     assert len(quote) > 10
     shot(page, "citation-open", full_page=False)

@@ -36,7 +36,9 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _start(data_dir: Path, port: int) -> tuple[subprocess.Popen[str], str]:
+def _start(
+    data_dir: Path, port: int, redis_url: str | None = None
+) -> tuple[subprocess.Popen[str], str]:
     env = {
         key: value
         for key, value in os.environ.items()
@@ -48,6 +50,8 @@ def _start(data_dir: Path, port: int) -> tuple[subprocess.Popen[str], str]:
         FOLIO_DATA_DIR=str(data_dir),
         PORT=str(port),
     )
+    if redis_url:
+        env["REDIS_URL"] = redis_url
     process = subprocess.Popen(
         [sys.executable, "manage.py", "runstack", "--verbosity", "0"],
         cwd=PROJECT_ROOT,
@@ -147,6 +151,23 @@ def test_when_the_stack_is_killed_its_children_die_with_it(tmp_path):
         for pid, ident in children.items():
             if process_identity(pid) == ident:
                 os.kill(pid, signal.SIGKILL)
+
+
+def test_with_redis_url_set_no_embedded_server_is_started(tmp_path, redis_server):
+    process, output = _start(tmp_path, _free_port(), redis_url=redis_server)
+    try:
+        children = descendants(process.pid)
+        commands = " ".join(Path(f"/proc/{pid}/cmdline").read_text() for pid in children)
+        assert "valkey-server" not in commands
+        assert "rqworker" in commands
+        assert redis_server in output
+        assert not (tmp_path / "redis.url").exists()
+        os.killpg(process.pid, signal.SIGINT)
+        assert process.wait(timeout=60) == 0
+        assert _gone(children, timeout=10) == []
+    finally:
+        if process.poll() is None:
+            process.kill()
 
 
 def test_a_second_stack_on_the_same_data_dir_is_refused(settings):

@@ -180,24 +180,23 @@ class Stack:
         self.web: Child | None = None
         self.worker: Child | None = None
         self.stop_requests = 0
-        self.stop_reason = ""
 
     # --- output ---------------------------------------------------------------------------------
+    # A closed terminal (SIGHUP) makes every write fail: that must never stop the clean-up.
     def say(self, message: str) -> None:
-        self.command.stdout.write(message)
-        self.command.stdout.flush()
+        with contextlib.suppress(OSError, ValueError):
+            self.command.stdout.write(message)
+            self.command.stdout.flush()
 
     def warn(self, message: str) -> None:
-        self.command.stderr.write(message)
-        self.command.stderr.flush()
+        with contextlib.suppress(OSError, ValueError):
+            self.command.stderr.write(message)
+            self.command.stderr.flush()
 
     # --- signals --------------------------------------------------------------------------------
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        # Only count: writing from a signal handler can collide with a write in progress.
         self.stop_requests += 1
-        if not self.stop_reason:
-            self.stop_reason = signal.Signals(signum).name
-        if self.stop_requests == 2:
-            self.warn("Stopping now, without waiting for the running job.")
 
     def install_signal_handlers(self) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -384,6 +383,7 @@ class Stack:
                 announced = True
             worker.wait(0.2)
         if worker.alive():
+            self.say("Stopping the worker now; its running job is abandoned.")
             # A second signal is RQ's cold shutdown: it kills the work horse (the job's row is
             # then failed by the reconciler). RQ ignores one that comes within a second.
             time.sleep(max(0.0, started + 1.2 - time.monotonic()))

@@ -23,7 +23,8 @@ from tests.fixtures import builders
 
 CORPUS = Path(__file__).resolve().parents[3].parent / "shared" / "corpus"
 corpus = pytest.mark.skipif(
-    not CORPUS.is_dir(), reason=f"shared corpus not found at {CORPUS} (../shared beside the project)"
+    not CORPUS.is_dir(),
+    reason=f"shared corpus not found at {CORPUS} (../shared beside the project)",
 )
 
 
@@ -146,7 +147,9 @@ def test_list_items_keep_their_labels(protocol_pdf: ExtractedSource) -> None:
     assert [b.number for b in inclusion] == ["1.", "2.", "3."]
     assert inclusion[1].text.startswith("A diagnosis of chronic plaque psoriasis")
     assert inclusion[1].text.endswith("at the screening visit.")  # the wrapped line is joined
-    bullets = [b for b in protocol_pdf.blocks if b.heading_path[-1:] == ("2.2 Secondary Objectives",)]
+    bullets = [
+        b for b in protocol_pdf.blocks if b.heading_path[-1:] == ("2.2 Secondary Objectives",)
+    ]
     assert [b.kind for b in bullets[1:]] == ["list_item", "list_item"]
     assert all(b.number == "-" for b in bullets[1:])
 
@@ -374,9 +377,7 @@ def test_an_xlsx_with_a_doctype_is_rejected(tmp_path: Path) -> None:
     source = builders.build_results_xlsx(tmp_path / "ok.xlsx").path
     with zipfile.ZipFile(source) as z:
         members = [(n, z.read(n)) for n in z.namelist()]
-    members = [
-        (n, builders._LAUGHS if n == "xl/sharedStrings.xml" else d) for n, d in members
-    ]
+    members = [(n, builders._LAUGHS if n == "xl/styles.xml" else d) for n, d in members]
     path = builders.build_docx_from_members(tmp_path / "laughs.xlsx", members)
     assert error_code(path) == "unreadable_document"
 
@@ -420,7 +421,10 @@ def test_corpus_sap_pdf_headings() -> None:
     src = extract(CORPUS / "sap-cdiscpilot01.pdf")
     numbers = {b.number: b for b in src.blocks if b.kind == "heading" and b.number}
     assert numbers["5"].text == "SAMPLE SIZE CONSIDERATIONS"
-    assert numbers["10.1"].heading_path == ("10 EFFICACY ANALYSES", "10.1 Primary Efficacy Endpoints")
+    assert numbers["10.1"].heading_path == (
+        "10 EFFICACY ANALYSES",
+        "10.1 Primary Efficacy Endpoints",
+    )
     assert not any(b.text.startswith("FINAL SAP") for b in src.blocks)
     assert_blocks_lie_on_their_pages(src)
 
@@ -431,7 +435,10 @@ def test_corpus_docx_with_custom_heading_styles() -> None:
     src = extract(CORPUS / "protocol-cdiscpilot-m11.docx")
     found = headings(src)
     assert (found["Inclusion Criteria"].number, found["Inclusion Criteria"].level) == ("5.2", 2)
-    assert found["Inclusion Criteria"].heading_path == ("5 Trial Population", "5.2 Inclusion Criteria")
+    assert found["Inclusion Criteria"].heading_path == (
+        "5 Trial Population",
+        "5.2 Inclusion Criteria",
+    )
     assert found["Trial Design"].level == 1
     first = next(b for b in src.blocks if b.text.startswith("Males and postmenopausal females"))
     assert (first.kind, first.number) == ("list_item", "1.")
