@@ -165,6 +165,8 @@ def _picker_context(
     request: HttpRequest, template: Any, selected: set[str] | None
 ) -> dict[str, Any]:
     sections = list(template.sections.all()) if template is not None else []
+    if selected is not None and len(selected) >= len(sections):
+        selected = None  # every box ticked: shown as "the whole template", folded
     return {
         "picker_template": template,
         "picker_tree": section_tree(sections),

@@ -46,17 +46,25 @@ def test_models_and_migrations_agree(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_a_second_terminal_can_migrate_and_create_a_user_with_no_environment(tmp_path):
-    migrate = _manage(tmp_path, "migrate", "--no-input", "--verbosity", "0")
+@pytest.fixture(scope="module")
+def migrated_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data directory migrated by ``manage.py migrate`` in a clean environment (once)."""
+    data_dir = tmp_path_factory.mktemp("second-terminal")
+    migrate = _manage(data_dir, "migrate", "--no-input", "--verbosity", "0")
     assert migrate.returncode == 0, migrate.stderr
-    created = _manage(tmp_path, "create_org_user", "Acme", "alice", "--password", "a-long-password")
+    return data_dir
+
+
+def test_a_second_terminal_can_migrate_and_create_a_user_with_no_environment(migrated_data_dir):
+    created = _manage(
+        migrated_data_dir, "create_org_user", "Acme", "alice", "--password", "a-long-password"
+    )
     assert created.returncode == 0, created.stderr
     assert "Created user 'alice'" in created.stdout
 
 
-def test_a_command_refusing_bad_input_exits_non_zero_with_one_line(tmp_path):
-    _manage(tmp_path, "migrate", "--no-input", "--verbosity", "0")
-    result = _manage(tmp_path, "create_org_user", "Acme", "bob", "--password", "x")
+def test_a_command_refusing_bad_input_exits_non_zero_with_one_line(migrated_data_dir):
+    result = _manage(migrated_data_dir, "create_org_user", "Acme", "bob", "--password", "x")
     assert result.returncode != 0
     assert result.stderr.strip().count("\n") == 0
     assert "Password refused" in result.stderr

@@ -27,21 +27,27 @@ boldness and position; from these:
   is the label as printed and whose ``text`` is the rest; ``Table 2``/``Figure 1`` lines start
   ``caption`` blocks. Heading and list-item ``text`` never includes the number.
 
-DOCX (python-docx, after ``safety.check_ooxml_zip``). The body is read in document order,
-including the paragraphs and tables wrapped in body-level content controls (``w:sdt``). Block
-numbering: every paragraph counts 1 (empty ones too) and every table row counts 1; a table block
-carries the number of its first row, so row ``i`` (0-based) of a table is ``block + i``.
+DOCX (python-docx, after ``safety.check_ooxml_zip``). Block numbers must agree with an
+independent reader using python-docx (``document.iter_inner_content()``, ``Paragraph.text``,
+``table.rows``/``row.cells``), so the body is read exactly as python-docx reads it: its own
+paragraphs and tables in order (body-level content controls such as a TOC are skipped); every
+paragraph counts 1 (empty ones too) and every table row counts 1; a table block carries the
+number of its first row, so row ``i`` (0-based) of a table is ``block + i``; a row's cells are
+python-docx's (a horizontally merged cell repeated per grid column, a vertically merged one
+repeating the text above).
 Headings come from the outline level: the paragraph's own ``w:outlineLvl``, else the nearest
 style in its ``basedOn`` chain named "Heading N" / "Title" or carrying ``w:outlineLvl`` (so custom
 styles such as ``01Heading1`` count). TOC paragraphs (``TOC n`` styles, "TOC Heading") are
 counted but not emitted. Hidden text (``w:vanish``, resolved through run, character and
 paragraph styles) is left out. Numbering labels are computed from ``numbering.xml``.
-Footnotes are appended after the body as paragraphs, numbered on from the last body block.
+Footnotes are not read: they have no block number a reader of the body could check.
 
 XLSX (openpyxl, read-only, cached values). Each worksheet is one ``table`` block (its
-``heading_path`` is the sheet name) whose rows are every row from 1 to the sheet's last row;
-``block`` numbers count sheet rows across sheets in order, so row ``i`` of a sheet's table is
-``block + i`` as for DOCX tables.
+``heading_path`` is the sheet name) whose rows are the rows openpyxl's read-only ``iter_rows()``
+yields: the sheet's used range as its ``<dimension>`` declares it (normally from row 1; empty
+rows included). ``block`` numbers count those rows across sheets in order, so row ``i`` of a
+sheet's table is ``block + i`` as for DOCX tables. A sheet whose declared range is absent or
+absurdly large is read row by row as stored instead (from row 1).
 
 ``heading_path`` of a heading includes the heading itself, so a heading and the paragraphs under
 it share one path; entries read ``"5.1 Inclusion Criteria"`` (number without trailing dot).
@@ -1354,22 +1360,18 @@ def _format_number(n: int, fmt: str) -> str:
 
 # --- body walking -------------------------------------------------------------------------
 
-_TRANSPARENT = {
-    _w("hyperlink"),
-    _w("smartTag"),
-    _w("ins"),
-    _w("moveTo"),
-    _w("fldSimple"),
-    _w("customXml"),
-    _w("dir"),
-    _w("bdo"),
-    _w("sdtContent"),
-    _w("sdt"),
-}
-
 
 class _DocxText:
-    """Visible text of paragraphs, with hidden runs resolved through the styles."""
+    """Paragraph text exactly as python-docx's ``Paragraph.text`` reads it.
+
+    Citation checkers re-read a DOCX with python-docx (``iter_inner_content``, ``Paragraph.text``,
+    ``_Row.cells``), so the text must be theirs: only the paragraph's direct ``w:r`` and
+    ``w:hyperlink`` runs count (not tracked insertions, inline content controls or fields), and
+    hidden runs are kept (leaving one out could split a quote the checker reads whole). What we
+    can do without breaking that: a paragraph whose every run is hidden (``w:vanish`` on the
+    run, its character style or the paragraph style: how templates hide their instructions) is
+    not emitted at all.
+    """
 
     def __init__(self, styles: _Styles) -> None:
         self.styles = styles
@@ -1391,71 +1393,95 @@ class _DocxText:
                     return hidden
         return para_hidden
 
-    def paragraph(self, p: Any, para_hidden: bool) -> str:
+    def paragraph(self, p: Any, para_hidden: bool = False) -> tuple[str, bool]:
+        """(python-docx's text, whether any text is visible)."""
         parts: list[str] = []
-        self._walk(p, parts, para_hidden)
-        return "".join(parts)
+        visible = False
+        for child in p:
+            if child.tag == _R:
+                visible = self._run(child, parts, para_hidden) or visible
+            elif child.tag == _HYPERLINK:
+                for r in child.iterchildren(_R):
+                    visible = self._run(r, parts, para_hidden) or visible
+        return "".join(parts), visible
 
-    def _walk(self, el: Any, parts: list[str], para_hidden: bool) -> None:
-        for child in el:
-            tag = child.tag
-            if tag == _w("r"):
-                if self._run_hidden(child, para_hidden):
-                    continue
-                for item in child:
-                    t = item.tag
-                    if t == _w("t"):
-                        parts.append(item.text or "")
-                    elif t == _w("tab") or t == _w("ptab"):
-                        parts.append("\t")
-                    elif t in (_w("br"), _w("cr")):
-                        parts.append("\n")
-                    elif t == _w("noBreakHyphen"):
-                        parts.append("-")
-                    elif t == _w("sym"):
-                        with contextlib.suppress(ValueError, OverflowError):
-                            parts.append(_bullet(chr(int(item.get(_w("char"), "20"), 16))))
-            elif tag in _TRANSPARENT:
-                if tag == _w("sdt"):
-                    content = child.find(_w("sdtContent"))
-                    if content is not None:
-                        self._walk(content, parts, para_hidden)
-                else:
-                    self._walk(child, parts, para_hidden)
+    def text(self, p: Any) -> str:
+        return self.paragraph(p)[0]
+
+    def _run(self, r: Any, parts: list[str], para_hidden: bool) -> bool:
+        start = len(parts)
+        for item in r:
+            t = item.tag
+            if t == _T:
+                parts.append(item.text or "")
+            elif t in (_TAB, _PTAB):
+                parts.append("\t")
+            elif t == _CR or (t == _BR and item.get(_w("type"), "textWrapping") == "textWrapping"):
+                parts.append("\n")
+            elif t == _NB_HYPHEN:
+                parts.append("-")
+        has_text = any(x.strip() for x in parts[start:])
+        return has_text and not self._run_hidden(r, para_hidden)
 
 
-def _iter_body(container: Any) -> Iterator[Any]:
-    """Paragraphs and tables in document order, looking through content controls."""
-    for child in container:
-        tag = child.tag
-        if tag in (_w("p"), _w("tbl")):
+_R, _T, _HYPERLINK = (_w(t) for t in ("r", "t", "hyperlink"))
+_TAB, _PTAB, _BR, _CR, _NB_HYPHEN = (_w(t) for t in ("tab", "ptab", "br", "cr", "noBreakHyphen"))
+
+
+def _iter_body(body: Any) -> Iterator[Any]:
+    """The body's own paragraphs and tables, in order, as python-docx's iter_inner_content.
+
+    Body-level content controls (``w:sdt``: a TOC, cover-page widgets) are neither counted nor
+    read, so that block numbers agree with python-docx.
+    """
+    for child in body:
+        if child.tag in (_P, _TBL):
             yield child
-        elif tag == _w("sdt"):
-            content = child.find(_w("sdtContent"))
-            if content is not None:
-                yield from _iter_body(content)
-        elif tag in (_w("customXml"), _w("ins"), _w("moveTo")):
-            yield from _iter_body(child)
 
 
-def _iter_rows(tbl: Any) -> Iterator[Any]:
-    for child in tbl:
-        if child.tag == _w("tr"):
-            yield child
-        elif child.tag in (_w("sdt"), _w("customXml")):
-            content = child.find(_w("sdtContent")) if child.tag == _w("sdt") else child
-            if content is not None:
-                yield from _iter_rows(content)
+_P, _TBL, _TR, _TC = (_w(t) for t in ("p", "tbl", "tr", "tc"))
 
 
-def _iter_cells(tr: Any) -> Iterator[Any]:
-    for child in tr:
-        if child.tag == _w("tc"):
-            yield child
-        elif child.tag in (_w("sdt"), _w("customXml")):
-            content = child.find(_w("sdtContent")) if child.tag == _w("sdt") else child
-            if content is not None:
-                yield from _iter_cells(content)
+def _table_rows(tbl: Any, reader: _DocxText, styles: _Styles) -> list[tuple[str, ...]]:
+    """Rows as python-docx's ``table.rows`` / ``row.cells`` / ``cell.text`` read them.
+
+    A cell is its direct paragraphs joined by newlines; a cell continuing a vertical merge
+    repeats the text of the cell above (python-docx returns that cell), and a horizontally
+    merged cell appears once per grid column it spans.
+    """
+    rows: list[tuple[str, ...]] = []
+    above: dict[int, str] = {}  # grid column → text of the cell there in the previous row
+    for tr in tbl.iterchildren(_TR):
+        cells: list[str] = []
+        current: dict[int, str] = {}
+        grid = 0
+        trpr = tr.find(_w("trPr"))
+        if trpr is not None:
+            before = trpr.find(_w("gridBefore"))
+            grid += (_int(before.get(_w("val"))) or 0) if before is not None else 0
+        for tc in tr.iterchildren(_TC):
+            tcpr = tc.find(_w("tcPr"))
+            span = 1
+            continued = False
+            if tcpr is not None:
+                span_el = tcpr.find(_w("gridSpan"))
+                if span_el is not None:
+                    span = max(1, _int(span_el.get(_w("val"))) or 1)
+                vmerge = tcpr.find(_w("vMerge"))
+                if vmerge is not None and vmerge.get(_w("val"), "continue") == "continue":
+                    continued = True
+            if continued:
+                text = above.get(grid, "")
+            else:
+                text = sanitize_text("\n".join(reader.text(p) for p in tc.iterchildren(_P)))
+            text = text.strip()
+            # python-docx yields a spanned cell once per grid column it covers.
+            cells.extend([text] * span)
+            current[grid] = text
+            grid += span
+        above = current
+        rows.append(tuple(cells))
+    return rows
 
 
 def _para_props(p: Any) -> tuple[str | None, Any]:
@@ -1512,17 +1538,8 @@ def _extract_docx(desc: SourceDescriptor, limits: Limits) -> ExtractedSource:
     first_heading = ""
     body = document.element.body
     for el in _iter_body(body):
-        if el.tag == _w("tbl"):
-            rows: list[tuple[str, ...]] = []
-            for tr in _iter_rows(el):
-                cells: list[str] = []
-                for tc in _iter_cells(tr):
-                    paras = [
-                        reader.paragraph(p, _para_hidden(p, styles)).strip()
-                        for p in tc.iter(_w("p"))
-                    ]
-                    cells.append(sanitize_text("\n".join(x for x in paras if x)))
-                rows.append(tuple(cells))
+        if el.tag == _TBL:
+            rows = _table_rows(el, reader, styles)
             if not rows:
                 continue
             first_row = counter + 1
@@ -1544,10 +1561,11 @@ def _extract_docx(desc: SourceDescriptor, limits: Limits) -> ExtractedSource:
         chain = styles.chain(style_id)
         if _is_toc_style(chain):
             continue
-        hidden = _para_hidden(el, styles)
-        text = sanitize_text(reader.paragraph(el, hidden))
+        raw, visible = reader.paragraph(el, _para_hidden(el, styles))
+        text = sanitize_text(raw)
         budget.take(text)
-        stripped = text.strip()
+        # Entirely hidden paragraphs (template instructions) are counted, not emitted.
+        stripped = text.strip() if visible else ""
 
         # Numbering: the paragraph's own numPr, else its style's (walking basedOn).
         num_id = ilvl = None
@@ -1634,12 +1652,6 @@ def _extract_docx(desc: SourceDescriptor, limits: Limits) -> ExtractedSource:
             heading_path=stack.path,
         )
 
-    # Footnotes after the body, numbered on.
-    for text in _docx_footnotes(document, reader):
-        counter += 1
-        budget.take(text)
-        out.add(kind="paragraph", text=text, block=counter, heading_path=("Footnotes",))
-
     title = _labelled_title(out.blocks) or title
     if not title:
         with contextlib.suppress(Exception):
@@ -1694,38 +1706,14 @@ def _para_hidden(p: Any, styles: _Styles) -> bool:
     return bool(styles.first(style_id, "vanish"))
 
 
-def _docx_footnotes(document: Any, reader: _DocxText) -> list[str]:
-    from docx.oxml import parse_xml
-
-    out: list[str] = []
-    try:
-        for rel in document.part.rels.values():
-            if rel.is_external or not rel.reltype.endswith("/footnotes"):
-                continue
-            root = parse_xml(rel.target_part.blob)
-            for fn in root.iterchildren(_w("footnote")):
-                if fn.get(_w("type")) in (
-                    "separator",
-                    "continuationSeparator",
-                    "continuationNotice",
-                ):
-                    continue
-                text = " ".join(
-                    t for t in (reader.paragraph(p, False).strip() for p in fn.iter(_w("p"))) if t
-                )
-                text = sanitize_text(text).strip()
-                if alnum(text):
-                    out.append(text)
-    except Exception:  # footnotes are a bonus; a damaged part must not fail the document
-        logger.info("footnotes of %s could not be read", document)
-    return out
-
-
 # ============================================================================================
 # XLSX
 
 
-def _format_cell(value: Any, number_format: str | None) -> str:
+def _format_cell(value: Any) -> str:
+    """A cell as text. Numbers are not re-formatted with the cell's number format ("0.0%",
+    "0.00"): a reader comparing with the stored value (``str(value)``) must find our digits in
+    its own, so 0.256 stays "0.256" and 12.5 stays "12.5"; only float noise is dropped."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -1739,35 +1727,15 @@ def _format_cell(value: Any, number_format: str | None) -> str:
     if isinstance(value, dt.timedelta):
         return str(value)
     if isinstance(value, int):
-        return _apply_format(float(value), number_format) or str(value)
+        return str(value)
     if isinstance(value, float):
         if math.isnan(value) or math.isinf(value):
             return ""
-        formatted = _apply_format(value, number_format)
-        if formatted is not None:
-            return formatted
         if value.is_integer() and abs(value) < 1e16:
             return str(int(value))
         # 15 significant digits is what Excel shows; it drops binary noise (0.30000000000000004).
-        text = f"{value:.15g}"
-        return text
+        return f"{value:.15g}"
     return sanitize_text(str(value))
-
-
-def _apply_format(value: float, number_format: str | None) -> str | None:
-    """Honour the common fixed-decimal and percent formats ("0.00", "0.0%", "#,##0")."""
-    if not number_format or number_format == "General":
-        return None
-    fmt = number_format.split(";")[0]
-    m = re.fullmatch(r"\s*(#,##)?0(?:\.(0+))?\s*(%?)\s*", fmt)
-    if not m:
-        return None
-    decimals = len(m.group(2) or "")
-    if m.group(3):
-        value *= 100
-    sep = "," if m.group(1) else ""
-    text = f"{value:{sep}.{decimals}f}"
-    return text + ("%" if m.group(3) else "")
 
 
 def _extract_xlsx(desc: SourceDescriptor, limits: Limits) -> ExtractedSource:
@@ -1784,13 +1752,18 @@ def _extract_xlsx(desc: SourceDescriptor, limits: Limits) -> ExtractedSource:
     offset = 0
     try:
         for ws in wb.worksheets:
-            declared = ws.max_row if isinstance(ws.max_row, int) else 0
-            # Read-only worksheets pad every row to the declared dimension, which a hostile
-            # file can set to A1:XFD1048576; read the rows as they are instead.
-            ws.reset_dimensions()
+            max_row, max_col = ws.max_row, ws.max_column
+            if not (
+                isinstance(max_row, int)
+                and isinstance(max_col, int)
+                and max_row * max_col <= cell_budget
+            ):
+                # No dimension, or one declaring far more cells than we would read (a hostile
+                # A1:XFD1048576 would make openpyxl pad every row): read the rows as stored.
+                ws.reset_dimensions()
             rows: list[tuple[str, ...]] = []
             for row in ws.iter_rows():
-                cells = [_format_cell(c.value, getattr(c, "number_format", None)) for c in row]
+                cells = [_format_cell(c.value) for c in row]
                 cell_budget -= len(cells) + 1
                 if cell_budget < 0:
                     raise SourceError(name, "document_too_complex")
@@ -1799,9 +1772,9 @@ def _extract_xlsx(desc: SourceDescriptor, limits: Limits) -> ExtractedSource:
                 for c in cells:
                     budget.take(c)
                 rows.append(tuple(cells))
-            n_rows = max(declared, len(rows)) if declared <= len(rows) + 1_000_000 else len(rows)
+            n_rows = len(rows)
             first_block = offset + 1
-            offset += max(n_rows, 1)
+            offset += n_rows
             while rows and not rows[-1]:
                 rows.pop()
             if not any(any(alnum(c) for c in r) for r in rows):

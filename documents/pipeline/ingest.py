@@ -63,44 +63,52 @@ def chunk_text(sources: tuple[ExtractedSource, ...]) -> list[Chunk]:
         stack: list[tuple[int, str]] = []
         current: list[Block] = []
         words = 0
-
-        def flush(src: ExtractedSource = src, s_idx: int = s_idx) -> None:
-            nonlocal current, words
-            if not current:
-                return
-            chunks.append(
-                Chunk(
-                    id=len(chunks),
-                    source_index=s_idx,
-                    source_kind=src.kind,
-                    file_path=src.file_path,
-                    file_name=src.file_name,
-                    heading_path=tuple(t for _, t in stack),
-                    blocks=tuple(current),
-                    text="\n".join(b.text for b in current if b.text),
-                )
-            )
-            current = []
-            words = 0
-
         for block in src.blocks:
             if block.kind == "heading":
-                flush()
+                _flush(chunks, s_idx, src, stack, current)
                 level = _heading_level(block)
                 while stack and stack[-1][0] >= level:
                     stack.pop()
-                label = f"{block.number.rstrip('.')} {block.text.strip()}" if block.number else block.text.strip()
+                label = (
+                    f"{block.number.rstrip('.')} {block.text.strip()}"
+                    if block.number
+                    else block.text.strip()
+                )
                 stack.append((level, label))
                 current = [block]
                 words = len(block.text.split())
                 continue
             n = len(block.text.split())
             if current and words + n > CHUNK_WORDS and any(b.kind != "heading" for b in current):
-                flush()
+                _flush(chunks, s_idx, src, stack, current)
+                current, words = [], 0
             current.append(block)
             words += n
-        flush()
+        _flush(chunks, s_idx, src, stack, current)
     return chunks
+
+
+def _flush(
+    chunks: list[Chunk],
+    s_idx: int,
+    src: ExtractedSource,
+    stack: list[tuple[int, str]],
+    blocks: list[Block],
+) -> None:
+    if not blocks:
+        return
+    chunks.append(
+        Chunk(
+            id=len(chunks),
+            source_index=s_idx,
+            source_kind=src.kind,
+            file_path=src.file_path,
+            file_name=src.file_name,
+            heading_path=tuple(t for _, t in stack) or blocks[0].heading_path,
+            blocks=tuple(blocks),
+            text="\n".join(b.text for b in blocks if b.text),
+        )
+    )
 
 
 @dataclass
@@ -123,6 +131,7 @@ class HeadingNode:
     abbreviations: bool = False
     references: bool = False
     appendix: bool = False  # back matter: an appendix/attachment, or anything after the references
+    start: int = -1  # first content position (pos + 1; pos itself for a caption or sheet)
 
 
 @dataclass
@@ -145,7 +154,7 @@ class SourceIndex:
     def node_blocks(self, node: HeadingNode, *, subtree: bool) -> list[Block]:
         blocks = self.blocks[node.source_index]
         end = node.end_subtree if subtree else node.end_direct
-        return blocks[node.pos + 1 : end]
+        return blocks[node.start : end]
 
     def search(
         self,
@@ -192,9 +201,7 @@ def build_index(chunks: list[Chunk]) -> SourceIndex:
             chunk_of_block[(chunk.source_index, b.index)] = chunk.id
     for lst in blocks.values():
         lst.sort(key=lambda b: b.index)
-    vocabulary = {
-        s: vocabulary_of(b.text for b in lst) for s, lst in blocks.items()
-    }
+    vocabulary = {s: vocabulary_of(b.text for b in lst) for s, lst in blocks.items()}
     nodes = _heading_tree(blocks, kinds, vocabulary)
 
     # Chunks under boilerplate or abbreviation-list headings are not retrievable.
@@ -234,6 +241,39 @@ def build_index(chunks: list[Chunk]) -> SourceIndex:
     )
 
 
+_CAPTION_PREFIX = re.compile(
+    r"^\s*(?:table|figure|listing|fig\.)\s*[A-Z]?[\d.]*[A-Za-z]?\s*[:.\-–—]?\s*", re.IGNORECASE
+)
+
+
+def _heading_events(lst: list[Block], kind: SourceKind) -> list[tuple[int, int, str, str, bool]]:
+    """(position, level, raw title, number, synthetic) of the headings of one source.
+
+    Besides heading blocks: in a results source, each table or figure caption heads the output
+    that follows it ("Table 14.1.1 Summary of Populations" → "Summary of Populations"); in a
+    source with no heading at all (a spreadsheet), each change of the extractor's heading path
+    (the sheet name) starts a section."""
+    events: list[tuple[int, int, str, str, bool]] = []
+    has_headings = any(b.kind == "heading" for b in lst)
+    level = 0
+    previous_path: tuple[str, ...] = ()
+    for pos, block in enumerate(lst):
+        if block.kind == "heading":
+            raw = block.text.strip()
+            if raw and not is_toc_line(raw):
+                level = _heading_level(block)
+                events.append((pos, level, raw, block.number, False))
+            continue
+        if kind == "results" and block.kind == "caption" and block.text.strip():
+            title = _CAPTION_PREFIX.sub("", block.text.strip()) or block.text.strip()
+            events.append((pos, level + 1, title, "", True))
+            continue
+        if not has_headings and block.heading_path and block.heading_path != previous_path:
+            events.append((pos, len(block.heading_path), block.heading_path[-1], "", True))
+        previous_path = block.heading_path or previous_path
+    return events
+
+
 def _heading_tree(
     blocks: dict[int, list[Block]],
     kinds: dict[int, SourceKind],
@@ -244,13 +284,7 @@ def _heading_tree(
         stack: list[HeadingNode] = []
         source_nodes: list[HeadingNode] = []
         back_matter = False
-        for pos, block in enumerate(lst):
-            if block.kind != "heading":
-                continue
-            raw = block.text.strip()
-            if not raw or is_toc_line(raw):
-                continue
-            level = _heading_level(block)
+        for pos, level, raw, number, synthetic in _heading_events(lst, kinds[s_idx]):
             title = repair_split_words(mapping.strip_number(raw), vocabulary.get(s_idx, {}))
             title = re.sub(r"\s+", " ", title).strip()
             while stack and stack[-1].level >= level:
@@ -265,12 +299,13 @@ def _heading_tree(
                 source_kind=kinds[s_idx],
                 pos=pos,
                 level=level,
-                number=block.number,
+                number=number,
                 title=title,
                 qualified=qualified,
                 parent=parent.id if parent else None,
                 end_direct=pos + 1,
                 end_subtree=len(lst),
+                start=pos if synthetic else pos + 1,
             )
             if parent is not None:
                 parent.children.append(node.id)
@@ -282,7 +317,7 @@ def _heading_tree(
             node.appendix = (
                 back_matter
                 or bool(APPENDIX_RE.match(raw))
-                or bool(APPENDIX_RE.match(block.number or ""))
+                or bool(APPENDIX_RE.match(number or ""))
                 or (parent is not None and parent.appendix)
             )
             if node.references and level <= 1:

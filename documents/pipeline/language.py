@@ -1,4 +1,4 @@
-"""Sentence-level language tools for the grounded writer: splitting, tense, style guide, abbreviations.
+"""Sentence-level tools of the grounded writer: splitting, tense, style guide, abbreviations.
 
 Everything here transforms *source* sentences; nothing invents content. The writer splits source
 paragraphs into sentences (never cutting one in the middle), converts the protocol's future tense
@@ -57,7 +57,7 @@ class PositionMap:
     Stored as runs: ASCII runs map one to one; other characters (whose NFKC form may change
     length) are mapped character by character. Lookups use bisect."""
 
-    __slots__ = ("_norm_starts", "_orig_starts", "_exact")
+    __slots__ = ("_exact", "_norm_starts", "_orig_starts")
 
     def __init__(self) -> None:
         self._norm_starts: list[int] = []
@@ -94,7 +94,9 @@ def alnum_with_map(text: str) -> tuple[str, PositionMap]:
             if ch < "\x80":
                 norm = ch.lower()
             else:
-                norm = "".join(c for c in unicodedata.normalize("NFKC", ch).casefold() if c.isalnum())
+                norm = "".join(
+                    c for c in unicodedata.normalize("NFKC", ch).casefold() if c.isalnum()
+                )
             if norm:
                 positions.add(length, m.start() + offset, len(norm) == 1 and ch < "\x80")
                 parts.append(norm)
@@ -120,10 +122,84 @@ def words(text: str) -> list[str]:
 
 
 STOPWORDS = frozenset(
-    """a an the and or of in on at to for with by from as is are was were be been being will shall
-    would should could may might must can this that these those it its their there which who whom
-    whose what when where how than then so such not no nor any all each every some other into
-    within during between per via if but also only both either neither following above below""".split()
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "of",
+        "in",
+        "on",
+        "at",
+        "to",
+        "for",
+        "with",
+        "by",
+        "from",
+        "as",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "being",
+        "will",
+        "shall",
+        "would",
+        "should",
+        "could",
+        "may",
+        "might",
+        "must",
+        "can",
+        "this",
+        "that",
+        "these",
+        "those",
+        "it",
+        "its",
+        "their",
+        "there",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "what",
+        "when",
+        "where",
+        "how",
+        "than",
+        "then",
+        "so",
+        "such",
+        "not",
+        "no",
+        "nor",
+        "any",
+        "all",
+        "each",
+        "every",
+        "some",
+        "other",
+        "into",
+        "within",
+        "during",
+        "between",
+        "per",
+        "via",
+        "if",
+        "but",
+        "also",
+        "only",
+        "both",
+        "either",
+        "neither",
+        "following",
+        "above",
+        "below",
+    ]
 )
 
 
@@ -152,8 +228,42 @@ def _norm_number(num: str) -> str:
 # ---------------------------------------------------------------- sentences
 
 _SENTENCE_STARTERS = frozenset(
-    "The This These That Those A An As All If In It Its For At After Before During When While "
-    "Patients Subjects Participants Each Every No Any Some Other There Then Thus However Also".split()
+    [
+        "The",
+        "This",
+        "These",
+        "That",
+        "Those",
+        "A",
+        "An",
+        "As",
+        "All",
+        "If",
+        "In",
+        "It",
+        "Its",
+        "For",
+        "At",
+        "After",
+        "Before",
+        "During",
+        "When",
+        "While",
+        "Patients",
+        "Subjects",
+        "Participants",
+        "Each",
+        "Every",
+        "No",
+        "Any",
+        "Some",
+        "Other",
+        "There",
+        "Then",
+        "Thus",
+        "However",
+        "Also",
+    ]
 )
 _BOUNDARY_RE = re.compile(r"[.!?][\"'”’)\]]*(?=\s+)")
 _OPENERS = "\"'“‘([•"
@@ -181,7 +291,11 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
             break
         nxt = text[j]
         nxt2 = text[j + 1] if j + 1 < n else ""
-        if not (nxt.isupper() or nxt.isdigit() or (nxt in _OPENERS and (nxt2.isupper() or nxt2.isdigit()))):
+        if not (
+            nxt.isupper()
+            or nxt.isdigit()
+            or (nxt in _OPENERS and (nxt2.isupper() or nxt2.isdigit()))
+        ):
             continue
         # The token that the punctuation closes.
         k = m.start()
@@ -302,12 +416,36 @@ def _is_plural_word(word: str) -> bool | None:
         return False
     if re.search(r"(ss|us|is|ous)$", low):
         return False
-    if low.endswith("s") and len(low) > 3:
-        return True
-    return False
+    return low.endswith("s") and len(low) > 3
 
 
-_DETERMINERS = frozenset("the a an this these those that each every all any some no its their our".split())
+_DETERMINERS = frozenset(
+    [
+        "the",
+        "a",
+        "an",
+        "this",
+        "these",
+        "those",
+        "that",
+        "each",
+        "every",
+        "all",
+        "any",
+        "some",
+        "no",
+        "its",
+        "their",
+        "our",
+    ]
+)
+
+
+_PARENTHETICAL_START = re.compile(
+    r"(?i)(whether|including|such as|e\.g\.|i\.e\.|which|who|whose|where|when|if|unless|except|"
+    r"excluding|especially|particularly|regardless|irrespective|although|though|as appropriate|"
+    r"as applicable|as needed|where applicable|if applicable|[a-z]+ed\b)"
+)
 
 
 def _subject_is_plural(before: str) -> bool:
@@ -319,22 +457,34 @@ def _subject_is_plural(before: str) -> bool:
     # Relative clause right before the modal: "patients who will ..." → the noun before "who".
     if toks and toks[-1].lower() in {"who", "which", "that"}:
         toks = toks[:-1]
+        antecedent = toks[-1].strip(",;()[]") if toks else ""
+        if antecedent.isalpha() and antecedent.lower() not in _word_set("prepositions") | {
+            "and",
+            "or",
+        }:
+            return bool(_is_plural_word(antecedent))
         clause = " ".join(toks)
     else:
         for i in range(len(toks) - 1, -1, -1):
             word = toks[i].lower().strip(",")
             if word not in boundary_words or i == len(toks) - 1:
                 continue
-            if _is_relative_pronoun(toks, i):
-                # "Patients who discontinue early will be ..." → the subject is "Patients".
+            after = " ".join(toks[i + 1 :])
+            # "Patients who discontinue early will be ..." and "All events, whether reported by
+            # the patient or noted by staff, will be ...": the subject is before the clause.
+            if _is_relative_pronoun(toks, i) or after.rstrip().endswith(","):
                 clause = " ".join(toks[:i])
             else:
-                clause = " ".join(toks[i + 1 :])
+                clause = after
             break
     # Drop parentheticals: "An electrocardiogram (ECG), and ..." → "An electrocardiogram, and ..."
     clause = re.sub(r"\([^()]*\)", " ", clause)
     clause = re.sub(r"\[[^\[\]]*\]", " ", clause)
     pieces = [p.strip() for p in clause.split(",") if p.strip()]
+    # Parenthetical pieces ("All adverse events, whether reported by the patient or noted by
+    # study personnel, will be") do not hold the subject.
+    while len(pieces) > 1 and _PARENTHETICAL_START.match(pieces[-1]):
+        pieces.pop()
     if not pieces:
         return False
     last = pieces[-1]
@@ -352,13 +502,20 @@ def _subject_is_plural(before: str) -> bool:
             # "A total of 300 patients": the quantity's noun decides.
             if head_part and head_part[-1].lower() in _word_set("quantifier_heads"):
                 art = head_part[0].lower() if len(head_part) > 1 else ""
-                if head_part[-1].lower() in {"total", "majority", "minority", "variety"} or art == "a":
+                if (
+                    head_part[-1].lower() in {"total", "majority", "minority", "variety"}
+                    or art == "a"
+                ):
                     head_part = tokens[i + 1 :]
                     continue
             break
         head_part.append(tok)
     # "patients enrolled in this study": the noun before a trailing participle.
-    while len(head_part) > 1 and re.search(r"[a-z](ed|ing)$", head_part[-1]) and not head_part[-1][:1].isupper():
+    while (
+        len(head_part) > 1
+        and re.search(r"[a-z](ed|ing)$", head_part[-1])
+        and not head_part[-1][:1].isupper()
+    ):
         head_part.pop()
     if not head_part:
         return False
@@ -409,13 +566,25 @@ def to_past(sentence: str) -> str:
     worn" → "were to be worn". A "will" whose verb cannot be recognised is left as it is (and QC
     counts it) rather than guessed.
     """
-    out, converted = _convert_future(sentence)
+    # Quoted wording (consent-form text, scale items) is cited as written: never converted.
+    quoted: list[str] = []
+
+    def hide(m: re.Match[str]) -> str:
+        quoted.append(m.group(0))
+        return f"\ue000{len(quoted) - 1}\ue001"
+
+    masked = _QUOTED_RE.sub(hide, sentence)
+    out, converted = _convert_future(masked)
     if converted:
         out = _backshift(out)
     out = _convert_present_passive(out)
-    return out
+    return re.sub("\ue000(\\d+)\ue001", lambda m: quoted[int(m.group(1))], out)
 
 
+_QUOTED_RE = re.compile(r"“[^”]{12,}”|\"[^\"]{12,}\"")
+
+
+_MODALS = frozenset("would could should may might must can will shall to".split())
 _BACKSHIFT_RE = re.compile(r"\b(is|are|has|have)\b(\s+)(not\s+)?([A-Za-z]+)")
 _RELATIVE_VERB_RE = re.compile(r"\b(who|that)\s+([a-z]+)\b")
 
@@ -428,6 +597,9 @@ def _backshift(text: str) -> str:
 
     def repl(m: re.Match[str]) -> str:
         verb, space, neg, nxt = m.group(1), m.group(2), m.group(3) or "", m.group(4)
+        preceding = m.string[: m.start()].split()[-1:]
+        if preceding and preceding[0].lower() in _MODALS:
+            return m.group(0)  # "would have represented" stays
         past = ("was" if verb == "is" else "were") if verb in {"is", "are"} else "had"
         return f"{past}{space}{neg}{nxt}"
 
@@ -497,7 +669,9 @@ def _convert_future(sentence: str) -> tuple[str, bool]:
         while idx < len(tok_iter):
             w = tok_iter[idx].group(0)
             wl = w.lower()
-            if wl in adverbs or (wl.endswith("ly") and wl.isalpha() and wl not in ly_verbs and len(wl) > 4):
+            if wl in adverbs or (
+                wl.endswith("ly") and wl.isalpha() and wl not in ly_verbs and len(wl) > 4
+            ):
                 if wl == "not":
                     negated = True
                 else:
@@ -515,7 +689,11 @@ def _convert_future(sentence: str) -> tuple[str, bool]:
         verb_tok = tok_iter[idx]
         verb_raw = verb_tok.group(0)
         verb_core = re.match(r"[A-Za-z][a-z]*", verb_raw)
-        if not verb_core or verb_core.group(0) != verb_raw[: verb_core.end()] or not verb_raw[0].islower():
+        if (
+            not verb_core
+            or verb_core.group(0) != verb_raw[: verb_core.end()]
+            or not verb_raw[0].islower()
+        ):
             search_from = m.end()
             continue
         verb = verb_core.group(0)
@@ -585,7 +763,9 @@ def _convert_coordinated(text: str, pos: int, plural: bool) -> str:
     return text[:pos] + new_segment + text[limit:]
 
 
-_PRESENT_PASSIVE_RE = re.compile(r"(?<!/)\b(is|are)(?!/)(\s+(?:not\s+)?(?:[a-z]+ly\s+|also\s+|then\s+|only\s+)?)([a-z]+)\b")
+_PRESENT_PASSIVE_RE = re.compile(
+    r"(?<!/)\b(is|are)(?!/)(\s+(?:not\s+)?(?:[a-z]+ly\s+|also\s+|then\s+|only\s+)?)([a-z]+)\b"
+)
 _TO_BE_RE = re.compile(r"\b(is|are)(\s+to\s+be\b)")
 
 
@@ -621,7 +801,9 @@ def _plural(term: str) -> str:
 def apply_preferred_terms(text: str, preferred: Mapping[str, Iterable[str]]) -> str:
     """Replace each variant with its preferred term (whole words, case kept, simple plurals)."""
     for term, variants in preferred.items():
-        for variant in sorted({v for v in variants if v and v.lower() != term.lower()}, key=len, reverse=True):
+        for variant in sorted(
+            {v for v in variants if v and v.lower() != term.lower()}, key=len, reverse=True
+        ):
             pattern = re.compile(
                 rf"(?<![\w-]){re.escape(variant)}((?:e?s)?)(?![\w-])", re.IGNORECASE
             )
@@ -659,7 +841,9 @@ def find_phrases(text: str, phrases: Iterable[str]) -> list[str]:
 
 _ABBR_TOKEN = r"[A-Za-z0-9][A-Za-z0-9\-+/&.]{0,12}"
 _PAREN_ABBR_RE = re.compile(rf"\(\s*({_ABBR_TOKEN})\s*\)")
-ABBREVIATION_RE = re.compile(r"(?<![\w\-])([A-Z][A-Za-z0-9]*[A-Z][A-Za-z0-9\-+/]*|[A-Z]{2,}[a-z]?)(?![\w\-])")
+ABBREVIATION_RE = re.compile(
+    r"(?<![\w\-])([A-Z][A-Za-z0-9]*[A-Z][A-Za-z0-9\-+/]*|[A-Z]{2,}[a-z]?)(?![\w\-])"
+)
 
 
 def looks_like_abbreviation(token: str) -> bool:
@@ -856,7 +1040,11 @@ def is_defined_at(text: str, abbr: str, long_form: str | None) -> bool:
     esc = re.escape(abbr)
     if re.search(rf"\(\s*{esc}s?\s*\)", text):
         return True
-    return bool(long_form and re.search(rf"{esc}\s*\(\s*{re.escape(long_form)}", text, re.IGNORECASE))
+    if re.search(rf"\b(?:referred to as|known as|called|termed|named)\s+{esc}\b", text):
+        return True
+    return bool(
+        long_form and re.search(rf"{esc}\s*\(\s*{re.escape(long_form)}", text, re.IGNORECASE)
+    )
 
 
 def expand_first_use(text: str, abbr: str, long_form: str) -> str | None:

@@ -57,11 +57,21 @@ class LLMConfig:
             from django.conf import settings
 
             if settings.configured:
-                for name in ("FOLIO_LLM_BASE_URL", "FOLIO_LLM_MODEL", "FOLIO_LLM_API_KEY", "FOLIO_LLM_TIMEOUT"):
+                for name in (
+                    "FOLIO_LLM_BASE_URL",
+                    "FOLIO_LLM_MODEL",
+                    "FOLIO_LLM_API_KEY",
+                    "FOLIO_LLM_TIMEOUT",
+                ):
                     values[name] = getattr(settings, name, None)
         except ImportError:  # pragma: no cover - Django is a dependency
             pass
-        for name in ("FOLIO_LLM_BASE_URL", "FOLIO_LLM_MODEL", "FOLIO_LLM_API_KEY", "FOLIO_LLM_TIMEOUT"):
+        for name in (
+            "FOLIO_LLM_BASE_URL",
+            "FOLIO_LLM_MODEL",
+            "FOLIO_LLM_API_KEY",
+            "FOLIO_LLM_TIMEOUT",
+        ):
             if not values.get(name):
                 values[name] = os.environ.get(name)
         base = (values.get("FOLIO_LLM_BASE_URL") or "").strip()
@@ -105,16 +115,23 @@ def build_messages(
 ) -> list[dict[str, str]]:
     tense = style_guide.tense if style_guide else "past"
     rules = [
-        "You draft one section of a regulatory document (an ICH E3 clinical study report or similar).",
-        "Use ONLY facts stated in the numbered source passages. Never add a fact, number, date, name or claim that is not in them.",
-        "End EVERY sentence with the number(s) of the passage(s) it comes from, in square brackets, e.g. 'Patients were randomized [2].'",
+        "You draft one section of a regulatory document (an ICH E3 clinical study report or "
+        "similar).",
+        "Use ONLY facts stated in the numbered source passages. Never add a fact, number, date, "
+        "name or claim that is not in them.",
+        "End EVERY sentence with the number(s) of the passage(s) it comes from, in square "
+        "brackets, e.g. 'Patients were randomized [2].'",
         "Copy every number exactly as the passage writes it.",
-        f"Write in the {tense} tense, in plain formal prose, without headings, bullet points or markdown.",
+        f"Write in the {tense} tense, in plain formal prose, without headings, bullet points or "
+        "markdown.",
         "If the passages do not support a sentence, leave the sentence out.",
     ]
     if style_guide is not None:
         if style_guide.preferred_terms:
-            pairs = "; ".join(f"use '{t}' instead of {', '.join(repr(v) for v in vs)}" for t, vs in style_guide.preferred_terms.items())
+            pairs = "; ".join(
+                f"use '{t}' instead of {', '.join(repr(v) for v in vs)}"
+                for t, vs in style_guide.preferred_terms.items()
+            )
             rules.append(f"Preferred terms: {pairs}.")
         if style_guide.banned_phrases:
             rules.append("Never use these phrases: " + "; ".join(style_guide.banned_phrases) + ".")
@@ -131,7 +148,10 @@ def build_messages(
         user_parts.append(f"Section instructions: {section.instructions}")
     user_parts.append("Source passages:\n" + numbered)
     user_parts.append("Write the section text now.")
-    return [{"role": "system", "content": system}, {"role": "user", "content": "\n\n".join(user_parts)}]
+    return [
+        {"role": "system", "content": system},
+        {"role": "user", "content": "\n\n".join(user_parts)},
+    ]
 
 
 def _post(config: LLMConfig, payload: dict[str, Any]) -> dict[str, Any]:
@@ -145,7 +165,7 @@ def _post(config: LLMConfig, payload: dict[str, Any]) -> dict[str, Any]:
             time.sleep(config.backoff * (2 ** (attempt - 1)))
         request = urllib.request.Request(config.endpoint, data=data, headers=headers, method="POST")
         try:
-            with urllib.request.urlopen(request, timeout=config.timeout) as response:  # noqa: S310
+            with urllib.request.urlopen(request, timeout=config.timeout) as response:
                 body = response.read()
             return json.loads(body.decode("utf-8"))
         except urllib.error.HTTPError as exc:
@@ -167,7 +187,8 @@ def _content(answer: dict[str, Any]) -> str:
         content = answer["choices"][0]["message"]["content"]
     except (KeyError, IndexError, TypeError) as exc:
         raise LLMUnavailable(
-            "The language-model service gave an answer without text. Try again later or use the built-in writer."
+            "The language-model service gave an answer without text. Try again later or use the "
+            "built-in writer."
         ) from exc
     return content if isinstance(content, str) else ""
 
@@ -200,7 +221,9 @@ def supported(sentence: str, passages: Sequence[Passage], cited: Sequence[int]) 
     return found / len(words) >= SUPPORT_THRESHOLD
 
 
-def _best_citations(sentence: str, passages: Sequence[Passage], cited: Sequence[int]) -> tuple[Citation, ...]:
+def _best_citations(
+    sentence: str, passages: Sequence[Passage], cited: Sequence[int]
+) -> tuple[Citation, ...]:
     """The cited passages' citations whose quotes share the most words with the sentence."""
     words = set(language.content_tokens(sentence))
     scored: list[tuple[float, Citation]] = []
@@ -254,7 +277,7 @@ def parse_answer(text: str, passages: Sequence[Passage]) -> tuple[list[Paragraph
 
 
 def _split_with_markers(block: str) -> list[str]:
-    """Sentences, keeping a marker that follows the full stop ("... placebo. [3]") with its sentence."""
+    """Sentences, keeping a marker placed after the full stop ("placebo. [3]") with its sentence."""
     block = re.sub(r"([.!?])\s*((?:\[\d+(?:\s*[,;–-]\s*\d+)*\]\s*)+)", r" \2\1 ", block)
     return language.sentences(block)
 
@@ -269,10 +292,14 @@ def write_section_llm(
 ) -> SectionDraft:
     """One section written by the model from ``passages`` (empty paragraphs when nothing held)."""
     if not passages:
-        return SectionDraft(section.section_id, section.number, section.title, section.level, "no_source")
+        return SectionDraft(
+            section.section_id, section.number, section.title, section.level, "no_source"
+        )
     payload = {
         "model": config.model,
-        "messages": build_messages(section, passages, style_guide=style_guide, instructions=instructions),
+        "messages": build_messages(
+            section, passages, style_guide=style_guide, instructions=instructions
+        ),
         "temperature": config.temperature,
     }
     answer = _post(config, payload)
@@ -288,7 +315,19 @@ def write_section_llm(
             flags=first.flags + flag,
         )
         return SectionDraft(
-            section.section_id, section.number, section.title, section.level, "generated", tuple(paragraphs)
+            section.section_id,
+            section.number,
+            section.title,
+            section.level,
+            "generated",
+            tuple(paragraphs),
         )
-    note = Paragraph(text="The language model's text for this section could not be verified against the sources.", style="note", flags=flag)
-    return SectionDraft(section.section_id, section.number, section.title, section.level, "no_source", (note,))
+    note = Paragraph(
+        text="The language model's text for this section could not be verified against the "
+        "sources.",
+        style="note",
+        flags=flag,
+    )
+    return SectionDraft(
+        section.section_id, section.number, section.title, section.level, "no_source", (note,)
+    )

@@ -223,8 +223,9 @@ def profile_for(section: OutlineSection) -> SectionProfile:
     elif rule_kinds:
         kinds = rule_kinds
     else:
-        kinds = kinds_hint or kinds_entry or ["protocol", "sap"]
-        kinds = [k for k in kinds if k != "results"] or ["protocol", "sap"]
+        # Results only when the template asks for them (a protocol section never takes a table
+        # of results by accident).
+        kinds = kinds_hint or [k for k in kinds_entry if k != "results"] or ["protocol", "sap"]
         # A source the classifier could not place is still better than nothing.
         if "other" not in kinds:
             kinds.append("other")

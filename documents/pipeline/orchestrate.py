@@ -9,8 +9,9 @@ The rules, in the order they are applied:
 2. **Heading match first.** Every source heading is compared with each section's wanted headings
    (its title, the template's ``hints.source_headings``, rule parameters and the correspondence
    table ``data/section_map.json``; see ``mapping``), only in the source kinds the section accepts
-   (results sections — ICH E3 10–12, 14, 16.2 — accept only ``results`` sources). Each source heading
-   goes to the one section that matches it best (ties: the deeper, then the earlier section). A
+   (results sections — ICH E3 10–12, 14, 16.2 — accept only ``results`` sources). Each source
+   heading goes to the one section that matches it best (ties: main body before back matter, the
+   section that ranks the source kind first, the deeper, then the earlier section). A
    section that has subsections in the template takes only the *direct* content under its
    headings; a leaf section takes the whole subtree, minus sub-headings that went to other sections.
 3. **Retrieval second.** A leaf section with no matching heading asks the job's bm25s index with a
@@ -67,7 +68,9 @@ from documents.pipeline.writer import (
 )
 
 HEADING_THRESHOLD = 0.75
-_BROKEN_WORD_RE = re.compile(r"[a-z]{3,} [a-z]{1,2}\b(?<!\b(?:of|in|to|on|at|by|or|an|as|be|is|it|no|up|vs))")
+_BROKEN_WORD_RE = re.compile(
+    r"[a-z]{3,} [a-z]{1,2}\b(?<!\b(?:of|in|to|on|at|by|or|an|as|be|is|it|no|up|vs))"
+)
 # Word budgets by template level (1, 2, 3+) for leaf sections; parents take their direct content.
 LEAF_BUDGET = {1: 450, 2: 550, 3: 600}
 PARENT_BUDGET = 250
@@ -92,12 +95,21 @@ SYNOPSIS_ROWS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Objectives", ("Study Objectives",)),
     ("Methodology", ("Overall Study Design and Plan - Description", "Investigational Plan")),
     ("Number of patients (planned)", ("Determination of Sample Size",)),
-    ("Diagnosis and main criteria for inclusion", ("Inclusion Criteria", "Selection of Study Population")),
+    (
+        "Diagnosis and main criteria for inclusion",
+        ("Inclusion Criteria", "Selection of Study Population"),
+    ),
     ("Test product, dose and mode of administration", ("Treatments Administered", "Treatments")),
     ("Criteria for evaluation", ("Primary Efficacy Variable(s)", "Efficacy and Safety Variables")),
     ("Statistical methods", ("Statistical and Analytical Plans",)),
-    ("Efficacy results", ("Analysis of Efficacy", "Efficacy Results and Tabulations of Individual Patient Data")),
-    ("Safety results", ("Brief Summary of Adverse Events", "Adverse Events (AEs)", "Safety Evaluation")),
+    (
+        "Efficacy results",
+        ("Analysis of Efficacy", "Efficacy Results and Tabulations of Individual Patient Data"),
+    ),
+    (
+        "Safety results",
+        ("Brief Summary of Adverse Events", "Adverse Events (AEs)", "Safety Evaluation"),
+    ),
     ("Conclusions", ("Efficacy Conclusions", "Safety Conclusions")),
 )
 
@@ -219,7 +231,14 @@ def write_sections(
         finish(i, _write_body_section(plan, i))
 
     # 7. Derived sections, from the written body.
-    order = {"title_page": 0, "references": 1, "synopsis": 2, "discussion": 3, "toc": 4, "abbreviations": 9}
+    order = {
+        "title_page": 0,
+        "references": 1,
+        "synopsis": 2,
+        "discussion": 3,
+        "toc": 4,
+        "abbreviations": 9,
+    }
     for i in sorted(derived, key=lambda j: order.get(plan.profiles[j].derived or "", 5)):
         check_cancel()
         if plan.profiles[i].derived == "abbreviations":
@@ -242,7 +261,11 @@ def write_sections(
 
 def _skipped(sec: OutlineSection) -> SectionDraft:
     return SectionDraft(
-        section_id=sec.section_id, number=sec.number, title=sec.title, level=sec.level, state="skipped"
+        section_id=sec.section_id,
+        number=sec.number,
+        title=sec.title,
+        level=sec.level,
+        state="skipped",
     )
 
 
@@ -275,12 +298,12 @@ def _excluded_by_instruction(sec: OutlineSection, directives: Directives) -> boo
     return any(mapping.heading_similarity(term, sec.title) >= 0.95 for term in directives.exclude)
 
 
-def _emphasis(plan: _Plan, sec: OutlineSection) -> float:
+def _emphasis(plan: _Plan, i: int) -> float:
+    sec = plan.inp.outline[i]
+    keywords = {t for k in plan.profiles[i].keywords for t in mapping.heading_tokens(k)}
     for term in plan.directives.emphasis:
         toks = mapping.heading_tokens(term)
-        if toks and toks <= mapping.heading_tokens(sec.title) | {
-            t for k in plan.profiles[0].keywords for t in mapping.heading_tokens(k)
-        }:
+        if toks and toks <= mapping.heading_tokens(sec.title) | keywords:
             return 1.6
         if mapping.heading_similarity(term, sec.title) >= 0.7:
             return 1.6
@@ -294,7 +317,7 @@ def _budget(plan: _Plan, i: int) -> int:
         base = PARENT_BUDGET
     else:
         base = LEAF_BUDGET[min(3, max(1, sec.level))] * prof.budget_factor
-    return int(base * plan.directives.budget_factor * _emphasis(plan, sec))
+    return int(base * plan.directives.budget_factor * _emphasis(plan, i))
 
 
 # ---------------------------------------------------------------- heading assignment
@@ -323,13 +346,17 @@ def _assign_headings(plan: _Plan, body: list[int]) -> None:
         best: dict[int, tuple[float, bool]] = {}
         for text, only_kind in prof.headings:
             specific = only_kind is not None
-            wanted_tokens = mapping.heading_tokens(text) or mapping.heading_tokens(text, keep_generic=True)
+            wanted_tokens = mapping.heading_tokens(text) or mapping.heading_tokens(
+                text, keep_generic=True
+            )
             ids: set[int] = set(broken)
             for t in wanted_tokens:
                 ids |= by_token.get(t, set())
             for nid in ids:
                 node = node_by_id[nid]
-                if node.source_kind not in kind_rank or (only_kind and node.source_kind != only_kind):
+                if node.source_kind not in kind_rank or (
+                    only_kind and node.source_kind != only_kind
+                ):
                     continue
                 if node.qualified != node.title:
                     # A bare "Primary" is matched with its parent: "Study Endpoints Primary"
@@ -344,10 +371,18 @@ def _assign_headings(plan: _Plan, body: list[int]) -> None:
                         score = 1.0
                 else:
                     score = mapping.heading_similarity(text, node.title)
-                if score < HEADING_THRESHOLD and nid in broken and mapping.compact_contains(text, node.title):
+                if (
+                    score < HEADING_THRESHOLD
+                    and nid in broken
+                    and mapping.compact_contains(text, node.title)
+                ):
                     score = 0.8
                 prev = best.get(nid)
-                if prev is None or score > prev[0] or (score == prev[0] and specific and not prev[1]):
+                if (
+                    prev is None
+                    or score > prev[0]
+                    or (score == prev[0] and specific and not prev[1])
+                ):
                     best[nid] = (score, specific)
         for nid, (score, specific_best) in best.items():
             if score < HEADING_THRESHOLD:
@@ -459,10 +494,15 @@ def _node_positions(plan: _Plan, node: HeadingNode, *, subtree: bool, owner: int
             if other.source_index != node.source_index or not (node.pos < other.pos < end):
                 continue
             other_owner = plan.node_owner.get(other.id)
-            if (other_owner is not None and other_owner != owner) or other.boilerplate or other.abbreviations or other.references:
+            if (
+                (other_owner is not None and other_owner != owner)
+                or other.boilerplate
+                or other.abbreviations
+                or other.references
+            ):
                 excluded.append((other.pos, other.end_subtree))
     out = []
-    for pos in range(node.pos + 1, end):
+    for pos in range(node.start, end):
         if any(a <= pos < b for a, b in excluded):
             continue
         out.append(pos)
@@ -478,7 +518,10 @@ def _write_body_section(plan: _Plan, i: int) -> SectionDraft:
     budget = _budget(plan, i)
     nodes = plan.section_nodes.get(i, [])
     kind_rank = {k: r for r, k in enumerate(prof.kinds)}
-    nodes = sorted(nodes, key=lambda sn: (kind_rank.get(sn[1].source_kind, 9), -sn[0], sn[1].source_index, sn[1].pos))
+    nodes = sorted(
+        nodes,
+        key=lambda sn: (kind_rank.get(sn[1].source_kind, 9), -sn[0], sn[1].source_index, sn[1].pos),
+    )
     groups: list[tuple[int, list[tuple[int, Block]]]] = []
     for _score, node in nodes:
         positions = _node_positions(plan, node, subtree=not plan.has_children[i], owner=i)
@@ -496,7 +539,10 @@ def _write_body_section(plan: _Plan, i: int) -> SectionDraft:
         return _draft(sec, paragraphs, tables)
     if plan.has_children[i]:
         descendants = _descendants(plan, i)
-        if any(plan.drafts.get(d) is not None and plan.drafts[d].state == "generated" for d in descendants):
+        if any(
+            plan.drafts.get(d) is not None and plan.drafts[d].state == "generated"
+            for d in descendants
+        ):
             return _draft(sec, state="generated")
     if prof.data_fed:
         return _no_source(sec, "results")
@@ -533,14 +579,29 @@ def _write_groups(
         caption = ""
         while cursor[g] < len(blocks):
             pos, block = blocks[cursor[g]]
-            in_list = block.kind == "list_item" and cursor[g] > 0 and blocks[cursor[g] - 1][1].kind == "list_item"
+            in_list = (
+                block.kind == "list_item"
+                and cursor[g] > 0
+                and blocks[cursor[g] - 1][1].kind == "list_item"
+            )
             if (written >= limit or total >= budget) and not (in_list and total < hard):
                 return
             cursor[g] += 1
-            if block.kind == "caption":
-                caption = language.clean_text(block.text)
+            nxt = blocks[cursor[g]][1] if cursor[g] < len(blocks) else None
+            if block.kind == "caption" and nxt is not None and nxt.kind == "table":
+                caption = language.clean_text(block.text)  # the next table's title
                 continue
-            result = write_block(plan.ctx, s_idx, block, caption=caption)
+            if block.kind == "caption":
+                # A caption whose table is not a table block (PDF text): keep it as a line.
+                result = write_block(
+                    plan.ctx,
+                    s_idx,
+                    replace(block, kind="paragraph"),
+                    convert_tense=False,
+                    verbatim=True,
+                )
+            else:
+                result = write_block(plan.ctx, s_idx, block, caption=caption)
             caption = ""
             plan.claimed.add((s_idx, pos))
             chunk_id = plan.index.chunk_of_block.get((s_idx, block.index))
@@ -557,11 +618,14 @@ def _write_groups(
         run(g, budget, budget * 2)
     paragraphs: list[Paragraph] = []
     tables: list[Table] = []
+    before_table: set[int] = set()  # ids of paragraphs directly followed by a table
     for per_group in results:
         for _pos, ps, ts in sorted(per_group, key=lambda r: r[0]):
+            if ts and paragraphs:
+                before_table.add(id(paragraphs[-1]))
             paragraphs.extend(ps)
             tables.extend(ts)
-    return _drop_dangling_intros(paragraphs), tables
+    return _drop_dangling_intros(paragraphs, before_table), tables
 
 
 _SENTENCE_END = (".", ":", "?", "!", ";")
@@ -595,14 +659,21 @@ def _merge_page_splits(blocks: list[tuple[int, Block]]) -> list[tuple[int, Block
     return out
 
 
-def _drop_dangling_intros(paragraphs: list[Paragraph]) -> list[Paragraph]:
-    """An introductory sentence ("... the following criteria:") whose list did not come along."""
+def _drop_dangling_intros(paragraphs: list[Paragraph], before_table: set[int]) -> list[Paragraph]:
+    """A short introductory sentence ("... the following criteria:") whose list or table did not
+    come along (it went to another section, or was a duplicate)."""
     out: list[Paragraph] = []
     for k, p in enumerate(paragraphs):
         nxt = paragraphs[k + 1] if k + 1 < len(paragraphs) else None
-        if p.style == "body" and p.text.rstrip().endswith(":") and (nxt is None or nxt.style != "list"):
-            if len(language.sentences(p.text)) == 1:
-                continue
+        if (
+            p.style == "body"
+            and p.text.rstrip().endswith(":")
+            and (nxt is None or nxt.style != "list")
+            and id(p) not in before_table
+            and len(p.text.split()) <= 20
+            and len(language.sentences(p.text)) == 1
+        ):
+            continue
         out.append(p)
     return out
 
@@ -682,7 +753,10 @@ def _llm_rewrite(plan: _Plan, sec: OutlineSection, paragraphs: list[Paragraph]) 
     )
     written = [p for p in draft.paragraphs if p.style == "body"]
     if not written:
-        flags = tuple(f for p in draft.paragraphs for f in p.flags) + ("llm_fallback: built-in text kept",)
+        flags = (
+            *(f for p in draft.paragraphs for f in p.flags),
+            "llm_fallback: built-in text kept",
+        )
         prose = [replace(prose[0], flags=prose[0].flags + flags), *prose[1:]]
         return prose + lists
     return written + lists
@@ -733,7 +807,9 @@ def _title_page(plan: _Plan, sec: OutlineSection) -> SectionDraft:
                 quote=fact.quote,
             )
             if not verify_citation(citation, plan.sources):
-                fallback = Block(index=0, kind="paragraph", text=fact.quote, page=fact.page, block=fact.block)
+                fallback = Block(
+                    index=0, kind="paragraph", text=fact.quote, page=fact.page, block=fact.block
+                )
                 cites = plan.ctx.locator.locate(s_idx, fallback, fact.quote)
                 if not cites:
                     continue
@@ -787,7 +863,9 @@ def _synopsis(plan: _Plan, sec: OutlineSection) -> SectionDraft:
                     first = language.sentences(p.text)[:1] if p.style == "body" else [p.text]
                     prefix = f"{p.list_label} " if p.style == "list" and p.list_label else ""
                     texts.extend(prefix + t for t in first)
-                    cites.extend(p.citations[: len(first) + 1] if p.style == "body" else p.citations)
+                    cites.extend(
+                        p.citations[: len(first) + 1] if p.style == "body" else p.citations
+                    )
             else:
                 taken = 0
                 for p in body:
@@ -825,7 +903,9 @@ def _references(plan: _Plan, sec: OutlineSection) -> SectionDraft:
             continue
         blocks = plan.index.blocks[node.source_index]
         positions = [
-            p for p in range(node.pos + 1, node.end_subtree) if (node.source_index, p) not in plan.claimed
+            p
+            for p in range(node.start, node.end_subtree)
+            if (node.source_index, p) not in plan.claimed
         ]
         groups.append((node.source_index, [(p, blocks[p]) for p in positions]))
     paragraphs: list[Paragraph] = []
@@ -861,9 +941,11 @@ def _definitions(plan: _Plan) -> dict[str, _Definition]:
     for node in plan.index.nodes:
         if node.abbreviations:
             src_blocks = plan.index.blocks[node.source_index]
-            blocks.extend((node.source_index, b) for b in src_blocks[node.pos + 1 : node.end_subtree])
+            blocks.extend((node.source_index, b) for b in src_blocks[node.start : node.end_subtree])
     found = source_definitions(plan.sources, plan.ctx.locator, abbreviation_blocks=blocks)
-    out: dict[str, _Definition] = {a: _Definition(d.long_form, d.citation) for a, d in found.items()}
+    out: dict[str, _Definition] = {
+        a: _Definition(d.long_form, d.citation) for a, d in found.items()
+    }
     style = plan.inp.style_guide
     if style is not None:
         for abbr, long_form in style.abbreviations.items():
@@ -917,11 +999,17 @@ def _expand_abbreviations(plan: _Plan, definitions: dict[str, _Definition]) -> N
             plan.drafts[j] = replace(draft, paragraphs=tuple(new_paragraphs))
 
 
-def _abbreviations_section(plan: _Plan, i: int, definitions: dict[str, _Definition]) -> SectionDraft:
+def _abbreviations_section(
+    plan: _Plan, i: int, definitions: dict[str, _Definition]
+) -> SectionDraft:
     sec = plan.inp.outline[i]
     used: dict[str, None] = {}
     for j, draft in plan.drafts.items():
-        if j == i or draft.state != "generated" or plan.profiles[j].derived in {"title_page", "references"}:
+        if (
+            j == i
+            or draft.state != "generated"
+            or plan.profiles[j].derived in {"title_page", "references"}
+        ):
             continue
         for p in draft.paragraphs:
             if p.style != "note":
@@ -947,33 +1035,24 @@ def _abbreviations_section(plan: _Plan, i: int, definitions: dict[str, _Definiti
     tables: list[Table] = []
     if len(rows) > 1:
         tables.append(
-            Table(title="Abbreviations", rows=tuple(rows), citations=tuple(dict.fromkeys(citations)))
+            Table(
+                title="Abbreviations", rows=tuple(rows), citations=tuple(dict.fromkeys(citations))
+            )
         )
     if undefined:
         shown = ", ".join(undefined[:40])
         paragraphs.append(
             Paragraph(
-                text="Used in this draft but not defined in the sources (define before finalising): "
-                f"{shown}.",
+                text="Used in this draft but not defined in the sources (define before "
+                f"finalising): {shown}.",
                 style="note",
             )
         )
     if not tables:
-        return _draft(sec, paragraphs or [Paragraph(text=mapping.no_source_message("abbreviations"), style="note")], state="no_source")
+        return _draft(
+            sec,
+            paragraphs
+            or [Paragraph(text=mapping.no_source_message("abbreviations"), style="note")],
+            state="no_source",
+        )
     return _draft(sec, paragraphs, tables)
-
-
-def describe_plan(sections: Sequence[SectionDraft]) -> list[dict[str, Any]]:
-    """A compact view of the drafts (for debugging and the bench)."""
-    return [
-        {
-            "number": d.number,
-            "title": d.title,
-            "state": d.state,
-            "paragraphs": len(d.paragraphs),
-            "tables": len(d.tables),
-            "words": sum(len(p.text.split()) for p in d.paragraphs),
-        }
-        for d in sections
-    ]
-

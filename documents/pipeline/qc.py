@@ -54,7 +54,7 @@ def _source_for(citation: Citation, sources: Sequence[ExtractedSource]) -> Extra
 
 
 def verify_citation(citation: Citation, sources: Sequence[ExtractedSource]) -> bool:
-    """True when the quote lies on the cited page or in the cited block (letters and digits only)."""
+    """True when the quote lies on the cited page or in the cited block (letters, digits only)."""
     src = _source_for(citation, sources)
     if src is None:
         return False
@@ -133,7 +133,9 @@ def quality_report(
     citations_verified = 0
     unverified: list[dict[str, Any]] = []
     for d in generated:
-        cites = [c for p in d.paragraphs for c in p.citations] + [c for t in d.tables for c in t.citations]
+        cites = [c for p in d.paragraphs for c in p.citations] + [
+            c for t in d.tables for c in t.citations
+        ]
         for c in cites:
             citations_total += 1
             if verify_citation(c, sources):
@@ -153,7 +155,9 @@ def quality_report(
                 if num not in known:
                     unsupported += 1
                     if len(unsupported_examples) < MAX_EXAMPLES:
-                        unsupported_examples.append({"section": d.number, "number": num, "text": text[:160]})
+                        unsupported_examples.append(
+                            {"section": d.number, "number": num, "text": text[:160]}
+                        )
 
     # Register.
     future = 0
@@ -245,13 +249,17 @@ def quality_report(
         "unsupported_numbers": unsupported,
         "unsupported_number_examples": unsupported_examples,
         "future_tense_sentences": future,
-        "future_tense_ratio_9_12": round(future_9_12 / sentences_9_12, 4) if sentences_9_12 else 0.0,
+        "future_tense_ratio_9_12": round(future_9_12 / sentences_9_12, 4)
+        if sentences_9_12
+        else 0.0,
         "future_tense_examples": future_examples,
         "abbreviations_before_definition": len(before),
         "abbreviations_before_definition_examples": before[:MAX_EXAMPLES],
         "abbreviations_undefined": sorted(undefined)[:50],
         "rewritten_sentences": rewritten,
-        "repeated_sentences": round(repeated_occurrences / total_sentences, 4) if total_sentences else 0.0,
+        "repeated_sentences": round(repeated_occurrences / total_sentences, 4)
+        if total_sentences
+        else 0.0,
         "repeated_sentence_count": repeated,
         "banned_phrases": banned,
         "llm_sentences_dropped": llm_dropped,

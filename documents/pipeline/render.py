@@ -82,7 +82,9 @@ class _Writer:
         self.inp = inp
         self.sources = sources
         self.base = bool(inp.base_document_path)
-        self.doc = docx.Document(inp.base_document_path) if inp.base_document_path else docx.Document()
+        self.doc = (
+            docx.Document(inp.base_document_path) if inp.base_document_path else docx.Document()
+        )
         if self.base:
             body = self.doc.element.body
             for child in list(body):
@@ -168,8 +170,14 @@ class _Writer:
             f'<w:commentReference w:id="{cid}"/></w:r>'
         )
 
-    def para(self, runs: str = "", *, style: str | None = None, indent: tuple[int, int] | None = None,
-             no_numbering: bool = False) -> None:
+    def para(
+        self,
+        runs: str = "",
+        *,
+        style: str | None = None,
+        indent: tuple[int, int] | None = None,
+        no_numbering: bool = False,
+    ) -> None:
         ppr = ""
         if style and style in self._styles:
             ppr += f'<w:pStyle w:val="{self._styles[style]}"/>'
@@ -207,19 +215,29 @@ class _Writer:
             numbers.add(self.citation_numbers[c])
         return self.run(" [" + ", ".join(_compress(sorted(numbers))) + "]", small=True, grey=True)
 
-    def table(self, rows: Sequence[Sequence[str]], *, header: bool, bold_first_column: bool = False) -> None:
+    def table(
+        self, rows: Sequence[Sequence[str]], *, header: bool, bold_first_column: bool = False
+    ) -> None:
         width = max((len(r) for r in rows), default=0)
         if not width:
             return
         col = TEXT_WIDTH_TWIPS // width
-        style = f'<w:tblStyle w:val="{self._styles["Table Grid"]}"/>' if "Table Grid" in self._styles else ""
-        borders = "" if style else (
-            "<w:tblBorders>"
-            + "".join(
-                f'<w:{side} w:val="single" w:sz="4" w:space="0" w:color="auto"/>'
-                for side in ("top", "left", "bottom", "right", "insideH", "insideV")
+        style = (
+            f'<w:tblStyle w:val="{self._styles["Table Grid"]}"/>'
+            if "Table Grid" in self._styles
+            else ""
+        )
+        borders = (
+            ""
+            if style
+            else (
+                "<w:tblBorders>"
+                + "".join(
+                    f'<w:{side} w:val="single" w:sz="4" w:space="0" w:color="auto"/>'
+                    for side in ("top", "left", "bottom", "right", "insideH", "insideV")
+                )
+                + "</w:tblBorders>"
             )
-            + "</w:tblBorders>"
         )
         out = [
             f'<w:tbl><w:tblPr>{style}<w:tblW w:w="0" w:type="auto"/>{borders}'
@@ -234,9 +252,11 @@ class _Writer:
                 text = row[c_idx] if c_idx < len(row) else ""
                 bold = (header and r_idx == 0) or (bold_first_column and c_idx == 0)
                 paras = "".join(
-                    f"<w:p>{self.run(line, bold=bold) if line else ''}</w:p>" for line in (text.split("\n") or [""])
+                    f"<w:p>{self.run(line, bold=bold) if line else ''}</w:p>"
+                    for line in (text.split("\n") or [""])
                 )
-                out.append(f'<w:tc><w:tcPr><w:tcW w:w="{col}" w:type="dxa"/></w:tcPr>{paras or "<w:p/>"}</w:tc>')
+                cell_props = f'<w:tcPr><w:tcW w:w="{col}" w:type="dxa"/></w:tcPr>'
+                out.append(f"<w:tc>{cell_props}{paras or '<w:p/>'}</w:tc>")
             out.append("</w:tr>")
         out.append("</w:tbl>")
         self.parts.append("".join(out))
@@ -249,13 +269,16 @@ class _Writer:
             self.para(self.run(title), style="Title")
         else:
             self.para(self.run(title, bold=True))
-        for label, value in (("Template", self.inp.template_name), ("Document type", self.inp.document_type)):
+        for label, value in (
+            ("Template", self.inp.template_name),
+            ("Document type", self.inp.document_type),
+        ):
             self.para(self.run(f"{label}: ", bold=True) + self.run(value or ""))
         self.para(
             self.run(
-                "Draft written by Folio from the source documents listed at the end. Every paragraph "
-                "cites its sources; highlighted sentences were reworded (tense, terms, abbreviations) "
-                "and carry the source sentence as a comment. Review before use.",
+                "Draft written by Folio from the source documents listed at the end. Every "
+                "paragraph cites its sources; highlighted sentences were reworded (tense, terms, "
+                "abbreviations) and carry the source sentence as a comment. Review before use.",
                 italic=True,
             )
         )
@@ -290,7 +313,11 @@ class _Writer:
         for flag in para.flags:
             if flag.startswith("banned_phrase"):
                 phrase = flag.split(":", 1)[1].strip()
-                runs = self.commented(runs, f"Style guide: {phrase!r} is a banned phrase.") if runs else runs
+                runs = (
+                    self.commented(runs, f"Style guide: {phrase!r} is a banned phrase.")
+                    if runs
+                    else runs
+                )
         self.para(runs, style=style, indent=indent)
 
     def _sentences(self, para: Paragraph) -> str:
@@ -299,7 +326,9 @@ class _Writer:
         new = language.sentences(para.text)
         old = language.sentences(para.source_text)
         if len(new) != len(old):
-            return self.commented(self.run(para.text, highlight=True), f"Source: {para.source_text}")
+            return self.commented(
+                self.run(para.text, highlight=True), f"Source: {para.source_text}"
+            )
         out = []
         for k, (a, b) in enumerate(zip(new, old, strict=True)):
             text = a + (" " if k < len(new) - 1 else "")
@@ -311,7 +340,10 @@ class _Writer:
 
     def source_table(self, table: Table, *, synopsis: bool = False) -> None:
         if table.title:
-            self.para(self.run(table.title, bold=True), style="Caption" if "Caption" in self._styles else None)
+            self.para(
+                self.run(table.title, bold=True),
+                style="Caption" if "Caption" in self._styles else None,
+            )
         self.table(table.rows, header=_looks_like_header(table), bold_first_column=synopsis)
         marker = self.marker(table.citations)
         if marker:
@@ -365,16 +397,27 @@ class _Writer:
             ("Generated", qc.get("sections_generated")),
             ("No source content", qc.get("sections_no_source")),
             ("Skipped", qc.get("sections_skipped")),
-            ("Citations verified", f"{qc.get('citations_verified')} of {qc.get('citations_total')}"),
+            (
+                "Citations verified",
+                f"{qc.get('citations_verified')} of {qc.get('citations_total')}",
+            ),
             ("Numbers found in no source", qc.get("unsupported_numbers")),
             ("Sentences still in the future tense", qc.get("future_tense_sentences")),
-            ("Abbreviations used before their definition", qc.get("abbreviations_before_definition")),
+            (
+                "Abbreviations used before their definition",
+                qc.get("abbreviations_before_definition"),
+            ),
             ("Sentences reworded by the writer", qc.get("rewritten_sentences")),
             ("Share of sentences repeated across sections", qc.get("repeated_sentences")),
             ("Banned phrases", qc.get("banned_phrases")),
-            ("LLM sentences dropped (not supported by the sources)", qc.get("llm_sentences_dropped")),
+            (
+                "LLM sentences dropped (not supported by the sources)",
+                qc.get("llm_sentences_dropped"),
+            ),
         ]
-        self.table([("Check", "Result")] + [(k, str(v)) for k, v in rows if v is not None], header=True)
+        self.table(
+            [("Check", "Result")] + [(k, str(v)) for k, v in rows if v is not None], header=True
+        )
         for key, label in (
             ("no_source_sections", "Sections without source content"),
             ("unsupported_number_examples", "Numbers found in no source"),

@@ -34,7 +34,6 @@ from documents.pipeline.types import (
     Citation,
     ExtractedSource,
     Paragraph,
-    StyleGuideSpec,
     Table,
 )
 
@@ -62,6 +61,25 @@ def location_texts(src: ExtractedSource) -> dict[int, list[str]]:
         else:
             texts.setdefault(b.block, []).append(b.text)
     return texts
+
+
+def _widen(source: str, start: int, end: int, sentence: str) -> str:
+    """``source[start:end]`` (first to last letter or digit of the match) extended over the
+    sentence's own leading and trailing punctuation ("(", "“", ".", ")."), as the source has it."""
+    stripped = sentence.strip()
+    head = stripped[: len(stripped) - len(stripped.lstrip("([{\"'“‘"))]
+    tail = stripped[len(stripped.rstrip(".!?:;,)]}\"'”’%")) :]
+    for ch in reversed(head):
+        if start > 0 and source[start - 1] == ch:
+            start -= 1
+        else:
+            break
+    for ch in tail:
+        if end < len(source) and source[end] == ch:
+            end += 1
+        else:
+            break
+    return source[start:end]
 
 
 class QuoteLocator:
@@ -122,7 +140,7 @@ class QuoteLocator:
             if i < 0:
                 i = pnorm.find(norm)
             if i >= 0:
-                quote = src.pages[page - 1][pmap[i] : pmap[i + len(norm) - 1] + 1]
+                quote = _widen(src.pages[page - 1], pmap[i], pmap[i + len(norm) - 1] + 1, text)
                 return [self._cite(s_idx, page, None, quote)]
         # Across a page break: the longest prefix on the page, the rest on the next page(s).
         for page in candidates[:2]:
@@ -205,7 +223,7 @@ class QuoteLocator:
                 cnorm, cmap = language.alnum_with_map(candidate)
                 i = cnorm.find(norm)
                 if i >= 0:
-                    quote = candidate[cmap[i] : cmap[i + len(norm) - 1] + 1]
+                    quote = _widen(candidate, cmap[i], cmap[i + len(norm) - 1] + 1, text)
                     return [self._cite(s_idx, None, loc, quote)]
         return []
 
@@ -228,7 +246,8 @@ class QuoteLocator:
             cnorm, cmap = language.alnum_with_map(candidate)
             i = cnorm.find(norm)
             if i >= 0:
-                return [self._cite(s_idx, None, loc, candidate[cmap[i] : cmap[i + len(norm) - 1] + 1])]
+                quote = _widen(candidate, cmap[i], cmap[i + len(norm) - 1] + 1, text)
+                return [self._cite(s_idx, None, loc, quote)]
         return []
 
 
@@ -282,20 +301,43 @@ def parse_directives(*texts: str) -> Directives:
                 preferred.setdefault(m.group(1).strip(), []).append(m.group(2).strip())
                 continue
             m = re.search(
-                r"\b(?:do not|don't|never) (?:include|mention|discuss|describe|report)\s+(?:the |any )?(.+)$",
+                r"\b(?:do not|don't|never) (?:include|mention|discuss|describe|report)\s+"
+                r"(?:the |any )?(.+)$",
                 s,
                 re.I,
-            ) or re.search(r"^(?:please )?(?:exclude|omit|leave out|remove|skip)\s+(?:the |any )?(.+)$", s, re.I)
+            ) or re.search(
+                r"^(?:please )?(?:exclude|omit|leave out|remove|skip)\s+(?:the |any )?(.+)$",
+                s,
+                re.I,
+            )
             if m:
-                exclude += [t.strip(" \"'“”‘’") for t in re.split(r",|\bor\b|\band\b", m.group(1)) if t.strip()]
+                exclude += [
+                    t.strip(" \"'“”‘’")
+                    for t in re.split(r",|\bor\b|\band\b", m.group(1))
+                    if t.strip()
+                ]
                 continue
-            m = re.search(r"\b(?:avoid|do not use|don't use|never use|never say)\s+(?:the (?:word|phrase|term) )?(.+)$", s, re.I)
+            m = re.search(
+                r"\b(?:avoid|do not use|don't use|never use|never say)\s+"
+                r"(?:the (?:word|phrase|term) )?(.+)$",
+                s,
+                re.I,
+            )
             if m:
-                banned += [t.strip(" \"'“”‘’") for t in re.split(r",|\bor\b", m.group(1)) if t.strip()]
+                banned += [
+                    t.strip(" \"'“”‘’") for t in re.split(r",|\bor\b", m.group(1)) if t.strip()
+                ]
                 continue
-            m = re.search(r"\b(?:emphasi[sz]e|focus on|more detail (?:on|about)|elaborate on|expand on)\s+(?:the )?(.+)$", s, re.I)
+            m = re.search(
+                r"\b(?:emphasi[sz]e|focus on|more detail (?:on|about)|elaborate on|expand on)\s+"
+                r"(?:the )?(.+)$",
+                s,
+                re.I,
+            )
             if m:
-                emphasis += [t.strip(" \"'“”‘’") for t in re.split(r",|\band\b", m.group(1)) if t.strip()]
+                emphasis += [
+                    t.strip(" \"'“”‘’") for t in re.split(r",|\band\b", m.group(1)) if t.strip()
+                ]
                 continue
             if re.search(r"\b(be |keep it |write )?(brief|concise|short)\b", low):
                 factor = min(factor, 0.6)
@@ -366,7 +408,9 @@ class WriterContext:
                 inter = len(toks & other)
                 # A near copy, or a sentence all of whose words (numbers included) an earlier
                 # sentence already said ("Approximately 120 patients will be randomized.").
-                if inter == len(toks) or (len(toks) >= 6 and inter / len(toks | other) >= NEAR_DUP_JACCARD):
+                if inter == len(toks) or (
+                    len(toks) >= 6 and inter / len(toks | other) >= NEAR_DUP_JACCARD
+                ):
                     return True
         return False
 
@@ -384,6 +428,8 @@ class WriterContext:
         out = sentence
         for pattern in mapping.strip_parenthetical_patterns():
             out = pattern.sub("", out)
+        if out[:1].islower() and sentence[:1].isupper():
+            out = out[:1].upper() + out[1:]  # a leading "As stated in Section 3, " was removed
         if convert_tense and self.tense == "past":
             out = language.to_past(out)
         if self.preferred_terms:
@@ -427,7 +473,9 @@ def is_debris(sentence: str, *, list_item: bool = False) -> bool:
 
 # ---------------------------------------------------------------- blocks → paragraphs
 
-_LIST_LABEL_RE = re.compile(r"^\s*(\[\d+[a-z]?\]|\(?\d{1,3}[.)]|\(?[a-zA-Z][.)]|\(?[ivxIVX]{1,4}[.)]|[•\-–·▪●○◦*])\s+")
+_LIST_LABEL_RE = re.compile(
+    r"^\s*(\[\d+[a-z]?\]|\(?\d{1,3}[.)]|\(?[a-zA-Z][.)]|\(?[ivxIVX]{1,4}[.)]|[•\-–·▪●○◦*])\s+"
+)
 
 
 def list_label(block: Block) -> tuple[str, str]:
@@ -479,9 +527,17 @@ def write_block(
         if m and m.group(1) in {"•", "-", "–", "·", "▪", "●", "○", "◦", "*"}:
             is_list, label, body = True, m.group(1), body[m.end() :]
     vocab = ctx.vocabulary.get(s_idx, {})
-    cleaned = language.repair_split_words(language.clean_text(body), vocab) if vocab else language.clean_text(body)
+    cleaned = (
+        language.repair_split_words(language.clean_text(body), vocab)
+        if vocab
+        else language.clean_text(body)
+    )
     if verbatim:
-        if not cleaned or ingest_toc_line(cleaned) or (not allow_duplicates and ctx.is_duplicate(cleaned)):
+        if (
+            not cleaned
+            or ingest_toc_line(cleaned)
+            or (not allow_duplicates and ctx.is_duplicate(cleaned))
+        ):
             return BlockWriteResult([], [], 0)
         cites = ctx.locator.locate(s_idx, block, cleaned)
         if not cites:
@@ -506,7 +562,9 @@ def write_block(
         if ingest_toc_line(sentence) or is_boilerplate_sentence(sentence):
             ctx.stats.sentences_boilerplate += 1
             continue
-        if is_debris(sentence, list_item=is_list):
+        # Results outputs are mostly figures; elsewhere number-heavy fragments are debris.
+        results = ctx.sources[s_idx].kind == "results" and bool(re.search(r"\d", sentence))
+        if not results and is_debris(sentence, list_item=is_list):
             ctx.stats.sentences_boilerplate += 1
             continue
         if ctx.excluded(sentence):
@@ -610,7 +668,9 @@ def source_definitions(
                 cite = cites[0] if cites else None
                 if cite is None:
                     continue
-            found[abbr] = SourceDefinition(abbr, language.plain_case(language.clean_text(long_form)), cite)
+            found[abbr] = SourceDefinition(
+                abbr, language.plain_case(language.clean_text(long_form)), cite
+            )
     for s_idx, src in enumerate(sources):
         for block in src.blocks:
             if block.kind not in {"paragraph", "list_item"} or "(" not in block.text:

@@ -10,6 +10,7 @@ import io
 import json
 import os
 import queue
+import shutil
 import signal
 import socket
 import subprocess
@@ -36,9 +37,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _start(
-    data_dir: Path, port: int, redis_url: str | None = None
-) -> tuple[subprocess.Popen[str], str]:
+def _env(data_dir: Path, **extra: str) -> dict[str, str]:
     env = {
         key: value
         for key, value in os.environ.items()
@@ -48,8 +47,38 @@ def _start(
         DJANGO_SETTINGS_MODULE="portal.settings",
         DJANGO_DEBUG="1",
         FOLIO_DATA_DIR=str(data_dir),
-        PORT=str(port),
+        **extra,
     )
+    return env
+
+
+@pytest.fixture(scope="module")
+def migrated_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated SQLite database; each test starts from a copy, so runstack's own migrate
+    has nothing left to do and the tests stay quick."""
+    data_dir = tmp_path_factory.mktemp("migrated")
+    result = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--no-input", "--verbosity", "0"],
+        cwd=PROJECT_ROOT,
+        env=_env(data_dir),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    return data_dir / "folio.sqlite3"
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, migrated_db: Path) -> Path:
+    shutil.copy(migrated_db, tmp_path / "folio.sqlite3")
+    return tmp_path
+
+
+def _start(
+    data_dir: Path, port: int, redis_url: str | None = None
+) -> tuple[subprocess.Popen[str], str]:
+    env = _env(data_dir, PORT=str(port))
     if redis_url:
         env["REDIS_URL"] = redis_url
     process = subprocess.Popen(
@@ -113,7 +142,8 @@ def _is_zombie(pid: int) -> bool:
         return True
 
 
-def test_it_starts_everything_serves_health_and_ctrl_c_stops_it_all(tmp_path):
+def test_it_starts_everything_serves_health_and_ctrl_c_stops_it_all(data_dir):
+    tmp_path = data_dir
     port = _free_port()
     process, output = _start(tmp_path, port)
     try:
@@ -140,8 +170,8 @@ def test_it_starts_everything_serves_health_and_ctrl_c_stops_it_all(tmp_path):
             process.kill()
 
 
-def test_when_the_stack_is_killed_its_children_die_with_it(tmp_path):
-    process, _ = _start(tmp_path, _free_port())
+def test_when_the_stack_is_killed_its_children_die_with_it(data_dir):
+    process, _ = _start(data_dir, _free_port())
     children = descendants(process.pid)
     try:
         process.kill()
@@ -153,7 +183,8 @@ def test_when_the_stack_is_killed_its_children_die_with_it(tmp_path):
                 os.kill(pid, signal.SIGKILL)
 
 
-def test_with_redis_url_set_no_embedded_server_is_started(tmp_path, redis_server):
+def test_with_redis_url_set_no_embedded_server_is_started(data_dir, redis_server):
+    tmp_path = data_dir
     process, output = _start(tmp_path, _free_port(), redis_url=redis_server)
     try:
         children = descendants(process.pid)

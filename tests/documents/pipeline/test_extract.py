@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -48,6 +49,46 @@ def error_code(path: Path, file_type: str | None = None, **kwargs) -> str:
     assert path.name in err.value.message
     assert err.value.code in ERROR_MESSAGES
     return err.value.code
+
+
+def python_docx_blocks(path: Path) -> list[str]:
+    """Block texts as an independent reader numbers them (python-docx, CONTRACT §5)."""
+    import docx
+    from docx.table import Table
+    from docx.text.paragraph import Paragraph
+
+    out: list[str] = []
+    for item in docx.Document(str(path)).iter_inner_content():
+        if isinstance(item, Paragraph):
+            out.append(item.text)
+        elif isinstance(item, Table):
+            out.extend("".join(cell.text for cell in row.cells) for row in item.rows)
+    return out
+
+
+def openpyxl_blocks(path: Path) -> list[str]:
+    import openpyxl
+
+    wb = openpyxl.load_workbook(str(path), read_only=True, data_only=True)
+    return [
+        "".join("" if v is None else str(v) for v in row)
+        for ws in wb.worksheets
+        for row in ws.iter_rows(values_only=True)
+    ]
+
+
+def assert_blocks_agree_with_reader(src: ExtractedSource, reference: list[str]) -> None:
+    """Every block, and every table row, lies in the reader's block of the same number."""
+
+    def ascii_alnum(text: str) -> str:
+        return re.sub(r"[^0-9a-z]", "", text.lower())
+
+    for b in src.blocks:
+        assert b.block is not None and b.page is None
+        units = [(b.block + k, " | ".join(r)) for k, r in enumerate(b.rows)] or [(b.block, b.text)]
+        for number, text in units:
+            assert 1 <= number <= len(reference), (number, text)
+            assert ascii_alnum(text) in ascii_alnum(reference[number - 1]), (number, text)
 
 
 def headings(src: ExtractedSource) -> dict[str, Block]:
@@ -217,6 +258,14 @@ def test_a_pdf_over_the_page_limit_is_too_complex(tmp_path: Path) -> None:
     assert extract(path, limits=Limits(max_pdf_pages=12)).page_count == 12
 
 
+def test_a_page_count_bomb_is_stopped_before_extraction(tmp_path: Path) -> None:
+    path = builders.build_page_flood_pdf(tmp_path / "flood.pdf", pages=3000)
+    assert path.stat().st_size < 100_000
+    started = time.monotonic()
+    assert error_code(path) == "document_too_complex"  # FOLIO_MAX_PDF_PAGES = 2000
+    assert time.monotonic() - started < 5
+
+
 def test_a_pdf_over_the_character_limit_is_too_complex(tmp_path: Path) -> None:
     path = builders.build_protocol_pdf(tmp_path / "protocol.pdf")
     assert error_code(path, limits=Limits(max_extracted_chars=1000)) == "document_too_complex"
@@ -250,8 +299,10 @@ def test_docx_blocks_are_numbered_by_paragraph_and_table_row(protocol_docx) -> N
     assert by_block[layout.inclusion_heading].text == "Inclusion Criteria"
     assert by_block[layout.results_table].kind == "table"
     assert by_block[layout.after_table].text == "After the results table."
-    assert by_block[layout.in_content_control].text == "Inside a content control."
+    # A body-level content control is invisible to python-docx readers: not counted, not read.
+    assert layout.last == layout.after_table + 1
     assert by_block[layout.last].text == "The end of the protocol."
+    assert not any("content control" in b.text for b in src.blocks)
     # Empty paragraphs count but are not emitted.
     assert layout.title + 1 not in by_block
 
@@ -300,15 +351,27 @@ def test_docx_lists_carry_their_computed_labels(protocol_docx) -> None:
 def test_docx_hidden_text_and_toc_lines_are_left_out(protocol_docx) -> None:
     layout, src = protocol_docx
     by_block = {b.block: b for b in src.blocks}
-    assert by_block[layout.hidden_paragraph].text == "Visible introduction text."
+    assert by_block[layout.hidden_paragraph - 1].text == "Visible introduction text."
+    assert layout.hidden_paragraph not in by_block
     assert not any("SECRET" in b.text for b in src.blocks)
     assert layout.toc_paragraph not in by_block
+
+
+def test_docx_block_numbers_agree_with_a_python_docx_reader(protocol_docx) -> None:
+    layout, src = protocol_docx
+    assert_blocks_agree_with_reader(src, python_docx_blocks(layout.path))
 
 
 def test_docx_title_and_round_trip(protocol_docx) -> None:
     _, src = protocol_docx
     assert src.title == builders.PROTOCOL["title"]
     assert source_from_json(json.loads(json.dumps(source_to_json(src)))) == src
+
+
+def test_footnotes_are_not_blocks(tmp_path: Path) -> None:
+    # A footnote has no block number in the body that a python-docx reader could check.
+    src = extract(builders.build_docx_with_footnote(tmp_path / "notes.docx"))
+    assert [(b.text, b.block) for b in src.blocks] == [("Hello from Word.", 1)]
 
 
 def test_a_zip64_docx_is_read(tmp_path: Path) -> None:
@@ -326,6 +389,9 @@ def test_a_zip64_docx_is_read(tmp_path: Path) -> None:
         (builders.build_docm, "invalid_file_type"),
         (builders.build_ole2_encrypted_docx, "encrypted_document"),
         (builders.build_plain_pdf, "invalid_file_type"),
+        (builders.build_lying_size_docx, "unreadable_document"),  # declared 1 KB, inflates more
+        (builders.build_deep_nesting_docx, "unreadable_document"),  # libxml2's depth limit
+        (builders.build_paragraph_flood_docx, "document_too_complex"),  # 2 M paragraphs, 50 KB
     ],
 )
 def test_hostile_docx_files_fail_with_their_code(tmp_path: Path, builder, code: str) -> None:
@@ -362,12 +428,17 @@ def test_each_sheet_is_one_table_numbered_by_sheet_row(results_xlsx) -> None:
     assert events.rows[1] == ("Any TEAE", "20", "25")
 
 
+def test_xlsx_block_numbers_agree_with_an_openpyxl_reader(results_xlsx) -> None:
+    layout, src = results_xlsx
+    assert_blocks_agree_with_reader(src, openpyxl_blocks(layout.path))
+
+
 def test_cells_are_strings_without_float_noise(results_xlsx) -> None:
     _, src = results_xlsx
     demographics, events = src.blocks
     assert demographics.rows[1] == ("N", "60", "60", "120")
     assert demographics.rows[2] == ("Age, mean (SD)", "45.2", "44.8", "45")
-    assert demographics.rows[5] == ("Response rate", "25.6%", "0.3", "12.50")
+    assert demographics.rows[5] == ("Response rate", "0.256", "0.3", "12.5")
     assert events.rows[2] == ("Data cut-off", "2025-03-12")
 
 
@@ -443,6 +514,9 @@ def test_corpus_docx_with_custom_heading_styles() -> None:
     first = next(b for b in src.blocks if b.text.startswith("Males and postmenopausal females"))
     assert (first.kind, first.number) == ("list_item", "1.")
     assert "Safety and Efficacy of the Xanomeline" in src.title
+    assert_blocks_agree_with_reader(
+        src, python_docx_blocks(CORPUS / "protocol-cdiscpilot-m11.docx")
+    )
 
 
 @pytest.mark.corpus
@@ -454,6 +528,7 @@ def test_corpus_docx_with_standard_heading_styles() -> None:
     assert found["Inclusion Criteria"].heading_path[0].endswith("Trial Population")
     blocks = [b.block for b in src.blocks]
     assert blocks == sorted(blocks) and len(set(blocks)) == len(blocks)
+    assert_blocks_agree_with_reader(src, python_docx_blocks(CORPUS / "protocol-wa42380-m11.docx"))
 
 
 HOSTILE = sorted((CORPUS / "hostile").glob("*/*")) if (CORPUS / "hostile").is_dir() else []
@@ -475,4 +550,8 @@ def test_corpus_hostile_files_end_in_a_result_or_a_known_error(path: Path) -> No
         assert isinstance(src, ExtractedSource)
         if src.file_type == "pdf":
             assert_blocks_lie_on_their_pages(src)
+        elif src.file_type == "docx":
+            assert_blocks_agree_with_reader(src, python_docx_blocks(path))
+        else:
+            assert_blocks_agree_with_reader(src, openpyxl_blocks(path))
     assert time.monotonic() - started < 25

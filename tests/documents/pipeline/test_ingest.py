@@ -26,7 +26,9 @@ def test_a_heading_opens_a_chunk_that_knows_its_heading_path() -> None:
 
 
 def test_long_sections_are_split_into_several_chunks() -> None:
-    long_items = [("h", "1", "Background")] + [("p", f"Sentence number {i} about the disease. " * 12) for i in range(8)]
+    long_items = [("h", "1", "Background")] + [
+        ("p", f"Sentence number {i} about the disease. " * 12) for i in range(8)
+    ]
     chunks = ingest.chunk_text((docx_source("long.docx", "protocol", long_items),))
     assert len(chunks) > 2
     assert all(len(c.text.split()) < ingest.CHUNK_WORDS * 2 for c in chunks)
@@ -82,7 +84,11 @@ def test_the_heading_tree_knows_direct_content_subtrees_and_back_matter() -> Non
 
 
 def test_bare_headings_are_qualified_by_their_parent() -> None:
-    src = docx_source("sap.docx", "sap", [("h", "3", "Study Endpoints"), ("h", "3.1", "Primary"), ("p", "ADAS-Cog at Week 24.")])
+    src = docx_source(
+        "sap.docx",
+        "sap",
+        [("h", "3", "Study Endpoints"), ("h", "3.1", "Primary"), ("p", "ADAS-Cog at Week 24.")],
+    )
     index = ingest.build_index(ingest.chunk_text((src,)))
     primary = next(n for n in index.nodes if n.title == "Primary")
     assert primary.qualified == "Study Endpoints Primary"
@@ -92,7 +98,12 @@ def test_bare_headings_are_qualified_by_their_parent() -> None:
 def test_heading_similarity_normalises_numbers_plurals_and_split_words() -> None:
     assert mapping.heading_similarity("Inclusion Criteria", "5.1 Inclusion criteria") == 1.0
     assert mapping.heading_similarity("Sample Size", "SAMPLE SIZE CONSIDERATIONS") >= 0.9
-    assert mapping.heading_similarity("Description of Clinical Study", "Descripti on of Clinical Study") == 1.0
+    assert (
+        mapping.heading_similarity(
+            "Description of Clinical Study", "Descripti on of Clinical Study"
+        )
+        == 1.0
+    )
     assert mapping.heading_similarity("Removal of Patients", "Removal of Subjects") >= 0.95
     assert mapping.heading_similarity("Inclusion Criteria", "Exclusion Criteria") < 0.75
     assert mapping.heading_similarity("Blinding", "Safety Analyses") == 0.0
@@ -112,6 +123,13 @@ def test_a_section_profile_merges_template_hints_rules_and_the_correspondence_ta
     assert wanted[0] == "Number of Subjects"
     assert "Power Considerations" in wanted and "Sample Size Considerations" in wanted
     assert profile.kinds[:2] == ("sap", "protocol") and "results" not in profile.kinds
-    results_section = OutlineSection(section_id="y", number="10.1", title="Disposition of Patients", level=2)
+    results_section = OutlineSection(
+        section_id="y", number="10.1", title="Disposition of Patients", level=2
+    )
     assert mapping.profile_for(results_section).kinds == ("results",)
-    assert mapping.profile_for(OutlineSection(section_id="z", number="2", title="Synopsis", level=1)).derived == "synopsis"
+    assert (
+        mapping.profile_for(
+            OutlineSection(section_id="z", number="2", title="Synopsis", level=1)
+        ).derived
+        == "synopsis"
+    )

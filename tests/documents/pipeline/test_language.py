@@ -1,4 +1,4 @@
-"""Sentences, tense conversion, style-guide terms and abbreviations (documents.pipeline.language)."""
+"""Sentences, tense conversion, style-guide terms and abbreviations (pipeline.language)."""
 
 from __future__ import annotations
 
@@ -46,8 +46,14 @@ def test_sentence_spans_point_into_the_original_text() -> None:
 # ---------------------------------------------------------------- tense
 
 TENSE_CASES = [
-    ("Patients will be randomized to 1 of 3 treatment arms.", "Patients were randomized to 1 of 3 treatment arms."),
-    ("The study will be conducted on an outpatient basis.", "The study was conducted on an outpatient basis."),
+    (
+        "Patients will be randomized to 1 of 3 treatment arms.",
+        "Patients were randomized to 1 of 3 treatment arms.",
+    ),
+    (
+        "The study will be conducted on an outpatient basis.",
+        "The study was conducted on an outpatient basis.",
+    ),
     ("Approximately 300 patients will be enrolled.", "Approximately 300 patients were enrolled."),
     ("Patients will receive placebo.", "Patients received placebo."),
     (
@@ -60,7 +66,10 @@ TENSE_CASES = [
     ("Patients will not receive study drug.", "Patients did not receive study drug."),
     ("Treatment compliance will not be provided.", "Treatment compliance was not provided."),
     ("The DSMB will review cardiovascular findings.", "The DSMB reviewed cardiovascular findings."),
-    ("Urinalysis will be done at Visits 4, 9, and 12.", "Urinalysis was done at Visits 4, 9, and 12."),
+    (
+        "Urinalysis will be done at Visits 4, 9, and 12.",
+        "Urinalysis was done at Visits 4, 9, and 12.",
+    ),
     (
         "Vital signs, temperature, and an assessment of adverse events will be obtained.",
         "Vital signs, temperature, and an assessment of adverse events were obtained.",
@@ -69,9 +78,15 @@ TENSE_CASES = [
         "Plasma levels of xanomeline and metabolites will be obtained at Visit 3.",
         "Plasma levels of xanomeline and metabolites were obtained at Visit 3.",
     ),
-    ("Use of concomitant medications will be collected.", "Use of concomitant medications was collected."),
+    (
+        "Use of concomitant medications will be collected.",
+        "Use of concomitant medications was collected.",
+    ),
     ("Data will be analyzed using SAS.", "Data were analyzed using SAS."),
-    ("Summary statistics will be generated for each visit.", "Summary statistics were generated for each visit."),
+    (
+        "Summary statistics will be generated for each visit.",
+        "Summary statistics were generated for each visit.",
+    ),
     ("A total of 300 patients will be randomized.", "A total of 300 patients were randomized."),
     (
         "The number of subjects randomized will be summarized.",
@@ -85,8 +100,14 @@ TENSE_CASES = [
         "The first interim analysis will occur when 50% of the patients have completed Visit 8.",
         "The first interim analysis occurred when 50% of the patients had completed Visit 8.",
     ),
-    ("Patients will also be asked to return all patches.", "Patients were also asked to return all patches."),
-    ("Two interim analyses are planned for this study.", "Two interim analyses were planned for this study."),
+    (
+        "Patients will also be asked to return all patches.",
+        "Patients were also asked to return all patches.",
+    ),
+    (
+        "Two interim analyses are planned for this study.",
+        "Two interim analyses were planned for this study.",
+    ),
     ("The patches are to be worn all day.", "The patches were to be worn all day."),
     (
         "The assessments will be assigned to visits, as will laboratory assessments.",
@@ -96,10 +117,43 @@ TENSE_CASES = [
         "This prompted speculation that replacement therapy will alleviate the dysfunction.",
         "This prompted speculation that replacement therapy would alleviate the dysfunction.",
     ),
-    ("Investigators will begin dosing and will give the first dose.", "Investigators began dosing and gave the first dose."),
+    (
+        "Investigators will begin dosing and will give the first dose.",
+        "Investigators began dosing and gave the first dose.",
+    ),
     ("The sponsor will submit the report.", "The sponsor submitted the report."),
     ("Sites will stop enrolment.", "Sites stopped enrolment."),
     ("The caregiver will apply the patch.", "The caregiver applied the patch."),
+    (
+        "All adverse events, whether reported by the patient or noted by staff, will be recorded.",
+        "All adverse events, whether reported by the patient or noted by staff, were recorded.",
+    ),
+    (
+        "If the dose is reduced, the visit will be rescheduled.",
+        "If the dose was reduced, the visit was rescheduled.",
+    ),
+    (
+        "Samples are drawn before dosing, except for PK samples, which will be obtained later.",
+        "Samples were drawn before dosing, except for PK samples, which were obtained later.",
+    ),
+    (
+        "Because patients enrolled in this study will be outpatients, compliance will be assured.",
+        "Because patients enrolled in this study were outpatients, compliance was assured.",
+    ),
+    (
+        "Patients who terminate early will be retrieved on the date which would have represented "
+        "Visit 12.",
+        "Patients who terminated early were retrieved on the date which would have represented "
+        "Visit 12.",
+    ),
+    (
+        "The consent will include: “Lilly will pay the medical expenses for the treatment.”",
+        "The consent included: “Lilly will pay the medical expenses for the treatment.”",
+    ),
+    (
+        "The name of the investigator(s) is/are listed on the cover pages.",
+        "The name of the investigator(s) was/were listed on the cover pages.",
+    ),
 ]
 
 
@@ -145,7 +199,10 @@ def test_irregular_and_regular_past_forms() -> None:
 def test_preferred_terms_replace_variants_keeping_case_and_plural() -> None:
     text = "Patients and each patient signed; the PATIENT diary and outpatients were fine."
     out = apply_preferred_terms(text, {"participant": ["patient"]})
-    assert out == "Participants and each participant signed; the PARTICIPANT diary and outpatients were fine."
+    assert (
+        out == "Participants and each participant signed; the PARTICIPANT diary and outpatients "
+        "were fine."
+    )
 
 
 def test_banned_phrases_are_found_case_insensitively_on_word_boundaries() -> None:
@@ -191,12 +248,17 @@ def test_expand_first_use_spells_out_the_abbreviation_once() -> None:
     assert expand_first_use("An AE was reported. Each AE was coded.", "AE", "adverse event") == (
         "An adverse event (AE) was reported. Each AE was coded."
     )
-    assert expand_first_use("AEs were coded.", "AE", "adverse event") == "Adverse events (AEs) were coded."
+    assert (
+        expand_first_use("AEs were coded.", "AE", "adverse event")
+        == "Adverse events (AEs) were coded."
+    )
     assert expand_first_use("No abbreviation here.", "AE", "adverse event") is None
 
 
 def test_codes_units_and_roman_numerals_are_not_abbreviations() -> None:
-    used = language.abbreviations_used("Protocol H2Q-MC-LZZT, ITEM04, Phase III, the DSMB and ECGs at 50 cm2.")
+    used = language.abbreviations_used(
+        "Protocol H2Q-MC-LZZT, ITEM04, Phase III, the DSMB and ECGs at 50 cm2."
+    )
     assert used == ["DSMB", "ECG"]
 
 

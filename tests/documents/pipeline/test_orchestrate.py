@@ -34,10 +34,14 @@ needs_corpus = pytest.mark.skipif(
 
 # ---------------------------------------------------------------- building sources
 
-Item = tuple[Any, ...]  # ("h", "3.4.4", "Sample Size") | ("p", text) | ("li", "[1]", text) | ("table", rows)
+Item = tuple[
+    Any, ...
+]  # ("h", "3.4.4", "Sample Size") | ("p", text) | ("li", "[1]", text) | ("table", rows)
 
 
-def pdf_source(file_name: str, kind: str, pages: Sequence[Sequence[Item]], *, key_facts: Iterable[KeyFact] = ()) -> ExtractedSource:
+def pdf_source(
+    file_name: str, kind: str, pages: Sequence[Sequence[Item]], *, key_facts: Iterable[KeyFact] = ()
+) -> ExtractedSource:
     """A PDF-like source: page texts (wrapped lines, a running header) and blocks that agree."""
     blocks: list[Block] = []
     page_texts: list[str] = []
@@ -55,23 +59,49 @@ def pdf_source(file_name: str, kind: str, pages: Sequence[Sequence[Item]], *, ke
                 stack.append((level, f"{number} {title}".strip()))
                 lines.append(f"{number}. {title}" if number else title)
                 blocks.append(
-                    Block(len(blocks) + 1, "heading", title, page=pno, level=level, number=number,
-                          heading_path=tuple(t for _, t in stack))
+                    Block(
+                        len(blocks) + 1,
+                        "heading",
+                        title,
+                        page=pno,
+                        level=level,
+                        number=number,
+                        heading_path=tuple(t for _, t in stack),
+                    )
                 )
             elif tag == "li":
                 label, text = item[1], item[2]
                 lines.extend(textwrap.wrap(f"{label} {text}", 70))
-                blocks.append(Block(len(blocks) + 1, "list_item", text, page=pno, number=label, level=1, heading_path=path))
+                blocks.append(
+                    Block(
+                        len(blocks) + 1,
+                        "list_item",
+                        text,
+                        page=pno,
+                        number=label,
+                        level=1,
+                        heading_path=path,
+                    )
+                )
             elif tag == "table":
                 rows = tuple(tuple(r) for r in item[1])
                 lines.extend(" ".join(r) for r in rows)
                 blocks.append(
-                    Block(len(blocks) + 1, "table", "\n".join(" | ".join(r) for r in rows), page=pno, rows=rows, heading_path=path)
+                    Block(
+                        len(blocks) + 1,
+                        "table",
+                        "\n".join(" | ".join(r) for r in rows),
+                        page=pno,
+                        rows=rows,
+                        heading_path=path,
+                    )
                 )
             else:
                 text = item[1]
                 lines.extend(textwrap.wrap(text, 70))
-                blocks.append(Block(len(blocks) + 1, "paragraph", text, page=pno, heading_path=path))
+                blocks.append(
+                    Block(len(blocks) + 1, "paragraph", text, page=pno, heading_path=path)
+                )
         page_texts.append("\n".join(lines))
     return ExtractedSource(
         file_path=f"org/documents/{file_name}",
@@ -100,18 +130,48 @@ def docx_source(file_name: str, kind: str, items: Sequence[Item]) -> ExtractedSo
             while stack and stack[-1][0] >= level:
                 stack.pop()
             stack.append((level, f"{number} {title}".strip()))
-            blocks.append(Block(len(blocks) + 1, "heading", title, block=loc, level=level, number=number,
-                                heading_path=tuple(t for _, t in stack)))
+            blocks.append(
+                Block(
+                    len(blocks) + 1,
+                    "heading",
+                    title,
+                    block=loc,
+                    level=level,
+                    number=number,
+                    heading_path=tuple(t for _, t in stack),
+                )
+            )
             loc += 1
         elif tag == "table":
             rows = tuple(tuple(r) for r in item[1])
-            blocks.append(Block(len(blocks) + 1, "table", "\n".join(" | ".join(r) for r in rows), block=loc, rows=rows, heading_path=path))
+            blocks.append(
+                Block(
+                    len(blocks) + 1,
+                    "table",
+                    "\n".join(" | ".join(r) for r in rows),
+                    block=loc,
+                    rows=rows,
+                    heading_path=path,
+                )
+            )
             loc += len(rows)
         elif tag == "li":
-            blocks.append(Block(len(blocks) + 1, "list_item", item[2], block=loc, number=item[1], level=1, heading_path=path))
+            blocks.append(
+                Block(
+                    len(blocks) + 1,
+                    "list_item",
+                    item[2],
+                    block=loc,
+                    number=item[1],
+                    level=1,
+                    heading_path=path,
+                )
+            )
             loc += 1
         else:
-            blocks.append(Block(len(blocks) + 1, "paragraph", item[1], block=loc, heading_path=path))
+            blocks.append(
+                Block(len(blocks) + 1, "paragraph", item[1], block=loc, heading_path=path)
+            )
             loc += 1
     return ExtractedSource(
         file_path=f"org/documents/{file_name}",
@@ -128,18 +188,33 @@ PROTOCOL_PAGES: list[list[Item]] = [
     [
         ("p", "Clinical Study Protocol ZX-100: A Study of Zanotinib in Plaque Psoriasis"),
         ("h", "1", "Introduction"),
-        ("p", "Zanotinib is an oral inhibitor of the enzyme TYK2. Formulation B will be studied in this protocol."),
+        (
+            "p",
+            "Zanotinib is an oral inhibitor of the enzyme TYK2. Formulation B will be studied "
+            "in this protocol.",
+        ),
         ("h", "2", "Objectives"),
-        ("p", "The primary objective of this study is to assess the efficacy of zanotinib at Week 12."),
+        (
+            "p",
+            "The primary objective of this study is to assess the efficacy of zanotinib at "
+            "Week 12.",
+        ),
     ],
     [
         ("h", "3", "Investigational Plan"),
         ("h", "3.1", "Summary of Study Design"),
-        ("p", "Patients will be randomized to zanotinib 50 mg or placebo in a double-blind design of 16 weeks duration. "
-              "The study will be conducted at 12 sites."),
+        (
+            "p",
+            "Patients will be randomized to zanotinib 50 mg or placebo in a double-blind design "
+            "of 16 weeks duration. "
+            "The study will be conducted at 12 sites.",
+        ),
         ("h", "3.4", "Study Population"),
         ("h", "3.4.1", "Inclusion Criteria"),
-        ("p", "Patients may be included in the study only if they meet all the following criteria:"),
+        (
+            "p",
+            "Patients may be included in the study only if they meet all the following criteria:",
+        ),
         ("li", "[1]", "Males and females at least 18 years of age."),
         ("li", "[2]", "Plaque psoriasis covering at least 10% of body surface area."),
         ("li", "[3]", "Willing to comply with 16 weeks of treatment."),
@@ -147,20 +222,34 @@ PROTOCOL_PAGES: list[list[Item]] = [
         ("li", "[4]", "Use of any biologic therapy within 90 days."),
         ("li", "[5]", "Pregnancy or lactation."),
         ("h", "3.4.3", "Sample Size"),
-        ("p", "Approximately 120 patients will be randomized. This sample size has 90% power to detect a "
-              "difference of 25% in PASI 75 response, with a two-sided alpha of 0.05."),
+        (
+            "p",
+            "Approximately 120 patients will be randomized. This sample size has 90% power to "
+            "detect a "
+            "difference of 25% in PASI 75 response, with a two-sided alpha of 0.05.",
+        ),
     ],
     [
         ("h", "3.5", "Blinding"),
-        ("p", "The study will be double-blind. The investigator will receive sealed emergency codes."),
+        (
+            "p",
+            "The study will be double-blind. The investigator will receive sealed emergency codes.",
+        ),
         ("h", "3.6", "Concomitant Therapy"),
         ("p", "Topical corticosteroids will not be permitted during the study."),
         ("h", "4", "Data Analysis Methods"),
         ("h", "4.1", "General Considerations"),
-        ("p", "All statistical tests will be two-sided with a significance level of 0.05. "
-              "The adverse event (AE) data will be coded with MedDRA."),
+        (
+            "p",
+            "All statistical tests will be two-sided with a significance level of 0.05. "
+            "The adverse event (AE) data will be coded with MedDRA.",
+        ),
         ("h", "5", "Ethical Review"),
-        ("p", "The protocol will be reviewed by an institutional review board before the study begins."),
+        (
+            "p",
+            "The protocol will be reviewed by an institutional review board before the study "
+            "begins.",
+        ),
         ("h", "6", "Table of Contents"),
         ("p", "3.4.1 Inclusion Criteria ........ 2"),
     ],
@@ -170,15 +259,27 @@ SAP_ITEMS: list[Item] = [
     ("h", "1", "Sample Size Considerations"),
     ("p", "Approximately 120 patients will be randomized in a 1:1 ratio."),
     ("h", "2", "Efficacy Analyses"),
-    ("p", "The primary endpoint will be analysed with a logistic regression model adjusting for site. "
-          "Each AE will be summarised by treatment group."),
+    (
+        "p",
+        "The primary endpoint will be analysed with a logistic regression model adjusting "
+        "for site. "
+        "Each AE will be summarised by treatment group.",
+    ),
 ]
 
 
 def protocol() -> ExtractedSource:
     facts = (
         KeyFact("protocol_number", "ZX-100", "Clinical Study Protocol ZX-100", "", "", 1, None),
-        KeyFact("title", "A Study of Zanotinib in Plaque Psoriasis", "A Study of Zanotinib in Plaque Psoriasis", "", "", 1, None),
+        KeyFact(
+            "title",
+            "A Study of Zanotinib in Plaque Psoriasis",
+            "A Study of Zanotinib in Plaque Psoriasis",
+            "",
+            "",
+            1,
+            None,
+        ),
     )
     return pdf_source("protocol.pdf", "protocol", PROTOCOL_PAGES, key_facts=facts)
 
@@ -194,7 +295,14 @@ def results() -> ExtractedSource:
         [
             ("h", "14.1", "Disposition of Subjects"),
             ("p", "Of 120 randomized patients, 112 completed the study."),
-            ("table", [("Status", "Zanotinib", "Placebo"), ("Randomized", "60", "60"), ("Completed", "57", "55")]),
+            (
+                "table",
+                [
+                    ("Status", "Zanotinib", "Placebo"),
+                    ("Randomized", "60", "60"),
+                    ("Completed", "57", "55"),
+                ],
+            ),
             ("h", "14.2", "Adverse Events"),
             ("p", "Headache was the most frequent adverse event (12 patients)."),
         ],
@@ -220,12 +328,19 @@ def csr_outline(selected: set[str] | None = None) -> tuple[OutlineSection, ...]:
         ("3", "Table of Contents for the Individual Clinical Study Report", {"derived": "toc"}),
         ("4", "List of Abbreviations and Definition of Terms", {"derived": "abbreviations"}),
         ("5", "Ethics", {"source_kinds": ["protocol"]}),
-        ("5.1", "Independent Ethics Committee (IEC) or Institutional Review Board (IRB)",
-         {"source_kinds": ["protocol"], "source_headings": ["Ethical Review"]}),
+        (
+            "5.1",
+            "Independent Ethics Committee (IEC) or Institutional Review Board (IRB)",
+            {"source_kinds": ["protocol"], "source_headings": ["Ethical Review"]},
+        ),
         ("7", "Introduction", {"source_kinds": ["protocol"]}),
         ("8", "Study Objectives", {"source_kinds": ["protocol", "sap"]}),
         ("9", "Investigational Plan", {"source_kinds": ["protocol"]}),
-        ("9.1", "Overall Study Design and Plan - Description", {"source_kinds": ["protocol", "sap"]}),
+        (
+            "9.1",
+            "Overall Study Design and Plan - Description",
+            {"source_kinds": ["protocol", "sap"]},
+        ),
         ("9.3", "Selection of Study Population", {"source_kinds": ["protocol"]}),
         ("9.3.1", "Inclusion Criteria", {"source_kinds": ["protocol"]}),
         ("9.3.2", "Exclusion Criteria", {"source_kinds": ["protocol"]}),
@@ -233,8 +348,11 @@ def csr_outline(selected: set[str] | None = None) -> tuple[OutlineSection, ...]:
         ("9.4.4", "Selection of Doses in the Study", {"source_kinds": ["protocol"]}),
         ("9.4.6", "Blinding", {"source_kinds": ["protocol"]}),
         ("9.4.7", "Prior and Concomitant Therapy", {"source_kinds": ["protocol"]}),
-        ("9.7", "Statistical Methods Planned in the Protocol and Determination of Sample Size",
-         {"source_kinds": ["sap", "protocol"]}),
+        (
+            "9.7",
+            "Statistical Methods Planned in the Protocol and Determination of Sample Size",
+            {"source_kinds": ["sap", "protocol"]},
+        ),
         ("9.7.1", "Statistical and Analytical Plans", {"source_kinds": ["sap", "protocol"]}),
         ("9.7.2", "Determination of Sample Size", {"source_kinds": ["sap", "protocol"]}),
         ("10", "Study Patients", {"source_kinds": ["results"], "data_fed": True}),
@@ -337,11 +455,96 @@ def test_results_sections_take_only_results_sources_when_there_is_one() -> None:
     assert "Headache" in all_text(drafts["12.2"])
 
 
+def test_results_spreadsheet_sheets_feed_the_results_sections_as_cited_tables(
+    tmp_path: Path,
+) -> None:
+    from documents.pipeline import extract
+    from documents.pipeline.types import SourceDescriptor
+    from tests.fixtures import builders
+
+    path = builders.build_results_xlsx(tmp_path / "results.xlsx").path
+    desc = SourceDescriptor(
+        "org/documents/results.xlsx", "results.xlsx", "2" * 64, "xlsx", str(path)
+    )
+    sheet = replace(extract.extract_text(desc, in_process=True), kind="results")
+    outline = (
+        sec("11.2", "Demographic and Other Baseline Characteristics", data_fed=True),
+        sec("12.2", "Adverse Events (AEs)", data_fed=True),
+        sec("12.6", "Safety Conclusions", data_fed=True),
+    )
+    drafts = by_number(write([protocol(), sheet], outline))
+    demographics = drafts["11.2"].tables[0]
+    assert demographics.rows[0] == ("Parameter", "Placebo", "Zanotinib 50 mg", "Total")
+    assert ("N", "60", "60", "120") in demographics.rows
+    assert all(c.block is not None and c.page is None for c in demographics.citations)
+    assert all(qc.verify_citation(c, [sheet]) for c in demographics.citations)
+    assert drafts["12.2"].tables[0].rows[1] == ("Any TEAE", "20", "25")
+    assert drafts["12.6"].state == "no_source"
+
+
+def test_results_pdf_outputs_are_found_by_their_table_captions(tmp_path: Path) -> None:
+    from documents.pipeline import extract
+    from documents.pipeline.types import SourceDescriptor
+    from tests.fixtures import builders
+
+    path = builders.build_pdf(
+        tmp_path / "tfl.pdf",
+        [
+            [
+                ("title", "Clinical Study Report Tables"),
+                ("caption", "Table 14.1.1 Summary of Demographic and Baseline Characteristics"),
+                ("lines", "Parameter Placebo Zanotinib\nN 60 60\nAge, mean 45.2 44.8"),
+                ("caption", "Table 14.3.1 Overview of Treatment-Emergent Adverse Events"),
+                ("lines", "Any TEAE 20 25\nSerious TEAE 1 2"),
+            ]
+        ],
+    )
+    desc = SourceDescriptor("org/documents/tfl.pdf", "tfl.pdf", "3" * 64, "pdf", str(path))
+    tfl = replace(extract.extract_text(desc, in_process=True), kind="results")
+    outline = (
+        sec("11.2", "Demographic and Other Baseline Characteristics", data_fed=True),
+        sec("12.2", "Adverse Events (AEs)", data_fed=True),
+    )
+    drafts = by_number(write([tfl], outline))
+    demographics = all_text(drafts["11.2"])
+    assert "Summary of Demographic and Baseline Characteristics" in demographics
+    assert "45.2" in demographics and "TEAE" not in demographics
+    assert "Any TEAE 20 25" in all_text(drafts["12.2"])
+    report = qc.quality_report(list(drafts.values()), [tfl])
+    assert report["citations_verified"] == report["citations_total"] > 0
+    assert report["unsupported_numbers"] == 0
+
+
 def test_a_section_with_nothing_relevant_says_so_in_one_plain_sentence() -> None:
     d = by_number(write([protocol(), sap()]))["9.4.4"]  # no dose-selection text anywhere
     assert d.state == "no_source"
     assert [p.style for p in d.paragraphs] == ["note"]
     assert not d.paragraphs[0].citations
+
+
+def test_retrieval_finds_a_passage_under_an_unexpected_heading_but_not_an_unrelated_one() -> None:
+    extra = docx_source(
+        "notes.docx",
+        "protocol",
+        [
+            ("h", "1", "Measurement Validity Notes"),
+            (
+                "p",
+                "The PASI and the static physician global assessment are validated, widely used "
+                "measurements of psoriasis severity.",
+            ),
+            ("h", "2", "Shipping Logistics"),
+            ("p", "Drug kits are shipped to sites by courier."),
+        ],
+    )
+    outline = (
+        sec("9.5", "Efficacy and Safety Variables", source_kinds=["protocol"]),
+        sec("9.5.2", "Appropriateness of Measurements", source_kinds=["protocol"]),
+        sec("9.6", "Data Quality Assurance", source_kinds=["protocol"]),
+    )
+    drafts = by_number(write([extra], outline))
+    assert "validated, widely used measurements" in all_text(drafts["9.5.2"])
+    assert drafts["9.6"].state == "no_source"
 
 
 def test_a_parent_without_own_text_is_generated_when_its_children_are() -> None:
@@ -364,7 +567,9 @@ def test_past_tense_in_the_investigational_plan() -> None:
     assert design.text.startswith("Patients were randomized to zanotinib 50 mg or placebo")
     assert "The study was conducted at 12 sites." in design.text
     assert design.source_text is not None and "will be randomized" in design.source_text
-    assert "did not" in all_text(drafts["9.4.7"]) or "were not permitted" in all_text(drafts["9.4.7"])
+    assert "did not" in all_text(drafts["9.4.7"]) or "were not permitted" in all_text(
+        drafts["9.4.7"]
+    )
     assert "The investigator received sealed emergency codes." in all_text(drafts["9.4.6"])
 
 
@@ -409,10 +614,15 @@ def test_title_page_and_synopsis_come_from_key_facts_and_the_body() -> None:
     title = drafts["1"]
     assert title.state == "generated"
     assert any(p.text == "Protocol number: ZX-100" for p in title.paragraphs)
-    assert all(qc.verify_citation(c, [protocol(), sap()]) for p in title.paragraphs for c in p.citations)
+    assert all(
+        qc.verify_citation(c, [protocol(), sap()]) for p in title.paragraphs for c in p.citations
+    )
     synopsis = drafts["2"]
     rows = dict(synopsis.tables[0].rows)
-    body_sentence = "Patients were randomized to zanotinib 50 mg or placebo in a double-blind design of 16 weeks duration."
+    body_sentence = (
+        "Patients were randomized to zanotinib 50 mg or placebo in a double-blind design of 16 "
+        "weeks duration."
+    )
     assert body_sentence in rows["Methodology"]
     assert drafts["3"].paragraphs[0].style == "note"
 
@@ -448,14 +658,28 @@ def test_cancel_stops_at_a_section_boundary_and_progress_counts_up() -> None:
     sources = (protocol(),)
     chunks = ingest.chunk_text(sources)
     index = ingest.build_index(chunks)
-    inp = PipelineInput(sources=(), outline=csr_outline(), template_name="t", document_type="CSR", output_name="o")
+    inp = PipelineInput(
+        sources=(), outline=csr_outline(), template_name="t", document_type="CSR", output_name="o"
+    )
     calls: list[int] = []
-    orchestrate.write_sections(inp, sources=sources, chunks=chunks, index=index,
-                               on_section_done=calls.append, is_cancelled=lambda: False)
+    orchestrate.write_sections(
+        inp,
+        sources=sources,
+        chunks=chunks,
+        index=index,
+        on_section_done=calls.append,
+        is_cancelled=lambda: False,
+    )
     assert calls == list(range(1, len(csr_outline()) + 1))
     with pytest.raises(Cancelled):
-        orchestrate.write_sections(inp, sources=sources, chunks=chunks, index=index,
-                                   on_section_done=lambda n: None, is_cancelled=lambda: len(calls) > 0)
+        orchestrate.write_sections(
+            inp,
+            sources=sources,
+            chunks=chunks,
+            index=index,
+            on_section_done=lambda n: None,
+            is_cancelled=lambda: len(calls) > 0,
+        )
 
 
 # ---------------------------------------------------------------- style guide and instructions
@@ -483,13 +707,18 @@ def test_style_guide_terms_banned_phrases_and_abbreviations() -> None:
 
 def test_an_abbreviation_defined_in_the_sources_is_spelled_out_at_its_first_use() -> None:
     drafts = write([protocol(), sap()])
-    first_use = next(p for d in drafts for p in d.paragraphs if "AE" in p.text and d.number not in {"4"})
+    first_use = next(
+        p for d in drafts for p in d.paragraphs if "AE" in p.text and d.number not in {"4"}
+    )
     assert "adverse event (AE)" in first_use.text
 
 
 def test_document_instructions_exclude_terms_and_prefer_others() -> None:
     drafts = by_number(
-        write([protocol(), sap()], instructions="Do not mention MedDRA. Use 'subjects' instead of 'patients'.")
+        write(
+            [protocol(), sap()],
+            instructions="Do not mention MedDRA. Use 'subjects' instead of 'patients'.",
+        )
     )
     text = " ".join(all_text(d) for d in drafts.values())
     assert "MedDRA" not in text
@@ -515,9 +744,15 @@ def test_corpus_protocol_and_sap_make_a_grounded_csr_draft() -> None:
     root = Path(__file__).resolve().parents[3]
     template = json.loads((root / "templates_app" / "builtin" / "ich_e3_csr.json").read_text())
     outline = tuple(
-        OutlineSection(section_id=s["id"], number=s["number"], title=s["title"], level=s["level"],
-                       synopsis=s.get("synopsis", ""), instructions=s.get("instructions", ""),
-                       hints=s.get("hints") or {})
+        OutlineSection(
+            section_id=s["id"],
+            number=s["number"],
+            title=s["title"],
+            level=s["level"],
+            synopsis=s.get("synopsis", ""),
+            instructions=s.get("instructions", ""),
+            hints=s.get("hints") or {},
+        )
         for s in template["sections"]
     )
     drafts = write(sources_t, outline, tense=template.get("tense", "past"))
@@ -529,10 +764,12 @@ def test_corpus_protocol_and_sap_make_a_grounded_csr_draft() -> None:
     assert report["repeated_sentences"] <= 0.05
     labels = [p.list_label for p in found["9.3.1"].paragraphs if p.style == "list"]
     assert labels[:3] == ["[1]", "[2]", "[3]"]
-    assert [p.list_label for p in found["9.3.2"].paragraphs if p.style == "list"][0] == "[9]"
+    assert next(p.list_label for p in found["9.3.2"].paragraphs if p.style == "list") == "[9]"
     sample = all_text(found["9.7.2"])
     assert "100 patients" in sample and "90% power" in sample
-    assert "ANCOVA" in all_text(found["9.7.1"]) or "analysis of covariance" in all_text(found["9.7.1"])
+    assert "ANCOVA" in all_text(found["9.7.1"]) or "analysis of covariance" in all_text(
+        found["9.7.1"]
+    )
     for number in ("10.1", "11.4.1", "12.2"):
         assert found[number].state == "no_source"
         assert "results" in found[number].paragraphs[0].text
