@@ -444,7 +444,8 @@ _DETERMINERS = frozenset(
 _PARENTHETICAL_START = re.compile(
     r"(?i)(whether|including|such as|e\.g\.|i\.e\.|which|who|whose|where|when|if|unless|except|"
     r"excluding|especially|particularly|regardless|irrespective|although|though|as appropriate|"
-    r"as applicable|as needed|where applicable|if applicable|[a-z]+ed\b)"
+    r"as applicable|as needed|where applicable|if applicable|[a-z]+ed\b|"
+    r"(?:section|table|appendix|attachment|figure|listing)s?\s*[A-Z]?[\d.]+)"
 )
 
 
@@ -584,7 +585,9 @@ def to_past(sentence: str) -> str:
 _QUOTED_RE = re.compile(r"“[^”]{12,}”|\"[^\"]{12,}\"")
 
 
-_MODALS = frozenset("would could should may might must can will shall to".split())
+_MODALS = frozenset(
+    ("would", "could", "should", "may", "might", "must", "can", "will", "shall", "to")
+)
 _BACKSHIFT_RE = re.compile(r"\b(is|are|has|have)\b(\s+)(not\s+)?([A-Za-z]+)")
 _RELATIVE_VERB_RE = re.compile(r"\b(who|that)\s+([a-z]+)\b")
 

@@ -209,8 +209,10 @@ def write_sections(
             for p in draft.paragraphs:
                 ctx.remember(p.source_text or p.text)
             finish(i, draft)
-        elif not sec.selected or _excluded_by_instruction(sec, directives):
+        elif not sec.selected:
             plan.drafts[i] = _skipped(sec)
+        elif _excluded_by_instruction(sec, directives):
+            finish(i, _skipped(sec))
         else:
             to_write.append(i)
 
@@ -628,34 +630,45 @@ def _write_groups(
     return _drop_dangling_intros(paragraphs, before_table), tables
 
 
-_SENTENCE_END = (".", ":", "?", "!", ";")
-
-
 def _merge_page_splits(blocks: list[tuple[int, Block]]) -> list[tuple[int, Block]]:
-    """Join a paragraph that a page break split in two (PDF blocks never cross a page), so that
-    no sentence is cut in the middle; its citation then names both pages."""
-    out: list[tuple[int, Block]] = []
+    """Join a paragraph that extraction split in two — at a page break (PDF blocks never cross a
+    page) or inside a page (a font change such as a superscript "®") — so that no sentence is cut
+    in the middle; a sentence over a page break is then cited on both pages. The positions of
+    the blocks merged away stay in the list as empty blocks, so that they are claimed."""
+    merged: list[tuple[int, Block, int, int]] = []  # (first pos, block, last pos, last page)
     for pos, block in blocks:
-        if out:
-            prev_pos, prev = out[-1]
+        if merged:
+            first, prev, last, last_page = merged[-1]
+            prev_text = prev.text.rstrip()
+            nxt_text = block.text.lstrip()
+            unfinished = not re.search(r"[.:;!?][)\]\"”’]*$", prev_text)
+            continues = nxt_text[:1].islower() or nxt_text[:1] == "("
             if (
-                pos == prev_pos + 1
+                pos == last + 1
                 and prev.kind in {"paragraph", "list_item"}
                 and block.kind == "paragraph"
                 and prev.page is not None
-                and block.page == prev.page + 1
-                and block.text.strip()
+                and block.page is not None
+                and nxt_text
                 and (
-                    not prev.text.rstrip().endswith(_SENTENCE_END)
-                    or block.text.lstrip()[:1].islower()
+                    (block.page == last_page + 1 and (unfinished or continues))
+                    or (
+                        block.page == last_page
+                        and unfinished
+                        and (continues or prev_text.endswith((",", "-", "(")))
+                    )
                 )
             ):
-                merged = replace(prev, text=prev.text.rstrip() + " " + block.text.lstrip())
-                out[-1] = (prev_pos, merged)
-                # Keep the continuation's position claimed as well.
-                out.append((pos, replace(block, text="", kind="paragraph")))
+                joined = replace(prev, text=prev_text + " " + nxt_text)
+                merged[-1] = (first, joined, pos, block.page)
                 continue
-        out.append((pos, block))
+        merged.append((pos, block, pos, block.page or 0))
+    out: list[tuple[int, Block]] = []
+    for first, block, last, _page in merged:
+        out.append((first, block))
+        out.extend(
+            (p, replace(block, text="", kind="paragraph")) for p in range(first + 1, last + 1)
+        )
     return out
 
 
@@ -835,13 +848,17 @@ def _fact_rank(p: Paragraph, order: list[str]) -> int:
 
 
 def _find_drafts(plan: _Plan, titles: Sequence[str]) -> list[SectionDraft]:
+    """Generated body sections with one of these titles (or a title of the same correspondence
+    entry, e.g. "Objectives" for "Study Objectives"), in the order of ``titles``."""
     out = []
     for title in titles:
+        entry = mapping.map_entry(title)
         for j, sec in enumerate(plan.inp.outline):
             draft = plan.drafts.get(j)
             if draft is None or draft.state != "generated" or plan.profiles[j].derived:
                 continue
-            if mapping.heading_similarity(title, sec.title) >= 0.9:
+            same_entry = entry is not None and mapping.map_entry(sec.title) is entry
+            if same_entry or mapping.heading_similarity(title, sec.title) >= 0.9:
                 out.append(draft)
     return out
 

@@ -197,7 +197,7 @@ class _Writer:
     def toc(self) -> None:
         self.parts.append(
             "<w:p>"
-            '<w:r><w:fldChar w:fldCharType="begin" w:dirty="true"/></w:r>'
+            '<w:r><w:fldChar w:fldCharType="begin"/></w:r>'
             f'<w:r><w:instrText xml:space="preserve"> {_x(TOC_INSTRUCTION)} </w:instrText></w:r>'
             '<w:r><w:fldChar w:fldCharType="separate"/></w:r>'
             f"<w:r><w:t>{_x(TOC_PLACEHOLDER)}</w:t></w:r>"

@@ -50,7 +50,9 @@ def test_an_organization_over_its_active_job_limit_gets_429_and_no_row(
     other = tiny_source(outsider)
     assert post(outsider, [other]).status_code == 202, "another organization is unaffected"
     # A finished job frees a slot.
-    GeneratedDocument.objects.filter(organization__memberships__user=member).update(status="Complete")
+    GeneratedDocument.objects.filter(organization__memberships__user=member).update(
+        status="Complete"
+    )
     assert post(member, [path], output_name="Later").status_code == 202
     outcome(request, f"429 too_many_requests in {elapsed * 1000:.0f} ms, Retry-After")
 

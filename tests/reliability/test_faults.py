@@ -15,8 +15,8 @@ import time
 import pytest
 
 from tests.reliability.conftest import (
-    output_files,
     outcome,
+    output_files,
     row,
     wait_for,
     wait_status,
@@ -72,7 +72,7 @@ def test_a_killed_work_horse_is_retried_and_the_worker_takes_the_next_job(
 def test_a_horse_killed_on_every_attempt_ends_failed_worker_crashed(
     request, stack, member, tiny_source, submit, api_client, settings
 ):
-    """A poison job whose horse dies every time: Failed (worker_crashed) after FOLIO_MAX_ATTEMPTS."""
+    """A poison job whose horse dies every time: Failed worker_crashed after FOLIO_MAX_ATTEMPTS."""
     worker = stack.start_worker(FOLIO_TEST_SLOW_STEP_SECONDS="1")
     path = tiny_source(member)
     task = _accepted(submit(member, [path]))

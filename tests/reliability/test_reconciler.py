@@ -21,7 +21,7 @@ from rq.registry import FailedJobRegistry
 
 from documents import jobs, queue
 from documents.models import GeneratedDocument
-from tests.reliability.conftest import output_files, outcome
+from tests.reliability.conftest import outcome, output_files
 
 pytestmark = [pytest.mark.reliability(category="fault"), pytest.mark.timeout(120)]
 
@@ -94,7 +94,7 @@ def test_a_stale_attempt_whose_job_failed_in_rq_is_retried_then_failed(request, 
 def test_a_stale_row_still_run_by_a_live_worker_is_left_alone_until_the_hard_limit(
     request, accepted, settings
 ):
-    """RQ says started on a live worker: the reconciler waits, up to FOLIO_JOB_HARD_LIMIT_SECONDS."""
+    """RQ says started on a live worker: the reconciler waits, up to the hard limit."""
     doc = accepted()
     conn = _connection()
     worker_name = "live-worker"
@@ -236,7 +236,7 @@ def test_a_job_delivered_twice_produces_one_output(
 
 @pytest.mark.django_db
 def test_a_superseded_attempt_never_overwrites_the_newer_one(accepted):
-    """An old attempt that finishes after the row moved on deletes its own file and writes nothing."""
+    """An old attempt finishing after the row moved on deletes its file and writes nothing."""
     doc = accepted()
     original = jobs.output_key
 
@@ -276,7 +276,9 @@ def test_a_job_for_code_that_no_longer_exists_fails_the_row_with_internal_error(
 
 
 @pytest.mark.django_db
-def test_status_and_download_survive_the_rq_result_expiring(accepted, rq_worker, api_client, member):
+def test_status_and_download_survive_the_rq_result_expiring(
+    accepted, rq_worker, api_client, member
+):
     """RQ forgets results (result_ttl); the row, not Redis, answers status and download."""
     doc = accepted()
     rq_worker()

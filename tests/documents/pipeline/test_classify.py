@@ -58,6 +58,7 @@ def built(tmp_path_factory) -> dict[str, ExtractedSource]:
         "protocol_pdf": load(builders.build_protocol_pdf(root / "protocol.pdf")),
         "sap_pdf": load(builders.build_sap_pdf(root / "sap.pdf")),
         "protocol_docx": load(builders.build_protocol_docx(root / "protocol.docx").path),
+        "sap_docx": load(builders.build_sap_docx(root / "sap.docx")),
         "results_xlsx": load(builders.build_results_xlsx(root / "results.xlsx").path),
         "other_pdf": load(
             builders.build_plain_pdf(
@@ -71,6 +72,7 @@ def test_sources_are_classified_by_what_their_first_pages_say(built) -> None:
     assert built["protocol_pdf"].kind == "protocol"
     assert built["sap_pdf"].kind == "sap"
     assert built["protocol_docx"].kind == "protocol"
+    assert built["sap_docx"].kind == "sap"
     assert built["results_xlsx"].kind == "results"
     assert built["other_pdf"].kind == "other"
 
