@@ -77,7 +77,8 @@ from documents.pipeline.safety import (
 )
 from documents.pipeline.types import Block, BlockKind, ExtractedSource, KeyFact, SourceDescriptor
 
-EXTRACTOR_VERSION = "2026.11.1"
+# Part of the extraction cache key: change it whenever blocks or their numbering change.
+EXTRACTOR_VERSION = "2026.11.2"
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +86,11 @@ _ALNUM = re.compile(r"[\W_]+")
 
 
 def alnum(text: str) -> str:
-    """Letters and digits only, lower-cased: the form citation checkers compare."""
+    """Letters and digits (of any script) only, lower-cased: the form citations are compared in.
+
+    Checkers that keep ASCII letters and digits only agree: when ``alnum(a)`` lies in
+    ``alnum(b)``, their narrower form of ``a`` lies in theirs of ``b``.
+    """
     return _ALNUM.sub("", text.lower())
 
 
@@ -283,50 +288,15 @@ _LEADER = re.compile(
     r"(?:\.\s?){4,}\s*[\dixvIXV]+\s*$|(?:…\s*){2,}[\dixvIXV]+\s*$|\.{2,}\s*\d+\s*$"
 )
 
-_COMMON_SUFFIXES = (
-    "ment",
-    "ments",
-    "tion",
-    "tions",
-    "sion",
-    "sions",
-    "ing",
-    "ings",
-    "ed",
-    "ly",
-    "ity",
-    "ities",
-    "ness",
-    "ance",
-    "ances",
-    "ence",
-    "ences",
-    "able",
-    "ible",
-    "al",
-    "ally",
-    "ial",
-    "ive",
-    "ous",
-    "er",
-    "ers",
-    "ist",
-    "ists",
-    "ism",
-    "ize",
-    "ized",
-    "ise",
-    "ised",
-    "ical",
-    "ogy",
-    "ia",
-    "ic",
-    "ics",
-    "ate",
-    "ated",
-    "ation",
-    "ations",
-)
+# Endings that mark a line-end hyphen as a soft break inside one word ("treat-/ment").
+# fmt: off
+_COMMON_SUFFIXES = frozenset({
+    "ment", "ments", "tion", "tions", "sion", "sions", "ing", "ings", "ed", "ly", "ity",
+    "ities", "ness", "ance", "ances", "ence", "ences", "able", "ible", "al", "ally", "ial",
+    "ive", "ous", "er", "ers", "ist", "ists", "ism", "ize", "ized", "ise", "ised", "ical",
+    "ogy", "ia", "ic", "ics", "ate", "ated", "ation", "ations",
+})
+# fmt: on
 
 
 def _heading_label(number: str, title: str) -> str:

@@ -352,7 +352,9 @@ _TOKEN_RE = re.compile(r"[A-Za-z][A-Za-z'’\-]*|\d+(?:[.,]\d+)*|[^\sA-Za-z\d]")
 
 
 def has_future(sentence: str) -> bool:
-    """True when the sentence still uses the future modal ("will", "shall", "won't")."""
+    """True when the sentence still uses the future modal ("will", "shall", "won't") outside a
+    quotation (quoted wording is cited as written)."""
+    sentence = _QUOTED_RE.sub("", sentence)
     for m in _WILL_RE.finditer(sentence):
         before = sentence[: m.start()].split()
         if before and (

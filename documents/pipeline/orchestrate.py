@@ -594,14 +594,13 @@ def _write_groups(
                 caption = language.clean_text(block.text)  # the next table's title
                 continue
             if block.kind == "caption":
-                # A caption whose table is not a table block (PDF text): keep it as a line.
-                result = write_block(
-                    plan.ctx,
-                    s_idx,
-                    replace(block, kind="paragraph"),
-                    convert_tense=False,
-                    verbatim=True,
-                )
+                # A caption whose table is not a table block (PDF text) is kept as a line, or
+                # written as prose when it is a sentence ("Table 1 lists the tests that will be
+                # performed"); a figure's caption without its figure is left out.
+                is_results = plan.sources[s_idx].kind == "results"
+                if not is_results and re.match(r"(?i)\s*fig", block.text):
+                    continue
+                result = write_block(plan.ctx, s_idx, replace(block, kind="paragraph"))
             else:
                 result = write_block(plan.ctx, s_idx, block, caption=caption)
             caption = ""

@@ -422,10 +422,12 @@ def test_an_unreachable_language_model_fails_with_llm_unavailable(
     member,
     org,
     submit,
+    api_client,
     django_capture_on_commit_callbacks,
     clean_queue,
-    tiny_source,
+    tmp_path,
 ):
+    """The LLM writer's endpoint refuses connections: Failed llm_unavailable after its retries."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed once this block ends: connection refused
@@ -434,9 +436,18 @@ def test_an_unreachable_language_model_fails_with_llm_unavailable(
     settings.FOLIO_LLM_TIMEOUT = 2
     org.llm_enabled = True
     org.save()
-    path = tiny_source(member)
+    protocol = tmp_path / "protocol.docx"
+    builders.build_protocol_docx(protocol)
+    uploaded = api_client(member).post(
+        "/api/v1/files/upload",
+        {"file_content": SimpleUploadedFile("protocol.docx", protocol.read_bytes())},
+        format="multipart",
+    )
     with django_capture_on_commit_callbacks(execute=True):
-        response = submit(member, [path], writer="llm")
+        # The whole template: its content sections are the ones the model rewrites.
+        response = submit(
+            member, [uploaded.json()["file_path"]], writer="llm", generic_mrt_outline_full=None
+        )
     assert response.status_code == 202, response.content
     task = response.json()["task_id"]
     jobs.run_generation(task)

@@ -181,6 +181,7 @@ def test_has_future_sees_the_modal_but_not_the_noun() -> None:
     assert has_future("Patients won't be randomized.")
     assert not has_future("Patients were randomized.")
     assert not has_future("The patient's will was respected.")
+    assert not has_future("The consent said: “Lilly will pay the medical expenses.”")
 
 
 def test_irregular_and_regular_past_forms() -> None:
