@@ -92,6 +92,7 @@ class LoginRateLimitMiddleware:
 
 
 def _too_many(request: HttpRequest, username: str) -> HttpResponse:
+    """The login page with the reason as a form error, status 429 (rendered: no view runs)."""
     minutes = max(1, round(lockout_seconds() / 60))
     message = (
         f"Too many failed login attempts. Try again in {minutes} minute"
@@ -110,4 +111,4 @@ def _too_many(request: HttpRequest, username: str) -> HttpResponse:
         status=429,
     )
     response["Retry-After"] = str(lockout_seconds())
-    return response
+    return response.render()

@@ -549,7 +549,10 @@ def _extract_pdf(desc: SourceDescriptor, limits: Limits) -> ExtractedSource:
                 meta_title = sanitize_text(str(meta.title)).strip()
 
     if not any(alnum(t) for t in texts):
-        raise SourceError(name, "unreadable_document" if failures else "no_text_found")
+        if failures:
+            raise SourceError(name, "unreadable_document")
+        _raise_if_content_bomb(reader, name, config)
+        raise SourceError(name, "no_text_found")
     blocks, title = _pdf_structure(page_lines, texts)
     if not title:
         title = meta_title if meta_title and len(meta_title) < 300 else ""
@@ -563,6 +566,30 @@ def _extract_pdf(desc: SourceDescriptor, limits: Limits) -> ExtractedSource:
         pages=tuple(texts),
         title=title,
     )
+
+
+def _raise_if_content_bomb(reader: Any, name: str, config: dict[str, Any]) -> None:
+    """Before saying "no text" (a scan?), make sure no content stream is a decompression bomb.
+
+    pypdf skips the content of a page without font resources, so a page whose content inflates
+    past pypdf's limits reads as empty; decoding it here (under the same limits) tells the user
+    the truth: the file is too complex, not a scan.
+    """
+    import pypdf
+    from pypdf.errors import LimitReachedError
+
+    with pypdf.apply_configuration(**config):
+        for page in reader.pages:
+            try:
+                contents = page.get_contents()
+                if contents is not None:
+                    contents.get_data()
+            except LimitReachedError as exc:
+                raise SourceError(name, "document_too_complex") from exc
+            except (MemoryError, RecursionError):
+                raise
+            except Exception:  # a damaged stream is not a bomb; "no text" stays the answer
+                continue
 
 
 # --- PDF layout analysis ------------------------------------------------------------------
@@ -1507,7 +1534,11 @@ def _extract_docx(desc: SourceDescriptor, limits: Limits) -> ExtractedSource:
     title = ""
     first_heading = ""
     body = document.element.body
+    if len(body) > limits.max_blocks:
+        raise SourceError(name, "document_too_complex")
     for el in _iter_body(body):
+        if counter > limits.max_blocks:
+            raise SourceError(name, "document_too_complex")
         if el.tag == _TBL:
             rows = _table_rows(el, reader, styles)
             if not rows:

@@ -59,7 +59,7 @@ def wait_for(predicate: Callable[[], Any], timeout: float, interval: float = 0.1
         time.sleep(interval)
 
 
-# --- the report ---------------------------------------------------------------------------------
+# --- the report ----------------------------------------------------------------------------------
 
 _ROWS: list[dict[str, Any]] = []
 
@@ -139,7 +139,7 @@ def _load_section() -> list[str]:
     return out
 
 
-# --- processes ----------------------------------------------------------------------------------
+# --- processes -----------------------------------------------------------------------------------
 
 
 def _kill_tree(pid: int) -> None:
@@ -350,7 +350,7 @@ def stack(transactional_db: None, tmp_path: Path, redis_server: str) -> Iterator
         settings.RQ_QUEUES["default"].update(saved)
 
 
-# --- sources and submissions --------------------------------------------------------------------
+# --- sources and submissions ---------------------------------------------------------------------
 
 
 @pytest.fixture

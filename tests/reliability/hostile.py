@@ -19,7 +19,7 @@ MB = 1024 * 1024
 W_NS = b'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
 
 
-# --- PDF ------------------------------------------------------------------------------------------
+# --- PDF -----------------------------------------------------------------------------------------
 
 
 def stream(data: bytes, *, filters: tuple[str, ...] = (), extra: bytes = b"") -> bytes:
@@ -242,7 +242,7 @@ def truncated(data: bytes, keep: float = 0.4) -> bytes:
     return data[: max(16, int(len(data) * keep))]
 
 
-# --- DOCX -----------------------------------------------------------------------------------------
+# --- DOCX ----------------------------------------------------------------------------------------
 
 
 def docx_members(paragraphs: tuple[str, ...] = ("Hello from Word.",)) -> list[tuple[str, bytes]]:
@@ -370,7 +370,7 @@ def polyglot_pdf_zip() -> bytes:
     return text_page_pdf() + docx_with({})
 
 
-# --- XLSX -----------------------------------------------------------------------------------------
+# --- XLSX ----------------------------------------------------------------------------------------
 
 
 def xlsx_bytes(rows: int = 3) -> bytes:

@@ -314,7 +314,7 @@ def test_a_flate_bomb_is_reported_as_too_complex(
     assert result["doc"].error_code == "document_too_complex"
 
 
-# --- the extraction deadline and memory limit -----------------------------------------------------
+# --- the extraction deadline and memory limit ----------------------------------------------------
 
 
 @pytest.mark.timeout(60)
@@ -389,7 +389,7 @@ def test_an_extraction_over_its_memory_limit_fails_with_resource_limit_exceeded(
     outcome(request, "resource_limit_exceeded; the job's process survives")
 
 
-# --- sources, queue, model and unexpected failures ------------------------------------------------
+# --- sources, queue, model and unexpected failures -----------------------------------------------
 
 
 @pytest.mark.timeout(60)
@@ -492,7 +492,7 @@ def test_an_unexpected_error_is_internal_error_without_details(
     outcome(request, "internal_error, generic sentence on API and portal")
 
 
-# --- requests -------------------------------------------------------------------------------------
+# --- requests ------------------------------------------------------------------------------------
 
 
 @pytest.mark.timeout(60)
@@ -642,7 +642,7 @@ def test_a_hostile_output_name_gives_a_safe_download_header(
     outcome(request, disposition)
 
 
-# --- parsers: upgrade tripwires and no network ----------------------------------------------------
+# --- parsers: upgrade tripwires and no network ---------------------------------------------------
 
 
 class Listener:
@@ -755,7 +755,7 @@ def test_overlapping_zip_entries_are_refused_even_on_an_unpatched_python():
                     z.read(info)
 
 
-# --- every stable error code has a case -----------------------------------------------------------
+# --- every stable error code has a case ----------------------------------------------------------
 
 HOSTILE = "test_a_hostile_file_gets_a_defined_outcome_within_its_bound"
 COVERED = {

@@ -266,6 +266,14 @@ def test_a_page_count_bomb_is_stopped_before_extraction(tmp_path: Path) -> None:
     assert time.monotonic() - started < 5
 
 
+def test_a_flate_bomb_is_too_complex_not_a_scan(tmp_path: Path) -> None:
+    path = builders.build_flate_bomb_pdf(tmp_path / "bomb.pdf", megabytes=100)
+    assert path.stat().st_size < 1_000_000
+    started = time.monotonic()
+    assert error_code(path) == "document_too_complex"
+    assert time.monotonic() - started < 5
+
+
 def test_a_pdf_over_the_character_limit_is_too_complex(tmp_path: Path) -> None:
     path = builders.build_protocol_pdf(tmp_path / "protocol.pdf")
     assert error_code(path, limits=Limits(max_extracted_chars=1000)) == "document_too_complex"
@@ -399,6 +407,11 @@ def test_hostile_docx_files_fail_with_their_code(tmp_path: Path, builder, code: 
     started = time.monotonic()
     assert error_code(Path(path)) == code
     assert time.monotonic() - started < 10
+
+
+def test_a_docx_over_the_block_limit_is_too_complex(protocol_docx) -> None:
+    layout, _ = protocol_docx
+    assert error_code(layout.path, limits=Limits(max_blocks=10)) == "document_too_complex"
 
 
 def test_an_empty_docx_is_reported(tmp_path: Path) -> None:
