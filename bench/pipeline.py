@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import CORPUS, ROOT, peak_rss_mb, print_table, require_corpus  # noqa: E402
+from _common import CORPUS, ROOT, peak_rss_mb, print_table, require_corpus
 
 SOURCES = ["protocol-lzzt.pdf", "sap-cdiscpilot01.pdf"]
 
@@ -57,7 +57,9 @@ def _child(case: str, paths: list[str], data_dir: str) -> dict:
 
         for p in paths:
             extract.extract_text(
-                SourceDescriptor(p, Path(p).name, hashlib.sha256(Path(p).read_bytes()).hexdigest(), "pdf", p)
+                SourceDescriptor(
+                    p, Path(p).name, hashlib.sha256(Path(p).read_bytes()).hexdigest(), "pdf", p
+                )
             )
         return {"seconds": time.perf_counter() - started, "rss_mb": peak_rss_mb()}
     # "pipeline" and "reuse": the job's own path, with the database extraction cache.
@@ -72,37 +74,62 @@ def _child(case: str, paths: list[str], data_dir: str) -> dict:
     template = Template.objects.get(key="ich-e3-csr")
     outline = tuple(
         OutlineSection(
-            section_id=str(s.id), number=s.number, title=s.title, level=s.level,
-            order_index=s.order_index, synopsis=s.synopsis, instructions=s.instructions,
-            template_text=s.template_text, hints=s.hints or {},
+            section_id=str(s.id),
+            number=s.number,
+            title=s.title,
+            level=s.level,
+            order_index=s.order_index,
+            synopsis=s.synopsis,
+            instructions=s.instructions,
+            template_text=s.template_text,
+            hints=s.hints or {},
         )
         for s in template.sections.order_by("order_index")
     )
     descs = tuple(
-        SourceDescriptor(p, Path(p).name, hashlib.sha256(Path(p).read_bytes()).hexdigest(), "pdf", p)
+        SourceDescriptor(
+            p, Path(p).name, hashlib.sha256(Path(p).read_bytes()).hexdigest(), "pdf", p
+        )
         for p in paths
     )
-    inp = PipelineInput(sources=descs, outline=outline, template_name=template.name,
-                        document_type="CSR", output_name="bench")
+    inp = PipelineInput(
+        sources=descs,
+        outline=outline,
+        template_name=template.name,
+        document_type="CSR",
+        output_name="bench",
+    )
     cache = DatabaseExtractionCache({})
     runs = 2 if case == "reuse" else 1
     times = []
     result = None
     for _ in range(runs):
         t0 = time.perf_counter()
-        result = run_pipeline(inp, report=lambda *a, **k: None, cache=cache,
-                              output_path=str(Path(data_dir) / "out.docx"))
+        result = run_pipeline(
+            inp,
+            report=lambda *a, **k: None,
+            cache=cache,
+            output_path=str(Path(data_dir) / "out.docx"),
+        )
         times.append(time.perf_counter() - t0)
     qc = result.qc if result else {}
-    return {"seconds": times[-1], "first_seconds": times[0], "rss_mb": peak_rss_mb(),
-            "generated": qc.get("sections_generated"), "no_source": qc.get("sections_no_source")}
+    return {
+        "seconds": times[-1],
+        "first_seconds": times[0],
+        "rss_mb": peak_rss_mb(),
+        "generated": qc.get("sections_generated"),
+        "no_source": qc.get("sections_no_source"),
+    }
 
 
 def run_case(case: str, paths: list[str]) -> dict:
     data_dir = tempfile.mkdtemp(prefix="folio-bench-")
     out = subprocess.run(
         [sys.executable, __file__, "--child", case, "--data-dir", data_dir, *paths],
-        capture_output=True, text=True, cwd=ROOT, check=False,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
     )
     if out.returncode != 0:
         raise SystemExit(f"case {case} failed:\n{out.stderr[-3000:]}")
@@ -143,32 +170,59 @@ def main() -> None:
     ours = run_case("extract", paths)
     rows = [
         ["plain pypdf extract_text", f"{base['seconds']:.2f}", "1.00", f"{base['rss_mb']:.0f}", ""],
-        ["Extract step alone", f"{ours['seconds']:.2f}", f"{ours['seconds'] / base['seconds']:.2f}",
-         f"{ours['rss_mb']:.0f}", ""],
+        [
+            "Extract step alone",
+            f"{ours['seconds']:.2f}",
+            f"{ours['seconds'] / base['seconds']:.2f}",
+            f"{ours['rss_mb']:.0f}",
+            "",
+        ],
     ]
     try:
         import pypdfium2  # noqa: F401
 
         fium = run_case("pypdfium2", paths)
-        rows.append(["pypdfium2 get_text_range", f"{fium['seconds']:.2f}",
-                     f"{fium['seconds'] / base['seconds']:.2f}", f"{fium['rss_mb']:.0f}", ""])
+        rows.append(
+            [
+                "pypdfium2 get_text_range",
+                f"{fium['seconds']:.2f}",
+                f"{fium['seconds'] / base['seconds']:.2f}",
+                f"{fium['rss_mb']:.0f}",
+                "",
+            ]
+        )
     except ImportError:
         pass
     rows += [
-        ["whole pipeline → ich-e3-csr", f"{pipe['seconds']:.2f}",
-         f"{pipe['seconds'] / base['seconds']:.2f} (target ≤ 2)", f"{pipe['rss_mb']:.0f} (≤ 300)",
-         f"{pipe['generated']} generated / {pipe['no_source']} no_source"],
-        ["second run, unchanged files", f"{reuse['seconds']:.2f}",
-         f"{reuse['seconds'] / reuse['first_seconds']:.2f} of first (≤ 0.3)", f"{reuse['rss_mb']:.0f}", ""],
+        [
+            "whole pipeline → ich-e3-csr",
+            f"{pipe['seconds']:.2f}",
+            f"{pipe['seconds'] / base['seconds']:.2f} (target ≤ 2)",
+            f"{pipe['rss_mb']:.0f} (≤ 300)",
+            f"{pipe['generated']} generated / {pipe['no_source']} no_source",
+        ],
+        [
+            "second run, unchanged files",
+            f"{reuse['seconds']:.2f}",
+            f"{reuse['seconds'] / reuse['first_seconds']:.2f} of first (≤ 0.3)",
+            f"{reuse['rss_mb']:.0f}",
+            "",
+        ],
     ]
     with tempfile.TemporaryDirectory() as tmp:
         factors = [4] if args.quick else [4, 10]
         for factor in factors:
             big = repeated(paths, factor, Path(tmp))
             r = run_case("pipeline", big)
-            rows.append([f"whole pipeline, {factor}× pages", f"{r['seconds']:.2f}",
-                         f"{r['seconds'] / pipe['seconds']:.2f} of 1× (≤ {factor * 1.1:.0f})",
-                         f"{r['rss_mb']:.0f}", f"{base['pages'] * factor} pages"])
+            rows.append(
+                [
+                    f"whole pipeline, {factor}× pages",
+                    f"{r['seconds']:.2f}",
+                    f"{r['seconds'] / pipe['seconds']:.2f} of 1× (≤ {factor * 1.1:.0f})",
+                    f"{r['rss_mb']:.0f}",
+                    f"{base['pages'] * factor} pages",
+                ]
+            )
     print_table(
         f"Pipeline benchmark: {', '.join(SOURCES)} ({base['pages']} pages), one run",
         ["case", "seconds", "ratio", "peak RSS MB", "notes"],

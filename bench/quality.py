@@ -24,7 +24,7 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import CORPUS, ROOT, migrate_quietly, print_table, setup_django  # noqa: E402
+from _common import CORPUS, ROOT, migrate_quietly, print_table, setup_django
 
 NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*(?:%|\b)")
 SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z(])")
@@ -118,20 +118,36 @@ def main() -> None:
     template = Template.objects.get(key=args.template)
     outline = tuple(
         OutlineSection(
-            section_id=str(s.id), number=s.number, title=s.title, level=s.level,
-            order_index=s.order_index, synopsis=s.synopsis, instructions=s.instructions,
-            template_text=s.template_text, hints=s.hints or {},
+            section_id=str(s.id),
+            number=s.number,
+            title=s.title,
+            level=s.level,
+            order_index=s.order_index,
+            synopsis=s.synopsis,
+            instructions=s.instructions,
+            template_text=s.template_text,
+            hints=s.hints or {},
         )
         for s in template.sections.order_by("order_index")
     )
     descs = tuple(
-        SourceDescriptor(str(p), p.name, hashlib.sha256(p.read_bytes()).hexdigest(),
-                         p.suffix.lower().lstrip("."), str(p))
+        SourceDescriptor(
+            str(p),
+            p.name,
+            hashlib.sha256(p.read_bytes()).hexdigest(),
+            p.suffix.lower().lstrip("."),
+            str(p),
+        )
         for p in paths
     )
-    inp = PipelineInput(sources=descs, outline=outline, template_name=template.name,
-                        document_type=template.document_type, output_name="quality",
-                        tense=template.tense)
+    inp = PipelineInput(
+        sources=descs,
+        outline=outline,
+        template_name=template.name,
+        document_type=template.document_type,
+        output_name="quality",
+        tense=template.tense,
+    )
     out = Path(tempfile.mkdtemp()) / "quality.docx"
     started = time.perf_counter()
     result = run_pipeline(inp, report=lambda *a, **k: None, output_path=str(out))
@@ -139,14 +155,24 @@ def main() -> None:
     twin = {"sections": [section_to_dict(s) for s in result.sections], "qc": result.qc}
     if args.json_path:
         Path(args.json_path).write_text(json.dumps(twin, indent=2, ensure_ascii=False))
-    qc_rows = [[k, json.dumps(v) if isinstance(v, dict | list) else v]
-               for k, v in result.qc.items() if not isinstance(v, list | dict)]
-    print_table(f"QC report: {', '.join(p.name for p in paths)} → {template.name} ({seconds:.1f}s)",
-                ["measure", "value"], qc_rows)
-    print_table("Judged measures (independent of the pipeline)", ["measure", "value"],
-                [[k, v] for k, v in judge(twin, {p.name: p for p in paths}).items()])
-    rows = [[s.number, s.title[:60], s.state, len(s.paragraphs), len(s.tables)]
-            for s in result.sections]
+    qc_rows = [
+        [k, json.dumps(v) if isinstance(v, dict | list) else v]
+        for k, v in result.qc.items()
+        if not isinstance(v, list | dict)
+    ]
+    print_table(
+        f"QC report: {', '.join(p.name for p in paths)} → {template.name} ({seconds:.1f}s)",
+        ["measure", "value"],
+        qc_rows,
+    )
+    print_table(
+        "Judged measures (independent of the pipeline)",
+        ["measure", "value"],
+        [[k, v] for k, v in judge(twin, {p.name: p for p in paths}).items()],
+    )
+    rows = [
+        [s.number, s.title[:60], s.state, len(s.paragraphs), len(s.tables)] for s in result.sections
+    ]
     print_table("Sections", ["number", "title", "state", "paragraphs", "tables"], rows)
 
 

@@ -130,6 +130,9 @@ class Extraction(models.Model):
             )
         ]
 
+    def __str__(self) -> str:
+        return f"{self.file_type} {self.sha256[:12]} ({self.extractor_version})"
+
 
 class GeneratedDocument(models.Model):
     class Status(models.TextChoices):
@@ -251,6 +254,9 @@ class GeneratedDocumentSource(models.Model):
             models.UniqueConstraint(fields=["document", "position"], name="unique_source_position")
         ]
 
+    def __str__(self) -> str:
+        return f"{self.document_id} ← {self.version_id}"
+
 
 class AuditEvent(models.Model):
     """Append-only record of who did what (upload, generate, download, cancel, template edits)."""
@@ -270,6 +276,9 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.object_type} {self.object_id}"
 
     def save(self, *args, **kwargs):
         if self.pk is not None and not kwargs.pop("_allow_update", False):

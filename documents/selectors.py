@@ -146,9 +146,7 @@ def file_versions_for_ids(user: Any, ids: list[str]) -> list[SourceFileVersion]:
 
 
 def document_sets_list_for_user(user: Any) -> QuerySet[DocumentSet]:
-    return DocumentSet.objects.filter(organization=organization_for(user)).order_by(
-        "-created_at"
-    )
+    return DocumentSet.objects.filter(organization=organization_for(user)).order_by("-created_at")
 
 
 def document_set_get_for_user(user: Any, set_id: Any) -> DocumentSet:
@@ -160,6 +158,4 @@ def document_set_get_for_user(user: Any, set_id: Any) -> DocumentSet:
 
 
 def audit_events_for_user(user: Any) -> QuerySet[AuditEvent]:
-    return AuditEvent.objects.filter(organization=organization_for(user)).select_related(
-        "actor"
-    )
+    return AuditEvent.objects.filter(organization=organization_for(user)).select_related("actor")

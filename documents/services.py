@@ -1,4 +1,4 @@
-"""Every write of the documents app: uploads, document sets, generation requests, cancel, regenerate.
+"""Every write of the documents app: uploads, document sets, generation, cancel, regenerate.
 
 Keyword-only, typed functions; the DRF views and the portal views call the same ones. Input that a
 user can get wrong raises a ``documents.exceptions.ServiceError`` subclass with a message that names
@@ -80,6 +80,20 @@ def audit_record(
 # --- files ----------------------------------------------------------------------------------------
 
 
+def clean_text(value: Any) -> Any:
+    """Remove characters no .docx or PostgreSQL can hold (NUL, controls, lone surrogates, U+FFFE),
+    recursively through lists and dicts; other values pass through."""
+    from documents.pipeline.safety import sanitize_text
+
+    if isinstance(value, str):
+        return sanitize_text(value)
+    if isinstance(value, list):
+        return [clean_text(v) for v in value]
+    if isinstance(value, dict):
+        return {clean_text(k): clean_text(v) for k, v in value.items()}
+    return value
+
+
 def safe_file_name(raw: str) -> str:
     """Reduce a client-supplied name to a safe base name (no folders, no control characters)."""
     name = unicodedata.normalize("NFC", raw or "")
@@ -88,7 +102,9 @@ def safe_file_name(raw: str) -> str:
     name = re.sub(r"[<>:\"|?*]", "_", name).strip().strip(".")
     if len(name) > MAX_NAME_LENGTH:
         stem, dot, ext = name.rpartition(".")
-        name = (stem[: MAX_NAME_LENGTH - len(ext) - 1] + dot + ext) if dot else name[:MAX_NAME_LENGTH]
+        name = (
+            (stem[: MAX_NAME_LENGTH - len(ext) - 1] + dot + ext) if dot else name[:MAX_NAME_LENGTH]
+        )
     return name
 
 
@@ -169,8 +185,9 @@ def file_upload(
     original = getattr(uploaded_file, "name", "") or ""
     name = safe_file_name(file_name or original)
     if not name:
-        raise InvalidInput("file_name: the file name is empty after removing unsafe characters.",
-                           field="file_name")
+        raise InvalidInput(
+            "file_name: the file name is empty after removing unsafe characters.", field="file_name"
+        )
     ext = Path(name).suffix.lower()
     if ext not in ALLOWED_EXTENSIONS:
         raise UnsupportedFileType(
@@ -203,7 +220,9 @@ def file_upload(
                 digest.update(chunk)
                 out.write(chunk)
         if size == 0:
-            raise InvalidInput(f"{name}: the file is empty.", field="file_content", code="empty_file")
+            raise InvalidInput(
+                f"{name}: the file is empty.", field="file_content", code="empty_file"
+            )
         _sniff_type(tmp_path, name, file_type)
         sha256 = digest.hexdigest()
 
@@ -251,22 +270,28 @@ def file_upload(
 # --- document sets --------------------------------------------------------------------------------
 
 
-def document_set_create(*, user: Any, name: str, key: str | None = None, details: str = "") -> DocumentSet:
+def document_set_create(
+    *, user: Any, name: str, key: str | None = None, details: str = ""
+) -> DocumentSet:
     organization = organization_for(user)
     name = (name or "").strip()
     if not name:
         raise InvalidInput("document_set_name: this field is required.", field="document_set_name")
     key = (key or "").strip() or f"set-{uuid.uuid4().hex[:12]}"
     if DocumentSet.objects.filter(organization=organization, key=key).exists():
-        raise Conflict(f"document_set_key: a document set with key {key!r} already exists.",
-                       field="document_set_key")
+        raise Conflict(
+            f"document_set_key: a document set with key {key!r} already exists.",
+            field="document_set_key",
+        )
     document_set = DocumentSet.objects.create(
         organization=organization, key=key, name=name, details=details, created_by=user
     )
     return document_set
 
 
-def _document_set_get_or_create(*, organization: Any, user: Any, key: str, name: str) -> DocumentSet:
+def _document_set_get_or_create(
+    *, organization: Any, user: Any, key: str, name: str
+) -> DocumentSet:
     document_set, _ = DocumentSet.objects.get_or_create(
         organization=organization, key=key, defaults={"name": name, "created_by": user}
     )
@@ -347,8 +372,10 @@ def _outline_from_full(outline_full: Any) -> list[dict[str, Any]]:
         )
     raw_sections = outline_full["sections"]
     if not raw_sections:
-        raise InvalidInput("generic_mrt_outline_full: sections must not be empty.",
-                           field="generic_mrt_outline_full")
+        raise InvalidInput(
+            "generic_mrt_outline_full: sections must not be empty.",
+            field="generic_mrt_outline_full",
+        )
     out = []
     problems = []
     for i, item in enumerate(raw_sections):
@@ -370,12 +397,16 @@ def _outline_from_full(outline_full: Any) -> list[dict[str, Any]]:
         out.append(
             {
                 "section_id": section_id,
-                "order_index": int(item.get("order_index", i)) if str(item.get("order_index", i)).isdigit() else i,
+                "order_index": int(item.get("order_index", i))
+                if str(item.get("order_index", i)).isdigit()
+                else i,
                 "level": level,
                 "number": number,
                 "title": title,
                 "synopsis": str(item.get("synopsis") or ""),
-                "instructions": str(item.get("template_instructions") or item.get("instructions") or ""),
+                "instructions": str(
+                    item.get("template_instructions") or item.get("instructions") or ""
+                ),
                 "template_text": str(item.get("template_text") or ""),
                 "hints": item.get("hints") if isinstance(item.get("hints"), dict) else {},
                 "rules": [r for r in item.get("rules", []) if isinstance(r, dict)]
@@ -384,12 +415,16 @@ def _outline_from_full(outline_full: Any) -> list[dict[str, Any]]:
             }
         )
     if problems:
-        raise InvalidInput("generic_mrt_outline_full: " + "; ".join(problems) + ".",
-                           field="generic_mrt_outline_full")
+        raise InvalidInput(
+            "generic_mrt_outline_full: " + "; ".join(problems) + ".",
+            field="generic_mrt_outline_full",
+        )
     ids = [s["section_id"] for s in out]
     if len(set(ids)) != len(ids):
-        raise InvalidInput("generic_mrt_outline_full: section ids must be unique.",
-                           field="generic_mrt_outline_full")
+        raise InvalidInput(
+            "generic_mrt_outline_full: section ids must be unique.",
+            field="generic_mrt_outline_full",
+        )
     out.sort(key=lambda s: s["order_index"])
     return out
 
@@ -398,15 +433,17 @@ def _normalise_selected(value: Any) -> list[str]:
     if value in (None, ""):
         return []
     if not isinstance(value, list):
-        raise InvalidInput("selected_section_ids: must be a list of section ids.",
-                           field="selected_section_ids")
+        raise InvalidInput(
+            "selected_section_ids: must be a list of section ids.", field="selected_section_ids"
+        )
     ids = []
     for item in value:
         if isinstance(item, dict):
             item = item.get("section_id")
         if not isinstance(item, str | int) or str(item).strip() == "":
             raise InvalidInput(
-                "selected_section_ids: each item must be a section id or an object with section_id.",
+                "selected_section_ids: each item must be a section id "
+                "or an object with section_id.",
                 field="selected_section_ids",
             )
         ids.append(str(item).strip())
@@ -466,6 +503,11 @@ def generation_request(
 
     organization = organization_for(user)
     problems: list[str] = []
+    document_type, output_name, document_set_key, document_set_name, instructions = (
+        clean_text(v)
+        for v in (document_type, output_name, document_set_key, document_set_name, instructions)
+    )
+    outline_full = clean_text(outline_full)
 
     document_type = (document_type or "").strip() if isinstance(document_type, str) else ""
     if not document_type:
@@ -495,10 +537,9 @@ def generation_request(
         for path in file_paths:
             reason = _path_problem(path, prefix)
             if reason is None:
-                source = (
-                    SourceFile.objects.filter(organization=organization, file_path=path)
-                    .first()
-                )
+                source = SourceFile.objects.filter(
+                    organization=organization, file_path=path
+                ).first()
                 latest = source.versions.order_by("-version").first() if source else None
                 if latest is None:
                     reason = "is not one of your uploads"
@@ -528,11 +569,15 @@ def generation_request(
         problems.append(f"writer: must be 'builtin' or 'llm', got {str(writer)[:40]!r}.")
     elif writer == "llm":
         if not (settings.FOLIO_LLM_BASE_URL and settings.FOLIO_LLM_MODEL):
-            problems.append("writer: the LLM writer is not configured on this server "
-                            "(FOLIO_LLM_BASE_URL, FOLIO_LLM_MODEL).")
+            problems.append(
+                "writer: the LLM writer is not configured on this server "
+                "(FOLIO_LLM_BASE_URL, FOLIO_LLM_MODEL)."
+            )
         elif not organization.llm_enabled:
-            problems.append("writer: your organization has not enabled the LLM writer "
-                            "(its text would leave this server).")
+            problems.append(
+                "writer: your organization has not enabled the LLM writer "
+                "(its text would leave this server)."
+            )
 
     if not isinstance(instructions, str):
         problems.append("document_instructions: must be text.")
@@ -630,9 +675,7 @@ def generation_request(
             )
             for v in versions:
                 if not v.source_file.document_set_id:
-                    SourceFile.objects.filter(pk=v.source_file_id).update(
-                        document_set=document_set
-                    )
+                    SourceFile.objects.filter(pk=v.source_file_id).update(document_set=document_set)
             audit_record(
                 organization_id=organization.id,
                 actor=user,
@@ -696,15 +739,25 @@ def generation_cancel(*, user: Any, document: GeneratedDocument) -> GeneratedDoc
     with transaction.atomic():
         row = GeneratedDocument.objects.select_for_update().get(pk=document.pk)
         if row.is_terminal:
-            raise Conflict(f"The document has already ended ({row.status}); it cannot be cancelled.")
+            raise Conflict(
+                f"The document has already ended ({row.status}); it cannot be cancelled."
+            )
         if row.status == GeneratedDocument.Status.PENDING:
             row.status = GeneratedDocument.Status.CANCELLED
             row.error = ERROR_MESSAGES["cancelled"]
             row.error_code = "cancelled"
             row.finished_at = timezone.now()
         row.cancel_requested = True
-        row.save(update_fields=["status", "error", "error_code", "finished_at", "cancel_requested",
-                                "updated_at"])
+        row.save(
+            update_fields=[
+                "status",
+                "error",
+                "error_code",
+                "finished_at",
+                "cancel_requested",
+                "updated_at",
+            ]
+        )
         audit_record(
             organization_id=row.organization_id,
             actor=user,
@@ -740,6 +793,7 @@ def generation_regenerate(
         )
     if not isinstance(instructions, str):
         raise InvalidInput("instructions: must be text.", field="instructions")
+    instructions = clean_text(instructions)
     _check_capacity(document.organization)
     links = list(document.source_links.order_by("position"))
     with transaction.atomic():
@@ -760,7 +814,9 @@ def generation_regenerate(
             sections_total=len(ids),
         )
         GeneratedDocumentSource.objects.bulk_create(
-            GeneratedDocumentSource(document=new, version_id=link.version_id, position=link.position)
+            GeneratedDocumentSource(
+                document=new, version_id=link.version_id, position=link.position
+            )
             for link in links
         )
         audit_record(
@@ -783,13 +839,19 @@ def document_download_record(*, user: Any, document: GeneratedDocument) -> None:
         action="download",
         object_type="document",
         object_id=document.id,
-        details={"sources": [
-            {"file_path": link.version.source_file.file_path, "sha256": link.version.sha256}
-            for link in document.source_links.select_related("version__source_file")
-        ]},
+        details={
+            "sources": [
+                {"file_path": link.version.source_file.file_path, "sha256": link.version.sha256}
+                for link in document.source_links.select_related("version__source_file")
+            ]
+        },
     )
 
 
-def uploads_for_files(*, user: Any, uploaded_files: Iterable[Any], document_set: DocumentSet | None = None) -> list[SourceFileVersion]:
+def uploads_for_files(
+    *, user: Any, uploaded_files: Iterable[Any], document_set: DocumentSet | None = None
+) -> list[SourceFileVersion]:
     """Upload several files at once (portal form); stops at the first bad file."""
-    return [file_upload(user=user, uploaded_file=f, document_set=document_set) for f in uploaded_files]
+    return [
+        file_upload(user=user, uploaded_file=f, document_set=document_set) for f in uploaded_files
+    ]

@@ -9,6 +9,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.core.exceptions import (
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -63,6 +69,16 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             body["code"] = exc.error_code
         body.update(exc.extra)
         return Response(body, status=exc.status_code, headers=exc.headers)
+    if isinstance(exc, RequestDataTooBig):
+        return Response({"detail": "The request body is too large."}, status=413)
+    if isinstance(exc, TooManyFilesSent):
+        return Response(
+            {"detail": "Too many files in one request: send them in separate uploads."}, status=400
+        )
+    if isinstance(exc, TooManyFieldsSent):
+        return Response({"detail": "Too many form fields in one request."}, status=400)
+    if isinstance(exc, SuspiciousOperation):
+        return Response({"detail": "The request was refused as malformed."}, status=400)
     response = drf_exception_handler(exc, context)
     if response is None:
         logger.exception("Unhandled API error", exc_info=exc)

@@ -34,9 +34,7 @@ class OrgJWTAuthentication(JWTAuthentication):
     def get_user(self, validated_token):
         user = super().get_user(validated_token)
         membership = membership_for(user)
-        if membership is None or str(membership.organization_id) != str(
-            validated_token.get("org")
-        ):
+        if membership is None or str(membership.organization_id) != str(validated_token.get("org")):
             raise exceptions.AuthenticationFailed(INVALID, code="membership_changed")
         user.folio_membership = membership
         return user

@@ -1,8 +1,9 @@
 """Folio's one settings module, driven by the environment (README "Configuration").
 
 Every value has a default that works on a fresh clone with nothing but Python: SQLite, local files
-and an embedded Redis-compatible server, all under ``FOLIO_DATA_DIR``. PostgreSQL (``DATABASE_URL``),
-a real Redis (``REDIS_URL``) and S3 (``FOLIO_STORAGE=s3``) are configuration, never code changes.
+and an embedded Redis-compatible server, all under ``FOLIO_DATA_DIR``. PostgreSQL
+(``DATABASE_URL``), a real Redis (``REDIS_URL``) and S3 (``FOLIO_STORAGE=s3``) are configuration,
+never code changes.
 """
 
 from __future__ import annotations
@@ -253,7 +254,7 @@ SIMPLE_JWT = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Folio API",
-    "DESCRIPTION": "Draft regulatory documents from source files. Artos-compatible generation routes.",
+    "DESCRIPTION": "Draft regulatory documents from source files; Artos-compatible routes.",
     "VERSION": APP_VERSION,
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],

@@ -11,8 +11,8 @@ from pathlib import Path
 os.environ.setdefault("FOLIO_DATA_DIR", tempfile.mkdtemp(prefix="folio-test-"))
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-secret-key-that-is-long-enough-for-hs256-signing")
 
-from portal.settings import *  # noqa: E402,F403
-from portal.settings import MEDIA_ROOT  # noqa: E402
+from portal.settings import *  # noqa: F403
+from portal.settings import MEDIA_ROOT
 
 DEBUG = False
 SECURE_SSL_REDIRECT = False

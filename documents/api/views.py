@@ -47,11 +47,15 @@ def file_url(request: Request, storage_key: str) -> str:
 
 
 class FileUploadApi(APIView):
-    @extend_schema(request=s.UploadSerializer, responses={201: OpenApiResponse(description="Stored")})
+    @extend_schema(
+        request=s.UploadSerializer, responses={201: OpenApiResponse(description="Stored")}
+    )
     def post(self, request: Request) -> Response:
         serializer = s.UploadSerializer(data=request.data)
         if "file_content" not in request.FILES:
-            raise APIError("file_content: this field is required (the file, as multipart form data).")
+            raise APIError(
+                "file_content: this field is required (the file, as multipart form data)."
+            )
         serializer.is_valid(raise_exception=True)
         try:
             version = services.file_upload(
@@ -115,12 +119,15 @@ class SignedFileApi(APIView):
         key = data["k"]
         if not default_storage.exists(key):
             raise Http404("Not found.")
-        return FileResponse(default_storage.open(key, "rb"), as_attachment=True,
-                            filename=key.rsplit("/", 1)[-1])
+        return FileResponse(
+            default_storage.open(key, "rb"), as_attachment=True, filename=key.rsplit("/", 1)[-1]
+        )
 
 
 class DocumentGenerateApi(APIView):
-    @extend_schema(request=s.GenerateSerializer, responses={202: OpenApiResponse(description="Accepted")})
+    @extend_schema(
+        request=s.GenerateSerializer, responses={202: OpenApiResponse(description="Accepted")}
+    )
     def post(self, request: Request) -> Response:
         if not isinstance(request.data, dict):
             raise APIError("The request body must be a JSON object.")

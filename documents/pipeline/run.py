@@ -128,6 +128,4 @@ def run_pipeline(
         path=output_path,
     )
     report("Generate", STEP_END["Generate"])
-    return PipelineResult(
-        sections=drafts, sources=classified, qc=report_qc, docx_path=output_path
-    )
+    return PipelineResult(sections=drafts, sources=classified, qc=report_qc, docx_path=output_path)

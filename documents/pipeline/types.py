@@ -67,7 +67,9 @@ class ExtractedSource:
 
 @dataclass(frozen=True)
 class KeyFact:
-    name: str  # protocol_number, title, sponsor, phase, product, indication, sample_size, arms, primary_endpoint
+    # protocol_number, title, sponsor, phase, product, indication, sample_size, arms,
+    # primary_endpoint
+    name: str
     value: str
     quote: str
     file_path: str

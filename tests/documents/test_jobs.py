@@ -22,7 +22,9 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def pending(api_client, upload, member, generate_body, django_capture_on_commit_callbacks, clean_queue):
+def pending(
+    api_client, upload, member, generate_body, django_capture_on_commit_callbacks, clean_queue
+):
     path = upload(member, "protocol.pdf").json()["file_path"]
     with django_capture_on_commit_callbacks(execute=True):
         response = api_client(member).post(

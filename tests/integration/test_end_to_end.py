@@ -27,7 +27,7 @@ def sources(tmp_path: Path) -> dict[str, Path]:
     pdf = tmp_path / "protocol.pdf"
     docx = tmp_path / "sap.docx"
     builders.build_protocol_pdf(pdf)
-    builders.build_sap_docx(docx) if hasattr(builders, "build_sap_docx") else builders.build_protocol_docx(docx)
+    builders.build_sap_docx(docx)
     return {"protocol.pdf": pdf, "sap.docx": docx}
 
 

@@ -78,14 +78,17 @@ def test_upload_generate_download_and_presigned_url_on_s3(
     file_path = response.json()["file_path"]
 
     s3 = boto3.client(
-        "s3", endpoint_url=s3_storage, region_name="us-east-1",
-        aws_access_key_id="testing", aws_secret_access_key="testing",
+        "s3",
+        endpoint_url=s3_storage,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
     )
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]]
     assert keys == [f"{org.id}/documents/v1/protocol.pdf"]
 
     url = client.post("/generate-presigned-url", {"key": file_path}, format="json").json()["url"]
-    assert url.startswith(s3_storage) and "Signature" in url or "X-Amz-Signature" in url
+    assert (url.startswith(s3_storage) and "Signature" in url) or "X-Amz-Signature" in url
     with urllib.request.urlopen(url, timeout=10) as fh:
         assert fh.read() == pdf.read_bytes()
 

@@ -517,11 +517,6 @@ def test_an_oversized_upload_is_413_and_leaves_no_temp_file(request, settings, m
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.xfail(
-    strict=True,
-    reason="Django's TooManyFilesSent/TooManyFieldsSent (SuspiciousOperation) escape DRF's parser "
-    "and portal/api_errors.py answers 500; it should answer 400 (report, 'shared files')",
-)
 @pytest.mark.parametrize("what", ["files", "fields"])
 def test_too_many_files_or_fields_in_one_request_is_a_400(what, settings, member, api_client):
     """A33: more files or form fields than Django allows: 400 naming the limit, not 500."""

@@ -76,12 +76,6 @@ def test_a_source_with_nul_controls_and_surrogates_generates_a_clean_document(
     outcome(request, "Complete; DB and .docx hold none of the characters")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="request text (outline titles, instructions) is stored unsanitised: a NUL in the "
-    "outline JSON is refused by PostgreSQL's jsonb (500 there); services.generation_request "
-    "should apply safety.sanitize_text to request strings (see the report)",
-)
 def test_control_characters_in_the_request_are_removed_before_storage_and_rendering(
     member, api_client, submit, django_capture_on_commit_callbacks, clean_queue, tiny_source
 ):

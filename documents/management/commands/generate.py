@@ -48,8 +48,13 @@ class Progress:
         self.last_step: str | None = None
         self.started = time.monotonic()
 
-    def __call__(self, step: str, percent: int, sections_done: int | None = None,
-                 sections_total: int | None = None) -> None:
+    def __call__(
+        self,
+        step: str,
+        percent: int,
+        sections_done: int | None = None,
+        sections_total: int | None = None,
+    ) -> None:
         if not self.enabled:
             return
         width = 30
@@ -149,8 +154,9 @@ class Command(BaseCommand):
                 {"rule_type": x.rule_type, "description": x.description, "parameters": x.parameters}
                 for x in r.rules.all()
             )
-            outline_dicts.append({"section_id": str(r.id), "number": r.number, "title": r.title,
-                                  "level": r.level})
+            outline_dicts.append(
+                {"section_id": str(r.id), "number": r.number, "title": r.title, "level": r.level}
+            )
             outline.append(
                 OutlineSection(
                     section_id=str(r.id),
@@ -221,6 +227,7 @@ class Command(BaseCommand):
             f"Wrote {output} in {time.time() - started:.1f}s: "
             f"{qc.get('sections_generated', '?')} sections generated, "
             f"{qc.get('sections_no_source', '?')} without source, "
-            f"{qc.get('citations_verified', '?')}/{qc.get('citations_total', '?')} citations verified."
+            f"{qc.get('citations_verified', '?')}/{qc.get('citations_total', '?')} "
+            "citations verified."
         )
         sys.stdout.flush()

@@ -51,8 +51,19 @@ def test_status_of_a_pending_document(api_client, member, task):
     assert body["qc"] is None and body["download_url"] is None
     assert body["created_at"].endswith("Z")
     assert set(body) == {
-        "task_id", "status", "progress", "step", "error", "error_code", "sections_total",
-        "sections_done", "qc", "download_url", "created_at", "started_at", "finished_at",
+        "task_id",
+        "status",
+        "progress",
+        "step",
+        "error",
+        "error_code",
+        "sections_total",
+        "sections_done",
+        "qc",
+        "download_url",
+        "created_at",
+        "started_at",
+        "finished_at",
     }
 
 
@@ -122,7 +133,9 @@ def test_download_is_409_until_complete_then_the_docx(api_client, member, task):
 def test_sections_is_409_until_complete(api_client, member, task):
     assert api_client(member).get(f"/api/v1/documents/{task.id}/sections").status_code == 409
     complete(task)
-    assert api_client(member).get(f"/api/v1/documents/{task.id}/sections").json()["document_id"] == str(task.id)
+    assert api_client(member).get(f"/api/v1/documents/{task.id}/sections").json()[
+        "document_id"
+    ] == str(task.id)
 
 
 def test_cancel_a_pending_job_then_409_once_ended(api_client, member, task):

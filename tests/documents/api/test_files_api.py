@@ -75,7 +75,9 @@ def test_an_oversize_upload_answers_413(upload, member):
 
 
 def test_upload_without_a_file_names_the_field(api_client, member):
-    response = api_client(member).post("/api/v1/files/upload", {"file_name": "x.pdf"}, format="multipart")
+    response = api_client(member).post(
+        "/api/v1/files/upload", {"file_name": "x.pdf"}, format="multipart"
+    )
     assert response.status_code == 400
     assert "file_content" in response.json()["detail"]
 
@@ -129,6 +131,10 @@ def test_presigned_url_for_another_organizations_file_is_a_400_that_reveals_noth
 
 def test_a_tampered_signed_url_is_refused(upload, api_client, member, client):
     path = upload(member, "p.pdf").json()["file_path"]
-    url = api_client(member).post("/generate-presigned-url", {"key": path}, format="json").json()["url"]
+    url = (
+        api_client(member)
+        .post("/generate-presigned-url", {"key": path}, format="json")
+        .json()["url"]
+    )
     response = client.get(url.replace("http://testserver", "")[:-3] + "abc")
     assert response.status_code == 404

@@ -18,7 +18,9 @@ def post(api_client, user, body, **headers):
     return api_client(user).post("/api/v1/documents/generate", body, format="json", **headers)
 
 
-def test_it_answers_202_with_a_task_id_and_location(api_client, member, protocol_path, generate_body):
+def test_it_answers_202_with_a_task_id_and_location(
+    api_client, member, protocol_path, generate_body
+):
     response = post(api_client, member, generate_body([protocol_path]))
     assert response.status_code == 202, response.json()
     body = response.json()
@@ -51,12 +53,21 @@ def test_the_alias_spellings_are_accepted(api_client, member, protocol_path, gen
 def test_output_name_with_or_without_docx(api_client, member, protocol_path, generate_body, name):
     response = post(api_client, member, generate_body([protocol_path], output_name=name))
     assert response.status_code == 202
-    assert GeneratedDocument.objects.get(pk=response.json()["task_id"]).file_name == "CSR_Draft.docx"
+    assert (
+        GeneratedDocument.objects.get(pk=response.json()["task_id"]).file_name == "CSR_Draft.docx"
+    )
 
 
 @pytest.mark.parametrize(
     "missing",
-    ["document_type", "file_paths", "connector_data_id", "workspace_name", "template_id", "output_name"],
+    [
+        "document_type",
+        "file_paths",
+        "connector_data_id",
+        "workspace_name",
+        "template_id",
+        "output_name",
+    ],
 )
 def test_every_required_field_missing_in_turn_is_a_400_naming_it(
     api_client, member, protocol_path, generate_body, missing
@@ -118,7 +129,9 @@ def test_unknown_template_style_guide_and_sections_are_named(
     assert "no-such-template" in detail and "style_guide_id" in detail
 
     response = post(
-        api_client, member, generate_body([protocol_path], selected_section_ids=["nope", {"section_id": "nah"}])
+        api_client,
+        member,
+        generate_body([protocol_path], selected_section_ids=["nope", {"section_id": "nah"}]),
     )
     assert response.status_code == 400
     assert "nope" in response.json()["detail"] and "nah" in response.json()["detail"]
@@ -140,11 +153,15 @@ def test_selected_sections_accept_ids_and_objects(api_client, member, protocol_p
 
 
 def test_a_custom_outline_replaces_the_templates(api_client, member, protocol_path, generate_body):
-    outline = {"sections": [
-        {"section_name": "1 Background", "level": 1},
-        {"section_name": "1.1 Rationale", "level": 2},
-    ]}
-    response = post(api_client, member, generate_body([protocol_path], generic_mrt_outline_full=outline))
+    outline = {
+        "sections": [
+            {"section_name": "1 Background", "level": 1},
+            {"section_name": "1.1 Rationale", "level": 2},
+        ]
+    }
+    response = post(
+        api_client, member, generate_body([protocol_path], generic_mrt_outline_full=outline)
+    )
     assert response.status_code == 202, response.json()
     document = GeneratedDocument.objects.get(pk=response.json()["task_id"])
     titles = [(s["number"], s["title"], s["level"]) for s in document.outline["sections"]]
@@ -152,7 +169,11 @@ def test_a_custom_outline_replaces_the_templates(api_client, member, protocol_pa
 
 
 def test_a_malformed_custom_outline_is_a_400(api_client, member, protocol_path, generate_body):
-    response = post(api_client, member, generate_body([protocol_path], generic_mrt_outline_full={"sections": "x"}))
+    response = post(
+        api_client,
+        member,
+        generate_body([protocol_path], generic_mrt_outline_full={"sections": "x"}),
+    )
     assert response.status_code == 400
     assert "generic_mrt_outline_full" in response.json()["detail"]
 
@@ -165,7 +186,9 @@ def test_the_llm_writer_is_refused_until_configured_and_enabled(
     assert "writer" in response.json()["detail"]
 
 
-def test_the_document_set_is_created_on_first_use_and_reused(api_client, member, protocol_path, generate_body):
+def test_the_document_set_is_created_on_first_use_and_reused(
+    api_client, member, protocol_path, generate_body
+):
     first = post(api_client, member, generate_body([protocol_path])).json()["task_id"]
     second = post(api_client, member, generate_body([protocol_path])).json()["task_id"]
     a = GeneratedDocument.objects.get(pk=first)
