@@ -61,6 +61,7 @@ def test_a_killed_work_horse_is_retried_and_the_worker_takes_the_next_job(
     assert (doc.status, doc.error_code, doc.attempts) == ("Complete", None, 2)
     _assert_one_downloadable_output(api_client, member, doc)
 
+    assert api_client(member).get("/healthz").json()["workers"] == 1
     following = _accepted(submit(member, [path], output_name="Next"))
     nxt = wait_terminal(following, 60)
     assert (nxt.status, nxt.attempts) == ("Complete", 1)
@@ -111,6 +112,8 @@ def test_a_whole_worker_killed_mid_job_is_recovered_by_another_worker(
     assert wait_status(task, "Generating", 30)
     first.kill()
     assert first.proc.wait(timeout=10) == -signal.SIGKILL
+    health = api_client(member).get("/healthz").json()
+    assert health["workers"] == 0, "a dead worker's registration is not counted as alive"
 
     second = stack.start_worker()
     doc = wait_terminal(task, 90)

@@ -315,3 +315,18 @@ def test_a_generation_inside_a_rolled_back_transaction_leaves_no_row_and_no_job(
         raise Boom
     assert not GeneratedDocument.objects.filter(output_name="Never").exists()
     assert django_rq.get_queue("default").job_ids == []
+
+
+@pytest.mark.django_db
+def test_the_reconcile_command_runs_one_pass(accepted):
+    """`manage.py reconcile` (cron or sidecar): one pass, its counts on one line."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    doc = _set(accepted(), created_at=timezone.now() - LONG_AGO)
+    _connection().flushdb()
+    out = StringIO()
+    call_command("reconcile", "--stale-after", "60", stdout=out)
+    assert out.getvalue().strip() == "failed 0, requeued 1"
+    assert queue.job_status(str(doc.id)) == "queued"
