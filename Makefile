@@ -101,7 +101,7 @@ test:
 reliability:
 	@$(call setup,requirements-dev.txt)
 	@cd "$(ROOT)"; unset DJANGO_SETTINGS_MODULE FOLIO_DATA_DIR; \
-	status=0; "$(PY)" -m pytest -m reliability --reliability-report docs/reliability.md \
+	status=0; "$(PY)" -m pytest -m reliability --reliability-report=docs/reliability.md \
 	  $(PYTEST_ARGS) || status=$$?; \
 	if [ "$$status" -eq 5 ]; then echo "No reliability tests yet."; status=0; fi; \
 	echo "Summary written to docs/reliability.md"; \
