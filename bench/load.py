@@ -600,11 +600,6 @@ def main() -> int:
         closed_loop("warm-up", port, token, 8, 2, baseline_call)
         closed_loop("warm-up", port, token, 8, 1, accept_call)
 
-        base_c = closed_loop("baseline, 50 clients", port, token, 50, args.seconds, baseline_call)
-        acc_c = closed_loop("accept, 50 clients", port, token, 50, args.seconds, accept_call)
-        base_o = open_model("baseline, 50 req/s", port, token, 50, args.seconds, baseline_call)
-        acc_o = open_model("accept, 50 req/s", port, token, 50, args.seconds, accept_call)
-
         code, payload, _ = Client(port, token).request(
             "POST", "/api/v1/documents/generate", generate_body(path, -1)
         )
@@ -613,7 +608,12 @@ def main() -> int:
         def status_call(c: Client, i: int) -> tuple[str, str, Any]:
             return "GET", f"/api/v1/documents/status/{task}", None
 
+        # Each comparison right after its baseline, before the accept runs grow the tables.
+        base_c = closed_loop("baseline, 50 clients", port, token, 50, args.seconds, baseline_call)
         stat_c = closed_loop("status, 50 clients", port, token, 50, args.seconds, status_call)
+        acc_c = closed_loop("accept, 50 clients", port, token, 50, args.seconds, accept_call)
+        base_o = open_model("baseline, 50 req/s", port, token, 50, args.seconds, baseline_call)
+        acc_o = open_model("accept, 50 req/s", port, token, 50, args.seconds, accept_call)
         queries, redis_calls = count_status_cost(stack, task)
 
         # Mixed: drop the backlog of the accept runs so the 100 users' jobs are what the workers run.
@@ -690,7 +690,7 @@ def main() -> int:
             ),
         ),
     ]
-    runs = [base_c, acc_c, stat_c, base_o, acc_o]
+    runs = [base_c, stat_c, acc_c, base_o, acc_o]
     lines = [
         f"Stack: gunicorn 4 sync workers, {stack.database}, embedded valkey, 2 RQ workers; "
         f"{os.cpu_count()} CPUs, Python {platform.python_version()}; {args.seconds:.0f} s per run; "
