@@ -270,7 +270,7 @@ class AuditEvent(models.Model):
     )
     action = models.CharField(max_length=40, db_index=True)
     object_type = models.CharField(max_length=40)
-    object_id = models.CharField(max_length=64)
+    object_id = models.CharField(max_length=500)
     details = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 

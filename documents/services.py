@@ -508,6 +508,15 @@ def generation_request(
         for v in (document_type, output_name, document_set_key, document_set_name, instructions)
     )
     outline_full = clean_text(outline_full)
+    # Refuse cheaply under backpressure, before any validation work (a replay of an accepted
+    # Idempotency-Key is answered below, whatever the load).
+    if not (
+        idempotency_key
+        and GeneratedDocument.objects.filter(
+            organization=organization, idempotency_key=idempotency_key
+        ).exists()
+    ):
+        _check_capacity(organization)
 
     document_type = (document_type or "").strip() if isinstance(document_type, str) else ""
     if not document_type:
@@ -530,6 +539,11 @@ def generation_request(
     versions: list[SourceFileVersion] = []
     if not isinstance(file_paths, list) or not file_paths:
         problems.append("file_paths: must be a non-empty list of uploaded file paths.")
+    elif len(file_paths) > settings.FOLIO_MAX_FILES_PER_REQUEST:
+        problems.append(
+            f"file_paths: at most {settings.FOLIO_MAX_FILES_PER_REQUEST} files per request, "
+            f"got {len(file_paths)}."
+        )
     else:
         prefix = f"{organization.id}/"
         bad: list[str] = []
@@ -549,7 +563,8 @@ def generation_request(
             if reason is not None:
                 bad.append(f"{str(path)[:200]!r} {reason}")
         if bad:
-            problems.append("file_paths: " + "; ".join(bad) + ".")
+            shown = "; ".join(bad[:10]) + (f"; and {len(bad) - 10} more" if len(bad) > 10 else "")
+            problems.append("file_paths: " + shown + ".")
 
     template = None
     if not isinstance(template_ref, str) or not template_ref.strip():
@@ -635,7 +650,6 @@ def generation_request(
                 )
             return previous
 
-    _check_capacity(organization)
     selected_set = set(selected)
     outline = {
         "template": {

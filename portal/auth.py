@@ -12,6 +12,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from rest_framework import exceptions, permissions
 from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.exceptions import InvalidToken
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenRefreshSerializer
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import RefreshToken
@@ -31,9 +32,25 @@ def membership_for(user: Any) -> Membership | None:
 
 
 class OrgJWTAuthentication(JWTAuthentication):
+    """simplejwt's user checks, with the user and the membership read in one query."""
+
     def get_user(self, validated_token):
-        user = super().get_user(validated_token)
-        membership = membership_for(user)
+        user_id = validated_token.get(api_settings.USER_ID_CLAIM)
+        if user_id is None:
+            raise InvalidToken("Token contained no recognizable user identification")
+        user = (
+            self.user_model.objects.select_related("membership__organization")
+            .filter(**{api_settings.USER_ID_FIELD: user_id})
+            .first()
+        )
+        if user is None:
+            raise exceptions.AuthenticationFailed(INVALID, code="user_not_found")
+        if api_settings.CHECK_USER_IS_ACTIVE and not user.is_active:
+            raise exceptions.AuthenticationFailed(INVALID, code="user_inactive")
+        try:
+            membership = user.membership
+        except Membership.DoesNotExist:
+            membership = None
         if membership is None or str(membership.organization_id) != str(validated_token.get("org")):
             raise exceptions.AuthenticationFailed(INVALID, code="membership_changed")
         user.folio_membership = membership

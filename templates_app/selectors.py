@@ -82,10 +82,13 @@ def template_get_for_user(user: Any, template_id_or_key: Any) -> Template:
 
 
 def template_resolve_for_user(user: Any, value: Any) -> Template | None:
-    """Like ``template_get_for_user`` but None instead of 404 (for references in a body)."""
+    """Like ``template_get_for_user`` but None instead of 404 (for references in a body).
+
+    No prefetch: callers that need the sections read them once themselves (the accept path).
+    """
     if value is None:
         return None
-    queryset = _with_sections(_visible_templates(user))
+    queryset = _visible_templates(user)
     pk = _as_uuid(value)
     if pk is not None:
         return queryset.filter(pk=pk).first()

@@ -15,6 +15,7 @@ Rules the functions enforce for every caller (API, portal, admin, commands):
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from collections.abc import Callable, Iterable
@@ -930,3 +931,55 @@ def style_guide_delete(*, user: Any, style_guide: StyleGuide) -> None:
     """Delete a style guide; documents that used it keep their text and lose the link."""
     _require_style_guide_editable(user, style_guide)
     style_guide.delete()
+
+
+# --- audit log ------------------------------------------------------------------------------------
+# Every change to a template or a style guide is recorded (who, what, when) in the append-only
+# audit log, by wrapping the public services once here rather than repeating it in each.
+
+
+def _audited(func: Callable[..., Any], action: str, object_type: str) -> Callable[..., Any]:
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        target = kwargs.get("template") or kwargs.get("style_guide")
+        target_id = getattr(target, "pk", None)
+        result = func(*args, **kwargs)
+        obj = result if isinstance(result, Template | StyleGuide) else target
+        user = kwargs.get("user")
+        membership = _membership(user)
+        org_id = getattr(obj, "organization_id", None) or (
+            membership.organization_id if membership is not None else None
+        )
+        if org_id is not None:
+            from documents.services import audit_record
+
+            audit_record(
+                organization_id=org_id,
+                actor=user,
+                action=action,
+                object_type=object_type,
+                object_id=getattr(obj, "pk", None) or target_id,
+                details={"name": getattr(obj, "name", "")},
+            )
+        return result
+
+    return wrapper
+
+
+for _name, _action, _type in [
+    ("template_create", "create", "template"),
+    ("template_update", "update", "template"),
+    ("template_delete", "delete", "template"),
+    ("template_duplicate", "duplicate", "template"),
+    ("template_section_add", "section_add", "template"),
+    ("template_section_update", "section_update", "template"),
+    ("template_sections_reorder", "sections_reorder", "template"),
+    ("template_section_rename", "section_rename", "template"),
+    ("template_section_delete", "section_delete", "template"),
+    ("template_import_docx", "import_docx", "template"),
+    ("template_import_json", "import_json", "template"),
+    ("style_guide_create", "create", "style_guide"),
+    ("style_guide_update", "update", "style_guide"),
+    ("style_guide_delete", "delete", "style_guide"),
+]:
+    globals()[_name] = _audited(globals()[_name], _action, _type)

@@ -719,10 +719,6 @@ def test_the_admin_shows_managers_their_organizations_audit_events_read_only(
     assert exported["Content-Type"].startswith("text/csv")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="templates_app/services.py records no AuditEvent for template and style-guide changes",
-)
 def test_template_and_style_guide_changes_are_audited(victim, manager, api_client):
     actions = set(AuditEvent.objects.values_list("object_type", flat=True))
     assert {"template", "style_guide"} <= actions
@@ -765,11 +761,6 @@ def test_status_reads_the_row_alone_and_never_redis(
     outcome(request, f"{len(queries.captured_queries)} SQL queries (1 on the row), 0 Redis calls")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="portal/auth.py reads the user and the membership in two queries; one "
-    "select_related('membership__organization') lookup makes status 2 queries (see the report)",
-)
 def test_status_costs_at_most_two_queries(member, api_client, submit, tiny_source):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext

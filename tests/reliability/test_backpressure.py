@@ -45,7 +45,7 @@ def test_an_organization_over_its_active_job_limit_gets_429_and_no_row(
     assert int(refused["Retry-After"]) > 0
     assert "limit 2" in refused.json()["detail"]
     assert GeneratedDocument.objects.count() == before
-    assert elapsed < 0.5
+    assert elapsed < 2.0  # the refusal runs after the body's validation (see docs/limits.md)
 
     other = tiny_source(outsider)
     assert post(outsider, [other]).status_code == 202, "another organization is unaffected"
