@@ -325,29 +325,75 @@ class OutlinePlan:
     template_meta: dict[str, Any]
 
 
+_SNAPSHOTS: dict[tuple[Any, Any], list[dict[str, Any]]] = {}
+_SNAPSHOT_SHAS: dict[int, str] = {}  # id() of a cached snapshot list → its sha256
+_SNAPSHOTS_MAX = 64
+
+
 def _snapshot_template(template: Any) -> list[dict[str, Any]]:
+    """The template's outline as plain data.
+
+    On the accept path, so it is cached per process by (template id, ``updated_at``): every change
+    to a template, a section or a rule moves ``updated_at`` (templates_app/signals.py). The list
+    is shared: callers must not mutate it (they only serialise it).
+    """
+    key = (template.pk, template.updated_at)
+    cached = _SNAPSHOTS.get(key)
+    if cached is None:
+        cached = _read_snapshot(template)
+        if len(_SNAPSHOTS) >= _SNAPSHOTS_MAX:
+            _SNAPSHOTS.clear()
+            _SNAPSHOT_SHAS.clear()
+        _SNAPSHOTS[key] = cached
+        _SNAPSHOT_SHAS[id(cached)] = snapshot_sha256(cached)
+    return cached
+
+
+def _read_snapshot(template: Any) -> list[dict[str, Any]]:
+    from templates_app.models import Rule, TemplateSection
+
+    rules: dict[Any, list[dict[str, Any]]] = {}
+    for r in (
+        Rule.objects.filter(section__template=template)
+        .order_by("pk")
+        .values("id", "section_id", "rule_type", "description", "parameters")
+    ):
+        rules.setdefault(r["section_id"], []).append(
+            {
+                "rule_id": str(r["id"]),
+                "rule_type": r["rule_type"],
+                "description": r["description"],
+                "parameters": r["parameters"] or {},
+            }
+        )
     sections = []
-    for s in template.sections.all().prefetch_related("rules").order_by("order_index"):
+    for s in (
+        TemplateSection.objects.filter(template=template)
+        .order_by("order_index")
+        .values(
+            "id",
+            "order_index",
+            "level",
+            "number",
+            "title",
+            "synopsis",
+            "instructions",
+            "template_text",
+            "hints",
+        )
+    ):
         sections.append(
             {
-                "section_id": str(s.id),
-                "order_index": s.order_index,
-                "level": s.level,
-                "number": s.number,
-                "title": s.title,
-                "synopsis": s.synopsis,
-                "instructions": s.instructions,
-                "template_text": s.template_text,
-                "hints": s.hints or {},
-                "rules": [
-                    {
-                        "rule_id": str(r.id),
-                        "rule_type": r.rule_type,
-                        "description": r.description,
-                        "parameters": r.parameters or {},
-                    }
-                    for r in s.rules.all()
-                ],
+                "section_id": str(s["id"]),
+                "order_index": s["order_index"],
+                "level": s["level"],
+                "number": s["number"],
+                "title": s["title"],
+                "synopsis": s["synopsis"],
+                "instructions": s["instructions"],
+                "template_text": s["template_text"],
+                "hints": s["hints"] or {},
+                "rules": rules.get(s["id"], []),
             }
         )
     return sections
@@ -655,7 +701,7 @@ def generation_request(
         "template": {
             "template_id": str(template.id) if template else None,
             "name": template.name if template else "Custom outline",
-            "snapshot_sha256": snapshot_sha256(sections),
+            "snapshot_sha256": _SNAPSHOT_SHAS.get(id(sections)) or snapshot_sha256(sections),
             "tense": getattr(template, "tense", "past") if template else "past",
         },
         "sections": sections,
@@ -726,11 +772,15 @@ def _enqueue_on_commit(document: GeneratedDocument) -> None:
     transaction.on_commit(partial(_enqueue_or_fail, document.pk))
 
 
+_ENQUEUE_FAILED: set[str] = set()
+
+
 def _enqueue_or_fail(document_id: Any) -> None:
     """Queue the job; if the queue cannot be reached, the row ends Failed (never left Pending)."""
     try:
         queue.enqueue_generation(str(document_id))
     except queue.QueueError:
+        _ENQUEUE_FAILED.add(str(document_id))
         logger.warning("Queue unavailable; document %s marked failed", document_id)
         GeneratedDocument.objects.filter(
             pk=document_id, status=GeneratedDocument.Status.PENDING
@@ -743,6 +793,9 @@ def _enqueue_or_fail(document_id: Any) -> None:
 
 
 def _raise_if_enqueue_failed(document: GeneratedDocument) -> None:
+    if str(document.id) not in _ENQUEUE_FAILED:
+        return  # queued, or the enqueue waits for an outer transaction to commit
+    _ENQUEUE_FAILED.discard(str(document.id))
     document.refresh_from_db(fields=["status", "error_code", "error", "finished_at"])
     if document.error_code == "queue_unavailable":
         raise QueueUnavailable(ERROR_MESSAGES["queue_unavailable"], task_id=str(document.id))

@@ -219,7 +219,9 @@ def redis_queue_config(url: str) -> dict:
 
 
 RQ_QUEUES = {"default": redis_queue_config(_redis_url())}
-RQ = {"COMMIT_MODE": "on_db_commit"}
+# The worker class that preloads the pipeline, heartbeats and reconciles, even for a plain
+# `manage.py rqworker` without --worker-class.
+RQ = {"COMMIT_MODE": "on_db_commit", "WORKER_CLASS": "documents.worker.FolioWorker"}
 RQ_SHOW_ADMIN_LINK = True
 
 # --- API ---------------------------------------------------------------------------------------
