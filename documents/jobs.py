@@ -223,7 +223,8 @@ def _outline_sections(document: GeneratedDocument) -> tuple[OutlineSection, ...]
     selected = set(document.selected_section_ids or [])
     regenerate = set(document.regenerate_section_ids or [])
     sections = []
-    for i, s in enumerate((document.outline or {}).get("sections", [])):
+    full = document.outline_snapshot.sections if document.outline_snapshot_id else None
+    for i, s in enumerate(full or (document.outline or {}).get("sections", [])):
         is_selected = not selected or s["section_id"] in selected
         if regenerate:
             # A regeneration writes only these; every other section is reused as it was.
@@ -395,7 +396,7 @@ def run_generation(document_id: str) -> str:
         return f"already-{row.status}"
 
     document = GeneratedDocument.objects.select_related(
-        "template", "style_guide", "previous_version", "organization"
+        "outline_snapshot", "template", "style_guide", "previous_version", "organization"
     ).get(pk=document_id)
     attempt = int(document.attempts)
     ours = GeneratedDocument.objects.filter(

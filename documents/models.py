@@ -134,6 +134,20 @@ class Extraction(models.Model):
         return f"{self.file_type} {self.sha256[:12]} ({self.extractor_version})"
 
 
+class OutlineSnapshot(models.Model):
+    """The full outline a document was made from (sections with synopsis, instructions, hints and
+    rules), stored once per distinct content (sha256) and shared by every document made from it.
+    The document row keeps a light copy (ids, numbers, titles, levels) for the API and portal."""
+
+    id = models.BigAutoField(primary_key=True)
+    sha256 = models.CharField(max_length=64, unique=True)
+    sections = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"outline {self.sha256[:12]}"
+
+
 class GeneratedDocument(models.Model):
     class Status(models.TextChoices):
         PENDING = "Pending"
@@ -206,6 +220,9 @@ class GeneratedDocument(models.Model):
     request_hash = models.CharField(max_length=64, blank=True)
 
     outline = models.JSONField(default=dict, blank=True)
+    outline_snapshot = models.ForeignKey(
+        OutlineSnapshot, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     twin = models.JSONField(null=True, blank=True)
     qc = models.JSONField(null=True, blank=True)
     output_key = models.CharField(max_length=500, blank=True)

@@ -42,6 +42,7 @@ from documents.models import (
     DocumentSet,
     GeneratedDocument,
     GeneratedDocumentSource,
+    OutlineSnapshot,
     SourceFile,
     SourceFileVersion,
 )
@@ -697,15 +698,19 @@ def generation_request(
             return previous
 
     selected_set = set(selected)
+    sha = _SNAPSHOT_SHAS.get(id(sections)) or snapshot_sha256(sections)
     outline = {
         "template": {
             "template_id": str(template.id) if template else None,
             "name": template.name if template else "Custom outline",
-            "snapshot_sha256": _SNAPSHOT_SHAS.get(id(sections)) or snapshot_sha256(sections),
+            "snapshot_sha256": sha,
             "tense": getattr(template, "tense", "past") if template else "past",
         },
-        "sections": sections,
+        "sections": [
+            {k: s[k] for k in ("section_id", "number", "title", "level")} for s in sections
+        ],
     }
+    snapshot_id = _outline_snapshot_id(sha, sections)
     try:
         with transaction.atomic():
             document_set = _document_set_get_or_create(
@@ -714,6 +719,7 @@ def generation_request(
             document = GeneratedDocument.objects.create(
                 organization=organization,
                 document_set=document_set,
+                outline_snapshot_id=snapshot_id,
                 template=template,
                 style_guide=style_guide,
                 created_by=user,
@@ -766,6 +772,21 @@ def generation_request(
         return previous
     _raise_if_enqueue_failed(document)
     return document
+
+
+def _outline_snapshot_id(sha: str, sections: list[dict[str, Any]]) -> int:
+    """The id of the shared snapshot row for this outline content, created on first use.
+
+    Only the id is read: the content is large and already known here.
+    """
+    found = OutlineSnapshot.objects.filter(sha256=sha).values_list("id", flat=True).first()
+    if found is not None:
+        return found
+    try:
+        with transaction.atomic():
+            return OutlineSnapshot.objects.create(sha256=sha, sections=sections).pk
+    except IntegrityError:  # another request stored the same outline first
+        return OutlineSnapshot.objects.filter(sha256=sha).values_list("id", flat=True).get()
 
 
 def _enqueue_on_commit(document: GeneratedDocument) -> None:
@@ -878,6 +899,7 @@ def generation_regenerate(
             selected_section_ids=document.selected_section_ids,
             regenerate_section_ids=ids,
             outline=document.outline,
+            outline_snapshot_id=document.outline_snapshot_id,
             sections_total=len(ids),
         )
         GeneratedDocumentSource.objects.bulk_create(

@@ -53,5 +53,6 @@ def test_a_renamed_section_and_a_changed_rule_reach_the_next_snapshot(upload, ma
     Rule.objects.create(section=section, description="Take it from the protocol only")
     template.refresh_from_db()
     third = request(manager, template, path)
-    rules = {s["title"]: s["rules"] for s in third.outline["sections"]}
+    assert [s["title"] for s in third.outline_snapshot.sections] == titles(third)
+    rules = {s["title"]: s["rules"] for s in third.outline_snapshot.sections}
     assert rules["Who Could Enter"][0]["description"] == "Take it from the protocol only"
