@@ -67,25 +67,14 @@ def _child(case: str, paths: list[str], data_dir: str) -> dict:
     import hashlib
 
     from documents.jobs import DatabaseExtractionCache
+    from documents.pipeline.outline import build_outline
     from documents.pipeline.run import run_pipeline
-    from documents.pipeline.types import OutlineSection, PipelineInput, SourceDescriptor
+    from documents.pipeline.types import PipelineInput, SourceDescriptor
+    from documents.services import template_outline
     from templates_app.models import Template
 
     template = Template.objects.get(key="ich-e3-csr")
-    outline = tuple(
-        OutlineSection(
-            section_id=str(s.id),
-            number=s.number,
-            title=s.title,
-            level=s.level,
-            order_index=s.order_index,
-            synopsis=s.synopsis,
-            instructions=s.instructions,
-            template_text=s.template_text,
-            hints=s.hints or {},
-        )
-        for s in template.sections.order_by("order_index")
-    )
+    outline = build_outline(template_outline(template))
     descs = tuple(
         SourceDescriptor(
             p, Path(p).name, hashlib.sha256(Path(p).read_bytes()).hexdigest(), "pdf", p

@@ -110,26 +110,15 @@ def main() -> None:
         paths = [CORPUS / "protocol-lzzt.pdf", CORPUS / "sap-cdiscpilot01.pdf"]
     setup_django()
     migrate_quietly()
+    from documents.pipeline.outline import build_outline
     from documents.pipeline.run import run_pipeline
     from documents.pipeline.twin import section_to_dict
-    from documents.pipeline.types import OutlineSection, PipelineInput, SourceDescriptor
+    from documents.pipeline.types import PipelineInput, SourceDescriptor
+    from documents.services import template_outline
     from templates_app.models import Template
 
     template = Template.objects.get(key=args.template)
-    outline = tuple(
-        OutlineSection(
-            section_id=str(s.id),
-            number=s.number,
-            title=s.title,
-            level=s.level,
-            order_index=s.order_index,
-            synopsis=s.synopsis,
-            instructions=s.instructions,
-            template_text=s.template_text,
-            hints=s.hints or {},
-        )
-        for s in template.sections.order_by("order_index")
-    )
+    outline = build_outline(template_outline(template))
     descs = tuple(
         SourceDescriptor(
             str(p),

@@ -39,6 +39,7 @@ from django.utils import timezone
 
 from documents.models import Extraction, GeneratedDocument, SourceFileVersion
 from documents.pipeline.errors import ERROR_MESSAGES, Cancelled, GenerationError
+from documents.pipeline.outline import build_outline
 from documents.pipeline.types import (
     ExtractedSource,
     OutlineSection,
@@ -220,31 +221,12 @@ class DatabaseExtractionCache:
 
 
 def _outline_sections(document: GeneratedDocument) -> tuple[OutlineSection, ...]:
-    selected = set(document.selected_section_ids or [])
-    regenerate = set(document.regenerate_section_ids or [])
-    sections = []
     full = document.outline_snapshot.sections if document.outline_snapshot_id else None
-    for i, s in enumerate(full or (document.outline or {}).get("sections", [])):
-        is_selected = not selected or s["section_id"] in selected
-        if regenerate:
-            # A regeneration writes only these; every other section is reused as it was.
-            is_selected = s["section_id"] in regenerate
-        sections.append(
-            OutlineSection(
-                section_id=s["section_id"],
-                number=s.get("number", ""),
-                title=s.get("title", ""),
-                level=int(s.get("level", 1)),
-                order_index=int(s.get("order_index", i)),
-                synopsis=s.get("synopsis", ""),
-                instructions=s.get("instructions", ""),
-                template_text=s.get("template_text", ""),
-                hints=s.get("hints") or {},
-                rules=tuple(s.get("rules") or ()),
-                selected=is_selected,
-            )
-        )
-    return tuple(sections)
+    return build_outline(
+        full or (document.outline or {}).get("sections", []),
+        selected=document.selected_section_ids or (),
+        regenerate=document.regenerate_section_ids or (),
+    )
 
 
 def _reuse_sections(document: GeneratedDocument) -> dict[str, dict[str, Any]]:

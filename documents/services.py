@@ -350,6 +350,11 @@ def _snapshot_template(template: Any) -> list[dict[str, Any]]:
     return cached
 
 
+def template_outline(template: Any) -> list[dict[str, Any]]:
+    """A template's outline snapshot (sections as plain data); shared, do not mutate."""
+    return _snapshot_template(template)
+
+
 def _read_snapshot(template: Any) -> list[dict[str, Any]]:
     from templates_app.models import Rule, TemplateSection
 

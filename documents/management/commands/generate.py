@@ -21,7 +21,6 @@ from django.core.management.base import BaseCommand, CommandError
 
 from documents.pipeline.errors import GenerationError
 from documents.pipeline.types import (
-    OutlineSection,
     PipelineInput,
     SourceDescriptor,
     StyleGuideSpec,
@@ -89,9 +88,10 @@ class Command(BaseCommand):
         parser.add_argument("--quiet", action="store_true", help="no progress display")
 
     def handle(self, *args, **options):
+        from documents.pipeline.outline import build_outline
         from documents.pipeline.run import run_pipeline
         from documents.pipeline.twin import section_to_dict
-        from documents.services import snapshot_sha256
+        from documents.services import snapshot_sha256, template_outline
         from templates_app.models import StyleGuide, Template
 
         sources = []
@@ -142,42 +142,17 @@ class Command(BaseCommand):
             raise CommandError("--writer llm needs FOLIO_LLM_BASE_URL and FOLIO_LLM_MODEL")
 
         selected = {s.strip() for s in options["sections"].split(",") if s.strip()}
-        rows = list(template.sections.prefetch_related("rules").order_by("order_index"))
-        known = {str(r.id) for r in rows}
-        unknown = selected - known
+        outline_dicts = template_outline(template)
+        unknown = selected - {s["section_id"] for s in outline_dicts}
         if unknown:
             raise CommandError(f"unknown section ids: {', '.join(sorted(unknown))}")
-        outline_dicts = []
-        outline = []
-        for r in rows:
-            rules = tuple(
-                {"rule_type": x.rule_type, "description": x.description, "parameters": x.parameters}
-                for x in r.rules.all()
-            )
-            outline_dicts.append(
-                {"section_id": str(r.id), "number": r.number, "title": r.title, "level": r.level}
-            )
-            outline.append(
-                OutlineSection(
-                    section_id=str(r.id),
-                    number=r.number,
-                    title=r.title,
-                    level=r.level,
-                    order_index=r.order_index,
-                    synopsis=r.synopsis,
-                    instructions=r.instructions,
-                    template_text=r.template_text,
-                    hints=r.hints or {},
-                    rules=rules,
-                    selected=not selected or str(r.id) in selected,
-                )
-            )
+        outline = build_outline(outline_dicts, selected=selected)
 
         output = Path(options["output"]).expanduser().resolve()
         output.parent.mkdir(parents=True, exist_ok=True)
         inp = PipelineInput(
             sources=tuple(sources),
-            outline=tuple(outline),
+            outline=outline,
             template_name=template.name,
             document_type=template.document_type,
             output_name=output.stem,
