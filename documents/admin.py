@@ -17,17 +17,15 @@ from django.http import HttpRequest, StreamingHttpResponse
 
 from documents import audit_api  # also registers the append-only guard
 from documents.models import AuditEvent
+from portal.selectors import membership_of
 
 
 def _manager_org_id(request: HttpRequest) -> Any | None:
     user = request.user
     if not (user.is_active and user.is_staff):
         return None
-    try:
-        membership = user.membership  # type: ignore[union-attr]
-    except Exception:  # RelatedObjectDoesNotExist: no organization
-        return None
-    return membership.organization_id if membership.is_manager else None
+    membership = membership_of(user)
+    return membership.organization_id if membership is not None and membership.is_manager else None
 
 
 @admin.register(AuditEvent)

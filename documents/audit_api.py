@@ -34,6 +34,7 @@ from documents.models import AuditEvent
 from portal.api_errors import APIError
 from portal.api_utils import list_response
 from portal.auth import IsOrganizationManager
+from portal.selectors import membership_of
 
 CSV_COLUMNS = ("id", "created_at", "actor", "action", "object_type", "object_id", "details")
 
@@ -55,7 +56,7 @@ def _refuse_audit_delete(
 
 def audit_events_for_user(user: Any, params: Any) -> QuerySet[AuditEvent]:
     """The caller's organization's events, newest first, filtered by the query parameters."""
-    membership = getattr(user, "folio_membership", None)
+    membership = membership_of(user)
     if membership is None:
         return AuditEvent.objects.none()
     qs = AuditEvent.objects.filter(organization_id=membership.organization_id).select_related(

@@ -20,10 +20,12 @@ from documents.models import (
     SourceFileVersion,
 )
 from portal.models import Organization
+from portal.selectors import membership_of
 
 
 def organization_for(user: Any) -> Organization:
-    membership = getattr(user, "folio_membership", None) or getattr(user, "membership", None)
+    """The caller's organization; a user without one gets a 404 like any unknown object."""
+    membership = membership_of(user)
     if membership is None:
         raise Http404("No organization.")
     return membership.organization

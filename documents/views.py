@@ -31,7 +31,7 @@ from documents import portal_services, selectors, services
 from documents.exceptions import QueueUnavailable, ServiceError, TooManyRequests
 from documents.forms import DashboardFilterForm, GenerateForm, RegenerateForm
 from documents.models import GeneratedDocument
-from portal.auth import membership_for
+from portal.selectors import membership_of
 from templates_app import selectors as template_selectors
 
 PAGE_SIZE = 20
@@ -50,18 +50,11 @@ def member_required(view: View) -> View:
     @login_required
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        membership = membership_for(request.user)
-        if membership is None:
+        if membership_of(request.user) is None:
             return render(request, "documents/no_organization.html", status=403)
-        request.user.folio_membership = membership  # selectors reuse it: no second query
         return view(request, *args, **kwargs)
 
     return wrapper
-
-
-def is_manager(request: HttpRequest) -> bool:
-    membership = getattr(request.user, "folio_membership", None)
-    return bool(membership and membership.is_manager)
 
 
 def render_page(

@@ -25,6 +25,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.text import slugify
 
+from portal.selectors import membership_of
 from templates_app import selectors, services
 from templates_app.forms import TemplateDocxImportForm, TemplateJsonImportForm
 from templates_app.models import Rule, StyleGuide, Template, TemplateSection
@@ -33,23 +34,16 @@ MAX_JSON_BYTES = 20 * 1024 * 1024
 SMALL_TEXT = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 40})}}
 
 
-def _membership(request: HttpRequest) -> Any | None:
-    try:
-        return request.user.membership
-    except Exception:  # RelatedObjectDoesNotExist: no organization
-        return None
-
-
 def _is_manager(request: HttpRequest) -> bool:
     user = request.user
     if not (user.is_active and user.is_staff):
         return False
-    membership = _membership(request)
+    membership = membership_of(request.user)
     return membership is not None and membership.is_manager
 
 
 def _org_id(request: HttpRequest) -> Any | None:
-    membership = _membership(request)
+    membership = membership_of(request.user)
     return membership.organization_id if membership is not None else None
 
 

@@ -15,24 +15,12 @@ from typing import Any
 from django.db.models import Case, F, Prefetch, Q, QuerySet, Value, When
 from django.http import Http404
 
+from portal.selectors import organization_id_of
 from templates_app.models import Rule, StyleGuide, Template, TemplateSection
 
 TEMPLATE_NOT_FOUND = "Template not found."
 SECTION_NOT_FOUND = "Section not found."
 STYLE_GUIDE_NOT_FOUND = "Style guide not found."
-
-
-def organization_id_for(user: Any) -> Any | None:
-    """The id of the user's organization, or None (anonymous, or a superuser without one)."""
-    if user is None or not getattr(user, "is_authenticated", False):
-        return None
-    membership = getattr(user, "folio_membership", None)
-    if membership is None:
-        try:
-            membership = user.membership
-        except Exception:  # RelatedObjectDoesNotExist
-            return None
-    return membership.organization_id if membership is not None else None
 
 
 def _as_uuid(value: Any) -> uuid.UUID | None:
@@ -45,7 +33,7 @@ def _as_uuid(value: Any) -> uuid.UUID | None:
 
 
 def _visible_templates(user: Any) -> QuerySet[Template]:
-    org_id = organization_id_for(user)
+    org_id = organization_id_of(user)
     scope = Q(organization__isnull=True)
     if org_id is not None:
         scope |= Q(organization_id=org_id)
@@ -108,7 +96,7 @@ def template_section_get(template: Template, section_id: Any) -> TemplateSection
 
 
 def style_guides_list_for_user(user: Any) -> QuerySet[StyleGuide]:
-    org_id = organization_id_for(user)
+    org_id = organization_id_of(user)
     if org_id is None:
         return StyleGuide.objects.none()
     return StyleGuide.objects.filter(organization_id=org_id).order_by("name", "created_at")

@@ -29,6 +29,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils.text import get_valid_filename
 
+from portal.selectors import membership_of
 from templates_app.docx_outline import DocxOutlineError, read_docx_outline
 from templates_app.models import Rule, StyleGuide, Template, TemplateSection
 
@@ -82,21 +83,11 @@ class TemplateImportError(TemplateError):
 # --- who may write --------------------------------------------------------------------------------
 
 
-def _membership(user: Any) -> Any | None:
-    membership = getattr(user, "folio_membership", None)
-    if membership is not None:
-        return membership
-    try:
-        return user.membership
-    except Exception:  # no membership (RelatedObjectDoesNotExist) or no user
-        return None
-
-
 def _require_manager(user: Any) -> Any | None:
     """The organization a manager writes into; None for a superuser without one (global)."""
     if user is None or not getattr(user, "is_authenticated", False):
         raise TemplatePermissionDenied("Sign in as a template manager to do this.")
-    membership = _membership(user)
+    membership = membership_of(user)
     if membership is not None and membership.is_manager:
         return membership.organization
     if getattr(user, "is_superuser", False):
@@ -115,7 +106,7 @@ def _require_editable(user: Any, template: Template) -> None:
         )
     if getattr(user, "is_superuser", False):
         return
-    membership = _membership(user)
+    membership = membership_of(user)
     if membership is None or template.organization_id != membership.organization_id:
         raise TemplatePermissionDenied("This template belongs to another organization.")
 
@@ -124,7 +115,7 @@ def _require_style_guide_editable(user: Any, style_guide: StyleGuide) -> None:
     _require_manager(user)
     if getattr(user, "is_superuser", False):
         return
-    membership = _membership(user)
+    membership = membership_of(user)
     if membership is None or style_guide.organization_id != membership.organization_id:
         raise TemplatePermissionDenied("This style guide belongs to another organization.")
 
@@ -946,7 +937,7 @@ def _audited(func: Callable[..., Any], action: str, object_type: str) -> Callabl
         result = func(*args, **kwargs)
         obj = result if isinstance(result, Template | StyleGuide) else target
         user = kwargs.get("user")
-        membership = _membership(user)
+        membership = membership_of(user)
         org_id = getattr(obj, "organization_id", None) or (
             membership.organization_id if membership is not None else None
         )
