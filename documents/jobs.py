@@ -39,14 +39,8 @@ from django.utils import timezone
 
 from documents.models import Extraction, GeneratedDocument, SourceFileVersion
 from documents.pipeline.errors import ERROR_MESSAGES, Cancelled, GenerationError
-from documents.pipeline.outline import build_outline
-from documents.pipeline.types import (
-    ExtractedSource,
-    OutlineSection,
-    PipelineInput,
-    SourceDescriptor,
-    StyleGuideSpec,
-)
+from documents.pipeline.types import ExtractedSource, SourceDescriptor, Step
+from documents.pipeline_input import build_manifest, document_pipeline_input
 
 logger = logging.getLogger(__name__)
 Status = GeneratedDocument.Status
@@ -220,122 +214,6 @@ class DatabaseExtractionCache:
             )
 
 
-def _outline_sections(document: GeneratedDocument) -> tuple[OutlineSection, ...]:
-    full = document.outline_snapshot.sections if document.outline_snapshot_id else None
-    return build_outline(
-        full or (document.outline or {}).get("sections", []),
-        selected=document.selected_section_ids or (),
-        regenerate=document.regenerate_section_ids or (),
-    )
-
-
-def _reuse_sections(document: GeneratedDocument) -> dict[str, dict[str, Any]]:
-    """For a regeneration: every section not being rewritten, from the previous version."""
-    regenerate = set(document.regenerate_section_ids or [])
-    previous = document.previous_version
-    if not regenerate or previous is None or not previous.twin:
-        return {}
-    return {
-        s["section_id"]: s
-        for s in previous.twin.get("sections", [])
-        if s["section_id"] not in regenerate
-    }
-
-
-def _style_guide_spec(document: GeneratedDocument) -> StyleGuideSpec | None:
-    guide = document.style_guide
-    if guide is None:
-        return None
-    return StyleGuideSpec(
-        tense=guide.tense,
-        preferred_terms=dict(guide.preferred_terms or {}),
-        abbreviations=dict(guide.abbreviations or {}),
-        banned_phrases=tuple(guide.banned_phrases or ()),
-        instructions=guide.instructions or "",
-    )
-
-
-def _download_sources(
-    document: GeneratedDocument, workdir: Path
-) -> tuple[tuple[SourceDescriptor, ...], dict[str, SourceFileVersion]]:
-    descriptors = []
-    versions: dict[str, SourceFileVersion] = {}
-    links = document.source_links.select_related("version__source_file").order_by("position")
-    for i, link in enumerate(links):
-        version = link.version
-        source_file = version.source_file
-        target = workdir / f"{i}-{source_file.name}"
-        try:
-            with default_storage.open(version.storage_key, "rb") as src, target.open("wb") as dst:
-                shutil.copyfileobj(src, dst, length=1024 * 1024)
-        except Exception as exc:
-            raise GenerationError(
-                f"{source_file.name}: the stored file could not be read. "
-                "Upload it again and retry.",
-                code="source_unavailable",
-            ) from exc
-        descriptors.append(
-            SourceDescriptor(
-                file_path=source_file.file_path,
-                file_name=source_file.name,
-                sha256=version.sha256,
-                file_type=version.file_type,
-                local_path=str(target),
-            )
-        )
-        versions[version.sha256] = version
-    return tuple(descriptors), versions
-
-
-def build_manifest(
-    document: GeneratedDocument, versions: list[SourceFileVersion]
-) -> dict[str, Any]:
-    template_meta = (document.outline or {}).get("template", {})
-    return {
-        "sources": [
-            {
-                "file_path": v.source_file.file_path,
-                "file_name": v.source_file.name,
-                "sha256": v.sha256,
-                "version": v.version,
-            }
-            for v in versions
-        ],
-        "template": {
-            "template_id": template_meta.get("template_id"),
-            "name": template_meta.get("name"),
-            "snapshot_sha256": template_meta.get("snapshot_sha256"),
-        },
-        "style_guide_id": str(document.style_guide_id) if document.style_guide_id else None,
-        "writer": document.writer,
-        "model": settings.FOLIO_LLM_MODEL if document.writer == "llm" else None,
-        "instructions": document.instructions,
-        "selected_section_ids": document.selected_section_ids,
-        "regenerated_section_ids": document.regenerate_section_ids,
-        "previous_version": str(document.previous_version_id)
-        if document.previous_version_id
-        else None,
-        "app_version": settings.APP_VERSION,
-        "created_at": document.created_at.isoformat().replace("+00:00", "Z"),
-        "finished_at": None,
-    }
-
-
-def _base_document_path(document: GeneratedDocument, workdir: Path) -> str | None:
-    template = document.template
-    key = getattr(template, "base_document", "") if template else ""
-    if not key:
-        return None
-    target = workdir / "base-template.docx"
-    try:
-        with default_storage.open(key, "rb") as src, target.open("wb") as dst:
-            shutil.copyfileobj(src, dst)
-    except Exception:
-        logger.warning("Template base document %s is not readable; using the default styles", key)
-        return None
-    return str(target)
-
-
 # --- the job -------------------------------------------------------------------------------------
 
 
@@ -360,7 +238,7 @@ def run_generation(document_id: str) -> str:
         heartbeat_at=now,
         updated_at=now,
         attempts=F("attempts") + 1,
-        step="Extract",
+        step=Step.EXTRACT,
     )
     if not claimed:
         row = (
@@ -420,23 +298,7 @@ def run_generation(document_id: str) -> str:
         from documents.pipeline.run import run_pipeline
         from documents.pipeline.twin import section_to_dict
 
-        sources, versions = _download_sources(document, workdir)
-        template_meta = (document.outline or {}).get("template", {})
-        style_guide = _style_guide_spec(document)
-        tense = style_guide.tense if style_guide else template_meta.get("tense", "past")
-        inp = PipelineInput(
-            sources=sources,
-            outline=_outline_sections(document),
-            template_name=template_meta.get("name") or "Document",
-            document_type=document.document_type,
-            output_name=document.output_name,
-            tense=tense,
-            style_guide=style_guide,
-            instructions=document.instructions,
-            writer=document.writer,
-            reuse_sections=_reuse_sections(document),
-            base_document_path=_base_document_path(document, workdir),
-        )
+        inp, versions = document_pipeline_input(document, workdir)
         result = run_pipeline(
             inp,
             report=report,
@@ -460,14 +322,14 @@ def run_generation(document_id: str) -> str:
         manifest["finished_at"] = finished.isoformat().replace("+00:00", "Z")
         twin = {
             "document_id": str(document.id),
-            "template_id": template_meta.get("template_id"),
+            "template_id": (document.outline or {}).get("template", {}).get("template_id"),
             "manifest": manifest,
             "qc": result.qc,
             "sections": [section_to_dict(s) for s in result.sections],
         }
         done = ours.update(
             status=Status.COMPLETE,
-            step="Generate",
+            step=Step.GENERATE,
             progress=100,
             output_key=stored_key,
             twin=twin,

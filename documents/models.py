@@ -20,6 +20,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from documents.pipeline.types import Step
+
 
 class DocumentSet(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -158,13 +160,8 @@ class GeneratedDocument(models.Model):
 
     TERMINAL = (Status.COMPLETE, Status.FAILED, Status.CANCELLED)
 
-    class Step(models.TextChoices):
-        EXTRACT = "Extract"
-        CLASSIFY = "Classify"
-        INGEST = "Ingest"
-        OUTLINE = "Outline"
-        ORCHESTRATE = "Orchestrate"
-        GENERATE = "Generate"
+    # The pipeline's steps (documents/pipeline/types.py): the one definition of their names.
+    Step = Step
 
     class Writer(models.TextChoices):
         BUILTIN = "builtin"
@@ -208,7 +205,9 @@ class GeneratedDocument(models.Model):
     status = models.CharField(
         max_length=12, choices=Status.choices, default=Status.PENDING, db_index=True
     )
-    step = models.CharField(max_length=12, choices=Step.choices, null=True, blank=True)
+    step = models.CharField(
+        max_length=12, choices=[(s.value, s.value) for s in Step], null=True, blank=True
+    )
     progress = models.PositiveSmallIntegerField(default=0)
     error = models.TextField(null=True, blank=True)
     error_code = models.CharField(max_length=40, null=True, blank=True)

@@ -47,6 +47,7 @@ from documents.models import (
     SourceFileVersion,
 )
 from documents.pipeline.errors import ERROR_MESSAGES, GenerationError
+from documents.pipeline_input import limits_from_settings
 from documents.selectors import organization_for
 
 logger = logging.getLogger(__name__)
@@ -125,7 +126,9 @@ def _sniff_type(path: Path, file_name: str, ext_type: str) -> None:
         )
     if ext_type in {"docx", "xlsx"}:
         try:
-            safety.check_ooxml_zip(str(path), file_name=file_name, kind=ext_type)
+            safety.check_ooxml_zip(
+                str(path), file_name=file_name, kind=ext_type, limits=limits_from_settings()
+            )
         except GenerationError as exc:
             raise InvalidInput(exc.message, field="file_content", code=exc.code) from exc
 

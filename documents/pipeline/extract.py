@@ -118,7 +118,7 @@ def extract_text(
     ``unreadable_document``, ``encrypted_document``, ``no_text_found``,
     ``document_too_complex``, ``processing_timeout``, ``resource_limit_exceeded``).
     """
-    limits = limits or Limits.from_settings()
+    limits = limits or Limits()
     if in_process is None:
         in_process = _in_process_default()
     if in_process:

@@ -186,7 +186,7 @@ def write_sections(
         directives=directives,
     )
     if inp.writer == "llm":
-        plan.llm_config = llm.LLMConfig.from_settings()
+        plan.llm_config = llm.require_config(inp.llm)
 
     done = 0
 

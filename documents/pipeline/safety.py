@@ -32,60 +32,12 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from documents.pipeline.errors import GenerationError, SourceError
+from documents.pipeline.types import Limits
 
 T = TypeVar("T")
 FileType = Literal["pdf", "docx", "xlsx"]
 
 MB = 1024 * 1024
-
-
-# --------------------------------------------------------------------------------------------
-# Limits
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Resource limits for one source file; defaults match portal/settings.py."""
-
-    max_zip_entries: int = 2000
-    max_zip_member_mb: int = 100
-    max_zip_total_mb: int = 300
-    max_zip_ratio: int = 200
-    max_pdf_pages: int = 2000
-    max_extracted_chars: int = 20_000_000
-    extract_timeout: float = 120.0
-    extract_memory_mb: int = 1536
-    # Paragraphs and table rows of a DOCX (not a setting): a 2,000-page protocol has ~40,000;
-    # 400,000 tiny paragraphs compress well under every zip limit yet take minutes to read.
-    max_blocks: int = 100_000
-
-    @classmethod
-    def from_settings(cls) -> Limits:
-        """The limits from django.conf.settings when Django is configured, else the defaults."""
-        try:
-            from django.conf import settings
-
-            configured = settings.configured
-        except Exception:  # Django absent or its settings broken: the defaults are safe
-            return cls()
-        if not configured:
-            return cls()
-        defaults = cls()
-
-        def value(name: str, default: Any) -> Any:
-            got = getattr(settings, name, None)
-            return type(default)(got) if got is not None else default
-
-        return cls(
-            max_zip_entries=value("FOLIO_MAX_ZIP_ENTRIES", defaults.max_zip_entries),
-            max_zip_member_mb=value("FOLIO_MAX_ZIP_MEMBER_MB", defaults.max_zip_member_mb),
-            max_zip_total_mb=value("FOLIO_MAX_ZIP_TOTAL_MB", defaults.max_zip_total_mb),
-            max_zip_ratio=value("FOLIO_MAX_ZIP_RATIO", defaults.max_zip_ratio),
-            max_pdf_pages=value("FOLIO_MAX_PDF_PAGES", defaults.max_pdf_pages),
-            max_extracted_chars=value("FOLIO_MAX_EXTRACTED_CHARS", defaults.max_extracted_chars),
-            extract_timeout=value("FOLIO_EXTRACT_TIMEOUT", defaults.extract_timeout),
-            extract_memory_mb=value("FOLIO_EXTRACT_MEMORY_MB", defaults.extract_memory_mb),
-        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -393,7 +345,7 @@ def check_ooxml_zip(
     traversal or absolute names, duplicate names, encryption and compression methods, a DOCTYPE
     in any XML part, and that the package's main part is a .docx (or .xlsx) main part.
     """
-    limits = limits or Limits.from_settings()
+    limits = limits or Limits()
     entries = read_central_directory(path, file_name=file_name, max_entries=limits.max_zip_entries)
     if not entries:
         raise SourceError(file_name, "unreadable_document")

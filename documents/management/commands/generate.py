@@ -20,11 +20,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from documents.pipeline.errors import GenerationError
-from documents.pipeline.types import (
-    PipelineInput,
-    SourceDescriptor,
-    StyleGuideSpec,
-)
+from documents.pipeline.types import SourceDescriptor
+from documents.pipeline_input import pipeline_input, style_guide_spec
 
 TYPES = {".pdf": "pdf", ".docx": "docx", ".xlsx": "xlsx"}
 
@@ -88,7 +85,6 @@ class Command(BaseCommand):
         parser.add_argument("--quiet", action="store_true", help="no progress display")
 
     def handle(self, *args, **options):
-        from documents.pipeline.outline import build_outline
         from documents.pipeline.run import run_pipeline
         from documents.pipeline.twin import section_to_dict
         from documents.services import snapshot_sha256, template_outline
@@ -128,13 +124,7 @@ class Command(BaseCommand):
                 guide = StyleGuide.objects.get(pk=uuid.UUID(options["style_guide"]))
             except (ValueError, StyleGuide.DoesNotExist) as exc:
                 raise CommandError(f"{options['style_guide']}: unknown style guide") from exc
-            style_guide = StyleGuideSpec(
-                tense=guide.tense,
-                preferred_terms=dict(guide.preferred_terms or {}),
-                abbreviations=dict(guide.abbreviations or {}),
-                banned_phrases=tuple(guide.banned_phrases or ()),
-                instructions=guide.instructions or "",
-            )
+            style_guide = style_guide_spec(guide)
 
         if options["writer"] == "llm" and not (
             settings.FOLIO_LLM_BASE_URL and settings.FOLIO_LLM_MODEL
@@ -146,17 +136,17 @@ class Command(BaseCommand):
         unknown = selected - {s["section_id"] for s in outline_dicts}
         if unknown:
             raise CommandError(f"unknown section ids: {', '.join(sorted(unknown))}")
-        outline = build_outline(outline_dicts, selected=selected)
 
         output = Path(options["output"]).expanduser().resolve()
         output.parent.mkdir(parents=True, exist_ok=True)
-        inp = PipelineInput(
-            sources=tuple(sources),
-            outline=outline,
+        inp = pipeline_input(
+            sources=sources,
+            outline_snapshot=outline_dicts,
+            selected_section_ids=selected,
             template_name=template.name,
+            template_tense=template.tense,
             document_type=template.document_type,
             output_name=output.stem,
-            tense=style_guide.tense if style_guide else template.tense,
             style_guide=style_guide,
             instructions=options["instructions"],
             writer=options["writer"],
