@@ -31,6 +31,7 @@ from documents import portal_services, selectors, services
 from documents.exceptions import QueueUnavailable, ServiceError, TooManyRequests
 from documents.forms import DashboardFilterForm, GenerateForm, RegenerateForm
 from documents.models import GeneratedDocument
+from documents.pipeline.types import default_header_rows
 from portal.selectors import membership_of
 from templates_app import selectors as template_selectors
 
@@ -460,7 +461,10 @@ def draft_preview(twin: dict[str, Any] | None) -> dict[str, Any] | None:
         tables = []
         for table in raw.get("tables", []):
             rows = [list(row) for row in table.get("rows", [])]
-            head, body = (rows[0], rows[1:]) if looks_like_header(rows) else ([], rows)
+            head_count = table.get("header_rows")
+            if head_count is None:  # a twin made before tables said it
+                head_count = default_header_rows(tuple(tuple(row) for row in rows))
+            head, body = rows[:head_count], rows[head_count:]
             tables.append(
                 {
                     "title": table.get("title", ""),
@@ -483,13 +487,6 @@ def draft_preview(twin: dict[str, Any] | None) -> dict[str, Any] | None:
             }
         )
     return {"sections": sections, "counts": counts, "citations": counter}
-
-
-def looks_like_header(rows: list[list[str]]) -> bool:
-    """The twin does not mark header rows: a first row of short, filled cells is taken as one."""
-    if len(rows) < 2 or not rows[0]:
-        return False
-    return all(cell.strip() and len(cell) <= 40 for cell in rows[0])
 
 
 def qc_items(qc: dict[str, Any] | None) -> list[tuple[str, Any]]:

@@ -216,7 +216,7 @@ class _Writer:
         return self.run(" [" + ", ".join(_compress(sorted(numbers))) + "]", small=True, grey=True)
 
     def table(
-        self, rows: Sequence[Sequence[str]], *, header: bool, bold_first_column: bool = False
+        self, rows: Sequence[Sequence[str]], *, header_rows: int, bold_first_column: bool = False
     ) -> None:
         width = max((len(r) for r in rows), default=0)
         if not width:
@@ -250,7 +250,7 @@ class _Writer:
             out.append("<w:tr>")
             for c_idx in range(width):
                 text = row[c_idx] if c_idx < len(row) else ""
-                bold = (header and r_idx == 0) or (bold_first_column and c_idx == 0)
+                bold = r_idx < header_rows or (bold_first_column and c_idx == 0)
                 paras = "".join(
                     f"<w:p>{self.run(line, bold=bold) if line else ''}</w:p>"
                     for line in (text.split("\n") or [""])
@@ -293,7 +293,7 @@ class _Writer:
                 )
                 for fact in facts
             ]
-            self.table(rows, header=True)
+            self.table(rows, header_rows=1)
         self.page_break()
 
     def paragraph(self, para: Paragraph, list_level: int = 0) -> None:
@@ -344,7 +344,7 @@ class _Writer:
                 self.run(table.title, bold=True),
                 style="Caption" if "Caption" in self._styles else None,
             )
-        self.table(table.rows, header=_looks_like_header(table), bold_first_column=synopsis)
+        self.table(table.rows, header_rows=table.header_rows or 0, bold_first_column=synopsis)
         marker = self.marker(table.citations)
         if marker:
             self.para(marker)
@@ -416,7 +416,7 @@ class _Writer:
             ),
         ]
         self.table(
-            [("Check", "Result")] + [(k, str(v)) for k, v in rows if v is not None], header=True
+            [("Check", "Result")] + [(k, str(v)) for k, v in rows if v is not None], header_rows=1
         )
         for key, label in (
             ("no_source_sections", "Sections without source content"),
@@ -552,13 +552,6 @@ def _key_facts(sources: Sequence[ExtractedSource]) -> list[KeyFact]:
                 )
             )
     return out
-
-
-def _looks_like_header(table: Table) -> bool:
-    if len(table.rows) < 2:
-        return False
-    first = table.rows[0]
-    return all(len(c) < 40 for c in first) and not any(re.search(r"\d{2,}", c) for c in first)
 
 
 def _describe(value: Any) -> str:

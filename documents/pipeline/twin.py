@@ -46,6 +46,7 @@ def section_to_dict(draft: SectionDraft) -> dict[str, Any]:
         "tables": [
             {
                 "title": t.title,
+                "header_rows": t.header_rows,
                 "rows": [[str(cell) for cell in row] for row in t.rows],
                 "citations": [c.as_dict() for c in t.citations],
             }
@@ -77,6 +78,7 @@ def section_from_dict(data: dict[str, Any]) -> SectionDraft:
                 title=t.get("title", ""),
                 rows=tuple(tuple(str(c) for c in row) for row in t.get("rows", [])),
                 citations=tuple(citation_from_dict(c) for c in t.get("citations", [])),
+                header_rows=t.get("header_rows"),  # absent in twins made before it existed
             )
             for t in data.get("tables", [])
         ),

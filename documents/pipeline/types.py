@@ -13,6 +13,7 @@ location is ``block`` (1-based index of the paragraph, table row or sheet row in
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -21,7 +22,6 @@ from typing import Any, Literal
 SourceKind = Literal["protocol", "sap", "results", "other"]
 BlockKind = Literal["heading", "paragraph", "list_item", "table", "caption"]
 SectionState = Literal["generated", "no_source", "skipped"]
-
 
 
 class Step(StrEnum):
@@ -205,11 +205,28 @@ class Paragraph:
     flags: tuple[str, ...] = ()  # e.g. ("banned_phrase: ...",)
 
 
+def default_header_rows(rows: tuple[tuple[str, ...], ...]) -> int:
+    """How many leading rows head a table whose writer did not say: the first row, when there is
+    a body under it and its cells are short labels (under 40 characters, no number of two or
+    more digits); otherwise none."""
+    if len(rows) < 2:
+        return 0
+    first = rows[0]
+    return int(all(len(c) < 40 for c in first) and not any(re.search(r"\d{2,}", c) for c in first))
+
+
 @dataclass(frozen=True)
 class Table:
     title: str
     rows: tuple[tuple[str, ...], ...]
     citations: tuple[Citation, ...] = ()
+    # Leading rows that are the header (the twin's "header_rows"): the .docx renderer and the
+    # portal preview both follow it. None means "decide from the rows" (default_header_rows).
+    header_rows: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.header_rows is None:
+            object.__setattr__(self, "header_rows", default_header_rows(self.rows))
 
 
 @dataclass(frozen=True)
