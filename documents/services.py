@@ -16,7 +16,6 @@ import tempfile
 import unicodedata
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -49,6 +48,13 @@ from documents.models import (
 from documents.pipeline.errors import ERROR_MESSAGES, GenerationError
 from documents.pipeline_input import limits_from_settings
 from documents.selectors import organization_for
+from templates_app.selectors import (
+    TemplateOutline,
+    outline_sha256,
+    style_guide_resolve_for_user,
+    template_outline,
+    template_resolve_for_user,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -323,91 +329,6 @@ def _path_problem(path: Any, org_prefix: str) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
-class OutlinePlan:
-    sections: list[dict[str, Any]]
-    template_meta: dict[str, Any]
-
-
-_SNAPSHOTS: dict[tuple[Any, Any], list[dict[str, Any]]] = {}
-_SNAPSHOT_SHAS: dict[int, str] = {}  # id() of a cached snapshot list → its sha256
-_SNAPSHOTS_MAX = 64
-
-
-def _snapshot_template(template: Any) -> list[dict[str, Any]]:
-    """The template's outline as plain data.
-
-    On the accept path, so it is cached per process by (template id, ``updated_at``): every change
-    to a template, a section or a rule moves ``updated_at`` (templates_app/signals.py). The list
-    is shared: callers must not mutate it (they only serialise it).
-    """
-    key = (template.pk, template.updated_at)
-    cached = _SNAPSHOTS.get(key)
-    if cached is None:
-        cached = _read_snapshot(template)
-        if len(_SNAPSHOTS) >= _SNAPSHOTS_MAX:
-            _SNAPSHOTS.clear()
-            _SNAPSHOT_SHAS.clear()
-        _SNAPSHOTS[key] = cached
-        _SNAPSHOT_SHAS[id(cached)] = snapshot_sha256(cached)
-    return cached
-
-
-def template_outline(template: Any) -> list[dict[str, Any]]:
-    """A template's outline snapshot (sections as plain data); shared, do not mutate."""
-    return _snapshot_template(template)
-
-
-def _read_snapshot(template: Any) -> list[dict[str, Any]]:
-    from templates_app.models import Rule, TemplateSection
-
-    rules: dict[Any, list[dict[str, Any]]] = {}
-    for r in (
-        Rule.objects.filter(section__template=template)
-        .order_by("pk")
-        .values("id", "section_id", "rule_type", "description", "parameters")
-    ):
-        rules.setdefault(r["section_id"], []).append(
-            {
-                "rule_id": str(r["id"]),
-                "rule_type": r["rule_type"],
-                "description": r["description"],
-                "parameters": r["parameters"] or {},
-            }
-        )
-    sections = []
-    for s in (
-        TemplateSection.objects.filter(template=template)
-        .order_by("order_index")
-        .values(
-            "id",
-            "order_index",
-            "level",
-            "number",
-            "title",
-            "synopsis",
-            "instructions",
-            "template_text",
-            "hints",
-        )
-    ):
-        sections.append(
-            {
-                "section_id": str(s["id"]),
-                "order_index": s["order_index"],
-                "level": s["level"],
-                "number": s["number"],
-                "title": s["title"],
-                "synopsis": s["synopsis"],
-                "instructions": s["instructions"],
-                "template_text": s["template_text"],
-                "hints": s["hints"] or {},
-                "rules": rules.get(s["id"], []),
-            }
-        )
-    return sections
-
-
 _NUMBERED = re.compile(r"^\s*((?:\d+|[A-Z])(?:\.\d+)*)\.?\s+(.*)$")
 
 
@@ -505,12 +426,6 @@ def _normalise_selected(value: Any) -> list[str]:
     return ids
 
 
-def snapshot_sha256(sections: list[dict[str, Any]]) -> str:
-    return hashlib.sha256(
-        json.dumps(sections, sort_keys=True, ensure_ascii=False).encode()
-    ).hexdigest()
-
-
 def _request_hash(payload: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -554,8 +469,6 @@ def generation_request(
     Raises InvalidInput naming every offending value, TooManyRequests under backpressure and
     QueueUnavailable (the row then ends Failed with ``queue_unavailable``).
     """
-    from templates_app.selectors import style_guide_resolve_for_user, template_resolve_for_user
-
     organization = organization_for(user)
     problems: list[str] = []
     document_type, output_name, document_set_key, document_set_name, instructions = (
@@ -654,6 +567,7 @@ def generation_request(
         instructions = ""
 
     sections: list[dict[str, Any]] = []
+    template_snapshot: TemplateOutline | None = None
     try:
         selected = _normalise_selected(selected_section_ids)
     except InvalidInput as exc:
@@ -665,7 +579,8 @@ def generation_request(
         except InvalidInput as exc:
             problems.append(exc.message)
     elif template is not None:
-        sections = _snapshot_template(template)
+        template_snapshot = template_outline(template)
+        sections = template_snapshot.sections
     if sections and selected:
         known = {s["section_id"] for s in sections}
         unknown = [s for s in selected if s not in known]
@@ -706,7 +621,7 @@ def generation_request(
             return previous
 
     selected_set = set(selected)
-    sha = _SNAPSHOT_SHAS.get(id(sections)) or snapshot_sha256(sections)
+    sha = template_snapshot.sha256 if template_snapshot else outline_sha256(sections)
     outline = {
         "template": {
             "template_id": str(template.id) if template else None,

@@ -11,15 +11,11 @@ the partial answers HTTP 286 once the job has ended, which stops htmx polling.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
-from functools import wraps
+from collections.abc import Iterable
 from typing import Any
-from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
-from django.core.paginator import Page, Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -32,55 +28,11 @@ from documents.exceptions import QueueUnavailable, ServiceError, TooManyRequests
 from documents.forms import DashboardFilterForm, GenerateForm, RegenerateForm
 from documents.models import GeneratedDocument
 from documents.pipeline.types import default_header_rows
-from portal.selectors import membership_of
+from portal.pages import member_required, paginate, query_without_page, render_page, section_tree
 from templates_app import selectors as template_selectors
 
-PAGE_SIZE = 20
 STEPS = [step.value for step in GeneratedDocument.Step]
 DOCX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-
-View = Callable[..., HttpResponse]
-
-
-# --- access --------------------------------------------------------------------------------------
-
-
-def member_required(view: View) -> View:
-    """Log-in required, and a membership: a user without an organization gets a friendly page."""
-
-    @login_required
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if membership_of(request.user) is None:
-            return render(request, "documents/no_organization.html", status=403)
-        return view(request, *args, **kwargs)
-
-    return wrapper
-
-
-def render_page(
-    request: HttpRequest,
-    template: str,
-    context: dict[str, Any],
-    *,
-    partial: str | None = None,
-    status: int = 200,
-) -> HttpResponse:
-    """The full page, or only ``template#partial`` for an HTMX request (Vary: HX-Request)."""
-    name = f"{template}#{partial}" if partial and request.htmx else template
-    response = render(request, name, context, status=status)
-    patch_vary_headers(response, ["HX-Request"])
-    return response
-
-
-def paginate(request: HttpRequest, items: Any, size: int = PAGE_SIZE) -> Page:
-    return Paginator(items, size).get_page(request.GET.get("page"))
-
-
-def query_without_page(request: HttpRequest) -> str:
-    """The current query string minus ``page``, for pagination links that keep the filters."""
-    params = [(k, v) for k, values in request.GET.lists() for v in values if k != "page" and v]
-    return urlencode(params)
 
 
 # --- dashboard -----------------------------------------------------------------------------------
@@ -140,19 +92,6 @@ def _file_groups(
     if None in groups:
         ordered.append(None)
     return [{"name": names.get(key, "Not in a set yet"), "files": groups[key]} for key in ordered]
-
-
-def section_tree(sections: Iterable[Any]) -> list[dict[str, Any]]:
-    """Nest ordered, levelled sections (``.level``) into ``[{"section", "children"}]``."""
-    roots: list[dict[str, Any]] = []
-    stack: list[tuple[int, dict[str, Any]]] = []
-    for section in sections:
-        node = {"section": section, "children": [], "heading": f"h{min(section.level + 2, 6)}"}
-        while stack and stack[-1][0] >= section.level:
-            stack.pop()
-        (stack[-1][1]["children"] if stack else roots).append(node)
-        stack.append((section.level, node))
-    return roots
 
 
 def _picker_context(

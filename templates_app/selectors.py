@@ -9,7 +9,11 @@ that must not reveal whether the object exists elsewhere).
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import json
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Case, F, Prefetch, Q, QuerySet, Value, When
@@ -114,6 +118,70 @@ def style_guide_resolve_for_user(user: Any, value: Any) -> StyleGuide | None:
     if pk is None:
         return None
     return style_guides_list_for_user(user).filter(pk=pk).first()
+
+
+@dataclass(frozen=True)
+class TemplateOutline:
+    """A template's outline as plain data (what a document is made from) and its sha256."""
+
+    sections: list[dict[str, Any]]  # shared between callers: never mutate
+    sha256: str
+
+
+def template_outline(template: Template) -> TemplateOutline:
+    """The template's outline snapshot: sections with synopsis, instructions, hints and rules.
+
+    On the generation accept path, so it is cached per process by (template id, ``updated_at``):
+    every change to a template, a section or a rule moves ``updated_at`` (signals.py).
+    """
+    return _template_outline(template.pk, template.updated_at)
+
+
+@functools.lru_cache(maxsize=64)
+def _template_outline(template_id: Any, updated_at: Any) -> TemplateOutline:
+    sections = _read_outline(template_id)
+    return TemplateOutline(sections=sections, sha256=outline_sha256(sections))
+
+
+def outline_sha256(sections: list[dict[str, Any]]) -> str:
+    """The fingerprint of an outline snapshot (the twin's ``snapshot_sha256``)."""
+    return hashlib.sha256(
+        json.dumps(sections, sort_keys=True, ensure_ascii=False).encode()
+    ).hexdigest()
+
+
+def _read_outline(template_id: Any) -> list[dict[str, Any]]:
+    rules: dict[Any, list[dict[str, Any]]] = {}
+    for r in (
+        Rule.objects.filter(section__template_id=template_id)
+        .order_by("pk")
+        .values("id", "section_id", "rule_type", "description", "parameters")
+    ):
+        rules.setdefault(r["section_id"], []).append(
+            {
+                "rule_id": str(r["id"]),
+                "rule_type": r["rule_type"],
+                "description": r["description"],
+                "parameters": r["parameters"] or {},
+            }
+        )
+    fields = ("order_index", "level", "number", "title", "synopsis", "instructions")
+    sections = []
+    for s in (
+        TemplateSection.objects.filter(template_id=template_id)
+        .order_by("order_index")
+        .values("id", *fields, "template_text", "hints")
+    ):
+        sections.append(
+            {
+                "section_id": str(s["id"]),
+                **{name: s[name] for name in fields},
+                "template_text": s["template_text"],
+                "hints": s["hints"] or {},
+                "rules": rules.get(s["id"], []),
+            }
+        )
+    return sections
 
 
 def template_export_data(template: Template) -> dict[str, Any]:

@@ -15,9 +15,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from documents.forms import StyleGuideForm
-from documents.views import member_required, paginate, render_page, section_tree
+from portal.pages import member_required, paginate, render_page, section_tree
 from templates_app import selectors, services
+from templates_app.forms import StyleGuideForm
 
 
 def _require_manager(request: HttpRequest) -> None:

@@ -87,8 +87,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         from documents.pipeline.run import run_pipeline
         from documents.pipeline.twin import section_to_dict
-        from documents.services import snapshot_sha256, template_outline
         from templates_app.models import StyleGuide, Template
+        from templates_app.selectors import template_outline
 
         sources = []
         for raw in options["sources"]:
@@ -132,7 +132,8 @@ class Command(BaseCommand):
             raise CommandError("--writer llm needs FOLIO_LLM_BASE_URL and FOLIO_LLM_MODEL")
 
         selected = {s.strip() for s in options["sections"].split(",") if s.strip()}
-        outline_dicts = template_outline(template)
+        snapshot = template_outline(template)
+        outline_dicts = snapshot.sections
         unknown = selected - {s["section_id"] for s in outline_dicts}
         if unknown:
             raise CommandError(f"unknown section ids: {', '.join(sorted(unknown))}")
@@ -173,7 +174,7 @@ class Command(BaseCommand):
                     "template": {
                         "template_id": str(template.id),
                         "name": template.name,
-                        "snapshot_sha256": snapshot_sha256(outline_dicts),
+                        "snapshot_sha256": snapshot.sha256,
                     },
                     "style_guide_id": options["style_guide"],
                     "writer": options["writer"],
