@@ -272,31 +272,3 @@ class GeneratedDocumentSource(models.Model):
 
     def __str__(self) -> str:
         return f"{self.document_id} ← {self.version_id}"
-
-
-class AuditEvent(models.Model):
-    """Append-only record of who did what (upload, generate, download, cancel, template edits)."""
-
-    id = models.BigAutoField(primary_key=True)
-    organization = models.ForeignKey(
-        "portal.Organization", on_delete=models.CASCADE, related_name="audit_events"
-    )
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
-    )
-    action = models.CharField(max_length=40, db_index=True)
-    object_type = models.CharField(max_length=40)
-    object_id = models.CharField(max_length=500)
-    details = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-
-    def __str__(self) -> str:
-        return f"{self.action} {self.object_type} {self.object_id}"
-
-    def save(self, *args, **kwargs):
-        if self.pk is not None and not kwargs.pop("_allow_update", False):
-            raise ValueError("Audit events are append-only.")
-        super().save(*args, **kwargs)

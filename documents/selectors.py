@@ -12,7 +12,6 @@ from django.db.models import Prefetch, QuerySet
 from django.http import Http404
 
 from documents.models import (
-    AuditEvent,
     DocumentSet,
     GeneratedDocument,
     GeneratedDocumentSource,
@@ -157,7 +156,3 @@ def document_set_get_for_user(user: Any, set_id: Any) -> DocumentSet:
         return DocumentSet.objects.get(pk=pk, organization=organization_for(user))
     except DocumentSet.DoesNotExist as exc:
         raise Http404("Not found.") from exc
-
-
-def audit_events_for_user(user: Any) -> QuerySet[AuditEvent]:
-    return AuditEvent.objects.filter(organization=organization_for(user)).select_related("actor")

@@ -37,7 +37,6 @@ from documents.exceptions import (
     UnsupportedFileType,
 )
 from documents.models import (
-    AuditEvent,
     DocumentSet,
     GeneratedDocument,
     GeneratedDocumentSource,
@@ -48,6 +47,7 @@ from documents.models import (
 from documents.pipeline.errors import ERROR_MESSAGES, GenerationError
 from documents.pipeline_input import limits_from_settings
 from documents.selectors import organization_for
+from portal.audit import audit_record
 from templates_app.selectors import (
     TemplateOutline,
     outline_sha256,
@@ -61,28 +61,6 @@ logger = logging.getLogger(__name__)
 ALLOWED_EXTENSIONS = {".pdf": "pdf", ".docx": "docx", ".xlsx": "xlsx"}
 CONTAINER_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 MAX_NAME_LENGTH = 200
-
-
-# --- audit ----------------------------------------------------------------------------------------
-
-
-def audit_record(
-    *,
-    organization_id: Any,
-    actor: Any,
-    action: str,
-    object_type: str,
-    object_id: Any,
-    details: dict[str, Any] | None = None,
-) -> None:
-    AuditEvent.objects.create(
-        organization_id=organization_id,
-        actor=actor if getattr(actor, "pk", None) else None,
-        action=action,
-        object_type=object_type,
-        object_id=str(object_id),
-        details=details or {},
-    )
 
 
 # --- files ----------------------------------------------------------------------------------------

@@ -7,8 +7,8 @@ from django.contrib.auth.decorators import user_passes_test
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from documents import audit_api
 from documents.api import views as documents_api
+from portal import audit_api
 from portal import views as portal_views
 
 

@@ -29,6 +29,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils.text import get_valid_filename
 
+from portal.audit import audit_record
 from portal.selectors import membership_of
 from templates_app.docx_outline import DocxOutlineError, read_docx_outline
 from templates_app.models import Rule, StyleGuide, Template, TemplateSection
@@ -942,8 +943,6 @@ def _audited(func: Callable[..., Any], action: str, object_type: str) -> Callabl
             membership.organization_id if membership is not None else None
         )
         if org_id is not None:
-            from documents.services import audit_record
-
             audit_record(
                 organization_id=org_id,
                 actor=user,

@@ -7,7 +7,8 @@ import uuid
 
 import pytest
 
-from documents.models import AuditEvent, GeneratedDocument
+from documents.models import GeneratedDocument
+from portal.models import AuditEvent
 from tests.portal_views.conftest import complete, running
 
 pytestmark = pytest.mark.django_db

@@ -3,7 +3,7 @@
 Superusers see every organization's events; a template manager (staff user whose membership role
 is ``manager``) sees their own organization's only, and an event of another organization is a
 404 like any unknown id. Nobody can add, change or delete an event here (the model and the
-``pre_delete`` guard in ``documents.audit_api`` refuse it elsewhere too). The "Export CSV" action
+``pre_delete`` guard in ``portal.audit`` refuse it elsewhere too). The "Export CSV" action
 downloads the selected rows; the API's ``/api/v1/audit-events/export`` exports everything.
 """
 
@@ -15,8 +15,8 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest, StreamingHttpResponse
 
-from documents import audit_api  # also registers the append-only guard
-from documents.models import AuditEvent
+from portal.audit import csv_response
+from portal.models import AuditEvent
 from portal.selectors import membership_of
 
 
@@ -85,4 +85,4 @@ class AuditEventAdmin(admin.ModelAdmin):
         self, request: HttpRequest, queryset: QuerySet[AuditEvent]
     ) -> StreamingHttpResponse:
         scoped = self.get_queryset(request).filter(pk__in=queryset.values("pk"))
-        return audit_api.csv_response(scoped.order_by("-created_at", "-id"))
+        return csv_response(scoped.order_by("-created_at", "-id"))
