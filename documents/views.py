@@ -15,8 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.contrib import messages
-from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers, patch_vary_headers
@@ -24,16 +23,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HTMX_STOP_POLLING
 
 from documents import portal_services, selectors, services
-from documents.exceptions import QueueUnavailable, ServiceError, TooManyRequests
+from documents.downloads import document_download_response
+from documents.exceptions import Conflict, QueueUnavailable, ServiceError, TooManyRequests
 from documents.forms import DashboardFilterForm, GenerateForm, RegenerateForm
 from documents.models import GeneratedDocument
-from documents.pipeline.types import default_header_rows
+from documents.presenters import draft_preview, qc_items, timeline
 from portal.pages import member_required, paginate, query_without_page, render_page, section_tree
 from templates_app import selectors as template_selectors
-
-STEPS = [step.value for step in GeneratedDocument.Step]
-DOCX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-
 
 # --- dashboard -----------------------------------------------------------------------------------
 
@@ -331,114 +327,6 @@ def section_picker(request: HttpRequest) -> HttpResponse:
 # --- a document ----------------------------------------------------------------------------------
 
 
-def timeline(document: GeneratedDocument) -> list[dict[str, str]]:
-    """The six steps, each ``done``, ``current``, ``failed`` or ``pending``."""
-    status = document.status
-    if status == GeneratedDocument.Status.COMPLETE:
-        return [{"name": s, "state": "done"} for s in STEPS]
-    current = STEPS.index(document.step) if document.step in STEPS else -1
-    out = []
-    for i, name in enumerate(STEPS):
-        if i < current:
-            state = "done"
-        elif i == current:
-            state = {
-                GeneratedDocument.Status.FAILED: "failed",
-                GeneratedDocument.Status.CANCELLED: "pending",
-            }.get(status, "current")
-        else:
-            state = "pending"
-        out.append({"name": name, "state": state})
-    return out
-
-
-def citation_place(citation: dict[str, Any]) -> str:
-    if citation.get("page"):
-        return f"page {citation['page']}"
-    if citation.get("block"):
-        return f"block {citation['block']}"
-    return "whole file"
-
-
-def draft_preview(twin: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The twin (CONTRACT §5) shaped for the template: numbered citations, grouped list items."""
-    if not twin or not isinstance(twin.get("sections"), list):
-        return None
-    counter = 0
-
-    def cites(items: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-        nonlocal counter
-        out = []
-        for citation in items or []:
-            counter += 1
-            out.append({**citation, "n": counter, "place": citation_place(citation)})
-        return out
-
-    sections = []
-    counts = {"generated": 0, "no_source": 0, "skipped": 0}
-    for raw in twin["sections"]:
-        state = raw.get("state", "generated")
-        counts[state] = counts.get(state, 0) + 1
-        blocks: list[dict[str, Any]] = []
-        current_list: dict[str, Any] | None = None
-        for paragraph in raw.get("paragraphs", []):
-            item = {
-                "text": paragraph.get("text", ""),
-                "style": paragraph.get("style", "body"),
-                "label": paragraph.get("list_label", ""),
-                "citations": cites(paragraph.get("citations", [])),
-            }
-            if item["style"] == "list":
-                if current_list is None:
-                    current_list = {"kind": "list", "items": [], "labelled": False}
-                    blocks.append(current_list)
-                current_list["items"].append(item)
-                current_list["labelled"] = current_list["labelled"] or bool(item["label"])
-            else:
-                current_list = None
-                blocks.append({"kind": "para", **item})
-        tables = []
-        for table in raw.get("tables", []):
-            rows = [list(row) for row in table.get("rows", [])]
-            head_count = table.get("header_rows")
-            if head_count is None:  # a twin made before tables said it
-                head_count = default_header_rows(tuple(tuple(row) for row in rows))
-            head, body = rows[:head_count], rows[head_count:]
-            tables.append(
-                {
-                    "title": table.get("title", ""),
-                    "head": head,
-                    "body": body,
-                    "citations": cites(table.get("citations", [])),
-                }
-            )
-        level = int(raw.get("level") or 1)
-        sections.append(
-            {
-                "id": raw.get("section_id", ""),
-                "number": raw.get("number", ""),
-                "title": raw.get("title", ""),
-                "level": level,
-                "heading": f"h{min(level + 2, 6)}",
-                "state": state,
-                "blocks": blocks,
-                "tables": tables,
-            }
-        )
-    return {"sections": sections, "counts": counts, "citations": counter}
-
-
-def qc_items(qc: dict[str, Any] | None) -> list[tuple[str, Any]]:
-    """The QC summary's scalar values with readable names."""
-    if not isinstance(qc, dict):
-        return []
-    return [
-        (key.replace("_", " ").capitalize(), value)
-        for key, value in qc.items()
-        if isinstance(value, str | int | float | bool) or value is None
-    ]
-
-
 def _live_context(document: GeneratedDocument) -> dict[str, Any]:
     running = not document.is_terminal
     return {
@@ -544,21 +432,15 @@ def document_regenerate(request: HttpRequest, pk: Any) -> HttpResponse:
 def document_download(request: HttpRequest, pk: Any) -> HttpResponse:
     """Streams the .docx of a complete document and records the download."""
     document = selectors.document_get_for_user(request.user, pk)
-    if document.status != GeneratedDocument.Status.COMPLETE or not document.output_key:
+    try:
+        return document_download_response(user=request.user, document=document)
+    except Conflict:
         return render(
             request,
             "documents/not_ready.html",
             {"document": document, "nav_active": "dashboard"},
             status=409,
         )
-    try:
-        handle = default_storage.open(document.output_key, "rb")
-    except OSError as exc:
-        raise Http404("The generated file is missing from storage.") from exc
-    services.document_download_record(user=request.user, document=document)
-    return FileResponse(
-        handle, as_attachment=True, filename=document.file_name, content_type=DOCX_CONTENT_TYPE
-    )
 
 
 # --- document sets -------------------------------------------------------------------------------

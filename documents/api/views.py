@@ -18,8 +18,8 @@ from rest_framework.views import APIView
 
 from documents import selectors, services
 from documents.api import serializers as s
+from documents.downloads import document_download_response
 from documents.exceptions import QueueUnavailable, ServiceError, TooManyRequests
-from documents.models import GeneratedDocument
 from portal.api_errors import APIError
 from portal.api_utils import list_response
 
@@ -172,22 +172,10 @@ class DocumentListApi(APIView):
 class DocumentDownloadApi(APIView):
     def get(self, request: Request, document_id: str) -> FileResponse:
         document = selectors.document_get_for_user(request.user, document_id)
-        if document.status != GeneratedDocument.Status.COMPLETE or not document.output_key:
-            raise APIError(
-                f"The document is not complete (status {document.status}).",
-                status_code=status.HTTP_409_CONFLICT,
-            )
         try:
-            handle = default_storage.open(document.output_key, "rb")
-        except Exception as exc:
-            raise APIError("The generated file is missing from storage.", status_code=404) from exc
-        services.document_download_record(user=request.user, document=document)
-        return FileResponse(
-            handle,
-            as_attachment=True,
-            filename=document.file_name,
-            content_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-        )
+            return document_download_response(user=request.user, document=document)
+        except ServiceError as exc:
+            raise_service_error(exc)
 
 
 class DocumentSectionsApi(APIView):
