@@ -13,15 +13,15 @@ from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404
 
 from documents import services
-from documents.exceptions import Conflict
 from documents.models import GeneratedDocument
+from portal.errors import Conflict
 
 DOCX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
 def document_download_response(*, user: Any, document: GeneratedDocument) -> FileResponse:
     if document.status != GeneratedDocument.Status.COMPLETE or not document.output_key:
-        raise Conflict(f"The document is not complete (status {document.status}).")
+        raise Conflict.saying(f"The document is not complete (status {document.status}).")
     try:
         handle = default_storage.open(document.output_key, "rb")
     except Exception as exc:  # any storage backend's "not there"

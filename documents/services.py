@@ -28,14 +28,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from documents import queue
-from documents.exceptions import (
-    Conflict,
-    FileTooLarge,
-    InvalidInput,
-    QueueUnavailable,
-    TooManyRequests,
-    UnsupportedFileType,
-)
+from documents.exceptions import QueueUnavailable
 from documents.models import (
     DocumentSet,
     GeneratedDocument,
@@ -48,6 +41,14 @@ from documents.pipeline.errors import ERROR_MESSAGES, GenerationError
 from documents.pipeline_input import limits_from_settings
 from documents.selectors import organization_for
 from portal.audit import audit_record
+from portal.errors import (
+    Conflict,
+    FileTooLarge,
+    InvalidInput,
+    Problems,
+    TooManyRequests,
+    UnsupportedFileType,
+)
 from templates_app.selectors import (
     TemplateOutline,
     outline_sha256,
@@ -101,9 +102,9 @@ def _sniff_type(path: Path, file_name: str, ext_type: str) -> None:
     try:
         detected = safety.detect_file_type(path.read_bytes()[:8192], file_name)
     except GenerationError as exc:
-        raise InvalidInput(exc.message, field="file_content", code=exc.code) from exc
+        raise InvalidInput.saying(exc.message, field="file_content", code=exc.code) from exc
     if detected != ext_type:
-        raise InvalidInput(
+        raise InvalidInput.saying(
             f"{file_name}: the content is not a {ext_type.upper()} file.",
             field="file_content",
             code="invalid_file_type",
@@ -114,7 +115,7 @@ def _sniff_type(path: Path, file_name: str, ext_type: str) -> None:
                 str(path), file_name=file_name, kind=ext_type, limits=limits_from_settings()
             )
         except GenerationError as exc:
-            raise InvalidInput(exc.message, field="file_content", code=exc.code) from exc
+            raise InvalidInput.saying(exc.message, field="file_content", code=exc.code) from exc
 
 
 @transaction.atomic
@@ -165,20 +166,20 @@ def file_upload(
     organization = organization_for(user)
     container = (container or "documents").strip()
     if not CONTAINER_RE.match(container):
-        raise InvalidInput(
-            f"container: {container!r} is not a valid container name "
+        raise InvalidInput.about(
+            "container",
+            f"{container!r} is not a valid container name "
             "(lower-case letters, digits, '-' and '_').",
-            field="container",
         )
     original = getattr(uploaded_file, "name", "") or ""
     name = safe_file_name(file_name or original)
     if not name:
-        raise InvalidInput(
-            "file_name: the file name is empty after removing unsafe characters.", field="file_name"
+        raise InvalidInput.about(
+            "file_name", "the file name is empty after removing unsafe characters."
         )
     ext = Path(name).suffix.lower()
     if ext not in ALLOWED_EXTENSIONS:
-        raise UnsupportedFileType(
+        raise UnsupportedFileType.saying(
             f"{name}: files of type {ext or '(none)'} are not accepted; "
             "upload a PDF, Word (.docx) or Excel (.xlsx) file.",
             field="file_content",
@@ -187,7 +188,7 @@ def file_upload(
     limit = settings.FOLIO_MAX_UPLOAD_MB * 1024 * 1024
     declared = getattr(uploaded_file, "size", None)
     if declared is not None and declared > limit:
-        raise FileTooLarge(
+        raise FileTooLarge.saying(
             f"{name}: the file is larger than the {settings.FOLIO_MAX_UPLOAD_MB} MB limit.",
             field="file_content",
         )
@@ -200,7 +201,7 @@ def file_upload(
             for chunk in uploaded_file.chunks():
                 size += len(chunk)
                 if size > limit:
-                    raise FileTooLarge(
+                    raise FileTooLarge.saying(
                         f"{name}: the file is larger than the "
                         f"{settings.FOLIO_MAX_UPLOAD_MB} MB limit.",
                         field="file_content",
@@ -208,7 +209,7 @@ def file_upload(
                 digest.update(chunk)
                 out.write(chunk)
         if size == 0:
-            raise InvalidInput(
+            raise InvalidInput.saying(
                 f"{name}: the file is empty.", field="file_content", code="empty_file"
             )
         _sniff_type(tmp_path, name, file_type)
@@ -242,7 +243,7 @@ def file_upload(
                 # A concurrent upload took this version number: drop our copy and retry.
                 default_storage.delete(stored_key)
         else:  # pragma: no cover - needs five concurrent uploads of one name
-            raise Conflict(f"{name}: too many concurrent uploads of this file; try again.")
+            raise Conflict.saying(f"{name}: too many concurrent uploads of this file; try again.")
 
     audit_record(
         organization_id=organization.id,
@@ -264,12 +265,12 @@ def document_set_create(
     organization = organization_for(user)
     name = (name or "").strip()
     if not name:
-        raise InvalidInput("document_set_name: this field is required.", field="document_set_name")
+        raise InvalidInput.about("document_set_name", "this field is required.")
     key = (key or "").strip() or f"set-{uuid.uuid4().hex[:12]}"
     if DocumentSet.objects.filter(organization=organization, key=key).exists():
-        raise Conflict(
-            f"document_set_key: a document set with key {key!r} already exists.",
-            field="document_set_key",
+        raise Conflict.about(
+            "document_set_key",
+            f"a document set with key {key!r} already exists.",
         )
     document_set = DocumentSet.objects.create(
         organization=organization, key=key, name=name, details=details, created_by=user
@@ -320,15 +321,14 @@ def _split_section_name(name: str) -> tuple[str, str]:
 def _outline_from_full(outline_full: Any) -> list[dict[str, Any]]:
     """Validate an Artos ``generic_mrt_outline_full`` and turn it into outline sections."""
     if not isinstance(outline_full, dict) or not isinstance(outline_full.get("sections"), list):
-        raise InvalidInput(
-            'generic_mrt_outline_full: must be an object {"sections": [...]}.',
-            field="generic_mrt_outline_full",
+        raise InvalidInput.about(
+            "generic_mrt_outline_full", 'must be an object {"sections": [...]}.'
         )
     raw_sections = outline_full["sections"]
     if not raw_sections:
-        raise InvalidInput(
-            "generic_mrt_outline_full: sections must not be empty.",
-            field="generic_mrt_outline_full",
+        raise InvalidInput.about(
+            "generic_mrt_outline_full",
+            "sections must not be empty.",
         )
     out = []
     problems = []
@@ -369,15 +369,15 @@ def _outline_from_full(outline_full: Any) -> list[dict[str, Any]]:
             }
         )
     if problems:
-        raise InvalidInput(
-            "generic_mrt_outline_full: " + "; ".join(problems) + ".",
-            field="generic_mrt_outline_full",
+        raise InvalidInput.about(
+            "generic_mrt_outline_full",
+            "; ".join(problems) + ".",
         )
     ids = [s["section_id"] for s in out]
     if len(set(ids)) != len(ids):
-        raise InvalidInput(
-            "generic_mrt_outline_full: section ids must be unique.",
-            field="generic_mrt_outline_full",
+        raise InvalidInput.about(
+            "generic_mrt_outline_full",
+            "section ids must be unique.",
         )
     out.sort(key=lambda s: s["order_index"])
     return out
@@ -387,18 +387,15 @@ def _normalise_selected(value: Any) -> list[str]:
     if value in (None, ""):
         return []
     if not isinstance(value, list):
-        raise InvalidInput(
-            "selected_section_ids: must be a list of section ids.", field="selected_section_ids"
-        )
+        raise InvalidInput.about("selected_section_ids", "must be a list of section ids.")
     ids = []
     for item in value:
         if isinstance(item, dict):
             item = item.get("section_id")
         if not isinstance(item, str | int) or str(item).strip() == "":
-            raise InvalidInput(
-                "selected_section_ids: each item must be a section id "
-                "or an object with section_id.",
-                field="selected_section_ids",
+            raise InvalidInput.about(
+                "selected_section_ids",
+                "each item must be a section id or an object with section_id.",
             )
         ids.append(str(item).strip())
     return ids
@@ -426,6 +423,42 @@ def _check_capacity(organization: Any) -> None:
         )
 
 
+def _source_versions(
+    organization: Any, file_paths: list[str], problems: Problems
+) -> list[SourceFileVersion]:
+    """The newest version of each of the caller's ``file_paths`` (duplicates once), in order."""
+    versions: list[SourceFileVersion] = []
+    if not file_paths:
+        problems.add("file_paths", "must be a non-empty list of uploaded file paths.")
+        return versions
+    if len(file_paths) > settings.FOLIO_MAX_FILES_PER_REQUEST:
+        problems.add(
+            "file_paths",
+            f"at most {settings.FOLIO_MAX_FILES_PER_REQUEST} files per request, "
+            f"got {len(file_paths)}.",
+        )
+        return versions
+    prefix = f"{organization.id}/"
+    bad: list[str] = []
+    seen: set[str] = set()
+    for path in file_paths:
+        reason = _path_problem(path, prefix)
+        if reason is None:
+            source = SourceFile.objects.filter(organization=organization, file_path=path).first()
+            latest = source.versions.order_by("-version").first() if source else None
+            if latest is None:
+                reason = "is not one of your uploads"
+            elif path not in seen:
+                versions.append(latest)
+                seen.add(path)
+        if reason is not None:
+            bad.append(f"{str(path)[:200]!r} {reason}")
+    if bad:
+        shown = "; ".join(bad[:10]) + (f"; and {len(bad) - 10} more" if len(bad) > 10 else "")
+        problems.add("file_paths", shown + ".")
+    return versions
+
+
 def generation_request(
     *,
     user: Any,
@@ -448,9 +481,9 @@ def generation_request(
     QueueUnavailable (the row then ends Failed with ``queue_unavailable``).
     """
     organization = organization_for(user)
-    problems: list[str] = []
+    problems = Problems()
     document_type, output_name, document_set_key, document_set_name, instructions = (
-        clean_text(v)
+        clean_text(v or "")
         for v in (document_type, output_name, document_set_key, document_set_name, instructions)
     )
     outline_full = clean_text(outline_full)
@@ -464,98 +497,72 @@ def generation_request(
     ):
         _check_capacity(organization)
 
-    document_type = (document_type or "").strip() if isinstance(document_type, str) else ""
+    document_type = document_type.strip()
     if not document_type:
-        problems.append("document_type: this field is required.")
+        problems.add("document_type", "this field is required.")
 
-    output = output_name.strip() if isinstance(output_name, str) else ""
+    output = output_name.strip()
     if output.lower().endswith(".docx"):
         output = output[:-5]
     output = safe_file_name(output)
     if not output:
-        problems.append("output_name: this field is required.")
+        problems.add("output_name", "this field is required.")
 
-    set_key = document_set_key.strip() if isinstance(document_set_key, str) else ""
-    set_name = document_set_name.strip() if isinstance(document_set_name, str) else ""
+    set_key, set_name = document_set_key.strip(), document_set_name.strip()
     if not set_key:
-        problems.append("connector_data_id (document_set_key): this field is required.")
-    if not set_name:
-        problems.append("workspace_name (document_set_name): this field is required.")
-
-    versions: list[SourceFileVersion] = []
-    if not isinstance(file_paths, list) or not file_paths:
-        problems.append("file_paths: must be a non-empty list of uploaded file paths.")
-    elif len(file_paths) > settings.FOLIO_MAX_FILES_PER_REQUEST:
-        problems.append(
-            f"file_paths: at most {settings.FOLIO_MAX_FILES_PER_REQUEST} files per request, "
-            f"got {len(file_paths)}."
+        problems.add(
+            "connector_data_id",
+            "this field is required.",
+            label="connector_data_id (document_set_key)",
         )
-    else:
-        prefix = f"{organization.id}/"
-        bad: list[str] = []
-        seen: set[str] = set()
-        for path in file_paths:
-            reason = _path_problem(path, prefix)
-            if reason is None:
-                source = SourceFile.objects.filter(
-                    organization=organization, file_path=path
-                ).first()
-                latest = source.versions.order_by("-version").first() if source else None
-                if latest is None:
-                    reason = "is not one of your uploads"
-                elif path not in seen:
-                    versions.append(latest)
-                    seen.add(path)
-            if reason is not None:
-                bad.append(f"{str(path)[:200]!r} {reason}")
-        if bad:
-            shown = "; ".join(bad[:10]) + (f"; and {len(bad) - 10} more" if len(bad) > 10 else "")
-            problems.append("file_paths: " + shown + ".")
+    if not set_name:
+        problems.add(
+            "workspace_name", "this field is required.", label="workspace_name (document_set_name)"
+        )
+
+    versions = _source_versions(organization, file_paths or [], problems)
 
     template = None
-    if not isinstance(template_ref, str) or not template_ref.strip():
-        problems.append("template_id (generic_mrt_id): this field is required.")
+    template_ref = (template_ref or "").strip()
+    if not template_ref:
+        problems.add("template_id", "this field is required.", label="template_id (generic_mrt_id)")
     else:
-        template = template_resolve_for_user(user, template_ref.strip())
+        template = template_resolve_for_user(user, template_ref)
         if template is None:
-            problems.append(f"template_id: unknown template {template_ref.strip()[:100]!r}.")
+            problems.add("template_id", f"unknown template {template_ref[:100]!r}.")
 
     style_guide = None
     if style_guide_ref not in (None, ""):
         style_guide = style_guide_resolve_for_user(user, str(style_guide_ref))
         if style_guide is None:
-            problems.append(f"style_guide_id: unknown style guide {str(style_guide_ref)[:100]!r}.")
+            problems.add("style_guide_id", f"unknown style guide {str(style_guide_ref)[:100]!r}.")
 
-    if writer not in ("builtin", "llm"):
-        problems.append(f"writer: must be 'builtin' or 'llm', got {str(writer)[:40]!r}.")
-    elif writer == "llm":
+    if writer == "llm":
         if not (settings.FOLIO_LLM_BASE_URL and settings.FOLIO_LLM_MODEL):
-            problems.append(
-                "writer: the LLM writer is not configured on this server "
-                "(FOLIO_LLM_BASE_URL, FOLIO_LLM_MODEL)."
+            problems.add(
+                "writer",
+                "the LLM writer is not configured on this server "
+                "(FOLIO_LLM_BASE_URL, FOLIO_LLM_MODEL).",
             )
         elif not organization.llm_enabled:
-            problems.append(
-                "writer: your organization has not enabled the LLM writer "
-                "(its text would leave this server)."
+            problems.add(
+                "writer",
+                "your organization has not enabled the LLM writer "
+                "(its text would leave this server).",
             )
-
-    if not isinstance(instructions, str):
-        problems.append("document_instructions: must be text.")
-        instructions = ""
 
     sections: list[dict[str, Any]] = []
     template_snapshot: TemplateOutline | None = None
     try:
         selected = _normalise_selected(selected_section_ids)
     except InvalidInput as exc:
-        problems.append(exc.message)
+        problems.add_error(exc)
         selected = []
     if outline_full not in (None, {}):
         try:
             sections = _outline_from_full(outline_full)
         except InvalidInput as exc:
-            problems.append(exc.message)
+            problems.add_error(exc)
     elif template is not None:
         template_snapshot = template_outline(template)
         sections = template_snapshot.sections
@@ -563,14 +570,12 @@ def generation_request(
         known = {s["section_id"] for s in sections}
         unknown = [s for s in selected if s not in known]
         if unknown:
-            problems.append(
-                "selected_section_ids: unknown section ids "
-                + ", ".join(repr(u[:60]) for u in unknown)
-                + "."
+            problems.add(
+                "selected_section_ids",
+                "unknown section ids " + ", ".join(repr(u[:60]) for u in unknown) + ".",
             )
 
-    if problems:
-        raise InvalidInput(" ".join(problems))
+    problems.raise_if_any()
 
     request_hash = _request_hash(
         {
@@ -592,7 +597,7 @@ def generation_request(
         ).first()
         if previous is not None:
             if previous.request_hash != request_hash:
-                raise Conflict(
+                raise Conflict.saying(
                     "Idempotency-Key was already used with a different request body.",
                     code="idempotency_key_reused",
                 )
@@ -666,7 +671,7 @@ def generation_request(
         if previous is None:
             raise
         if previous.request_hash != request_hash:
-            raise Conflict(
+            raise Conflict.saying(
                 "Idempotency-Key was already used with a different request body.",
                 code="idempotency_key_reused",
             ) from None
@@ -728,7 +733,7 @@ def generation_cancel(*, user: Any, document: GeneratedDocument) -> GeneratedDoc
     with transaction.atomic():
         row = GeneratedDocument.objects.select_for_update().get(pk=document.pk)
         if row.is_terminal:
-            raise Conflict(
+            raise Conflict.saying(
                 f"The document has already ended ({row.status}); it cannot be cancelled."
             )
         if row.status == GeneratedDocument.Status.PENDING:
@@ -768,20 +773,18 @@ def generation_regenerate(
 ) -> GeneratedDocument:
     """A new version in which only ``section_ids`` are written again; the rest is copied."""
     if document.status != GeneratedDocument.Status.COMPLETE:
-        raise Conflict("Only a complete document can be regenerated.")
+        raise Conflict.saying("Only a complete document can be regenerated.")
     ids = _normalise_selected(section_ids)
     if not ids:
-        raise InvalidInput("section_ids: give at least one section id.", field="section_ids")
+        raise InvalidInput.about("section_ids", "give at least one section id.")
     sections = (document.outline or {}).get("sections", [])
     known = {s["section_id"] for s in sections}
     unknown = [s for s in ids if s not in known]
     if unknown:
-        raise InvalidInput(
-            "section_ids: unknown section ids " + ", ".join(repr(u[:60]) for u in unknown) + ".",
-            field="section_ids",
+        raise InvalidInput.about(
+            "section_ids",
+            "unknown section ids " + ", ".join(repr(u[:60]) for u in unknown) + ".",
         )
-    if not isinstance(instructions, str):
-        raise InvalidInput("instructions: must be text.", field="instructions")
     instructions = clean_text(instructions)
     _check_capacity(document.organization)
     links = list(document.source_links.order_by("position"))

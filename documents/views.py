@@ -10,7 +10,6 @@ the partial answers HTTP 286 once the job has ended, which stops htmx polling.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -24,10 +23,11 @@ from django_htmx.http import HTMX_STOP_POLLING
 
 from documents import portal_services, selectors, services
 from documents.downloads import document_download_response
-from documents.exceptions import Conflict, QueueUnavailable, ServiceError, TooManyRequests
+from documents.exceptions import QueueUnavailable
 from documents.forms import DashboardFilterForm, GenerateForm, RegenerateForm
 from documents.models import GeneratedDocument
 from documents.presenters import draft_preview, qc_items, timeline
+from portal.errors import Conflict, ServiceError, TooManyRequests, add_to_form
 from portal.pages import member_required, paginate, query_without_page, render_page, section_tree
 from templates_app import selectors as template_selectors
 
@@ -110,49 +110,19 @@ def _default_template(templates: Any) -> Any:
     return chosen or next(iter(templates), None)
 
 
-FIELD_PREFIXES = {
+# The service's field names (the API's) → the new-document form's fields.
+FORM_FIELDS = {
     "document_type": "template",
     "file_paths": "source_files",
     "connector_data_id": "document_set",
-    "document_set_key": "document_set",
     "workspace_name": "document_set",
-    "document_set_name": "document_set",
     "template_id": "template",
-    "generic_mrt_id": "template",
     "output_name": "output_name",
     "style_guide_id": "style_guide",
-    "document_instructions": "instructions",
     "selected_section_ids": "sections",
     "file_content": "source_files",
     "file_name": "source_files",
 }
-_PREFIX_RE = re.compile(r"(?:^|(?<=\.)\s+)(?=(?:" + "|".join(FIELD_PREFIXES) + r")\b[^:.]{0,40}:)")
-_LEADING_NAME_RE = re.compile(r"^(\w+)\b[^:.]{0,40}:\s*")
-
-
-def service_errors_by_field(
-    message: str, default: str | None = None
-) -> list[tuple[str | None, str]]:
-    """Split a service message ("output_name: ... file_paths: ...") into (form field, text)."""
-    out: list[tuple[str | None, str]] = []
-    for piece in filter(None, (p.strip() for p in _PREFIX_RE.split(message))):
-        match = _LEADING_NAME_RE.match(piece)
-        field = FIELD_PREFIXES.get(match.group(1)) if match else None
-        if field is None:
-            out.append((default, piece))
-            continue
-        text = piece[match.end() :]
-        out.append((field, text[:1].upper() + text[1:]))
-    return out
-
-
-def add_service_error(form: Any, exc: ServiceError, default: str | None = None) -> None:
-    field = FIELD_PREFIXES.get(exc.field or "")
-    if field is not None:
-        form.add_error(field, exc.message)
-        return
-    for name, text in service_errors_by_field(exc.message, default):
-        form.add_error(name if name in form.fields else None, text)
 
 
 @require_http_methods(["GET", "POST"])
@@ -260,7 +230,7 @@ def _generate_from_form(
         try:
             version = services.file_upload(user=request.user, uploaded_file=uploaded)
         except ServiceError as exc:
-            form.add_error("source_files", exc.message)
+            add_to_form(form, exc, fields=FORM_FIELDS, default="source_files")
             upload_failed = True
             continue
         new_paths.append(version.source_file.file_path)
@@ -302,7 +272,7 @@ def _generate_from_form(
         form.add_error(None, exc.message)
         return None, new_paths, None
     except ServiceError as exc:
-        add_service_error(form, exc)
+        add_to_form(form, exc, fields=FORM_FIELDS)
         return None, new_paths, None
     return document, new_paths, None
 

@@ -22,7 +22,7 @@ from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from django.utils.dateparse import parse_datetime
 
-from portal.api_errors import APIError
+from portal.errors import InvalidInput
 from portal.models import AuditEvent, Organization
 from portal.selectors import membership_of
 
@@ -79,7 +79,7 @@ def audit_events_for_user(user: Any, params: Any) -> QuerySet[AuditEvent]:
         if raw:
             when = _parse_when(raw)
             if when is None:
-                raise APIError(f"{name}: not an ISO 8601 date-time, got {str(raw)[:40]!r}.")
+                raise InvalidInput.about(name, f"not an ISO 8601 date-time, got {str(raw)[:40]!r}.")
             qs = qs.filter(**{lookup: when})
     return qs.order_by("-created_at", "-id")
 

@@ -30,6 +30,7 @@ from django.db.models import F
 from django.utils.text import get_valid_filename
 
 from portal.audit import audit_record
+from portal.errors import InvalidInput, PermissionDenied, Problems, ServiceError
 from portal.selectors import membership_of
 from templates_app.docx_outline import DocxOutlineError, read_docx_outline
 from templates_app.models import Rule, StyleGuide, Template, TemplateSection
@@ -43,40 +44,26 @@ SECTION_NAME = re.compile(r"^\s*(\d+(?:\.\d+)*)\.?(?:\s+(\S.*))?$", re.DOTALL)
 # --- errors ---------------------------------------------------------------------------------------
 
 
-class TemplateError(Exception):
-    """An expected failure with a message for a person; ``status`` hints the HTTP status."""
-
-    status = 400
-    code = "invalid"
-
-    def __init__(self, message: str, *, status: int | None = None, code: str | None = None):
-        super().__init__(message)
-        self.message = message
-        if status is not None:
-            self.status = status
-        if code is not None:
-            self.code = code
-
-    def __str__(self) -> str:
-        return self.message
+class TemplateError(ServiceError):
+    """An expected failure of a template or style guide service (``portal.errors``)."""
 
 
-class TemplateValidationError(TemplateError):
+class TemplateValidationError(TemplateError, InvalidInput):
     status = 400
     code = "invalid"
 
 
-class TemplatePermissionDenied(TemplateError):
+class TemplatePermissionDenied(TemplateError, PermissionDenied):
     status = 403
     code = "permission_denied"
 
 
-class TemplateReadOnly(TemplateError):
+class TemplateReadOnly(TemplateError, PermissionDenied):
     status = 403
     code = "read_only"
 
 
-class TemplateImportError(TemplateError):
+class TemplateImportError(TemplateError, InvalidInput):
     status = 400
     code = "invalid_template_file"
 
@@ -87,13 +74,13 @@ class TemplateImportError(TemplateError):
 def _require_manager(user: Any) -> Any | None:
     """The organization a manager writes into; None for a superuser without one (global)."""
     if user is None or not getattr(user, "is_authenticated", False):
-        raise TemplatePermissionDenied("Sign in as a template manager to do this.")
+        raise TemplatePermissionDenied.saying("Sign in as a template manager to do this.")
     membership = membership_of(user)
     if membership is not None and membership.is_manager:
         return membership.organization
     if getattr(user, "is_superuser", False):
         return membership.organization if membership is not None else None
-    raise TemplatePermissionDenied(
+    raise TemplatePermissionDenied.saying(
         "Only the organization's template managers may edit templates and style guides."
     )
 
@@ -101,7 +88,7 @@ def _require_manager(user: Any) -> Any | None:
 def _require_editable(user: Any, template: Template) -> None:
     _require_manager(user)
     if template.built_in:
-        raise TemplateReadOnly(
+        raise TemplateReadOnly.saying(
             f"{template.name!r} is a built-in template and is read-only: duplicate it to "
             "customise it."
         )
@@ -109,7 +96,7 @@ def _require_editable(user: Any, template: Template) -> None:
         return
     membership = membership_of(user)
     if membership is None or template.organization_id != membership.organization_id:
-        raise TemplatePermissionDenied("This template belongs to another organization.")
+        raise TemplatePermissionDenied.saying("This template belongs to another organization.")
 
 
 def _require_style_guide_editable(user: Any, style_guide: StyleGuide) -> None:
@@ -118,7 +105,7 @@ def _require_style_guide_editable(user: Any, style_guide: StyleGuide) -> None:
         return
     membership = membership_of(user)
     if membership is None or style_guide.organization_id != membership.organization_id:
-        raise TemplatePermissionDenied("This style guide belongs to another organization.")
+        raise TemplatePermissionDenied.saying("This style guide belongs to another organization.")
 
 
 def can_edit_templates(user: Any) -> bool:
@@ -137,19 +124,19 @@ def parse_section_name(value: Any, *, field: str = "section_name") -> tuple[str,
     """``"9.4.1 Blinding"`` → ``("9.4.1", "Blinding")``; ``"1. Summary"`` → ``("1", "Summary")``;
     a name without a leading number is all title."""
     if not isinstance(value, str) or not value.strip():
-        raise TemplateValidationError(f"{field}: this field is required.")
+        raise TemplateValidationError.about(field, "this field is required.")
     text = " ".join(value.split())
     match = SECTION_NAME.match(text)
     if match:
         number, title = match.group(1), (match.group(2) or "").strip()
         if not title:
-            raise TemplateValidationError(f"{field}: {text!r} has a number but no title.")
+            raise TemplateValidationError.about(field, f"{text!r} has a number but no title.")
     else:
         number, title = "", text
     if len(number) > 40:
-        raise TemplateValidationError(f"{field}: the number is longer than 40 characters.")
+        raise TemplateValidationError.about(field, "the number is longer than 40 characters.")
     if len(title) > 400:
-        raise TemplateValidationError(f"{field}: the title is longer than 400 characters.")
+        raise TemplateValidationError.about(field, "the title is longer than 400 characters.")
     return number, title
 
 
@@ -225,17 +212,17 @@ def _text(value: Any, field: str, *, max_length: int | None = None, default: str
     if value is None:
         return default
     if not isinstance(value, str):
-        raise TemplateValidationError(f"{field}: must be text.")
+        raise TemplateValidationError.about(field, "must be text.")
     value = value.strip()
     if max_length is not None and len(value) > max_length:
-        raise TemplateValidationError(f"{field}: must be at most {max_length} characters.")
+        raise TemplateValidationError.about(field, f"must be at most {max_length} characters.")
     return value
 
 
 def _required_text(value: Any, field: str, *, max_length: int) -> str:
     text = _text(value, field, max_length=max_length)
     if not text:
-        raise TemplateValidationError(f"{field}: this field is required.")
+        raise TemplateValidationError.about(field, "this field is required.")
     return text
 
 
@@ -243,15 +230,15 @@ def _level(value: Any, field: str, default: int | None = 1) -> int:
     if value is None and default is not None:
         return default
     if isinstance(value, bool) or not isinstance(value, int | str):
-        raise TemplateValidationError(f"{field}: must be an integer from 1 to {MAX_LEVEL}.")
+        raise TemplateValidationError.about(field, f"must be an integer from 1 to {MAX_LEVEL}.")
     try:
         level = int(value)
     except ValueError as exc:
-        raise TemplateValidationError(
-            f"{field}: must be an integer from 1 to {MAX_LEVEL}."
+        raise TemplateValidationError.about(
+            field, f"must be an integer from 1 to {MAX_LEVEL}."
         ) from exc
     if not 1 <= level <= MAX_LEVEL:
-        raise TemplateValidationError(f"{field}: must be an integer from 1 to {MAX_LEVEL}.")
+        raise TemplateValidationError.about(field, f"must be an integer from 1 to {MAX_LEVEL}.")
     return level
 
 
@@ -259,13 +246,13 @@ def _order_index(value: Any, field: str) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | str):
-        raise TemplateValidationError(f"{field}: must be a non-negative integer.")
+        raise TemplateValidationError.about(field, "must be a non-negative integer.")
     try:
         index = int(value)
     except ValueError as exc:
-        raise TemplateValidationError(f"{field}: must be a non-negative integer.") from exc
+        raise TemplateValidationError.about(field, "must be a non-negative integer.") from exc
     if index < 0:
-        raise TemplateValidationError(f"{field}: must be a non-negative integer.")
+        raise TemplateValidationError.about(field, "must be a non-negative integer.")
     return index
 
 
@@ -273,13 +260,13 @@ def _dict(value: Any, field: str) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise TemplateValidationError(f"{field}: must be an object.")
+        raise TemplateValidationError.about(field, "must be an object.")
     return value
 
 
 def _tense(value: Any, field: str = "tense") -> str:
     if value not in TENSES:
-        raise TemplateValidationError(f"{field}: must be one of {', '.join(TENSES)}.")
+        raise TemplateValidationError.about(field, f"must be one of {', '.join(TENSES)}.")
     return value
 
 
@@ -287,16 +274,16 @@ def _clean_rules(value: Any, field: str) -> list[dict[str, Any]]:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise TemplateValidationError(f"{field}: must be a list.")
+        raise TemplateValidationError.about(field, "must be a list.")
     rules = []
     for j, raw in enumerate(value):
         where = f"{field}[{j}]"
         if not isinstance(raw, dict):
-            raise TemplateValidationError(f"{where}: must be an object.")
+            raise TemplateValidationError.about(where, "must be an object.")
         rule_type = raw.get("rule_type") or Rule.RuleType.EXTRACTION
         if rule_type not in Rule.RuleType.values:
-            raise TemplateValidationError(
-                f"{where}.rule_type: must be one of {', '.join(Rule.RuleType.values)}."
+            raise TemplateValidationError.about(
+                f"{where}.rule_type", f"must be one of {', '.join(Rule.RuleType.values)}."
             )
         parameters = raw.get("parameters", raw.get("rule_parameters"))
         rules.append(
@@ -314,7 +301,7 @@ def _clean_section(raw: Any, field: str) -> dict[str, Any]:
     """One section of a create/import payload: ``section_name`` (number and title together) or
     ``number`` + ``title``; ``template_instructions`` or ``instructions``."""
     if not isinstance(raw, dict):
-        raise TemplateValidationError(f"{field}: must be an object.")
+        raise TemplateValidationError.about(field, "must be an object.")
     if raw.get("section_name") not in (None, ""):
         number, title = parse_section_name(raw["section_name"], field=f"{field}.section_name")
         if raw.get("number") not in (None, ""):
@@ -322,7 +309,7 @@ def _clean_section(raw: Any, field: str) -> dict[str, Any]:
     else:
         title = _text(raw.get("title"), f"{field}.title", max_length=400)
         if not title:
-            raise TemplateValidationError(f"{field}.section_name: this field is required.")
+            raise TemplateValidationError.about(f"{field}.section_name", "this field is required.")
         number = _text(raw.get("number"), f"{field}.number", max_length=40).rstrip(".")
     instructions = raw.get("template_instructions", raw.get("instructions"))
     return {
@@ -384,7 +371,7 @@ def template_create(
     name = _required_text(template_name, "template_name", max_length=300)
     doc_type = _required_text(document_type, "document_type", max_length=80)
     if not isinstance(sections, list) or not sections:
-        raise TemplateValidationError("sections: must be a non-empty list of sections.")
+        raise TemplateValidationError.about("sections", "must be a non-empty list of sections.")
     cleaned = [_clean_section(raw, f"sections[{i}]") for i, raw in enumerate(sections)]
     # Sections sort by their order_index where given (stable), else by position.
     positions = sorted(
@@ -399,7 +386,7 @@ def template_create(
         [c["level"] for c in ordered], lambda k: f"sections[{positions[k]}].level"
     )
     if problem:
-        raise TemplateValidationError(problem)
+        raise TemplateValidationError.saying(problem)
     template = Template.objects.create(
         organization=organization,
         name=name,
@@ -524,18 +511,20 @@ def template_section_add(
     before = existing[position - 1].level if position > 0 else 0
     if new_level > before + 1:
         if before == 0:
-            raise TemplateValidationError(
-                f"level: the first section must be level 1, not {new_level}."
+            raise TemplateValidationError.about(
+                "level", f"the first section must be level 1, not {new_level}."
             )
-        raise TemplateValidationError(
-            f"level: a level-{new_level} section cannot follow a level-{before} section "
-            "(a level may only go one deeper at a time)."
+        raise TemplateValidationError.about(
+            "level",
+            f"a level-{new_level} section cannot follow a level-{before} section "
+            "(a level may only go one deeper at a time).",
         )
     if position < len(existing) and existing[position].level > new_level + 1:
         after = existing[position]
-        raise TemplateValidationError(
-            f"level: a level-{new_level} section at position {position} would leave the "
-            f"following level-{after.level} section {after.title!r} without a parent."
+        raise TemplateValidationError.about(
+            "level",
+            f"a level-{new_level} section at position {position} would leave the "
+            f"following level-{after.level} section {after.title!r} without a parent.",
         )
     if not number and not _is_unnumbered(clean_hints):
         levels = [s.level for s in existing]
@@ -603,35 +592,34 @@ def template_sections_reorder(
     """
     _require_editable(user, template)
     if not isinstance(sections, list) or not sections:
-        raise TemplateValidationError(
-            "sections: must be a non-empty list of {section_id, order_index, level}."
+        raise TemplateValidationError.about(
+            "sections", "must be a non-empty list of {section_id, order_index, level}."
         )
     current = list(template.sections.select_for_update().order_by("order_index"))
     by_id = {str(s.id): s for s in current}
     moves: dict[str, tuple[int, int]] = {}
-    problems: list[str] = []
+    problems = Problems()
     for i, item in enumerate(sections):
         where = f"sections[{i}]"
         if not isinstance(item, dict):
-            problems.append(f"{where}: must be an object.")
+            problems.add(where, "must be an object.")
             continue
         sid = _as_uuid_text(item.get("section_id"))
         if sid is None or sid not in by_id:
             shown = str(item.get("section_id"))[:60]
-            problems.append(f"{where}.section_id: {shown!r} is not a section of this template.")
+            problems.add(f"{where}.section_id", f"{shown!r} is not a section of this template.")
             continue
         if sid in moves:
-            problems.append(f"{where}.section_id: {sid} is listed twice.")
+            problems.add(f"{where}.section_id", f"{sid} is listed twice.")
             continue
         try:
             index = _order_index(item.get("order_index"), f"{where}.order_index")
             level = _level(item.get("level"), f"{where}.level", default=by_id[sid].level)
         except TemplateValidationError as exc:
-            problems.append(exc.message)
+            problems.add_error(exc)
             continue
         moves[sid] = (i if index is None else index, level)
-    if problems:
-        raise TemplateValidationError(" ".join(problems))
+    problems.raise_if_any(TemplateValidationError)
 
     def sort_key(pair: tuple[int, TemplateSection]) -> tuple[int, int, int]:
         position, section = pair
@@ -650,7 +638,7 @@ def template_sections_reorder(
         lambda k: f"sections: section {ordered[k].id} ({ordered[k].title!r})",
     )
     if problem:
-        raise TemplateValidationError(problem)
+        raise TemplateValidationError.saying(problem)
     numbers = outline_numbers(
         [s.level for s in ordered], [_is_unnumbered(s.hints) for s in ordered]
     )
@@ -707,8 +695,9 @@ def template_section_delete(
 def _read_limited(file: Any, max_bytes: int, label: str) -> bytes:
     size = getattr(file, "size", None)
     if isinstance(size, int) and size > max_bytes:
-        raise TemplateImportError(
-            f"file: {label!r} is larger than the {max_bytes // (1024 * 1024)} MB limit.",
+        raise TemplateImportError.about(
+            "file",
+            f"{label!r} is larger than the {max_bytes // (1024 * 1024)} MB limit.",
             status=413,
             code="file_too_large",
         )
@@ -719,13 +708,14 @@ def _read_limited(file: Any, max_bytes: int, label: str) -> bytes:
             pass
     data = file.read(max_bytes + 1)
     if len(data) > max_bytes:
-        raise TemplateImportError(
-            f"file: {label!r} is larger than the {max_bytes // (1024 * 1024)} MB limit.",
+        raise TemplateImportError.about(
+            "file",
+            f"{label!r} is larger than the {max_bytes // (1024 * 1024)} MB limit.",
             status=413,
             code="file_too_large",
         )
     if not data:
-        raise TemplateImportError(f"file: {label!r} is empty.", code="empty_file")
+        raise TemplateImportError.about("file", f"{label!r} is empty.", code="empty_file")
     return data
 
 
@@ -744,8 +734,9 @@ def template_import_docx(
     organization = _require_manager(user)
     label = Path(filename or getattr(file, "name", "") or "template.docx").name
     if not label.lower().endswith(".docx"):
-        raise TemplateImportError(
-            f"file: {label!r} is not a Word .docx file (save .doc and .dotx files as .docx).",
+        raise TemplateImportError.about(
+            "file",
+            f"{label!r} is not a Word .docx file (save .doc and .dotx files as .docx).",
             status=400,
             code="invalid_file_type",
         )
@@ -759,7 +750,7 @@ def template_import_docx(
             max_total_bytes=settings.FOLIO_MAX_ZIP_TOTAL_MB * 1024 * 1024,
         )
     except DocxOutlineError as exc:
-        raise TemplateImportError(f"file: {label!r} cannot be imported: {exc}.") from exc
+        raise TemplateImportError.about("file", f"{label!r} cannot be imported: {exc}.") from exc
 
     levels = [entry.level for entry in outline.sections]
     numbers = outline_numbers(levels)
@@ -802,7 +793,7 @@ def template_import_docx(
 def template_import_json(*, user: Any, data: Any) -> Template:
     """A template from the JSON that the admin's export (or a built-in's file) produces."""
     if not isinstance(data, dict):
-        raise TemplateImportError("The JSON must be an object with a name and sections.")
+        raise TemplateImportError.saying("The JSON must be an object with a name and sections.")
     name = data.get("template_name", data.get("name"))
     return template_create(
         user=user,
@@ -821,19 +812,19 @@ def _clean_preferred_terms(value: Any) -> dict[str, list[str]]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise TemplateValidationError(
-            'preferred_terms: must be an object {"preferred term": ["variant", ...]}.'
+        raise TemplateValidationError.about(
+            "preferred_terms", 'must be an object {"preferred term": ["variant", ...]}.'
         )
     out: dict[str, list[str]] = {}
     for term, variants in value.items():
         term_text = str(term).strip()
         if not term_text:
-            raise TemplateValidationError("preferred_terms: a term is empty.")
+            raise TemplateValidationError.about("preferred_terms", "a term is empty.")
         if isinstance(variants, str):
             variants = [variants]
         if not isinstance(variants, list) or not all(isinstance(v, str) for v in variants):
-            raise TemplateValidationError(
-                f"preferred_terms.{term_text}: must be a list of variant spellings."
+            raise TemplateValidationError.about(
+                f"preferred_terms.{term_text}", "must be a list of variant spellings."
             )
         out[term_text] = [v.strip() for v in variants if v.strip()]
     return out
@@ -843,14 +834,18 @@ def _clean_abbreviations(value: Any) -> dict[str, str]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise TemplateValidationError('abbreviations: must be an object {"AE": "adverse event"}.')
+        raise TemplateValidationError.about(
+            "abbreviations", 'must be an object {"AE": "adverse event"}.'
+        )
     out: dict[str, str] = {}
     for abbr, definition in value.items():
         abbr_text = str(abbr).strip()
         if not abbr_text:
-            raise TemplateValidationError("abbreviations: an abbreviation is empty.")
+            raise TemplateValidationError.about("abbreviations", "an abbreviation is empty.")
         if not isinstance(definition, str) or not definition.strip():
-            raise TemplateValidationError(f"abbreviations.{abbr_text}: must be a definition.")
+            raise TemplateValidationError.about(
+                f"abbreviations.{abbr_text}", "must be a definition."
+            )
         out[abbr_text] = definition.strip()
     return out
 
@@ -859,7 +854,7 @@ def _clean_banned(value: Any) -> list[str]:
     if value is None:
         return []
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise TemplateValidationError("banned_phrases: must be a list of phrases.")
+        raise TemplateValidationError.about("banned_phrases", "must be a list of phrases.")
     return [v.strip() for v in value if v.strip()]
 
 
@@ -876,7 +871,9 @@ def style_guide_create(
 ) -> StyleGuide:
     organization = _require_manager(user)
     if organization is None:
-        raise TemplateValidationError("A style guide belongs to an organization; join one first.")
+        raise TemplateValidationError.saying(
+            "A style guide belongs to an organization; join one first."
+        )
     return StyleGuide.objects.create(
         organization=organization,
         name=_required_text(name, "name", max_length=200),

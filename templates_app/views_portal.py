@@ -15,6 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from portal.errors import add_to_form
 from portal.pages import member_required, paginate, render_page, section_tree
 from templates_app import selectors, services
 from templates_app.forms import StyleGuideForm
@@ -23,15 +24,6 @@ from templates_app.forms import StyleGuideForm
 def _require_manager(request: HttpRequest) -> None:
     if not services.can_edit_templates(request.user):
         raise PermissionDenied("Only the organization's template managers may do this.")
-
-
-def _add_service_error(form: StyleGuideForm, exc: services.TemplateError) -> None:
-    """Put a service message beside the field it names ("name: ...")."""
-    field, sep, text = exc.message.partition(":")
-    if sep and field.strip() in form.fields:
-        form.add_error(field.strip(), text.strip() or exc.message)
-    else:
-        form.add_error(None, exc.message)
 
 
 # --- templates -----------------------------------------------------------------------------------
@@ -120,7 +112,7 @@ def style_guide_create(request: HttpRequest) -> HttpResponse:
         except services.TemplatePermissionDenied as exc:
             raise PermissionDenied(exc.message) from exc
         except services.TemplateError as exc:
-            _add_service_error(form, exc)
+            add_to_form(form, exc)
         else:
             messages.success(request, f"Saved the style guide {guide.name!r}.")
             return redirect("documents:style_guide_detail", pk=guide.pk)
@@ -141,7 +133,7 @@ def style_guide_edit(request: HttpRequest, pk: Any) -> HttpResponse:
         except services.TemplatePermissionDenied as exc:
             raise PermissionDenied(exc.message) from exc
         except services.TemplateError as exc:
-            _add_service_error(form, exc)
+            add_to_form(form, exc)
         else:
             messages.success(request, f"Saved the style guide {guide.name!r}.")
             return redirect("documents:style_guide_detail", pk=guide.pk)

@@ -1,7 +1,8 @@
-"""Request and response shapes of the documents API (CONTRACT §3–§6).
+"""Request and response shapes of the documents API (docs/api.md).
 
-Input serializers only check types; the service decides what is valid (so the portal gets the same
-rules). Response helpers turn rows into the contract's JSON.
+Input serializers check shapes and types (lists, choices, required fields); the service decides
+what only it can know (whose files, which template, what the server allows), so the portal gets
+the same rules. Response helpers turn rows into the API's JSON.
 """
 
 from __future__ import annotations
@@ -27,10 +28,12 @@ class UploadSerializer(serializers.Serializer):
 
 
 class GenerateSerializer(serializers.Serializer):
-    """Every field of CONTRACT §4 with its alias; the service validates the values."""
+    """Every field of the generation request with its alias (docs/api.md, "Generation")."""
 
     document_type = serializers.CharField(required=False, allow_blank=True)
-    file_paths = serializers.JSONField(required=False)
+    file_paths = serializers.ListField(
+        child=serializers.CharField(allow_blank=True, trim_whitespace=False), required=False
+    )
     connector_data_id = serializers.CharField(required=False, allow_blank=True)
     document_set_key = serializers.CharField(required=False, allow_blank=True)
     workspace_name = serializers.CharField(required=False, allow_blank=True)
@@ -42,7 +45,7 @@ class GenerateSerializer(serializers.Serializer):
     generic_mrt_outline_full = serializers.JSONField(required=False)
     document_instructions = serializers.CharField(required=False, allow_blank=True, allow_null=True)
     style_guide_id = serializers.CharField(required=False, allow_blank=True, allow_null=True)
-    writer = serializers.CharField(required=False, allow_blank=True)
+    writer = serializers.ChoiceField(choices=["builtin", "llm"], required=False, allow_blank=True)
 
     REQUIRED = (
         ("document_type", None),

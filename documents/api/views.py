@@ -3,8 +3,6 @@ and answer JSON. Errors are ``{"detail": ...}`` (portal/api_errors.py)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.core import signing
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404
@@ -19,23 +17,11 @@ from rest_framework.views import APIView
 from documents import selectors, services
 from documents.api import serializers as s
 from documents.downloads import document_download_response
-from documents.exceptions import QueueUnavailable, ServiceError, TooManyRequests
-from portal.api_errors import APIError
 from portal.api_utils import list_response
+from portal.errors import Conflict, InvalidInput
 
 SIGNED_URL_MAX_AGE = 3600
 SIGNER_SALT = "folio.file-download"
-
-
-def raise_service_error(exc: ServiceError) -> None:
-    extra: dict[str, Any] = {}
-    headers: dict[str, str] = {}
-    if isinstance(exc, QueueUnavailable):
-        extra["task_id"] = exc.task_id
-        headers["Retry-After"] = "30"
-    if isinstance(exc, TooManyRequests):
-        headers["Retry-After"] = str(exc.retry_after)
-    raise APIError(exc.message, status_code=exc.status, code=exc.code, extra=extra, headers=headers)
 
 
 def file_url(request: Request, storage_key: str) -> str:
@@ -53,19 +39,16 @@ class FileUploadApi(APIView):
     def post(self, request: Request) -> Response:
         serializer = s.UploadSerializer(data=request.data)
         if "file_content" not in request.FILES:
-            raise APIError(
-                "file_content: this field is required (the file, as multipart form data)."
+            raise InvalidInput.about(
+                "file_content", "this field is required (the file, as multipart form data)."
             )
         serializer.is_valid(raise_exception=True)
-        try:
-            version = services.file_upload(
-                user=request.user,
-                uploaded_file=serializer.validated_data["file_content"],
-                file_name=serializer.validated_data.get("file_name") or None,
-                container=serializer.validated_data.get("container") or "documents",
-            )
-        except ServiceError as exc:
-            raise_service_error(exc)
+        version = services.file_upload(
+            user=request.user,
+            uploaded_file=serializer.validated_data["file_content"],
+            file_name=serializer.validated_data.get("file_name") or None,
+            container=serializer.validated_data.get("container") or "documents",
+        )
         return Response(
             {
                 "message": "File uploaded successfully.",
@@ -98,7 +81,7 @@ class PresignedUrlApi(APIView):
         source = selectors.file_get_by_path(request.user, key)
         latest = source.versions.order_by("-version").first() if source else None
         if latest is None:
-            raise APIError("key: not one of your uploaded files.")
+            raise InvalidInput.about("key", "not one of your uploaded files.")
         return Response({"url": file_url(request, latest.storage_key)})
 
 
@@ -130,17 +113,14 @@ class DocumentGenerateApi(APIView):
     )
     def post(self, request: Request) -> Response:
         if not isinstance(request.data, dict):
-            raise APIError("The request body must be a JSON object.")
+            raise InvalidInput.saying("The request body must be a JSON object.")
         serializer = s.GenerateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            document = services.generation_request(
-                user=request.user,
-                idempotency_key=request.headers.get("Idempotency-Key") or None,
-                **serializer.to_service_kwargs(),
-            )
-        except ServiceError as exc:
-            raise_service_error(exc)
+        document = services.generation_request(
+            user=request.user,
+            idempotency_key=request.headers.get("Idempotency-Key") or None,
+            **serializer.to_service_kwargs(),
+        )
         location = reverse("document_status", args=[document.id])
         return Response(
             {
@@ -172,30 +152,21 @@ class DocumentListApi(APIView):
 class DocumentDownloadApi(APIView):
     def get(self, request: Request, document_id: str) -> FileResponse:
         document = selectors.document_get_for_user(request.user, document_id)
-        try:
-            return document_download_response(user=request.user, document=document)
-        except ServiceError as exc:
-            raise_service_error(exc)
+        return document_download_response(user=request.user, document=document)
 
 
 class DocumentSectionsApi(APIView):
     def get(self, request: Request, document_id: str) -> Response:
         document = selectors.document_get_for_user(request.user, document_id)
         if document.twin is None:
-            raise APIError(
-                f"The document is not complete (status {document.status}).",
-                status_code=status.HTTP_409_CONFLICT,
-            )
+            raise Conflict.saying(f"The document is not complete (status {document.status}).")
         return Response(document.twin)
 
 
 class DocumentCancelApi(APIView):
     def post(self, request: Request, document_id: str) -> Response:
         document = selectors.document_get_for_user(request.user, document_id)
-        try:
-            row = services.generation_cancel(user=request.user, document=document)
-        except ServiceError as exc:
-            raise_service_error(exc)
+        row = services.generation_cancel(user=request.user, document=document)
         return Response(
             {"message": "Cancellation requested.", "task_id": str(row.id), "status": row.status},
             status=status.HTTP_202_ACCEPTED,
@@ -208,15 +179,12 @@ class DocumentRegenerateApi(APIView):
         document = selectors.document_get_for_user(request.user, document_id)
         serializer = s.RegenerateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            new = services.generation_regenerate(
-                user=request.user,
-                document=document,
-                section_ids=serializer.validated_data["section_ids"],
-                instructions=serializer.validated_data.get("instructions") or "",
-            )
-        except ServiceError as exc:
-            raise_service_error(exc)
+        new = services.generation_regenerate(
+            user=request.user,
+            document=document,
+            section_ids=serializer.validated_data["section_ids"],
+            instructions=serializer.validated_data.get("instructions") or "",
+        )
         return Response(
             {"message": "Regeneration accepted.", "task_id": str(new.id)},
             status=status.HTTP_202_ACCEPTED,
@@ -233,15 +201,12 @@ class DocumentSetListApi(APIView):
     def post(self, request: Request) -> Response:
         serializer = s.DocumentSetCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            document_set = services.document_set_create(
-                user=request.user,
-                name=serializer.validated_data["document_set_name"],
-                key=serializer.validated_data.get("document_set_key") or None,
-                details=serializer.validated_data.get("details") or "",
-            )
-        except ServiceError as exc:
-            raise_service_error(exc)
+        document_set = services.document_set_create(
+            user=request.user,
+            name=serializer.validated_data["document_set_name"],
+            key=serializer.validated_data.get("document_set_key") or None,
+            details=serializer.validated_data.get("details") or "",
+        )
         return Response(s.document_set_item(document_set), status=status.HTTP_201_CREATED)
 
 

@@ -19,9 +19,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from portal.api_errors import APIError
 from portal.api_utils import list_response
 from portal.auth import IsOrganizationManager, IsOrganizationMember
+from portal.errors import InvalidInput
 from templates_app import selectors, services
 from templates_app.api import serializers as s
 
@@ -29,17 +29,12 @@ READ_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
 class TemplatesApiBase(APIView):
-    """Members read, managers write; ``TemplateError`` becomes an API error."""
+    """Members read, managers write (service errors are answered by portal/api_errors.py)."""
 
     def get_permissions(self) -> list[BasePermission]:
         if self.request.method in READ_METHODS:
             return [IsOrganizationMember()]
         return [IsOrganizationManager()]
-
-    def handle_exception(self, exc: Exception) -> Response:
-        if isinstance(exc, services.TemplateError):
-            exc = APIError(exc.message, status_code=exc.status, code=exc.code)
-        return super().handle_exception(exc)
 
     @staticmethod
     def validated(serializer_class: type, data: Any) -> dict[str, Any]:
@@ -112,7 +107,9 @@ class TemplateImportApi(TemplatesApiBase):
     )
     def post(self, request: Request) -> Response:
         if "file" not in request.FILES:
-            raise APIError("file: this field is required (the .docx, as multipart form data).")
+            raise InvalidInput.about(
+                "file", "this field is required (the .docx, as multipart form data)."
+            )
         data = self.validated(s.TemplateImportSerializer, request.data)
         template = services.template_import_docx(
             user=request.user,
@@ -251,7 +248,7 @@ class TemplateSectionDetailApi(TemplatesApiBase):
         section = selectors.template_section_get(template, section_id)
         raw = request.query_params.get("cascade_children", "true").strip().lower()
         if raw not in {"true", "false", "1", "0", "yes", "no"}:
-            raise APIError("cascade_children: must be true or false.")
+            raise InvalidInput.about("cascade_children", "must be true or false.")
         cascade = raw in {"true", "1", "yes"}
         deleted = services.template_section_delete(
             user=request.user, section=section, cascade_children=cascade
