@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, Prefetch, QuerySet
 from django.http import Http404
 
 from documents.models import (
@@ -156,3 +156,21 @@ def document_set_get_for_user(user: Any, set_id: Any) -> DocumentSet:
         return DocumentSet.objects.get(pk=pk, organization=organization_for(user))
     except DocumentSet.DoesNotExist as exc:
         raise Http404("Not found.") from exc
+
+
+def document_sets_with_counts(user: Any) -> QuerySet[DocumentSet]:
+    """The caller's document sets, newest first, with ``document_count`` and ``file_count``."""
+    return document_sets_list_for_user(user).annotate(
+        document_count=Count("documents", distinct=True),
+        file_count=Count("files", distinct=True),
+    )
+
+
+def document_set_files(user: Any, document_set: DocumentSet) -> QuerySet[SourceFile]:
+    """The files of one of the caller's sets, with their versions (newest first) prefetched."""
+    newest_first = SourceFileVersion.objects.order_by("-version")
+    return (
+        SourceFile.objects.filter(organization=organization_for(user), document_set=document_set)
+        .prefetch_related(Prefetch("versions", queryset=newest_first))
+        .order_by("name")
+    )

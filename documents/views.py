@@ -21,7 +21,7 @@ from django.utils.cache import add_never_cache_headers, patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HTMX_STOP_POLLING
 
-from documents import portal_services, selectors, services
+from documents import selectors, services
 from documents.downloads import document_download_response
 from documents.exceptions import QueueUnavailable
 from documents.forms import DashboardFilterForm, GenerateForm, RegenerateForm
@@ -419,7 +419,7 @@ def document_download(request: HttpRequest, pk: Any) -> HttpResponse:
 @require_GET
 @member_required
 def document_set_list(request: HttpRequest) -> HttpResponse:
-    sets = portal_services.document_sets_with_counts(user=request.user)
+    sets = selectors.document_sets_with_counts(request.user)
     context = {"nav_active": "sets", "page": paginate(request, sets), "query": ""}
     return render_page(request, "documents/document_set_list.html", context, partial="results")
 
@@ -434,6 +434,6 @@ def document_set_detail(request: HttpRequest, pk: Any) -> HttpResponse:
         "document_set": document_set,
         "page": paginate(request, documents),
         "query": "",
-        "files": portal_services.document_set_files(user=request.user, document_set=document_set),
+        "files": selectors.document_set_files(request.user, document_set),
     }
     return render_page(request, "documents/document_set_detail.html", context, partial="results")
