@@ -66,10 +66,10 @@ def _child(case: str, paths: list[str], data_dir: str) -> dict:
     migrate_quietly()
     import hashlib
 
-    from documents.jobs import DatabaseExtractionCache
     from documents.pipeline.outline import build_outline
     from documents.pipeline.run import run_pipeline
     from documents.pipeline.types import PipelineInput, SourceDescriptor
+    from documents.services.job_state import DatabaseExtractionCache
     from templates_app.models import Template
     from templates_app.selectors import template_outline
 

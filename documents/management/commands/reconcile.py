@@ -14,7 +14,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import connections
 
-from documents import jobs
+from documents.reconciler import reconcile
 
 
 class Command(BaseCommand):
@@ -40,7 +40,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         every = max(0, int(options["loop"]))
         while True:
-            counts = jobs.reconcile(stale_after=options["stale_after"])
+            counts = reconcile(stale_after=options["stale_after"])
             connections.close_all()
             self.stdout.write(f"failed {counts['failed']}, requeued {counts['requeued']}")
             if not every:
