@@ -2,7 +2,8 @@
 
 No queue and no web server are needed: the sources are read from disk, the template (and style
 guide) from the database, and the .docx (and, with ``--json``, the traceability twin) are written
-where the user says. Exit 0 on success, non-zero with a one-line reason otherwise.
+where the user says. A database that was never set up (``make run`` not run yet) is migrated
+first, as ``make run`` does. Exit 0 on success, non-zero with a one-line reason otherwise.
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.migrations.executor import MigrationExecutor
 
 from documents.pipeline.errors import GenerationError
 from documents.pipeline.types import SourceDescriptor
@@ -70,6 +74,16 @@ class Progress:
             self.stream.write("\n")
 
 
+def _migrate_if_needed(stderr: Any) -> None:
+    """Apply the migrations a new data directory lacks (the built-in templates come with them)."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    executor = MigrationExecutor(connection)
+    pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    if pending:
+        stderr.write(f"Setting up the database first ({len(pending)} migrations, like make run).")
+        call_command("migrate", verbosity=0, interactive=False)
+
+
 class Command(BaseCommand):
     help = "Generate a document from source files in-process (no queue needed)."
 
@@ -90,6 +104,7 @@ class Command(BaseCommand):
         from templates_app.models import StyleGuide, Template
         from templates_app.selectors import template_outline
 
+        _migrate_if_needed(self.stderr)
         sources = []
         for raw in options["sources"]:
             path = Path(raw).expanduser().resolve()
