@@ -1,4 +1,4 @@
-# Folio: the commands of the README quick start (CONTRACT §1).
+# Folio: the commands of the README quick start (README.md, "Quick start").
 #
 #   make run          the whole stack in the foreground (Ctrl-C stops it)
 #   make test         the test suite (PYTEST_ARGS="-k something" to narrow it)

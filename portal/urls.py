@@ -1,4 +1,4 @@
-"""Top-level routes: the API (CONTRACT §2–§6), the portal, the admin and the health check."""
+"""Top-level routes: the API (docs/api.md), the portal, the admin and the health check."""
 
 import django_rq.urls
 from django.contrib import admin

@@ -1,10 +1,10 @@
 """Django admin for templates (sections inline), sections (rules inline), rules and style guides.
 
-Who sees what (CONTRACT §7): superusers see and edit everything. A template manager (a staff
-user whose membership role is ``manager``) sees their organization's rows, plus the global
-templates (the built-ins) read-only so that they can be duplicated; rows of other organizations
-never appear, and an object of another organization is a 404 like any unknown id. Access follows
-the membership role, not Django's per-model permissions, so the role alone decides.
+Who sees what (docs/api.md, "Portal and admin"): superusers see and edit everything. A template
+manager (a staff user whose membership role is ``manager``) sees their organization's rows, plus
+the global templates (the built-ins) read-only so that they can be duplicated; rows of other
+organizations never appear, and an object of another organization is a 404 like any unknown id.
+Access follows the membership role, not Django's per-model permissions, so the role alone decides.
 
 Actions and extra pages call ``templates_app.services``: duplicate, export to JSON (a download),
 import from JSON, import from Word (.docx).

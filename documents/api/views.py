@@ -1,5 +1,5 @@
-"""The documents API (CONTRACT §3–§5): thin views that parse input, call a service or selector
-and answer JSON. Errors are ``{"detail": ...}`` (portal/api_errors.py)."""
+"""The documents API (docs/api.md): thin views that parse input, call a service or selector
+and answer JSON. Errors are ``{"detail", "code", "errors"}`` (portal/api_errors.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""The traceability twin (CONTRACT §5): sections with paragraphs, tables and citations as JSON.
+"""The traceability twin as JSON: sections with paragraphs, tables and citations.
+
+Its shape is docs/api.md, "The traceability twin".
 
 Also the reverse, so that a regeneration can reuse the previous version's sections unchanged.
 """

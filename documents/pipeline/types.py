@@ -6,9 +6,9 @@ arrives in ``PipelineInput``, its resource ``Limits`` and ``LLMConfig`` included
 assembly (``documents/pipeline_input.py``) builds it from database rows and settings, and stores
 what comes out.
 
-Locations follow CONTRACT §5: a PDF location is ``page`` (1-based, ``block`` None); a DOCX/XLSX
-location is ``block`` (1-based index of the paragraph, table row or sheet row in document order,
-``page`` None).
+Locations follow docs/api.md ("The traceability twin: locations"): a PDF location is ``page``
+(1-based, ``block`` None); a DOCX/XLSX location is ``block`` (1-based index of the paragraph,
+table row or sheet row in document order, ``page`` None).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Shapes of the templates and style-guides API (CONTRACT §6, Artos-compatible field names).
+"""Shapes of the templates and style-guides API (docs/api.md; Artos-compatible field names).
 
 Output is built by small functions (``template_detail_data`` ...) so that every route answers the
 same shape; the input serializers check types and required fields and document the bodies in the
@@ -17,7 +17,7 @@ from templates_app.models import Rule, StyleGuide, Template, TemplateSection
 
 
 def iso(value: datetime | None) -> str | None:
-    """ISO 8601 in UTC with a ``Z`` (CONTRACT §2)."""
+    """ISO 8601 in UTC with a ``Z`` (docs/api.md, "Conventions")."""
     if value is None:
         return None
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,4 +1,4 @@
-"""The templates and style-guides API (CONTRACT §6): thin views over the selectors and services.
+"""The templates and style-guides API (docs/api.md): thin views over selectors and services.
 
 Reads need an organization member; writes need a template manager (``IsOrganizationManager``:
 a member gets 403). Another organization's template or style guide is a 404 exactly like a

@@ -1,4 +1,4 @@
-"""An independent citation checker, as CONTRACT §5 describes it (not the pipeline's own code).
+"""An independent citation checker, as docs/api.md describes the twin (not the pipeline's code).
 
 A PDF citation's quote must lie on the cited page (pypdf's text of that page); a DOCX/XLSX
 citation's quote must lie in the cited block (the 1-based paragraph / table row / sheet row in

@@ -52,7 +52,7 @@ def error_code(path: Path, file_type: str | None = None, **kwargs) -> str:
 
 
 def python_docx_blocks(path: Path) -> list[str]:
-    """Block texts as an independent reader numbers them (python-docx, CONTRACT §5)."""
+    """Block texts as an independent reader numbers them (python-docx; docs/api.md)."""
     import docx
     from docx.table import Table
     from docx.text.paragraph import Paragraph
