@@ -88,17 +88,21 @@ class ManagerAccessMixin:
 # --- templates ------------------------------------------------------------------------------------
 
 
+# A section's editable content, in the order the admin shows it.
+SECTION_FIELDS = (
+    "order_index",
+    "level",
+    "number",
+    "title",
+    "synopsis",
+    "instructions",
+    "template_text",
+)
+
+
 class TemplateSectionInline(admin.TabularInline):
     model = TemplateSection
-    fields = (
-        "order_index",
-        "level",
-        "number",
-        "title",
-        "synopsis",
-        "instructions",
-        "template_text",
-    )
+    fields = SECTION_FIELDS
     ordering = ("order_index",)
     extra = 0
     show_change_link = True
@@ -322,36 +326,38 @@ def _editable_templates(request: HttpRequest) -> QuerySet[Template]:
     return Template.objects.filter(organization_id=_org_id(request), built_in=False)
 
 
-@admin.register(TemplateSection)
-class TemplateSectionAdmin(ManagerAccessMixin, admin.ModelAdmin):
-    list_display = ("section_label", "template", "level", "order_index")
-    list_select_related = ("template",)
-    search_fields = ("title", "number", "template__name")
-    fields = (
-        "template",
-        "order_index",
-        "level",
-        "number",
-        "title",
-        "synopsis",
-        "instructions",
-        "template_text",
-        "hints",
-    )
-    inlines = [RuleInline]
+class TemplatePartAdminMixin(ManagerAccessMixin):
+    """A part of a template (a section, a rule): visible and editable as its template is."""
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[TemplateSection]:
-        queryset = super().get_queryset(request)
+    template_path = "template"  # the lookup from the part to its template
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        queryset = super().get_queryset(request)  # type: ignore[misc]
         if request.user.is_superuser:
             return queryset
         if not _is_manager(request):
             return queryset.none()
         return queryset.filter(
-            Q(template__organization__isnull=True) | Q(template__organization_id=_org_id(request))
+            Q(**{f"{self.template_path}__organization__isnull": True})
+            | Q(**{f"{self.template_path}__organization_id": _org_id(request)})
         )
 
     def _editable(self, request: HttpRequest, obj: Any) -> bool:
-        return obj is None or _template_editable(request, obj.template)
+        if obj is None:
+            return True
+        template = obj
+        for name in self.template_path.split("__"):
+            template = getattr(template, name)
+        return _template_editable(request, template)
+
+
+@admin.register(TemplateSection)
+class TemplateSectionAdmin(TemplatePartAdminMixin, admin.ModelAdmin):
+    list_display = ("section_label", "template", "level", "order_index")
+    list_select_related = ("template",)
+    search_fields = ("title", "number", "template__name")
+    fields = ("template", *SECTION_FIELDS, "hints")
+    inlines = [RuleInline]
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "template":
@@ -364,26 +370,13 @@ class TemplateSectionAdmin(ManagerAccessMixin, admin.ModelAdmin):
 
 
 @admin.register(Rule)
-class RuleAdmin(ManagerAccessMixin, admin.ModelAdmin):
+class RuleAdmin(TemplatePartAdminMixin, admin.ModelAdmin):
+    template_path = "section__template"
     list_display = ("rule_type", "short_description", "section")
     list_filter = ("rule_type",)
     list_select_related = ("section", "section__template")
     search_fields = ("description", "section__title", "section__template__name")
     fields = ("section", "rule_type", "description", "parameters", "styles")
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Rule]:
-        queryset = super().get_queryset(request)
-        if request.user.is_superuser:
-            return queryset
-        if not _is_manager(request):
-            return queryset.none()
-        return queryset.filter(
-            Q(section__template__organization__isnull=True)
-            | Q(section__template__organization_id=_org_id(request))
-        )
-
-    def _editable(self, request: HttpRequest, obj: Any) -> bool:
-        return obj is None or _template_editable(request, obj.section.template)
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "section":
