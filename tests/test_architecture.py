@@ -99,3 +99,34 @@ def test_the_cycle_finder_finds_a_cycle() -> None:
     graph.add_import(importer="c", imported="a")
     graph.add_import(importer="c", imported="d")
     assert import_cycles(graph) == [["a", "b", "c"]]
+
+
+# Where the line limit does not apply: the tests, the benchmarks, the built-in templates' data
+# and the pipeline (whose modules the writer-generalisation work splits, to the same limit).
+LINE_LIMIT = 700
+EXEMPT = ("tests/", "bench/", "templates_app/builtin/", "documents/pipeline/", "docs/")
+
+
+def test_no_source_file_is_over_700_lines() -> None:
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    sources = [
+        name
+        for name in listed
+        if name.endswith((".py", ".html", ".css", ".js", ".sh"))
+        and not name.startswith(EXEMPT)
+        and (PROJECT_ROOT / name).is_file()
+    ]
+    assert sources, "git listed no source files"
+    long = {
+        name: count
+        for name in sources
+        if (count := len((PROJECT_ROOT / name).read_text(errors="replace").splitlines()))
+        > LINE_LIMIT
+    }
+    assert long == {}
