@@ -8,6 +8,7 @@ class PortalConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import pre_delete
 
+        from portal import schema  # noqa: F401  (the OpenAPI description of the JWT auth)
         from portal.audit import refuse_audit_delete
         from portal.models import AuditEvent
 

@@ -15,6 +15,9 @@ import json
 from typing import Any
 
 from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.views import APIView
@@ -38,10 +41,47 @@ class CSVRenderer(BaseRenderer):
         return json.dumps(data, default=str).encode()
 
 
+class AuditEventSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    actor = serializers.CharField(allow_null=True, help_text="The username, or null.")
+    action = serializers.CharField()
+    object_type = serializers.CharField()
+    object_id = serializers.CharField()
+    details = serializers.DictField()
+
+
+class AuditEventListSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    audit_events = AuditEventSerializer(many=True)
+
+
+FILTERS = [
+    OpenApiParameter("action", str),
+    OpenApiParameter("object_type", str),
+    OpenApiParameter("object_id", str),
+    OpenApiParameter("since", OpenApiTypes.DATETIME, description="ISO 8601, inclusive."),
+    OpenApiParameter("until", OpenApiTypes.DATETIME, description="ISO 8601, exclusive."),
+]
+
+
 class AuditEventListApi(APIView):
     permission_classes = [IsOrganizationManager]
     renderer_classes = [JSONRenderer, CSVRenderer]
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("limit", int),
+            OpenApiParameter("offset", int),
+            OpenApiParameter("format", str, enum=["json", "csv"]),
+            *FILTERS,
+        ],
+        responses={
+            (200, "application/json"): AuditEventListSerializer,
+            (200, "text/csv"): OpenApiTypes.STR,
+        },
+        summary="The organization's audit log, newest first (managers)",
+    )
     def get(self, request: Request) -> Any:
         events = audit_events_for_user(request.user, request.query_params)
         if request.query_params.get("format") == "csv":
@@ -53,5 +93,10 @@ class AuditEventExportApi(APIView):
     permission_classes = [IsOrganizationManager]
     renderer_classes = [JSONRenderer, CSVRenderer]
 
+    @extend_schema(
+        parameters=FILTERS,
+        responses={(200, "text/csv"): OpenApiTypes.STR},
+        summary="Every matching audit event as a CSV download (managers)",
+    )
     def get(self, request: Request) -> StreamingHttpResponse:
         return csv_response(audit_events_for_user(request.user, request.query_params))

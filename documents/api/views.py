@@ -7,7 +7,8 @@ from django.core import signing
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -16,11 +17,16 @@ from rest_framework.views import APIView
 
 from documents import selectors, services
 from documents.api import serializers as s
-from documents.downloads import document_download_response
+from documents.downloads import DOCX_CONTENT_TYPE, document_download_response
+from documents.models import GeneratedDocument
 from portal.api_utils import list_response
 from portal.errors import Conflict, InvalidInput
 
 SIGNED_URL_MAX_AGE = 3600
+LIST_PARAMETERS = [
+    OpenApiParameter("limit", int, description="Page size (default 50, at most 500)."),
+    OpenApiParameter("offset", int, description="Items to skip."),
+]
 SIGNER_SALT = "folio.file-download"
 
 
@@ -34,7 +40,9 @@ def file_url(request: Request, storage_key: str) -> str:
 
 class FileUploadApi(APIView):
     @extend_schema(
-        request=s.UploadSerializer, responses={201: OpenApiResponse(description="Stored")}
+        request={"multipart/form-data": s.UploadSerializer},
+        responses={201: s.UploadResponseSerializer},
+        summary="Upload a source file (a new version of its file_path)",
     )
     def post(self, request: Request) -> Response:
         serializer = s.UploadSerializer(data=request.data)
@@ -62,6 +70,7 @@ class FileUploadApi(APIView):
 
 
 class FileListApi(APIView):
+    @extend_schema(parameters=LIST_PARAMETERS, responses={200: s.FileListSerializer})
     def get(self, request: Request, container: str) -> Response:
         files = selectors.files_list_for_user(request.user, container)
 
@@ -73,7 +82,9 @@ class FileListApi(APIView):
 
 
 class PresignedUrlApi(APIView):
-    @extend_schema(request=s.PresignedUrlSerializer)
+    @extend_schema(
+        request=s.PresignedUrlSerializer, responses={200: s.PresignedUrlResponseSerializer}
+    )
     def post(self, request: Request) -> Response:
         serializer = s.PresignedUrlSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -109,7 +120,17 @@ class SignedFileApi(APIView):
 
 class DocumentGenerateApi(APIView):
     @extend_schema(
-        request=s.GenerateSerializer, responses={202: OpenApiResponse(description="Accepted")}
+        request=s.GenerateSerializer,
+        responses={202: s.AcceptedSerializer},
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                str,
+                OpenApiParameter.HEADER,
+                description="The same key and body answer the same task_id.",
+            )
+        ],
+        summary="Ask for a document; the work happens in a worker",
     )
     def post(self, request: Request) -> Response:
         if not isinstance(request.data, dict):
@@ -134,12 +155,22 @@ class DocumentGenerateApi(APIView):
 
 
 class DocumentStatusApi(APIView):
+    @extend_schema(responses={200: s.StatusSerializer}, summary="A generation's status")
     def get(self, request: Request, document_id: str) -> Response:
         document = selectors.document_status_for_user(request.user, document_id)
         return Response(s.status_payload(document))
 
 
 class DocumentListApi(APIView):
+    @extend_schema(
+        parameters=[
+            *LIST_PARAMETERS,
+            OpenApiParameter("status", str, enum=GeneratedDocument.Status.values),
+            OpenApiParameter("document_set", str, description="A document set's id."),
+        ],
+        responses={200: s.DocumentListSerializer},
+        operation_id="documents_list",
+    )
     def get(self, request: Request) -> Response:
         documents = selectors.documents_list_for_user(
             request.user,
@@ -150,12 +181,17 @@ class DocumentListApi(APIView):
 
 
 class DocumentDownloadApi(APIView):
+    @extend_schema(
+        responses={(200, DOCX_CONTENT_TYPE): OpenApiTypes.BINARY},
+        summary="The generated .docx (409 until the document is complete)",
+    )
     def get(self, request: Request, document_id: str) -> FileResponse:
         document = selectors.document_get_for_user(request.user, document_id)
         return document_download_response(user=request.user, document=document)
 
 
 class DocumentSectionsApi(APIView):
+    @extend_schema(responses={200: s.TwinSerializer}, summary="The traceability twin")
     def get(self, request: Request, document_id: str) -> Response:
         document = selectors.document_get_for_user(request.user, document_id)
         if document.twin is None:
@@ -164,6 +200,7 @@ class DocumentSectionsApi(APIView):
 
 
 class DocumentCancelApi(APIView):
+    @extend_schema(request=None, responses={202: s.CancelResponseSerializer})
     def post(self, request: Request, document_id: str) -> Response:
         document = selectors.document_get_for_user(request.user, document_id)
         row = services.generation_cancel(user=request.user, document=document)
@@ -174,7 +211,7 @@ class DocumentCancelApi(APIView):
 
 
 class DocumentRegenerateApi(APIView):
-    @extend_schema(request=s.RegenerateSerializer)
+    @extend_schema(request=s.RegenerateSerializer, responses={202: s.AcceptedSerializer})
     def post(self, request: Request, document_id: str) -> Response:
         document = selectors.document_get_for_user(request.user, document_id)
         serializer = s.RegenerateSerializer(data=request.data)
@@ -193,11 +230,16 @@ class DocumentRegenerateApi(APIView):
 
 
 class DocumentSetListApi(APIView):
+    @extend_schema(
+        parameters=LIST_PARAMETERS,
+        responses={200: s.DocumentSetListSerializer},
+        operation_id="document_sets_list",
+    )
     def get(self, request: Request) -> Response:
         sets = selectors.document_sets_list_for_user(request.user)
         return list_response(request, sets, name="document_sets", serialize=s.document_set_item)
 
-    @extend_schema(request=s.DocumentSetCreateSerializer)
+    @extend_schema(request=s.DocumentSetCreateSerializer, responses={201: s.DocumentSetSerializer})
     def post(self, request: Request) -> Response:
         serializer = s.DocumentSetCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -211,6 +253,7 @@ class DocumentSetListApi(APIView):
 
 
 class DocumentSetDetailApi(APIView):
+    @extend_schema(responses={200: s.DocumentSetDetailSerializer})
     def get(self, request: Request, set_id: str) -> Response:
         document_set = selectors.document_set_get_for_user(request.user, set_id)
         return Response(s.document_set_item(document_set, detailed=True))
