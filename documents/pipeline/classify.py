@@ -93,6 +93,10 @@ def classification_scores(src: ExtractedSource) -> dict[str, int]:
     scores = {"protocol": 0, "sap": 0, "results": 0}
     if _SAP_TITLE.search(region):
         scores["sap"] += 6
+        # A SAP's cover names its protocol ("Protocol number", "Protocol version"): the words
+        # at the very top of the document say what it is.
+        if _SAP_TITLE.search(region[:400]) and not _PROTOCOL_TITLE.search(region[:120]):
+            scores["sap"] += 6
     protocol_hits = len(_PROTOCOL_TITLE.findall(region))
     scores["protocol"] += min(protocol_hits, 2) * 3
     if re.search(r"\bprotocol\b", region, re.I):

@@ -158,6 +158,10 @@ class Table:
     title: str
     rows: tuple[tuple[str, ...], ...]
     citations: tuple[Citation, ...] = ()
+    header_rows: int = 0  # how many leading rows are the table's header
+    # Where the table stands among the section's paragraphs: after this many of them (None: after
+    # all of them). The .docx and the preview interleave paragraphs and tables by it.
+    after_paragraphs: int | None = None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,429 @@
+"""Derived sections, written last from the rest of the draft and the key facts.
+
+- **Title page** (E3 1): the study's key facts, each cited (``classify.attach_key_facts``), and a
+  visible placeholder for each fact E3 expects that the sources do not give.
+- **Synopsis** (E3 2): a two-column table in E3's order (objectives, methodology, number of
+  patients, diagnosis and criteria, test product, criteria for evaluation, statistical methods,
+  efficacy results, safety results, conclusions). Design rows take the protocol's own synopsis
+  sentences when it has any that the body did not use, else the body's first sentences; results
+  rows state the key figures of the primary efficacy outputs and of the adverse-event overview,
+  cell for cell, so that every number equals the body's.
+- **Efficacy / safety conclusions** (E3 11.4.7, 12.6) and **discussion and overall conclusions**
+  (E3 13): the main results outputs' key figures and the sentences of their footnotes that
+  interpret them ("OS data are immature"), nothing else: Folio draws no conclusion of its own.
+- **Output index** (E3 14, 16.2): the results outputs by number, title and population.
+- **References** (E3 15): the sources' reference lists, entries unchanged.
+- **Table of contents** (E3 3): a note; the .docx carries the real table of contents.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+from documents.pipeline import classify, language, mapping, results
+from documents.pipeline.results import ResultTable
+from documents.pipeline.state import DraftState
+from documents.pipeline.types import Block, Citation, OutlineSection, Paragraph, SectionDraft, Table
+from documents.pipeline.writer import write_block
+
+ORDER = {
+    "title_page": 0,
+    "references": 1,
+    "output_index": 2,
+    "efficacy_conclusions": 3,
+    "safety_conclusions": 3,
+    "synopsis": 4,
+    "discussion": 5,
+    "toc": 6,
+    "abbreviations": 9,
+}
+
+TITLE_PAGE_FACTS = (
+    ("title", "Study title"),
+    ("acronym", "Study acronym"),
+    ("protocol_number", "Protocol number"),
+    ("phase", "Phase of development"),
+    ("sponsor", "Sponsor"),
+    ("product", "Investigational product"),
+    ("indication", "Indication"),
+    ("coordinating_investigator", "Coordinating investigator"),
+    ("first_patient", "Study initiation date"),
+    ("data_cutoff", "Data cut-off"),
+    ("last_patient", "Study completion date"),
+)
+PLACEHOLDERS = (
+    ("Report date and version", "[to be completed]"),
+    (
+        "Good Clinical Practice",
+        "[confirm: this study was conducted in accordance with Good Clinical Practice, "
+        "including the archiving of essential documents]",
+    ),
+)
+# Facts E3 expects on the title page: a missing one gets a visible placeholder.
+EXPECTED = ("title", "protocol_number", "phase", "sponsor", "product", "indication")
+
+MAX_CONCLUSION_OUTPUTS = 4
+
+
+def ordered(state: DraftState, indices: Iterable[int]) -> list[int]:
+    return sorted(indices, key=lambda j: (ORDER.get(state.profiles[j].derived or "", 5), j))
+
+
+def _draft(
+    sec: OutlineSection,
+    paragraphs: Sequence[Paragraph] = (),
+    tables: Sequence[Table] = (),
+    *,
+    state: str | None = None,
+) -> SectionDraft:
+    if state is None:
+        state = "generated" if paragraphs or tables else "no_source"
+    return SectionDraft(
+        section_id=sec.section_id,
+        number=sec.number,
+        title=sec.title,
+        level=sec.level,
+        state=state,  # type: ignore[arg-type]
+        paragraphs=tuple(paragraphs),
+        tables=tuple(tables),
+    )
+
+
+def _no_source(sec: OutlineSection, kind: str) -> SectionDraft:
+    return _draft(
+        sec, [Paragraph(text=mapping.no_source_message(kind), style="note")], state="no_source"
+    )
+
+
+def write(state: DraftState, i: int) -> SectionDraft:
+    kind = state.profiles[i].derived
+    sec = state.outline[i]
+    if kind == "title_page":
+        return title_page(state, sec)
+    if kind == "synopsis":
+        return synopsis(state, sec)
+    if kind == "toc":
+        note = Paragraph(
+            text="The table of contents of this report is generated from its headings.",
+            style="note",
+        )
+        return _draft(sec, [note], state="generated")
+    if kind in {"discussion", "efficacy_conclusions", "safety_conclusions"}:
+        return conclusions(state, sec, kind)
+    if kind == "references":
+        return references(state, sec)
+    if kind == "output_index":
+        return output_index(state, sec, i)
+    return _no_source(sec, "default")
+
+
+# ---------------------------------------------------------------- title page
+
+
+def title_page(state: DraftState, sec: OutlineSection) -> SectionDraft:
+    facts = classify.all_key_facts(state.sources)
+    paragraphs: list[Paragraph] = []
+    for name, label in TITLE_PAGE_FACTS:
+        fact = facts.get(name)
+        if fact is None:
+            if name in EXPECTED:
+                paragraphs.append(
+                    Paragraph(text=f"{label}: [not found in the sources]", style="note")
+                )
+            continue
+        s_idx = next(
+            (k for k, src in enumerate(state.sources) if src.file_path == fact.file_path), None
+        )
+        if s_idx is None:
+            continue
+        block = Block(index=0, kind="paragraph", text=fact.quote, page=fact.page, block=fact.block)
+        cites = state.ctx.locator.locate(s_idx, block, fact.quote)
+        if not cites:
+            continue
+        value = language.clean_text(fact.value)
+        # The value must not carry a number its quote does not have.
+        if not set(language.numbers_in(value)) <= set(language.numbers_in(fact.quote)):
+            value = language.clean_text(fact.quote)
+        paragraphs.append(Paragraph(text=f"{label}: {value}", citations=(cites[0],)))
+    for label, text in PLACEHOLDERS:
+        paragraphs.append(Paragraph(text=f"{label}: {text}", style="note"))
+    if not any(p.citations for p in paragraphs):
+        return _no_source(sec, "title_page")
+    return _draft(sec, paragraphs)
+
+
+# ---------------------------------------------------------------- synopsis
+
+# (row label, E3 titles of the body sections that feed it, synopsis concepts of the protocol)
+SYNOPSIS_ROWS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
+    ("Objectives", ("Study Objectives",), ("synopsis.objectives",)),
+    (
+        "Methodology",
+        ("Overall Study Design and Plan - Description",),
+        ("synopsis.design", "synopsis"),
+    ),
+    ("Number of patients (planned)", ("Determination of Sample Size",), ()),
+    (
+        "Diagnosis and main criteria for inclusion",
+        ("Selection of Study Population", "Inclusion Criteria"),
+        (),
+    ),
+    ("Test product, dose and mode of administration", ("Treatments Administered",), ()),
+    ("Criteria for evaluation", ("Primary Efficacy Variable(s)",), ()),
+    ("Statistical methods", ("Statistical and Analytical Plans",), ()),
+)
+SYNOPSIS_SENTENCES = 2
+
+
+def _section_by_title(state: DraftState, title: str) -> SectionDraft | None:
+    from documents.pipeline.profiles import e3_entry
+
+    entry = e3_entry(title)
+    for j, draft in state.generated():
+        if entry is not None and e3_entry(state.outline[j].title) is entry:
+            return draft
+        if mapping.heading_similarity(title, state.outline[j].title) >= 0.9:
+            return draft
+    return None
+
+
+def _first_sentences(draft: SectionDraft, n: int) -> tuple[list[str], list[Citation]]:
+    texts: list[str] = []
+    cites: list[Citation] = []
+    for p in draft.paragraphs:
+        if p.style == "note" or not p.citations:
+            continue
+        sentences = language.sentences(p.text) if p.style == "body" else [p.text]
+        for s in sentences:
+            if len(texts) >= n:
+                break
+            if s.rstrip().endswith(":"):
+                continue
+            texts.append(s)
+        cites.extend(p.citations)
+        if len(texts) >= n:
+            break
+    return texts, cites
+
+
+def synopsis(state: DraftState, sec: OutlineSection) -> SectionDraft:
+    rows: list[tuple[str, str]] = []
+    citations: list[Citation] = []
+    for label, titles, _concepts in SYNOPSIS_ROWS:
+        for title in titles:
+            draft = _section_by_title(state, title)
+            if draft is None:
+                continue
+            texts, cites = _first_sentences(draft, SYNOPSIS_SENTENCES)
+            if texts:
+                rows.append((label, " ".join(texts)))
+                citations.extend(cites)
+                break
+    for label, tables in (
+        ("Efficacy results", _main_efficacy(state)),
+        ("Safety results", _main_safety(state)),
+    ):
+        text, cites = _figures_text(state, tables, style="with")
+        if text:
+            rows.append((label, text))
+            citations.extend(cites)
+    conclusions_text, cites = _interpretive_notes(
+        state, _main_efficacy(state) + _main_safety(state)
+    )
+    if conclusions_text:
+        rows.append(("Conclusions", conclusions_text))
+        citations.extend(cites)
+    if not rows:
+        return _no_source(sec, "synopsis")
+    table = Table(
+        title="Synopsis",
+        rows=tuple(rows),
+        citations=tuple(dict.fromkeys(citations)),
+        header_rows=0,
+    )
+    return _draft(sec, [], [table])
+
+
+# ---------------------------------------------------------------- results-based sections
+
+
+def _placed(state: DraftState) -> list[ResultTable]:
+    out = [t for lst in state.placed.values() for t in lst]
+    return sorted(out, key=lambda t: (t.s_idx, t.pos))
+
+
+def _main_efficacy(state: DraftState) -> list[ResultTable]:
+    """The primary efficacy outputs: the first efficacy tables by number (no sensitivity or
+    subgroup analyses), one per endpoint family."""
+    effic = [
+        t
+        for t in state.outputs
+        if t.klass == "efficacy"
+        and not t.is_listing
+        and not re.search(r"sensitivity|subgroup|supplementary|by visit|per visit", t.title, re.I)
+    ]
+    effic.sort(
+        key=lambda t: tuple(int(x) if x.isdigit() else 0 for x in re.split(r"[.\-]", t.number))
+    )
+    return effic[:MAX_CONCLUSION_OUTPUTS]
+
+
+def _main_safety(state: DraftState) -> list[ResultTable]:
+    over = [t for t in state.outputs if t.klass == "ae_overview"]
+    if not over:
+        over = [t for t in state.outputs if t.klass in {"ae_solicited", "ae_common"}][:1]
+    return over[:2]
+
+
+def _figures_text(
+    state: DraftState, tables: Sequence[ResultTable], *, style: str
+) -> tuple[str, list[Citation]]:
+    parts: list[str] = []
+    cites: list[Citation] = []
+    for table in tables:
+        rows = results.key_rows(table)[:4]
+        phrases = []
+        for row_index, cells in rows:
+            phrase = results.figures_phrase(table, cells, style=style)
+            row_cites = state.ctx.locator.locate_row(table.s_idx, table.block, row_index)
+            if phrase and row_cites:
+                phrases.append(phrase)
+                cites.extend(row_cites)
+        if phrases:
+            parts.append(f"{results.output_reference(table)}: " + "; ".join(phrases) + ".")
+    return " ".join(parts), cites
+
+
+def _interpretive_notes(
+    state: DraftState, tables: Sequence[ResultTable]
+) -> tuple[str, list[Citation]]:
+    texts: list[str] = []
+    cites: list[Citation] = []
+    for table in tables:
+        for row_index, text in results.prose_footnotes(table):
+            if not re.search(
+                r"\b(?:immature|not (?:statistically )?significant|significant|met|boundary|"
+                r"crossed|demonstrated|superior|non-?inferior|favou?rs?)\b",
+                text,
+                re.I,
+            ):
+                continue
+            if row_index is not None:
+                c = state.ctx.locator.locate_row(table.s_idx, table.block, row_index)
+            else:
+                c = state.ctx.locator.locate(table.s_idx, table.block, text)
+            if c:
+                texts.append(text)
+                cites.extend(c)
+    return " ".join(texts), cites
+
+
+def conclusions(state: DraftState, sec: OutlineSection, kind: str | None) -> SectionDraft:
+    tables: list[ResultTable] = []
+    if kind in {"discussion", "efficacy_conclusions"}:
+        tables += _main_efficacy(state)
+    if kind in {"discussion", "safety_conclusions"}:
+        tables += _main_safety(state)
+    paragraphs: list[Paragraph] = []
+    for table in tables:
+        text, cites = _figures_text(
+            state, [table], style="versus" if kind == "discussion" else "was"
+        )
+        if text and not state.ctx.is_duplicate(text):
+            state.ctx.remember(text)
+            paragraphs.append(Paragraph(text=text, citations=tuple(dict.fromkeys(cites))))
+    if kind == "discussion":
+        notes, cites = _interpretive_notes(state, tables)
+        if notes:
+            paragraphs.append(Paragraph(text=notes, citations=tuple(dict.fromkeys(cites))))
+    if not paragraphs:
+        return _no_source(sec, "discussion")
+    return _draft(sec, paragraphs)
+
+
+def output_index(state: DraftState, sec: OutlineSection, i: int) -> SectionDraft:
+    """The results outputs of this part of E3 14 / 16.2, by number and title."""
+    number = sec.number
+    want_listing = number.startswith("16")
+    chosen = []
+    for t in state.outputs:
+        if t.is_listing != want_listing:
+            continue
+        if (
+            number in {"14", "16.2"}
+            or t.number.startswith(number + ".")
+            or t.number == number
+            or (not want_listing and _index_family(sec.title, t))
+        ):
+            chosen.append(t)
+    if not chosen:
+        if not state.outputs:
+            return _no_source(sec, "results")
+        return _draft(
+            sec,
+            state="no_source",
+            paragraphs=[Paragraph(text="No results output of this kind was given.", style="note")],
+        )
+    rows = [("Output", "Title", "Analysis set")]
+    cites: list[Citation] = []
+    for t in chosen:
+        rows.append((f"{t.kind} {t.number}", t.title, t.population))
+        if t.caption_row is not None:
+            cites.extend(state.ctx.locator.locate_row(t.s_idx, t.block, t.caption_row))
+        else:
+            cites.extend(state.ctx.locator.locate(t.s_idx, t.block, t.caption))
+    return _draft(
+        sec,
+        [],
+        [
+            Table(
+                title="Results outputs",
+                rows=tuple(rows),
+                citations=tuple(dict.fromkeys(cites)),
+                header_rows=1,
+            )
+        ],
+    )
+
+
+def _index_family(title: str, t: ResultTable) -> bool:
+    low = title.lower()
+    if "demographic" in low:
+        return t.klass in {
+            "demographics",
+            "disposition",
+            "analysis_sets",
+            "deviations",
+            "compliance",
+        }
+    if "efficacy" in low:
+        return results.is_efficacy(t.klass)
+    if "safety" in low or "adverse" in low or "death" in low or "laborator" in low:
+        return results.is_safety(t.klass)
+    return False
+
+
+def references(state: DraftState, sec: OutlineSection) -> SectionDraft:
+    paragraphs: list[Paragraph] = []
+    tables: list[Table] = []
+    words = 0
+    claimed = state.assignment.claimed
+    for node in state.index.nodes:
+        if not node.references:
+            continue
+        blocks = state.index.blocks[node.source_index]
+        for pos in range(node.start, node.end_subtree):
+            if words >= 1200 or (node.source_index, pos) in claimed:
+                continue
+            # A reference is one entry: kept whole and unchanged.
+            result = write_block(
+                state.ctx, node.source_index, blocks[pos], convert_tense=False, verbatim=True
+            )
+            claimed.add((node.source_index, pos))
+            paragraphs.extend(result.paragraphs)
+            tables.extend(result.tables)
+            words += result.words
+    if not paragraphs and not tables:
+        return _no_source(sec, "references")
+    return _draft(sec, paragraphs, tables)
