@@ -7,9 +7,6 @@ from typing import Any
 from documents.pipeline.extract.common import EXTRACTOR_VERSION
 from documents.pipeline.types import Block, ExtractedSource, KeyFact
 
-# ============================================================================================
-# JSON round trip (the extraction cache)
-
 
 def _block_to_json(b: Block) -> dict[str, Any]:
     out: dict[str, Any] = {"i": b.index, "k": b.kind, "t": b.text}
@@ -29,6 +26,18 @@ def _block_to_json(b: Block) -> dict[str, Any]:
         out["bo"] = True
     if b.font_size:
         out["fs"] = b.font_size
+    if b.caption:
+        out["cap"] = b.caption
+    if b.table_number:
+        out["tn"] = b.table_number
+    if b.population:
+        out["pop"] = b.population
+    if b.header_rows:
+        out["hr"] = b.header_rows
+    if b.footnotes:
+        out["fn"] = list(b.footnotes)
+    if b.row_pages:
+        out["rp"] = list(b.row_pages)
     return out
 
 
@@ -45,6 +54,12 @@ def _block_from_json(d: dict[str, Any]) -> Block:
         rows=tuple(tuple(str(c) for c in r) for r in d.get("r", ())),
         bold=bool(d.get("bo", False)),
         font_size=float(d.get("fs", 0.0)),
+        caption=str(d.get("cap", "")),
+        table_number=str(d.get("tn", "")),
+        population=str(d.get("pop", "")),
+        header_rows=int(d.get("hr", 0)),
+        footnotes=tuple(str(f) for f in d.get("fn", ())),
+        row_pages=tuple(int(p) for p in d.get("rp", ())),
     )
 
 
@@ -60,6 +75,7 @@ def source_to_json(src: ExtractedSource) -> dict[str, Any]:
         "title": src.title,
         "kind": src.kind,
         "pages": list(src.pages),
+        "warnings": list(src.warnings),
         "blocks": [_block_to_json(b) for b in src.blocks],
         "key_facts": [
             {
@@ -89,4 +105,5 @@ def source_from_json(data: dict[str, Any]) -> ExtractedSource:
         title=data.get("title", ""),
         kind=data.get("kind", "other"),
         key_facts=tuple(KeyFact(**f) for f in data.get("key_facts", ())),
+        warnings=tuple(str(w) for w in data.get("warnings", ())),
     )

@@ -12,7 +12,7 @@ from documents.pipeline.errors import SourceError
 from documents.pipeline.types import Block, ExtractedSource
 
 # Part of the extraction cache key: change it whenever blocks or their numbering change.
-EXTRACTOR_VERSION = "2026.11.2"
+EXTRACTOR_VERSION = "2026.12.1"
 
 _ALNUM = re.compile(r"[\W_]+")
 
@@ -48,6 +48,29 @@ LIST_MARKER = re.compile(
 )
 BULLETS = frozenset("•●▪■◦○∙·‣⁃□➢►✓\uf0b7\uf0a7\uf0d8\uf076-–*")
 CAPTION = re.compile(r"^(?:Table|Figure|Listing|TABLE|FIGURE|LISTING)\s+[A-Z0-9][\w.\-]*")
+
+
+# "Section 7.1 Primary Analysis", "SECTION 7 SAFETY", "Chapter 3: Methods".
+SECTION_HEADING = re.compile(
+    r"^(?:section|sect\.|chapter)\s+(\d{1,2}(?:\.\d{1,3}){0,7})\.?\s*[:.–—-]?\s+(\S.*)$", re.I
+)
+
+
+def split_heading_label(text: str) -> tuple[str, str] | None:
+    """(number, title) of a numbered heading's text, or None when it carries no number.
+
+    "5.1. Inclusion Criteria" → ("5.1", "Inclusion Criteria"); "Section 7.1 Primary Analysis"
+    → ("7.1", "Primary Analysis"); "APPENDIX A: Schedule" → ("APPENDIX A", "Schedule").
+    """
+    s = text.strip()
+    for pattern in (SECTION_HEADING, NUM_HEADING):
+        m = pattern.match(s)
+        if m:
+            return m.group(1), m.group(2).strip()
+    m = APPENDIX.match(s)
+    if m:
+        return m.group(1).strip(), m.group(2).strip()
+    return None
 
 
 def heading_label(number: str, title: str) -> str:

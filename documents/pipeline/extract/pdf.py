@@ -10,7 +10,9 @@ from typing import Any
 
 from documents.pipeline.errors import SourceError
 from documents.pipeline.extract.common import alnum
-from documents.pipeline.extract.pdf_layout import Line, pdf_structure
+from documents.pipeline.extract.pdf_layout import pdf_structure
+from documents.pipeline.extract.pdf_lines import Line, Run
+from documents.pipeline.extract.toc import TocEntry, make_entry
 from documents.pipeline.safety import (
     Limits,
     sanitize_text,
@@ -111,11 +113,13 @@ def _page_lines(page: Any, bold_cache: dict[int, tuple[Any, bool]]) -> tuple[str
         size_chars: dict[float, int] = {}
         bold_chars = total = 0
         first: tuple[float, float] | None = None
+        pieces: list[Run] = []
         j = r
         while j < n_runs and runs[j][0] < end:
             s0, e0, size, bold, x, pos = runs[j]
             overlap = min(e0, end) - max(s0, start)
             if overlap > 0:
+                pieces.append(Run(x, pos, size, bold, text[max(s0, start) : min(e0, end)]))
                 total += overlap
                 size_chars[size] = size_chars.get(size, 0) + overlap
                 if bold:
@@ -129,6 +133,7 @@ def _page_lines(page: Any, bold_cache: dict[int, tuple[Any, bool]]) -> tuple[str
             line.bold = bold_chars >= 0.8 * total
             line.x, line.pos = first or (0.0, 0.0)
             line.styled = True
+            line.runs = pieces
         lines.append(line)
         start = end + 1
     return text, lines
@@ -190,12 +195,16 @@ def extract_pdf(desc: SourceDescriptor, limits: Limits) -> ExtractedSource:
         page_lines: list[list[Line]] = []
         bold_cache: dict[int, tuple[Any, bool]] = {}
         total_chars = 0
-        failures = 0
+        failures: list[int] = []
         for i in range(n_pages):
             try:
                 text, lines = _page_lines(reader.pages[i], bold_cache)
             except LimitReachedError as exc:
-                raise SourceError(name, "document_too_complex") from exc
+                if limit_code(exc) == "document_too_complex":
+                    raise SourceError(name, "document_too_complex") from exc
+                logger.info("%s: page %d damaged: %r", name, i + 1, exc)
+                failures.append(i + 1)
+                text, lines = "", []
             except FileNotDecryptedError as exc:
                 raise SourceError(name, "encrypted_document") from exc
             except (MemoryError, RecursionError):
@@ -203,7 +212,7 @@ def extract_pdf(desc: SourceDescriptor, limits: Limits) -> ExtractedSource:
             except Exception as exc:
                 # One damaged page should not sink a 300-page protocol; it simply has no text.
                 logger.info("%s: page %d unreadable: %r", name, i + 1, exc)
-                failures += 1
+                failures.append(i + 1)
                 text, lines = "", []
             total_chars += len(text)
             if total_chars > limits.max_extracted_chars:
@@ -216,13 +225,26 @@ def extract_pdf(desc: SourceDescriptor, limits: Limits) -> ExtractedSource:
             meta = reader.metadata
             if meta is not None and meta.title:
                 meta_title = sanitize_text(str(meta.title)).strip()
+        outline = read_outline(reader)
 
     if not any(alnum(t) for t in texts):
         if failures:
             raise SourceError(name, "unreadable_document")
         _raise_if_content_bomb(reader, name, config)
         raise SourceError(name, "no_text_found")
-    blocks, title = pdf_structure(page_lines, texts)
+    warnings: list[str] = []
+    if failures:
+        warnings.append(
+            f"{_pages_phrase(failures)} could not be read (damaged content); "
+            "their text is missing from this source."
+        )
+    empty = [k + 1 for k, t in enumerate(texts) if not alnum(t) and (k + 1) not in failures]
+    if empty and len(empty) < n_pages:
+        warnings.append(
+            f"{_pages_phrase(empty)} {'has' if len(empty) == 1 else 'have'} no text layer "
+            "(a scanned image or a figure); any text in them is not read."
+        )
+    blocks, title = pdf_structure(page_lines, texts, outline)
     if not title:
         title = meta_title if meta_title and len(meta_title) < 300 else ""
     return ExtractedSource(
@@ -234,6 +256,7 @@ def extract_pdf(desc: SourceDescriptor, limits: Limits) -> ExtractedSource:
         blocks=tuple(blocks),
         pages=tuple(texts),
         title=title,
+        warnings=tuple(warnings),
     )
 
 
@@ -254,8 +277,66 @@ def _raise_if_content_bomb(reader: Any, name: str, config: dict[str, Any]) -> No
                 if contents is not None:
                     contents.get_data()
             except LimitReachedError as exc:
-                raise SourceError(name, "document_too_complex") from exc
+                raise SourceError(name, limit_code(exc)) from exc
             except (MemoryError, RecursionError):
                 raise
             except Exception:  # a damaged stream is not a bomb; "no text" stays the answer
                 continue
+
+
+# pypdf's limits that mean "too much work" (a decompression bomb, a page or token flood);
+# every other LimitReachedError is a damaged parameter (an image or predictor size, a width
+# table, a cycle), which splitting the file would not help: the file reads as damaged.
+_TOO_COMPLEX = re.compile(
+    r"limit reached while decompressing|page tree|maximum number of tokens|tokens per stream|"
+    r"dictionary entries|array element count|outline depth",
+    re.I,
+)
+
+
+def limit_code(exc: Exception) -> str:
+    """``document_too_complex`` for a bomb, ``unreadable_document`` for a damaged parameter."""
+    message = str(exc)
+    if "recovery limit" in message.lower() or not _TOO_COMPLEX.search(message):
+        return "unreadable_document"
+    return "document_too_complex"
+
+
+def _pages_phrase(pages: list[int]) -> str:
+    shown = ", ".join(str(p) for p in pages[:10]) + (", ..." if len(pages) > 10 else "")
+    return f"Page {shown}" if len(pages) == 1 else f"Pages {shown}"
+
+
+MAX_OUTLINE_ENTRIES = 5000
+
+
+def read_outline(reader: Any) -> list[TocEntry]:
+    """The document outline (bookmarks) as entries, depth first; [] when absent or damaged.
+
+    Bookmark destinations are not trusted for pages (generators often point them all at one
+    page); the titles and their nesting are what the headings map needs.
+    """
+    out: list[TocEntry] = []
+
+    def walk(items: Any, depth: int) -> None:
+        for item in items:
+            if len(out) >= MAX_OUTLINE_ENTRIES or depth > 12:
+                return
+            if isinstance(item, list):
+                walk(item, depth + 1)
+                continue
+            title = sanitize_text(str(getattr(item, "title", "") or "")).strip()
+            if not title or len(title) > 300:
+                continue
+            entry = make_entry(title, 0)
+            if not entry.number:
+                entry = TocEntry(entry.label, "", entry.title, 0, depth)
+            out.append(entry)
+
+    try:
+        walk(reader.outline, 1)
+    except (MemoryError, RecursionError):
+        raise
+    except Exception as exc:  # a damaged or cyclic outline only costs us the map
+        logger.info("outline unreadable: %r", exc)
+    return out

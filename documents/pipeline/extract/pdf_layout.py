@@ -8,39 +8,24 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from documents.pipeline.extract.common import (
-    APPENDIX,
     BULLETS,
     CAPTION,
     LIST_MARKER,
-    NUM_HEADING,
     Builder,
     HeadingStack,
     alnum,
     heading_label,
 )
-from documents.pipeline.extract.toc import toc_lines
+from documents.pipeline.extract.pdf_headings import (
+    Heading,
+    HeadingMap,
+    heading_candidate,
+    merge_heading,
+    plausible_number,
+)
+from documents.pipeline.extract.pdf_lines import Line, dehyphenate_join
+from documents.pipeline.extract.toc import TocEntry, find_pdf_toc
 from documents.pipeline.types import Block, BlockKind
-
-# Endings that mark a line-end hyphen as a soft break inside one word ("treat-/ment").
-# fmt: off
-_COMMON_SUFFIXES = frozenset({
-    "ment", "ments", "tion", "tions", "sion", "sions", "ing", "ings", "ed", "ly", "ity",
-    "ities", "ness", "ance", "ances", "ence", "ences", "able", "ible", "al", "ally", "ial",
-    "ive", "ous", "er", "ers", "ist", "ists", "ism", "ize", "ized", "ise", "ised", "ical",
-    "ogy", "ia", "ic", "ics", "ate", "ated", "ation", "ations",
-})
-# fmt: on
-
-
-@dataclass
-class Line:
-    text: str
-    size: float = 0.0
-    bold: bool = False
-    x: float = 0.0
-    pos: float = 0.0  # baseline position across lines (y for upright text)
-    styled: bool = False
-
 
 # --- PDF layout analysis ------------------------------------------------------------------
 
@@ -115,7 +100,7 @@ class _Para:
             return
         text = ""
         for ln in self.lines:
-            text = _dehyphenate_join(text, ln.text, vocab, hyphenated) if text else ln.text
+            text = dehyphenate_join(text, ln.text, vocab, hyphenated) if text else ln.text
         text = text.strip()
         if alnum(text):
             first = self.lines[0]
@@ -130,85 +115,6 @@ class _Para:
                 font_size=first.size,
             )
         self.lines = []
-
-
-@dataclass
-class _Heading:
-    number: str
-    title: str
-    level: int  # 0: unnumbered, decided later from the font size
-
-
-def _heading_candidate(line: Line, body: float, styled_doc: bool) -> _Heading | None:
-    s = line.text.strip()
-    if len(s) < 2 or len(s) > 160:
-        return None
-    emphasised = line.bold or line.size >= body + 1.0
-    if styled_doc and line.styled and not emphasised and not s.isupper():
-        return None
-    m = NUM_HEADING.match(s)
-    if m:
-        number, title = m.group(1), m.group(2).strip()
-        letters = sum(ch.isalpha() for ch in title)
-        digits = sum(ch.isdigit() for ch in title)
-        if letters < 2 or digits > letters or title[-1] in ",;":
-            return None  # a table row ("12 Week 24 >140 168") or a wrapped sentence
-        if not (title[0].isalpha() or title[0] in "('\"‘“"):
-            return None
-        if int(number.split(".")[0]) > 60:
-            return None
-        if not (styled_doc and line.styled) and (len(s) > 90 or s.endswith(".")):
-            return None
-        return _Heading(number, title, number.count(".") + 1)
-    m = APPENDIX.match(s)
-    if m and (emphasised or s.isupper()):
-        return _Heading(m.group(1).strip(), m.group(2).strip(), 1)
-    if not (styled_doc and line.styled):
-        return None
-    words = s.split()
-    large = line.size >= body + 1.5
-    # A large line ending in a comma can be the first line of a wrapped title; _merge_heading
-    # judges the joined text.
-    if len(words) > 14 or s[-1] in (".;" if large else ".,;") or LIST_MARKER.match(s):
-        return None
-    letters = sum(ch.isalpha() for ch in s)
-    if letters < 3 or letters < 0.5 * len(s.replace(" ", "")):
-        return None
-    if not (s[0].isupper() or s[0].isdigit() or s[0] in "('\"‘“"):
-        return None
-    if line.bold and line.size >= body - 0.5:
-        return _Heading("", s, 0)
-    if line.size >= body + 1.5:
-        return _Heading("", s, 0)
-    if s.isupper() and len(words) >= 2 and line.size >= body - 0.5:
-        return _Heading("", s, 0)
-    return None
-
-
-def _dehyphenate_join(left: str, right: str, vocab: set[str], hyphenated: set[str]) -> str:
-    """Join two wrapped lines of one paragraph."""
-    left = left.rstrip()
-    right = right.lstrip()
-    if not left:
-        return right
-    if not right:
-        return left
-    if left.endswith("\u00ad"):
-        return left[:-1] + right
-    if left.endswith("-") and len(left) >= 2 and left[-2].isalpha() and right[:1].islower():
-        m1 = re.search(r"([A-Za-z]+)-$", left)
-        m2 = re.match(r"([a-z]+)", right)
-        if m1 and m2:
-            before, after = m1.group(1), m2.group(1)
-            joined = (before + after).lower()
-            if f"{before}-{after}".lower() in hyphenated:
-                return left + right
-            if joined in vocab or after in _COMMON_SUFFIXES:
-                return left[:-1] + right
-        return left + right
-    if left.endswith(("-", "/")):
-        return left + right
-    return left + " " + right
 
 
 def _line_gaps(pages: list[list[Line]]) -> dict[float, float]:
@@ -245,91 +151,29 @@ def _breaks_paragraph(prev: Line, cur: Line, usual: dict[float, float]) -> bool:
     return gap > max(normal * 1.3, normal + 0.25 * cur.size)
 
 
-_FUNCTION_WORDS = frozenset(
-    {
-        *("a", "an", "and", "as", "at", "by", "for", "from", "in", "into", "of", "on", "or"),
-        *("per", "than", "that", "the", "to", "vs", "with", "without"),
-    }
-)
-_SENTENCE_INSIDE = re.compile(r"[.;]\s+[A-Z(]")
+def _table_row_lines(lines: list[Line], drop: set[int]) -> set[int]:
+    """Lines that share their baseline with another line further along: cells of a table row."""
+    by_pos: dict[int, list[int]] = {}
+    for i, ln in enumerate(lines):
+        if ln.styled and i not in drop and ln.text.strip():
+            by_pos.setdefault(round(ln.pos / 2), []).append(i)
+    out: set[int] = set()
+    for group in by_pos.values():
+        xs = sorted(lines[i].x for i in group)
+        if len(group) >= 2 and xs[-1] - xs[0] > 30:
+            out.update(group)
+    return out
 
 
-def _merge_heading(
-    lines: list[Line],
-    i: int,
-    h: _Heading,
-    found: dict[int, _Heading],
-    drop: set[int],
-    vocab: set[str],
-    hyphenated: set[str],
-    last_number: tuple[int, ...] | None,
-) -> tuple[str, int] | None:
-    """The heading's full title (joined over wrapped lines) and the next line index.
-
-    None when the joined text reads as a sentence (a bold or large line of body text).
-    """
-    ln = lines[i]
-    title = h.title
-    j = i + 1
-    n = len(lines)
-    extra = 0
-    while (
-        j < n
-        and extra < 3
-        and j not in drop
-        # A numbered line may continue the heading only when it cannot be the next heading.
-        and (
-            j not in found
-            or not found[j].number
-            or not _plausible_number(found[j].number, last_number)
-        )
-        and lines[j].text.strip()
-        and ln.styled
-        and lines[j].styled
-        and lines[j].bold == ln.bold
-        and abs(lines[j].size - ln.size) < 0.6
-        and not LIST_MARKER.match(lines[j].text.strip())
-        and not title.endswith((".", ":"))
-        and 0 < lines[j - 1].pos - lines[j].pos < 1.8 * max(ln.size, 1.0)
-        and len(title) + len(lines[j].text) < 400
-    ):
-        title = _dehyphenate_join(title, lines[j].text.strip(), vocab, hyphenated)
-        j += 1
-        extra += 1
-    words = title.split()
-    if len(title) > 200 or len(words) > 24 or _SENTENCE_INSIDE.search(title):
-        return None
-    if words and (words[-1].lower() in _FUNCTION_WORDS or title.endswith((",", ";"))):
-        return None
-    if not h.number and title.endswith("."):
-        return None
-    return title, j
-
-
-def _plausible_number(number: str, last: tuple[int, ...] | None) -> bool:
-    """Whether a numbered heading can follow the previous one (5.1 → 5.2, 5.2 → 6, 5 → 5.1).
-
-    Stops a wrapped sentence that starts with a number ("2 to 4 weeks ...") from becoming a
-    heading. Small gaps are allowed: a heading the extraction missed must not hide the next.
-    """
-    if not number or not number[0].isdigit():
-        return True
-    parts = tuple(int(x) for x in number.split("."))
-    if last is None:
-        return parts[0] <= 3
-    if parts[: len(last)] == last and len(parts) > len(last):
-        return all(p <= 2 for p in parts[len(last) :])  # first child
-    for k in range(min(len(parts), len(last))):
-        if parts[:k] != last[:k]:
-            return False
-        if last[k] < parts[k] <= last[k] + 3:
-            return all(p <= 2 for p in parts[k + 1 :])
-        if parts[k] != last[k]:
-            return False
-    return False
-
-
-def pdf_structure(pages: list[list[Line]], texts: list[str]) -> tuple[list[Block], str]:
+def pdf_structure(
+    pages: list[list[Line]],
+    texts: list[str],
+    outline: list[TocEntry] | None = None,
+    skip_pages: set[int] | None = None,
+) -> tuple[list[Block], str]:
+    """Blocks of a PDF from its styled lines; ``outline`` holds the document's bookmarks (as
+    entries) and ``skip_pages`` the 0-based pages whose content another reader has turned into
+    blocks already (results tables)."""
     styled_doc = any(ln.styled for lines in pages for ln in lines)
     # Body size per page: a document mixing 12-pt prose with 10-pt table pages has two bodies,
     # and a 12-pt line is a heading on neither. Sparse pages (title pages) use the global one.
@@ -352,23 +196,42 @@ def pdf_structure(pages: list[list[Line]], texts: list[str]) -> tuple[list[Block
         hyphenated.update(w.lower() for w in re.findall(r"[A-Za-z]+-[A-Za-z]+", t))
 
     running = _running_lines(pages)
-    skip: list[set[int]] = []
-    for lines, drop in zip(pages, running, strict=True):
-        skip.append(drop | toc_lines(lines, drop))
+    toc_drop, toc_entries = find_pdf_toc(pages, running)
+    skip = [a | b for a, b in zip(running, toc_drop, strict=True)]
+    for k in skip_pages or ():
+        skip[k] = set(range(len(pages[k])))
+    # The document's own map of its headings: the outline when it has one, else its TOC.
+    heading_map = HeadingMap(outline if outline and len(outline) >= 3 else toc_entries)
 
     # Pass 1: heading candidates, and the size of numbered top-level headings.
-    candidates: list[dict[int, _Heading]] = []
+    candidates: list[dict[int, Heading]] = []
+    spans: dict[tuple[int, int], int] = {}  # (page lines id, first line) → after a mapped heading
     top_sizes: list[float] = []
     for lines, drop, pbody in zip(pages, skip, page_body, strict=True):
-        found: dict[int, _Heading] = {}
-        for i, ln in enumerate(lines):
+        found: dict[int, Heading] = {}
+        in_rows = _table_row_lines(lines, drop)
+        i = 0
+        while i < len(lines):
+            ln = lines[i]
             if i in drop or not ln.text.strip():
+                i += 1
                 continue
-            h = _heading_candidate(ln, pbody, styled_doc)
+            hit = heading_map.match(lines, i, drop) if heading_map else None
+            if hit is not None:
+                found[i] = hit[0]
+                spans[(id(lines), i)] = hit[1]
+                if hit[0].level == 1 and hit[0].number[:1].isdigit() and ln.styled:
+                    top_sizes.append(ln.size)
+                i = hit[1]
+                continue
+            h = heading_candidate(ln, pbody, styled_doc)
+            if h is not None and not h.number and i in in_rows:
+                h = None  # a bold cell of a table row ("Trial Acronym | HARBOUR-301")
             if h is not None:
                 found[i] = h
                 if h.level == 1 and h.number and ln.styled:
                     top_sizes.append(ln.size)
+            i += 1
         candidates.append(found)
     top_sizes.sort()
     top_size = top_sizes[len(top_sizes) // 2] if top_sizes else body + 2.0
@@ -400,15 +263,15 @@ def pdf_structure(pages: list[list[Line]], texts: list[str]) -> tuple[list[Block
                 i += 1
                 continue
             h = found.get(i)
-            merged = (
-                _merge_heading(lines, i, h, found, drop, vocab, hyphenated, last_number)
-                if h
-                else None
-            )
+            merged: tuple[str, int] | None = None
+            if h is not None and h.mapped:
+                merged = (h.title, spans[(id(lines), i)])
+            elif h is not None:
+                merged = merge_heading(lines, i, h, found, drop, vocab, hyphenated, last_number)
             if (
                 h is not None
                 and merged is not None
-                and (not seen_numbered or _plausible_number(h.number, last_number))
+                and (h.mapped or not seen_numbered or plausible_number(h.number, last_number))
             ):
                 title, j = merged
                 flush()
@@ -419,7 +282,7 @@ def pdf_structure(pages: list[list[Line]], texts: list[str]) -> tuple[list[Block
                     else:
                         level = min(stack.anchor_level() + 1, 9)
                 if h.number and h.number[0].isdigit():
-                    last_number = tuple(int(x) for x in h.number.split("."))
+                    last_number = tuple(int(x) for x in h.number.split(".") if x.isdigit())
                     seen_numbered = True
                 elif level == 1:
                     last_number = None  # an appendix or attachment may restart its numbering

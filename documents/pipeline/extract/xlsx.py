@@ -61,15 +61,12 @@ def extract_xlsx(desc: SourceDescriptor, limits: Limits) -> ExtractedSource:
     offset = 0
     try:
         for ws in wb.worksheets:
-            max_row, max_col = ws.max_row, ws.max_column
-            if not (
-                isinstance(max_row, int)
-                and isinstance(max_col, int)
-                and max_row * max_col <= cell_budget
-            ):
-                # No dimension, or one declaring far more cells than we would read (a hostile
-                # A1:XFD1048576 would make openpyxl pad every row): read the rows as stored.
-                ws.reset_dimensions()
+            # Never trust the declared <dimension>: a sheet declaring "A1" with data in C2:O11
+            # would lose every cell outside A1 (openpyxl's read-only mode reads only the declared
+            # range). Read the rows as stored; the cell budget bounds the work.
+            declared = ws.max_row if isinstance(ws.max_row, int) else 0
+            declared_cols = ws.max_column if isinstance(ws.max_column, int) else 0
+            ws.reset_dimensions()
             rows: list[tuple[str, ...]] = []
             for row in ws.iter_rows():
                 cells = [_format_cell(c.value) for c in row]
@@ -81,6 +78,11 @@ def extract_xlsx(desc: SourceDescriptor, limits: Limits) -> ExtractedSource:
                 for c in cells:
                     budget.take(c)
                 rows.append(tuple(cells))
+            if len(rows) < declared and declared * max(declared_cols, 1) <= cell_budget:
+                # Rows declared but not stored still count, as a reader trusting the dimension
+                # numbers them: the next sheet's rows keep the same block numbers.
+                cell_budget -= declared - len(rows)
+                rows.extend([()] * (declared - len(rows)))
             n_rows = len(rows)
             first_block = offset + 1
             offset += n_rows
