@@ -29,7 +29,7 @@ class SourceDescriptor:
     file_path: str
     file_name: str
     sha256: str
-    file_type: str  # "pdf" | "docx" | "xlsx"
+    file_type: str  # "pdf" | "docx" | "xlsx" | "rtf" | "txt" | "out"
     local_path: str  # a readable local copy of the bytes
 
 
@@ -48,6 +48,15 @@ class Block:
     rows: tuple[tuple[str, ...], ...] = ()  # table cells, for kind == "table"
     bold: bool = False
     font_size: float = 0.0
+    # Results tables (TLFs) recognised by their number and title; "" / 0 / () elsewhere.
+    caption: str = ""  # the full title as printed: "Table 14.2.1.1 Progression-Free Survival ..."
+    table_number: str = ""  # "14.2.1.1", "14-3.01" (a listing's or figure's number likewise)
+    population: str = ""  # the analysis-set line: "Full Analysis Set", "Population: Efficacy"
+    header_rows: int = 0  # how many leading ``rows`` are column headers
+    footnotes: tuple[str, ...] = ()  # footnote lines printed under the table, in order
+    # PDF tables only: the page of each row (a table joined over "Page 1 of 2" outputs spans
+    # pages; cite row i on ``row_pages[i]``). Empty for one-page tables and other formats.
+    row_pages: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -63,6 +72,9 @@ class ExtractedSource:
     title: str = ""
     kind: SourceKind = "other"
     key_facts: tuple[KeyFact, ...] = ()
+    # Text the reader could not place or did not read (an unreadable page, footnotes, a text box
+    # it skipped), one sentence each: shown to the user, never a silent loss.
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

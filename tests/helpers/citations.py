@@ -45,8 +45,15 @@ def xlsx_blocks(path: str) -> tuple[str, ...]:
     wb = load_workbook(path, read_only=True, data_only=True)
     blocks: list[str] = []
     for ws in wb.worksheets:
-        for row in ws.iter_rows(values_only=True):
-            blocks.append(alnum("".join("" if v is None else str(v) for v in row)))
+        # Rows as stored (a declared <dimension> may leave cells out), at least as many as declared.
+        declared = ws.max_row if isinstance(ws.max_row, int) else 0
+        ws.reset_dimensions()
+        rows = [
+            alnum("".join("" if v is None else str(v) for v in row))
+            for row in ws.iter_rows(values_only=True)
+        ]
+        rows.extend([""] * (declared - len(rows)))
+        blocks.extend(rows)
     return tuple(blocks)
 
 
