@@ -249,7 +249,9 @@ def _named_concepts(
         return {}
     out: dict[str, int] = {}
     for cid, sections in wanted.items():
-        if cid == concept_id:
+        # Only a concept of the same standing (a broad "Trial Intervention" named in
+        # "Discontinuation of Trial Intervention" is not a second topic of that heading).
+        if cid == concept_id or concepts.concepts()[cid].parent is None:
             continue
         targets = [i for i in sections if i != owner]
         if not targets:

@@ -42,6 +42,10 @@ TITLE_WEAK = 0.6
 BODY_WORDS = 600  # words of a section's body read for its terms
 CONTEXT_BONUS = 0.12
 MIN_SCORE = 0.45
+BODY_MIN_TERMS = 3
+BODY_MIN_LEAD = 0.15
+# Concepts that hold whatever a document puts under them: a subheading never inherits them.
+CONTAINERS = frozenset({"appendices", "synopsis", "amendments"})
 
 
 @dataclass(frozen=True)
@@ -99,7 +103,10 @@ def is_within(concept_id: str, other: str) -> bool:
 @cache
 def _term_patterns() -> dict[str, re.Pattern[str]]:
     terms = {t for c in concepts().values() for t in c.terms}
-    return {t: re.compile(r"(?<![a-z0-9])" + re.escape(t) + r"(?![a-z0-9])") for t in terms}
+    # A term also matches its plural ("inhibitor" → "inhibitors").
+    return {
+        t: re.compile(r"(?<![a-z0-9])" + re.escape(t) + r"(?:s|es)?(?![a-z0-9])") for t in terms
+    }
 
 
 @cache
@@ -133,6 +140,11 @@ def title_scores(title: str) -> dict[str, float]:
 
 def body_scores(text: str) -> dict[str, float]:
     """Each concept's term evidence in ``text``, scaled 0..1 against the best concept."""
+    return body_evidence(text)[0]
+
+
+def body_evidence(text: str) -> tuple[dict[str, float], dict[str, int]]:
+    """``body_scores`` and, per concept, how many distinct terms of it the text uses."""
     low = " " + text.lower() + " "
     weights = _term_weight()
     patterns = _term_patterns()
@@ -142,18 +154,20 @@ def body_scores(text: str) -> dict[str, float]:
             hits = min(3, len(pat.findall(low)))
             found[t] = weights[t] * (1 + math.log(hits))
     raw: dict[str, float] = {}
+    distinct: dict[str, int] = {}
     for c in concepts().values():
         if not c.terms:
             continue
-        got = sum(found.get(t, 0.0) for t in set(c.terms))
-        if got:
+        hit = [t for t in set(c.terms) if t in found]
+        if hit:
             # Normalised by the concept's vocabulary size (square root: big vocabularies are not
             # punished for being thorough).
-            raw[c.id] = got / math.sqrt(len(set(c.terms)))
+            raw[c.id] = sum(found[t] for t in hit) / math.sqrt(len(set(c.terms)))
+            distinct[c.id] = len(hit)
     if not raw:
-        return {}
+        return {}, {}
     top = max(raw.values())
-    return {k: v / top for k, v in raw.items()}
+    return {k: v / top for k, v in raw.items()}, distinct
 
 
 def _body_text(index: SourceIndex, node: HeadingNode) -> str:
@@ -182,6 +196,7 @@ def classify_nodes(index: SourceIndex) -> dict[int, NodeConcept]:
     """The concept of every heading of the job's protocol, SAP and unclassified sources."""
     out: dict[int, NodeConcept] = {}
     by_id = {n.id: n for n in index.nodes}
+    front_end = _front_matter_ends(index)
     for node in index.nodes:  # parents come before their children
         if node.source_kind == "results":
             continue
@@ -193,10 +208,27 @@ def classify_nodes(index: SourceIndex) -> dict[int, NodeConcept]:
             kind=node.source_kind,
             parent_concepts=_enclosing(node, out, by_id),
         )
-        if found is None and parent is not None:
+        if found is None and parent is not None and parent.concept not in CONTAINERS:
             found = NodeConcept(parent.concept, parent.score * 0.8, "parent")
+        if (
+            found is not None
+            and found.via == "body"
+            and node.pos < front_end.get(node.source_index, 0)
+        ):
+            # Front matter (title page, approvals) before the first numbered section: only a
+            # heading that names its concept counts there.
+            found = None
         if found is not None:
             out[node.id] = found
+    return out
+
+
+def _front_matter_ends(index: SourceIndex) -> dict[int, int]:
+    """Per source, the position of its first numbered top-level heading (0 when none)."""
+    out: dict[int, int] = {}
+    for node in index.nodes:
+        if node.source_index not in out and re.fullmatch(r"1(?:\.0)?", node.number or ""):
+            out[node.source_index] = node.pos
     return out
 
 
@@ -227,7 +259,7 @@ def classify_one(
     if qualified and qualified != title:
         for cid, s in title_scores(qualified).items():
             titles[cid] = max(titles.get(cid, 0.0), s)
-    bodies = body_scores(body) if body.strip() else {}
+    bodies, distinct = body_evidence(body) if body.strip() else ({}, {})
     enclosing = set(parent_concepts)
     scored: list[tuple[float, str, str]] = []
     for cid in set(titles) | set(bodies):
@@ -239,13 +271,19 @@ def classify_one(
         elif t >= TITLE_WEAK:
             score, via = 0.55 * t + 0.45 * b, "title+body"
         else:
+            # Words alone decide only with several of the concept's terms and a clear lead.
+            runner_up = max((v for k, v in bodies.items() if k != cid), default=0.0)
+            if distinct.get(cid, 0) < BODY_MIN_TERMS or b - runner_up < BODY_MIN_LEAD:
+                continue
             score, via = 0.55 * b, "body"
+        family = {cid, *ancestors(cid)}
         if c.parent and c.parent in enclosing:
             score += CONTEXT_BONUS
-        elif enclosing and c.parent and not (set(ancestors(cid)) & enclosing) and t < 1.0:
+        elif enclosing - {"appendices"} and not (family & enclosing):
             # A concept from another part of the document (an SAP "Adverse Events" section is
-            # about the safety analysis, not about collecting adverse events).
-            score -= CONTEXT_BONUS / 2
+            # about the safety analysis, not about collecting adverse events; "Secondary
+            # Endpoints" under "Statistical Analyses" is an analysis).
+            score -= CONTEXT_BONUS
         if kind in {"protocol", "sap"} and kind not in c.kinds:
             score -= 0.2
         scored.append((score, cid, via))

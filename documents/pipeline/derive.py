@@ -155,25 +155,27 @@ def title_page(state: DraftState, sec: OutlineSection) -> SectionDraft:
 
 # ---------------------------------------------------------------- synopsis
 
-# (row label, E3 titles of the body sections that feed it, synopsis concepts of the protocol)
-SYNOPSIS_ROWS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
-    ("Objectives", ("Study Objectives",), ("synopsis.objectives",)),
-    (
-        "Methodology",
-        ("Overall Study Design and Plan - Description",),
-        ("synopsis.design", "synopsis"),
-    ),
-    ("Number of patients (planned)", ("Determination of Sample Size",), ()),
+# (row label, E3 titles of the body sections that feed it, the information element that a
+# sentence of the protocol's own synopsis must state to fill the row instead)
+SYNOPSIS_ROWS: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("Objectives", ("Study Objectives",), "objective_statement"),
+    ("Methodology", ("Overall Study Design and Plan - Description",), "design_type"),
+    ("Number of patients (planned)", ("Determination of Sample Size",), "planned_size"),
     (
         "Diagnosis and main criteria for inclusion",
         ("Selection of Study Population", "Inclusion Criteria"),
-        (),
+        "population_statement",
     ),
-    ("Test product, dose and mode of administration", ("Treatments Administered",), ()),
-    ("Criteria for evaluation", ("Primary Efficacy Variable(s)",), ()),
-    ("Statistical methods", ("Statistical and Analytical Plans",), ()),
+    (
+        "Test product, dose and mode of administration",
+        ("Treatments Administered",),
+        "treatment_regimen",
+    ),
+    ("Criteria for evaluation", ("Primary Efficacy Variable(s)",), "primary_endpoint"),
+    ("Statistical methods", ("Statistical and Analytical Plans",), "primary_analysis_method"),
 )
 SYNOPSIS_SENTENCES = 2
+SYNOPSIS_CONCEPTS = ("synopsis", "synopsis.design", "synopsis.objectives", "schema")
 
 
 def _section_by_title(state: DraftState, title: str) -> SectionDraft | None:
@@ -207,10 +209,44 @@ def _first_sentences(draft: SectionDraft, n: int) -> tuple[list[str], list[Citat
     return texts, cites
 
 
+def _synopsis_unit(state: DraftState, element_id: str) -> tuple[str, list[Citation]] | None:
+    """An unused sentence (or label/value row) of the protocol's own synopsis for a row."""
+    from documents.pipeline import elements
+
+    found = elements.find_units(
+        index=state.index,
+        found=state.assignment.node_concepts,
+        element_ids=[element_id],
+        section_concepts=SYNOPSIS_CONCEPTS,
+        present_text="",
+        kinds_of={s: src.kind for s, src in enumerate(state.sources)},
+        used=set(),
+        is_taken=lambda u: state.ctx.is_duplicate(u.text),
+        only_preferred=True,
+        max_repeats=0,
+    )
+    for _eid, unit in found:
+        if unit.row is not None:
+            cites = state.ctx.locator.locate_row(unit.s_idx, unit.block, unit.row)
+            text = unit.text.rstrip(".") + "."
+        else:
+            cites = state.ctx.locator.locate(unit.s_idx, unit.block, unit.text)
+            text = state.ctx.rewrite(unit.text)
+        if cites:
+            state.ctx.remember(unit.text)
+            return text, list(cites)
+    return None
+
+
 def synopsis(state: DraftState, sec: OutlineSection) -> SectionDraft:
     rows: list[tuple[str, str]] = []
     citations: list[Citation] = []
-    for label, titles, _concepts in SYNOPSIS_ROWS:
+    for label, titles, element_id in SYNOPSIS_ROWS:
+        own = _synopsis_unit(state, element_id)
+        if own is not None:
+            rows.append((label, own[0]))
+            citations.extend(own[1])
+            continue
         for title in titles:
             draft = _section_by_title(state, title)
             if draft is None:
@@ -221,8 +257,8 @@ def synopsis(state: DraftState, sec: OutlineSection) -> SectionDraft:
                 citations.extend(cites)
                 break
     for label, tables in (
-        ("Efficacy results", _main_efficacy(state)),
-        ("Safety results", _main_safety(state)),
+        ("Efficacy results", _main_efficacy(state)[:2]),
+        ("Safety results", _main_safety(state)[:1]),
     ):
         text, cites = _figures_text(state, tables, style="with")
         if text:
@@ -263,10 +299,16 @@ def _main_efficacy(state: DraftState) -> list[ResultTable]:
         and not t.is_listing
         and not re.search(r"sensitivity|subgroup|supplementary|by visit|per visit", t.title, re.I)
     ]
-    effic.sort(
-        key=lambda t: tuple(int(x) if x.isdigit() else 0 for x in re.split(r"[.\-]", t.number))
-    )
-    return effic[:MAX_CONCLUSION_OUTPUTS]
+    effic.sort(key=_number_key)
+    # One output per endpoint (the first of each "14.2.1", "14.2.2" family).
+    families: dict[str, ResultTable] = {}
+    for t in effic:
+        families.setdefault(".".join(re.split(r"[.\-]", t.number)[:3]), t)
+    return list(families.values())[:MAX_CONCLUSION_OUTPUTS]
+
+
+def _number_key(t: ResultTable) -> tuple[int, ...]:
+    return tuple(int(x) if x.isdigit() else 0 for x in re.split(r"[.\-]", t.number))
 
 
 def _main_safety(state: DraftState) -> list[ResultTable]:
@@ -282,7 +324,7 @@ def _figures_text(
     parts: list[str] = []
     cites: list[Citation] = []
     for table in tables:
-        rows = results.key_rows(table)[:4]
+        rows = results.key_rows(table, 5 if results.is_safety(table.klass) else 3)
         phrases = []
         for row_index, cells in rows:
             phrase = results.figures_phrase(table, cells, style=style)
@@ -295,28 +337,42 @@ def _figures_text(
     return " ".join(parts), cites
 
 
+_INTERPRETIVE = re.compile(
+    r"\b(?:immature|not (?:statistically )?significant|statistically significant|was met|"
+    r"were met|not met|boundary (?:was |were )?(?:not )?crossed|demonstrated|superior|"
+    r"non-?inferior(?:ity)? (?:was )?(?:shown|demonstrated|concluded))\b",
+    re.IGNORECASE,
+)
+
+
 def _interpretive_notes(
     state: DraftState, tables: Sequence[ResultTable]
 ) -> tuple[str, list[Citation]]:
+    """The clauses of the outputs' footnotes that interpret the results ("OS data are
+    immature"), each cited; footnotes that explain a method ("[a] Kaplan-Meier estimate") are
+    not conclusions."""
     texts: list[str] = []
     cites: list[Citation] = []
     for table in tables:
         for row_index, text in results.prose_footnotes(table):
-            if not re.search(
-                r"\b(?:immature|not (?:statistically )?significant|significant|met|boundary|"
-                r"crossed|demonstrated|superior|non-?inferior|favou?rs?)\b",
-                text,
-                re.I,
-            ):
+            if re.match(r"\s*(?:\[[a-z0-9]{1,2}\]|\([a-z]\)|[a-z]\s)", text):
                 continue
-            if row_index is not None:
-                c = state.ctx.locator.locate_row(table.s_idx, table.block, row_index)
-            else:
-                c = state.ctx.locator.locate(table.s_idx, table.block, text)
-            if c:
-                texts.append(text)
-                cites.extend(c)
-    return " ".join(texts), cites
+            for clause in re.split(r"(?<=[.;])\s+", text):
+                clause = clause.strip().rstrip(";")
+                if not _INTERPRETIVE.search(clause) or len(clause.split()) < 4:
+                    continue
+                if row_index is not None:
+                    c = state.ctx.locator.locate_row(table.s_idx, table.block, row_index)
+                else:
+                    c = state.ctx.locator.locate(table.s_idx, table.block, clause)
+                if c:
+                    sentence = clause[:1].upper() + clause[1:]
+                    sentence = state.ctx.rewrite(
+                        sentence if sentence.endswith(".") else sentence + "."
+                    )
+                    texts.append(sentence)
+                    cites.extend(c)
+    return " ".join(dict.fromkeys(texts)), cites
 
 
 def conclusions(state: DraftState, sec: OutlineSection, kind: str | None) -> SectionDraft:
@@ -327,11 +383,12 @@ def conclusions(state: DraftState, sec: OutlineSection, kind: str | None) -> Sec
         tables += _main_safety(state)
     paragraphs: list[Paragraph] = []
     for table in tables:
+        # Each derived section states the figures in its own words (``figures_phrase``): the
+        # same numbers, never the same sentence.
         text, cites = _figures_text(
             state, [table], style="versus" if kind == "discussion" else "was"
         )
-        if text and not state.ctx.is_duplicate(text):
-            state.ctx.remember(text)
+        if text:
             paragraphs.append(Paragraph(text=text, citations=tuple(dict.fromkeys(cites))))
     if kind == "discussion":
         notes, cites = _interpretive_notes(state, tables)
@@ -342,29 +399,39 @@ def conclusions(state: DraftState, sec: OutlineSection, kind: str | None) -> Sec
     return _draft(sec, paragraphs)
 
 
-def output_index(state: DraftState, sec: OutlineSection, i: int) -> SectionDraft:
-    """The results outputs of this part of E3 14 / 16.2, by number and title."""
+def _index_choice(state: DraftState, i: int) -> list[ResultTable]:
+    sec = state.outline[i]
     number = sec.number
     want_listing = number.startswith("16")
     chosen = []
     for t in state.outputs:
         if t.is_listing != want_listing:
             continue
-        if (
-            number in {"14", "16.2"}
-            or t.number.startswith(number + ".")
-            or t.number == number
-            or (not want_listing and _index_family(sec.title, t))
-        ):
+        if number in {"14", "16.2"} or t.number.startswith(number + ".") or t.number == number:
             chosen.append(t)
+        elif _index_family(sec.title, t):
+            chosen.append(t)
+    return chosen
+
+
+def output_index(state: DraftState, sec: OutlineSection, i: int) -> SectionDraft:
+    """The results outputs of this part of E3 14 / 16.2, by number and title; a part whose
+    subsections list its outputs lists only the rest."""
+    chosen = _index_choice(state, i)
+    below = {
+        (t.s_idx, t.pos)
+        for j in state.descendants(i)
+        if state.profiles[j].derived == "output_index" and state.outline[j].selected
+        for t in _index_choice(state, j)
+    }
+    chosen = [t for t in chosen if (t.s_idx, t.pos) not in below]
     if not chosen:
+        if below:
+            return _draft(sec, state="generated")
         if not state.outputs:
             return _no_source(sec, "results")
-        return _draft(
-            sec,
-            state="no_source",
-            paragraphs=[Paragraph(text="No results output of this kind was given.", style="note")],
-        )
+        note = Paragraph(text="No results output of this kind was given.", style="note")
+        return _draft(sec, [note], state="no_source")
     rows = [("Output", "Title", "Analysis set")]
     cites: list[Citation] = []
     for t in chosen:
@@ -373,33 +440,38 @@ def output_index(state: DraftState, sec: OutlineSection, i: int) -> SectionDraft
             cites.extend(state.ctx.locator.locate_row(t.s_idx, t.block, t.caption_row))
         else:
             cites.extend(state.ctx.locator.locate(t.s_idx, t.block, t.caption))
-    return _draft(
-        sec,
-        [],
-        [
-            Table(
-                title="Results outputs",
-                rows=tuple(rows),
-                citations=tuple(dict.fromkeys(cites)),
-                header_rows=1,
-            )
-        ],
+    table = Table(
+        title="Results outputs",
+        rows=tuple(rows),
+        citations=tuple(dict.fromkeys(cites)),
+        header_rows=1,
     )
+    return _draft(sec, [], [table])
+
+
+_FAMILIES = (
+    (r"narrative", {"narratives"}),
+    (r"laborator", {"labs", "lab_shifts", "lab_abnormal", "lab_listing"}),
+    (
+        r"death|serious",
+        {"deaths", "sae", "death_listing", "sae_listing", "ae_discontinuation", "aesi"},
+    ),
+    (
+        r"adverse",
+        {"ae_overview", "ae_common", "ae_solicited", "ae_related", "ae_severity", "ae_listing"},
+    ),
+    (r"demograph", {"demographics", "disposition", "analysis_sets", "deviations", "compliance"}),
+    (r"efficacy|response", {"efficacy", "subgroups", "pk", "efficacy_listing"}),
+    (r"discontinued", {"disposition"}),
+    (r"compliance|concentration", {"compliance", "pk"}),
+)
 
 
 def _index_family(title: str, t: ResultTable) -> bool:
-    low = title.lower()
-    if "demographic" in low:
-        return t.klass in {
-            "demographics",
-            "disposition",
-            "analysis_sets",
-            "deviations",
-            "compliance",
-        }
-    if "efficacy" in low:
-        return results.is_efficacy(t.klass)
-    if "safety" in low or "adverse" in low or "death" in low or "laborator" in low:
+    for pattern, classes in _FAMILIES:
+        if re.search(pattern, title, re.IGNORECASE):
+            return t.klass in classes
+    if re.search(r"safety", title, re.IGNORECASE):
         return results.is_safety(t.klass)
     return False
 

@@ -144,6 +144,8 @@ def find_units(
     kinds_of: dict[int, str],
     used: set[tuple[int, int, int | None, str]],
     is_taken: Callable[[Unit], bool],
+    only_preferred: bool = False,
+    max_repeats: int = MAX_REPEATS,
 ) -> list[tuple[str, Unit]]:
     """(element id, unit) pairs that state the elements missing from ``present_text``."""
     chosen: list[tuple[str, Unit]] = []
@@ -159,12 +161,16 @@ def find_units(
         if len(open_patterns) < len(el.any) and el.max == 1:
             continue
         order = _positions_of(index, found, [*el.prefer, *section_concepts])
-        everywhere = [
-            (s, p)
-            for s, lst in sorted(index.blocks.items())
-            if kinds_of.get(s) in el.kinds
-            for p in range(len(lst))
-        ]
+        everywhere = (
+            []
+            if only_preferred
+            else [
+                (s, p)
+                for s, lst in sorted(index.blocks.items())
+                if kinds_of.get(s) in el.kinds
+                for p in range(len(lst))
+            ]
+        )
         taken_here = 0
         seen: set[tuple[int, int]] = set()
         for s_idx, pos in [*order, *everywhere]:
@@ -180,7 +186,7 @@ def find_units(
                 if not met:
                     continue
                 repeat = is_taken(unit)
-                if repeat and repeats >= MAX_REPEATS:
+                if repeat and repeats >= max_repeats:
                     continue
                 chosen.append((eid, unit))
                 used.add(unit.key)

@@ -413,7 +413,7 @@ def _write_output(state: DraftState, table: ResultTable) -> tuple[list[Paragraph
             fcites = loc.locate(table.s_idx, table.block, text)
         if fcites:
             state.ctx.remember(text)
-            new = state.ctx.rewrite(text)
+            new = state.ctx.rewrite(text, convert_tense=False)
             paragraphs.append(
                 Paragraph(
                     text=new,

@@ -39,15 +39,27 @@ _POPULATION = re.compile(
 )
 _NUMERIC = re.compile(r"\d")
 _N_HEADER = re.compile(r"\(\s*[Nn]\s*=\s*\d[\d,]*\s*\)|\b[Nn]\s*=\s*\d")
-# Rows whose label names a statistic worth a sentence when the table is long.
-_KEY_LABEL = re.compile(
-    r"hazard ratio|odds ratio|risk ratio|rate ratio|\bratio\b|difference|p-?value|\bmedian\b|"
-    r"\bmean\b|least squares|\bLS mean|response rate|seroresponse|\bGMT|geometric mean|"
-    r"\brate\b|\bany\b|grade\s*(?:≥|>=)?\s*3|serious|death|fatal|discontinu|randomi[sz]ed|"
-    r"treated|completed|vaccinated|received|events?\b|\bage\b|female|male|\bsex\b",
-    re.IGNORECASE,
-)
-MAX_KEY_ROWS = 6
+# Row labels in order of how much they matter to a reader of the results: the comparison
+# between the groups first, then the main estimates, then the main counts.
+_KEY_LABELS = [
+    re.compile(p, re.IGNORECASE)
+    for p in (
+        r"hazard ratio|odds ratio|risk ratio|rate ratio|\bGMT ratio|\bratio\b",
+        r"difference",
+        r"p-?value|\bp\s*[<=]",
+        r"\bmedian\b|least squares|\bLS mean",
+        r"response rate|seroresponse|serocon|responder|\bGMTs?\b|geometric mean|\brate\b",
+        r"^\s*(?:any|at least one|patients with any|participants with any)\b|\bany (?:TEAE|AE|adverse)",
+        r"grade\s*(?:≥|>=|3|4|5)|severe",
+        r"\bserious\b",
+        r"discontinu|withdr",
+        r"\bdeaths?\b|\bdied\b|fatal|grade 5",
+        r"randomi[sz]ed|treated|vaccinated|received|completed|safety (?:analysis )?set|analysis set",
+        r"\bmean\b|\bage\b|female|male|\bsex\b",
+    )
+]
+_SUBORDINATE = re.compile(r"\b(?:treatment-related|drug-related|related)\b", re.IGNORECASE)
+MAX_KEY_ROWS = 4
 MAX_TABLE_ROWS = 60
 
 
@@ -227,21 +239,19 @@ def collect(sources: Sequence[ExtractedSource]) -> list[ResultTable]:
     return out
 
 
-def key_rows(table: ResultTable) -> list[tuple[int, tuple[str, ...]]]:
-    """The rows worth stating in words: all of a short table, else the key statistics first."""
+def key_rows(table: ResultTable, limit: int = MAX_KEY_ROWS) -> list[tuple[int, tuple[str, ...]]]:
+    """The rows worth stating in words, most important first (see ``_KEY_LABELS``); rows that
+    restate another with a qualifier ("treatment-related serious TEAE") come after."""
     rows = [
-        (k, r)
-        for k, r in table.data
-        if r and r[0].strip() and any(_NUMERIC.search(c) for c in r[1:])
+        (k, r) for k, r in table.data if r and r[0].strip() and any(_value_like(c) for c in r[1:])
     ]
-    if len(rows) <= MAX_KEY_ROWS:
-        return rows
-    keyed = [(k, r) for k, r in rows if _KEY_LABEL.search(r[0])]
-    chosen = keyed[:MAX_KEY_ROWS]
-    if len(chosen) < MAX_KEY_ROWS:
-        rest = [x for x in rows if x not in chosen]
-        chosen += rest[: MAX_KEY_ROWS - len(chosen)]
-    return sorted(chosen)
+
+    def rank(item: tuple[int, tuple[str, ...]]) -> tuple[int, int, int]:
+        label = item[1][0]
+        level = next((n for n, p in enumerate(_KEY_LABELS) if p.search(label)), len(_KEY_LABELS))
+        return (int(bool(_SUBORDINATE.search(label))), level, item[0])
+
+    return sorted(rows, key=rank)[:limit]
 
 
 # ---------------------------------------------------------------- writing an output
@@ -288,8 +298,10 @@ def figures_phrase(table: ResultTable, cells: Sequence[str], *, style: str = "li
         value = ", ".join(v for _, v in pairs)
         if style == "was":
             return f"{label} was {value}"
-        if style in {"with", "versus"}:
+        if style == "with":
             return f"{lower} {value}"
+        if style == "versus":
+            return f"{lower}: {value}"
         return f"{label}: {value}"
     names = [(group_name(g), v) for g, v in pairs]
     if style == "with":

@@ -576,7 +576,11 @@ def write_block(
         if not cites:
             ctx.stats.sentences_unlocated += 1
             continue
-        new = ctx.rewrite(sentence, convert_tense=convert_tense)
+        # Results are written after the fact: their future ("will be tested at the final
+        # analysis") is still future.
+        new = ctx.rewrite(
+            sentence, convert_tense=convert_tense and ctx.sources[s_idx].kind != "results"
+        )
         if not new or not language.normalize_alnum(new):
             continue
         if not allow_duplicates:
