@@ -25,6 +25,7 @@ is ``orchestrate``'s job. Nothing is read twice: a block position belongs to one
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -78,14 +79,22 @@ def assign_sections(
     ]
     by_id = {n.id: n for n in index.nodes}
 
-    # 1. Owner of each heading.
-    for node in nodes:
-        nc = found.get(node.id)
-        if nc is None or (nc.via == "body" and nc.score < BODY_ONLY_MIN):
-            continue
-        owner = _best_section(nc.concept, wanted, profiles, node)
-        if owner is not None:
+    # 1. Owner of each heading; back matter (appendices, attachments, anything after the
+    #    references) only serves a section that found nothing in the main body.
+    served: set[int] = set()
+    for back in (False, True):
+        for node in nodes:
+            if node.appendix != back:
+                continue
+            nc = found.get(node.id)
+            if nc is None or (nc.via.startswith("body") and (back or nc.score < BODY_ONLY_MIN)):
+                continue
+            owner = _best_section(nc.concept, wanted, profiles, node)
+            if owner is None or (back and owner in served):
+                continue
             out.node_owner[node.id] = owner
+            if not back:
+                served.add(owner)
     # A heading with no owner of its own, under an owned heading of the same family, stays with
     # its ancestor (rule 2); one with an unrelated concept is left out of the ancestor's span.
     # 2. Spans, deeper headings first so that a parent's span excludes them.
@@ -160,12 +169,12 @@ def _best_section(
     profiles: Sequence[SectionProfile],
     node: HeadingNode,
 ) -> int | None:
-    candidates = [i for i in wanted.get(concept_id, []) if node.source_kind in profiles[i].kinds]
+    candidates = [i for i in wanted.get(concept_id, []) if _accepts(profiles[i], concept_id, node)]
     if not candidates:
         # The nearest ancestor concept that a section wants (a "Skin Rash Follow-up" safety
         # measure goes where the safety assessments go).
         for anc in concepts.ancestors(concept_id):
-            candidates = [i for i in wanted.get(anc, []) if node.source_kind in profiles[i].kinds]
+            candidates = [i for i in wanted.get(anc, []) if _accepts(profiles[i], anc, node)]
             if candidates:
                 break
     if not candidates:
@@ -182,6 +191,13 @@ def _best_section(
         candidates,
         key=lambda i: (_rank(concept_id, profiles[i]), -profiles[i].section.level, i),
     )
+
+
+def _accepts(prof: SectionProfile, concept_id: str, node: HeadingNode) -> bool:
+    """A results section takes protocol or SAP text only for its ``without_results`` concepts."""
+    if node.source_kind in prof.kinds:
+        return True
+    return concept_id in prof.without_results and node.source_kind in {"protocol", "sap", "other"}
 
 
 def _span(
@@ -215,7 +231,7 @@ def _span(
         if (
             nc is not None
             and my is not None
-            and nc.via != "parent"
+            and not nc.via.startswith("parent")
             and nc.score >= 0.8
             and not _same_family(nc.concept, my.concept)
         ):
@@ -245,7 +261,8 @@ def _named_concepts(
     """Other concepts that the heading itself names and another section wants ("Randomisation
     and Blinding" → blinding → the Blinding section)."""
     words = mapping.heading_tokens(node.title)
-    if len(words) < 2:
+    # Only a heading that joins topics ("Assignment, Randomisation and Blinding") names several.
+    if len(words) < 2 or not re.search(r"\band\b|&|,|/", node.title):
         return {}
     out: dict[str, int] = {}
     for cid, sections in wanted.items():

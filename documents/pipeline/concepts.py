@@ -46,6 +46,20 @@ BODY_MIN_TERMS = 3
 BODY_MIN_LEAD = 0.15
 # Concepts that hold whatever a document puts under them: a subheading never inherits them.
 CONTAINERS = frozenset({"appendices", "synopsis", "amendments"})
+FRONT_MATTER = frozenset(
+    {
+        "synopsis",
+        "synopsis.design",
+        "synopsis.objectives",
+        "schema",
+        "soa",
+        "amendments",
+        "abbreviations",
+        "signatures",
+        "objectives",
+        "introduction",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -55,6 +69,8 @@ class Concept:
     kinds: tuple[SourceKind, ...]
     titles: tuple[str, ...]
     terms: tuple[str, ...]
+    under_stats: str | None = None  # what a heading of this concept means in a statistical part
+    default_child: str | None = None  # what a heading of this broad concept alone holds
 
 
 @dataclass(frozen=True)
@@ -79,6 +95,8 @@ def concepts() -> dict[str, Concept]:
             kinds=tuple(item.get("kinds") or ("protocol", "sap")),
             titles=tuple(item["titles"]),
             terms=tuple(t.lower() for t in item.get("terms", ())),
+            under_stats=item.get("under_stats"),
+            default_child=item.get("default_child"),
         )
     return out
 
@@ -210,17 +228,44 @@ def classify_nodes(index: SourceIndex) -> dict[int, NodeConcept]:
         )
         if found is None and parent is not None and parent.concept not in CONTAINERS:
             found = NodeConcept(parent.concept, parent.score * 0.8, "parent")
+        if found is not None and parent is not None and found.concept in ancestors(parent.concept):
+            # A subheading that only names the broader topic ("Analysis" under "Primary
+            # Endpoint Analysis") is part of its parent.
+            found = NodeConcept(parent.concept, parent.score * 0.9, "parent")
+        if found is not None:
+            found = _reinterpret(found, node, out, by_id)
         if (
             found is not None
-            and found.via == "body"
             and node.pos < front_end.get(node.source_index, 0)
+            and (found.via.startswith("body") or found.concept not in FRONT_MATTER)
         ):
-            # Front matter (title page, approvals) before the first numbered section: only a
-            # heading that names its concept counts there.
+            # Front matter (title page, approvals) before the first numbered section holds a
+            # synopsis, amendments, abbreviations, signatures: nothing else is read there.
             found = None
         if found is not None:
             out[node.id] = found
     return out
+
+
+def _reinterpret(
+    found: NodeConcept,
+    node: HeadingNode,
+    out: dict[int, NodeConcept],
+    by_id: dict[int, HeadingNode],
+) -> NodeConcept:
+    """A heading's concept read in its place: within a statistical part (or anywhere in a SAP,
+    for what only protocols hold) it is about the analysis; a broad heading without subheadings
+    is its main part."""
+    c = concepts().get(found.concept)
+    if c is None:
+        return found
+    enclosing = set(_enclosing(node, out, by_id))
+    in_stats = "stats" in enclosing or any(is_within(e, "stats") for e in enclosing)
+    if c.under_stats and (in_stats or (node.source_kind == "sap" and c.kinds == ("protocol",))):
+        return NodeConcept(c.under_stats, found.score, found.via + "+place", found.second)
+    if c.default_child and not node.children:
+        return NodeConcept(c.default_child, found.score, found.via + "+alone", found.second)
+    return found
 
 
 def _front_matter_ends(index: SourceIndex) -> dict[int, int]:
@@ -256,7 +301,8 @@ def classify_one(
 ) -> NodeConcept | None:
     """The concept of one source section from its heading, body and enclosing concepts."""
     titles = title_scores(title)
-    if qualified and qualified != title:
+    if qualified and qualified != title and max(titles.values(), default=0.0) < TITLE_SURE:
+        # A bare heading ("Primary") is read with its parent's ("Study Endpoints Primary").
         for cid, s in title_scores(qualified).items():
             titles[cid] = max(titles.get(cid, 0.0), s)
     bodies, distinct = body_evidence(body) if body.strip() else ({}, {})

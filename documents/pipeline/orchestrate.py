@@ -50,7 +50,7 @@ from documents.pipeline.writer import (
 )
 
 # Word budgets by template level (1, 2, 3+) for leaf sections; parents take their direct content.
-LEAF_BUDGET = {1: 900, 2: 1000, 3: 1100}
+LEAF_BUDGET = {1: 1200, 2: 1000, 3: 1100}
 LONG_FACTOR = 3.0
 PARENT_BUDGET = 450
 FALLBACK_MAX_CHUNKS = 2

@@ -116,7 +116,9 @@ def profile_for(section: OutlineSection) -> SectionProfile:
     known = concepts.concepts()
     main: list[str] = [c for c in _as_list(hints.get("concepts")) if c in known]
     headings: list[str] = []
-    kinds_hint = [k for k in _as_list(hints.get("source_kinds")) if k in ALL_KINDS]
+    # The correspondence table knows where an E3 section's content comes from; a template's own
+    # source kinds apply to sections it does not know.
+    kinds_hint = [] if entry else [k for k in _as_list(hints.get("source_kinds")) if k in ALL_KINDS]
     rule_kinds: list[str] = []
     for params in _rule_params(section.rules):
         main += [c for c in _as_list(params.get("concept")) if c in known]
@@ -136,7 +138,9 @@ def profile_for(section: OutlineSection) -> SectionProfile:
                 headings.append(h)
     derived = hints.get("derived") if hints.get("derived") in DERIVED else entry.get("derived")
     results = tuple(entry.get("results", ()))
-    data_fed = bool(hints.get("data_fed")) or "results" in entry or kinds_hint == ["results"]
+    data_fed = "results" in entry or (
+        not entry and (bool(hints.get("data_fed")) or kinds_hint == ["results"])
+    )
     if rule_kinds:
         kinds = rule_kinds
     elif data_fed:
