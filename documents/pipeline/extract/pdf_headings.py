@@ -156,8 +156,6 @@ def plausible_number(number: str, last: tuple[int, ...] | None) -> bool:
     return False
 
 
-
-
 class HeadingMap:
     """The document's own list of its headings (outline or TOC entries), matched by letters and
     digits: a body line (or two or three wrapped lines) reading exactly an entry's label is that

@@ -16,7 +16,6 @@ COMMON_SUFFIXES = frozenset({
 # fmt: on
 
 
-
 @dataclass
 class Run:
     """A piece of one text-showing operation inside one line: where it starts and its style."""

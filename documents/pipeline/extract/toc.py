@@ -134,9 +134,7 @@ def find_pdf_toc(
         rows = _visual_rows(p, lines, dropped)
         marked: set[int] = set()
         leader_rows = [k for k, r in enumerate(rows) if _is_leader_entry(r.text)]
-        if not in_toc and len(leader_rows) >= 3 and not any(
-            TOC_TITLE.match(r.text) for r in rows
-        ):
+        if not in_toc and len(leader_rows) >= 3 and not any(TOC_TITLE.match(r.text) for r in rows):
             # A TOC page without a title: its rows with leaders and their wrapped first lines.
             for k in leader_rows:
                 marked.add(k)
