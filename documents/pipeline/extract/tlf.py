@@ -97,6 +97,7 @@ def annotate_table(rows: list[tuple[str, ...]] | tuple[tuple[str, ...], ...]) ->
     caption = number = population = ""
     k = 0
     title_rows = 0
+    after_number = False
     # Title block: leading rows of one cell (or whose first cell is the title).
     while k < n and k < 8:
         cells = _cells(rows[k])
@@ -110,16 +111,18 @@ def annotate_table(rows: list[tuple[str, ...]] | tuple[tuple[str, ...], ...]) ->
             caption = first
             k += 1
             title_rows = k
+            after_number = True
             continue
         pop = population_of(first) if len(cells) == 1 else ""
         if pop and not population:
             population = pop
             k += 1
             title_rows = k
+            after_number = False
             continue
         if number and len(cells) == 1 and not _is_numeric(first) and not N_HEADER.search(first):
-            if caption and not population and len(caption) + len(first) < 400:
-                caption = f"{caption} {first}"  # the title's second line
+            if after_number and len(caption) + len(first) < 400:
+                caption = f"{caption} {first}"  # the title's next line
             k += 1
             title_rows = k
             continue
@@ -281,13 +284,11 @@ def parse_fixed_width(lines: list[str]) -> dict[str, Any] | None:
         rows.append(row)
         if k <= header_end:
             header_rows += 1
-    footnotes = [
-        re.sub(r"\s+", " ", content[k]).strip()
-        for k in idx
-        if k > last
-        and not _RULE.match(content[k])
-        and not (page_of(content[k]) and len(content[k].strip()) < 40)
-    ]
+    tail = [k for k in idx if k > last and not _RULE.match(content[k])]
+    tail = [k for k in tail if not (page_of(content[k]) and len(content[k].strip()) < 40)]
+    footnotes = [re.sub(r"\s+", " ", content[k]).strip() for k in tail]
+    used = set(title_lines) | set(range(first, last + 1)) | set(tail)
+    used |= {k for k in idx if k > last and _RULE.match(content[k])}
     return {
         "caption": caption,
         "table_number": number,
@@ -295,5 +296,5 @@ def parse_fixed_width(lines: list[str]) -> dict[str, Any] | None:
         "header_rows": header_rows,
         "footnotes": tuple(footnotes),
         "rows": tuple(rows),
-        "title_lines": tuple(title_lines),
+        "used_lines": tuple(sorted(used)),
     }
