@@ -37,6 +37,11 @@ _POPULATION_NAME = re.compile(
     r"participants|patients)(?:\s+for\s+[\w\s\-]+)?\)?)\s*$",
     re.I,
 )
+_POPULATION_WORDS = re.compile(
+    r"\b(?:analysis\s+set|analysis\s+population|population|(?:safety|efficacy|randomi[sz]ed|"
+    r"enrolled|treated|evaluable|immunogenicity|pk)\s+set)\b",
+    re.I,
+)
 N_HEADER = re.compile(r"\bN\s*=\s*\d+", re.I)
 _FOOTNOTE_START = re.compile(
     r"^\s*(?:\[\w{1,3}\]|\(\w{1,2}\)|[a-z]\)|\*+|†|‡|§|¶|\d{1,2}\s*[.)]\s|note[s]?\b|"
@@ -67,6 +72,16 @@ def population_of(text: str) -> str:
     if m:
         return s
     if _POPULATION_NAME.match(s):
+        return s
+    # "All screened patients; ITT analysis set", "Responders in the ITT analysis set".
+    if (
+        len(s) <= 100
+        and _POPULATION_WORDS.search(s)
+        and not s.endswith((".", ":"))
+        and sum(ch.isdigit() for ch in s) <= 2
+        and not tlf_title(s)
+        and "|" not in s
+    ):
         return s
     return ""
 
@@ -138,10 +153,13 @@ def annotate_table(rows: list[tuple[str, ...]] | tuple[tuple[str, ...], ...]) ->
             last_n = j
     if last_n >= 0:
         header_end = last_n + 1
-    elif title_rows < n:
-        cells = _cells(rows[title_rows])
-        if cells and not any(_is_numeric(c) for c in cells[1:]):
-            header_end = title_rows + 1
+    else:
+        first = title_rows
+        while first < n and not _cells(rows[first]):
+            first += 1
+        cells = _cells(rows[first]) if first < n else []
+        if len(cells) >= 2 and not any(_is_numeric(c) for c in cells[1:]):
+            header_end = first + 1
     # Footnotes: trailing rows of one cell.
     footnotes: list[str] = []
     j = n - 1
@@ -236,6 +254,21 @@ def parse_fixed_width(lines: list[str]) -> dict[str, Any] | None:
         return None
     # The table body: lines with two segments or more, from the first to the last.
     multi = [k for k in idx if len(_segments(content[k])) >= 2 and not _RULE.match(content[k])]
+    if len(multi) < 2:
+        return None
+    # Footnotes start at the first prose line after the column headers (one segment ending in
+    # a full stop, a long one, a marked one) or at a program line; no data follows them.
+    for k in idx:
+        if k <= multi[0] + 1:
+            continue
+        s = content[k].strip()
+        one = len(_segments(content[k])) == 1 and not _RULE.match(s)
+        prose = one and (
+            (s.endswith(".") and len(s) >= 25) or len(s) >= 80 or _FOOTNOTE_START.match(s)
+        )
+        if _PROGRAM_LINE.match(s) or prose:
+            multi = [m for m in multi if m < k]
+            break
     if len(multi) < 2:
         return None
     caption = number = population = ""
