@@ -106,6 +106,12 @@ def classification_scores(src: ExtractedSource) -> dict[str, int]:
         scores["results"] += 3
     if src.file_type == "xlsx" and _numeric_share(src) >= 0.2:
         scores["results"] += 5
+    # Results tables the extractor recognised (a TLF number or an analysis-set line).
+    recognised = sum(
+        1 for b in src.blocks if b.kind == "table" and (b.table_number or b.population)
+    )
+    if recognised and not scores["sap"]:
+        scores["results"] += 3 + min(recognised, 3)
     return scores
 
 

@@ -26,7 +26,14 @@ from documents.pipeline.types import (
     StyleGuideSpec,
 )
 
-TYPES = {".pdf": "pdf", ".docx": "docx", ".xlsx": "xlsx"}
+TYPES = {
+    ".pdf": "pdf",
+    ".docx": "docx",
+    ".xlsx": "xlsx",
+    ".rtf": "rtf",
+    ".txt": "txt",
+    ".out": "out",
+}
 
 
 def _sha256(path: Path) -> str:
@@ -77,7 +84,9 @@ class Command(BaseCommand):
     help = "Generate a document from source files in-process (no queue needed)."
 
     def add_arguments(self, parser):
-        parser.add_argument("sources", nargs="+", help="PDF, DOCX or XLSX source files")
+        parser.add_argument(
+            "sources", nargs="+", help="PDF, DOCX, XLSX, RTF, TXT or OUT source files"
+        )
         parser.add_argument("--template", required=True, help="template UUID or built-in key")
         parser.add_argument("--output", required=True, help="where to write the .docx")
         parser.add_argument("--style-guide", default=None, help="style guide UUID")

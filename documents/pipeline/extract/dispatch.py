@@ -9,6 +9,8 @@ from pathlib import Path
 from documents.pipeline.errors import SourceError
 from documents.pipeline.extract.docx_body import extract_docx
 from documents.pipeline.extract.pdf import extract_pdf
+from documents.pipeline.extract.rtf import extract_rtf
+from documents.pipeline.extract.text import extract_text_file
 from documents.pipeline.extract.xlsx import extract_xlsx
 from documents.pipeline.safety import (
     Limits,
@@ -94,4 +96,8 @@ def _extract(desc: SourceDescriptor, limits: Limits) -> ExtractedSource:
     if file_type == "xlsx":
         check_ooxml_zip(path, file_name=desc.file_name, kind="xlsx", limits=limits)
         return extract_xlsx(desc, limits)
+    if file_type == "rtf":
+        return extract_rtf(desc, limits)
+    if file_type in ("txt", "out"):
+        return extract_text_file(desc, limits)
     raise SourceError(desc.file_name, "invalid_file_type")

@@ -1,173 +1,211 @@
-"""DOCX body reading: paragraphs and tables as python-docx reads them, headings, lists."""
+"""DOCX body reading: blocks in document order, headings from styles, outline levels, and
+bold or numbered Normal paragraphs, the document's typed table of contents used as a map.
+
+Headings: a paragraph's own ``w:outlineLvl``, else the nearest style in its ``basedOn`` chain
+named "Heading N" / "Title" or carrying ``w:outlineLvl`` (custom styles such as "SAP Heading 1"
+based on Heading 1 count). A ``Normal`` paragraph acts as a heading when the document's table of
+contents names it (letters and digits compared), or when it is short, bold throughout and either
+numbered in its text ("5.2 Exclusion Criteria", "Section 7.1 ...", "APPENDIX A ...", the number
+plausible after the previous heading's) or in capitals. A typed table of contents (Normal
+paragraphs after a "Table of Contents" title, with or without page numbers) and Word's own
+(``TOC n`` styles) are counted but not emitted. Hidden text is left out; numbering labels come
+from ``numbering.xml``. Footnotes, comments, headers and footers are not read (a warning says so
+when they hold text).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from documents.pipeline.errors import SourceError
 from documents.pipeline.extract.common import (
     CAPTION,
-    NUM_HEADING,
     Builder,
     CharBudget,
     HeadingStack,
     alnum,
     heading_label,
+    split_heading_label,
 )
 from documents.pipeline.extract.docx_styles import (
     Numbering,
     Styles,
     is_toc_style,
-    on,
     style_heading_level,
     to_int,
     w,
 )
-from documents.pipeline.safety import (
-    Limits,
-    sanitize_text,
+from documents.pipeline.extract.docx_text import (
+    DocxText,
+    Item,
+    para_hidden,
+    para_props,
+    table_rows,
+    walk_body,
 )
+from documents.pipeline.extract.pdf_headings import plausible_number
+from documents.pipeline.extract.tlf import annotate_table
+from documents.pipeline.extract.toc import TOC_TITLE, TocEntry, make_entry
+from documents.pipeline.safety import Limits, sanitize_text
 from documents.pipeline.types import Block, ExtractedSource, SourceDescriptor
 
-# --- body walking -------------------------------------------------------------------------
-
-
-class _DocxText:
-    """Paragraph text exactly as python-docx's ``Paragraph.text`` reads it.
-
-    Citation checkers re-read a DOCX with python-docx (``iter_inner_content``, ``Paragraph.text``,
-    ``_Row.cells``), so the text must be theirs: only the paragraph's direct ``w:r`` and
-    ``w:hyperlink`` runs count (not tracked insertions, inline content controls or fields), and
-    hidden runs are kept (leaving one out could split a quote the checker reads whole). What we
-    can do without breaking that: a paragraph whose every run is hidden (``w:vanish`` on the
-    run, its character style or the paragraph style: how templates hide their instructions) is
-    not emitted at all.
-    """
-
-    def __init__(self, styles: Styles) -> None:
-        self.styles = styles
-        self._run_style_hidden: dict[str | None, bool | None] = {}
-
-    def _run_hidden(self, r: Any, para_hidden: bool) -> bool:
-        rpr = r.find(w("rPr"))
-        if rpr is not None:
-            own = on(rpr.find(w("vanish")))
-            if own is not None:
-                return own
-            rstyle = rpr.find(w("rStyle"))
-            if rstyle is not None:
-                sid = rstyle.get(w("val"))
-                if sid not in self._run_style_hidden:
-                    self._run_style_hidden[sid] = self.styles.first(sid, "vanish")
-                hidden = self._run_style_hidden[sid]
-                if hidden is not None:
-                    return hidden
-        return para_hidden
-
-    def paragraph(self, p: Any, para_hidden: bool = False) -> tuple[str, bool]:
-        """(python-docx's text, whether any text is visible)."""
-        parts: list[str] = []
-        visible = False
-        for child in p:
-            if child.tag == _R:
-                visible = self._run(child, parts, para_hidden) or visible
-            elif child.tag == _HYPERLINK:
-                for r in child.iterchildren(_R):
-                    visible = self._run(r, parts, para_hidden) or visible
-        return "".join(parts), visible
-
-    def text(self, p: Any) -> str:
-        return self.paragraph(p)[0]
-
-    def _run(self, r: Any, parts: list[str], para_hidden: bool) -> bool:
-        start = len(parts)
-        for item in r:
-            t = item.tag
-            if t == _T:
-                parts.append(item.text or "")
-            elif t in (_TAB, _PTAB):
-                parts.append("\t")
-            elif t == _CR or (t == _BR and item.get(w("type"), "textWrapping") == "textWrapping"):
-                parts.append("\n")
-            elif t == _NB_HYPHEN:
-                parts.append("-")
-        has_text = any(x.strip() for x in parts[start:])
-        return has_text and not self._run_hidden(r, para_hidden)
-
-
-_R, _T, _HYPERLINK = (w(t) for t in ("r", "t", "hyperlink"))
-_TAB, _PTAB, _BR, _CR, _NB_HYPHEN = (w(t) for t in ("tab", "ptab", "br", "cr", "noBreakHyphen"))
-
-
-def _iter_body(body: Any) -> Iterator[Any]:
-    """The body's own paragraphs and tables, in order, as python-docx's iter_inner_content.
-
-    Body-level content controls (``w:sdt``: a TOC, cover-page widgets) are neither counted nor
-    read, so that block numbers agree with python-docx.
-    """
-    for child in body:
-        if child.tag in (_P, _TBL):
-            yield child
-
-
-_P, _TBL, _TR, _TC = (w(t) for t in ("p", "tbl", "tr", "tc"))
-
-
-def _table_rows(tbl: Any, reader: _DocxText, styles: Styles) -> list[tuple[str, ...]]:
-    """Rows as python-docx's ``table.rows`` / ``row.cells`` / ``cell.text`` read them.
-
-    A cell is its direct paragraphs joined by newlines; a cell continuing a vertical merge
-    repeats the text of the cell above (python-docx returns that cell), and a horizontally
-    merged cell appears once per grid column it spans.
-    """
-    rows: list[tuple[str, ...]] = []
-    above: dict[int, str] = {}  # grid column → text of the cell there in the previous row
-    for tr in tbl.iterchildren(_TR):
-        cells: list[str] = []
-        current: dict[int, str] = {}
-        grid = 0
-        trpr = tr.find(w("trPr"))
-        if trpr is not None:
-            before = trpr.find(w("gridBefore"))
-            grid += (to_int(before.get(w("val"))) or 0) if before is not None else 0
-        for tc in tr.iterchildren(_TC):
-            tcpr = tc.find(w("tcPr"))
-            span = 1
-            continued = False
-            if tcpr is not None:
-                span_el = tcpr.find(w("gridSpan"))
-                if span_el is not None:
-                    span = max(1, to_int(span_el.get(w("val"))) or 1)
-                vmerge = tcpr.find(w("vMerge"))
-                if vmerge is not None and vmerge.get(w("val"), "continue") == "continue":
-                    continued = True
-            if continued:
-                text = above.get(grid, "")
-            else:
-                text = sanitize_text("\n".join(reader.text(p) for p in tc.iterchildren(_P)))
-            text = text.strip()
-            # python-docx yields a spanned cell once per grid column it covers.
-            cells.extend([text] * span)
-            current[grid] = text
-            grid += span
-        above = current
-        rows.append(tuple(cells))
-    return rows
-
-
-def _para_props(p: Any) -> tuple[str | None, Any]:
-    ppr = p.find(w("pPr"))
-    if ppr is None:
-        return None, None
-    ps = ppr.find(w("pStyle"))
-    return (ps.get(w("val")) if ps is not None else None), ppr
-
-
 _TYPED_LABEL = re.compile(r"^([•●▪■◦○∙·‣⁃□➢►✓\uf0b7\uf0a7\uf0d8-])\s+")
-_TOC_TEXT = re.compile(r"^(?:table\s+of\s+contents|contents)$", re.I)
+_TOC_ENTRY_END = re.compile(r"(?:\t|\s*(?:\.\s?){3,}|\s*…+)\s*(\d{1,4}|[ivxlc]{1,6})\s*$", re.I)
+_TOC_LEVEL = re.compile(r"^toc\s*(\d)", re.I)
+
+
+@dataclass
+class _Para:
+    """What the emitting pass needs of one paragraph."""
+
+    text: str  # visible text, stripped ("" when hidden or empty)
+    style_id: str | None
+    chain: list[Any]
+    level: int | None  # heading level from outline level or style
+    label_fmt: tuple[str, str] | None
+    ilvl: int | None
+    bold: bool  # every visible run bold
+
+
+def _paragraph_info(
+    p: Any, full: bool, reader: DocxText, styles: Styles, numbering: Numbering
+) -> _Para:
+    style_id, ppr = para_props(p)
+    chain = styles.chain(style_id)
+    hidden = para_hidden(p, styles)
+    style_bold = bool(styles.first(style_id, "bold"))
+    if full:
+        raw, visible, bold = reader.full(p, hidden, style_bold)
+    else:
+        raw, visible = reader.paragraph(p, hidden)
+        bold = reader.full(p, hidden, style_bold)[2] if visible else False
+    text = sanitize_text(raw).strip() if visible else ""
+    # Numbering: the paragraph's own numPr, else its style's (walking basedOn).
+    num_id = ilvl = None
+    outline = None
+    if ppr is not None:
+        num_pr = ppr.find(w("numPr"))
+        if num_pr is not None:
+            nid = num_pr.find(w("numId"))
+            lvl = num_pr.find(w("ilvl"))
+            num_id = nid.get(w("val")) if nid is not None else None
+            ilvl = to_int(lvl.get(w("val"))) if lvl is not None else None
+        ol = ppr.find(w("outlineLvl"))
+        if ol is not None:
+            outline = to_int(ol.get(w("val")))
+    if num_id is None:
+        num_id = styles.first(style_id, "num_id")
+        if ilvl is None:
+            ilvl = styles.first(style_id, "ilvl")
+    label_fmt = numbering.label(num_id, ilvl, style_id) if num_id is not None else None
+    level: int | None
+    if outline is not None:
+        level = outline + 1 if 0 <= outline < 9 else None
+    else:
+        level = style_heading_level(chain)
+    return _Para(text, style_id, chain, level, label_fmt, ilvl, bold)
+
+
+def _find_toc(infos: list[_Para | list[tuple[str, ...]]]) -> tuple[set[int], list[TocEntry]]:
+    """Items of the document's tables of contents and their entries (see the module docstring)."""
+    skip: set[int] = set()
+    entries: list[TocEntry] = []
+    k = 0
+    n = len(infos)
+    while k < n:
+        info = infos[k]
+        if not isinstance(info, _Para):
+            k += 1
+            continue
+        is_title = bool(info.text) and TOC_TITLE.match(info.text) is not None
+        if is_toc_style(info.chain) and not is_title:
+            skip.add(k)
+            if info.text:
+                label = _TOC_ENTRY_END.sub("", info.text).strip()
+                m = _TOC_LEVEL.match(info.chain[0].name) if info.chain else None
+                entry = make_entry(label, 0)
+                if m and not entry.number:
+                    entry = TocEntry(entry.label, "", entry.title, 0, int(m.group(1)))
+                entries.append(entry)
+            k += 1
+            continue
+        if not is_title:
+            k += 1
+            continue
+        skip.add(k)
+        seen: set[str] = set()
+        j = k + 1
+        while j < n:
+            nxt = infos[j]
+            if not isinstance(nxt, _Para) or (
+                nxt.level is not None and not is_toc_style(nxt.chain)
+            ):
+                break
+            if is_toc_style(nxt.chain):
+                break  # Word's own TOC follows its title: handled above
+            if not nxt.text:
+                if len(seen) >= 3:
+                    break
+                skip.add(j)
+                j += 1
+                continue
+            label = _TOC_ENTRY_END.sub("", nxt.text).strip()
+            key = alnum(label)
+            if (
+                len(label) > 160
+                or label.endswith(".")
+                or sum(ch.isalpha() for ch in label) < 2
+                or key in seen
+                or not (label[0].isupper() or label[0].isdigit())
+            ):
+                break  # body text, or the first heading again: the TOC is over
+            seen.add(key)
+            entries.append(make_entry(label, 0))
+            skip.add(j)
+            j += 1
+        k = j
+    return skip, entries
+
+
+_SENTENCE_END = (".", ";", ",", ":")
+
+
+def _inferred_heading(
+    info: _Para, mapped: TocEntry | None, last_number: tuple[int, ...] | None
+) -> tuple[str, str, int] | None:
+    """(number, title, level) of a Normal paragraph acting as a heading, or None (level 0:
+    unnumbered, nested under the current heading)."""
+    text = re.sub(r"\s+", " ", info.text)
+    if mapped is not None:
+        parts = split_heading_label(text)
+        number, title = parts if parts else ("", text)
+        return number, title, mapped.level or 1
+    if not info.bold or len(text) > 160 or text.endswith(_SENTENCE_END) or "\n" in info.text:
+        return None
+    if info.label_fmt is not None and info.label_fmt[1] not in ("none",):
+        return None  # a bold item of a Word list
+    parts = split_heading_label(text)
+    if parts is not None:
+        number, title = parts
+        if not title or not (title[0].isupper() or title[0].isdigit()):
+            return None
+        if number[:1].isdigit():
+            if int(number.split(".")[0]) > 60 or not plausible_number(number, last_number):
+                return None
+            return number, title, number.count(".") + 1
+        return number, title, 1
+    words = text.split()
+    letters = sum(ch.isalpha() for ch in text)
+    if letters < 3 or not text[0].isupper() or _TYPED_LABEL.match(text) or CAPTION.match(text):
+        return None
+    if text.isupper() and len(words) <= 12:
+        return "", text, 1
+    if len(words) <= 10:
+        return "", text, 0
+    return None
 
 
 def extract_docx(desc: SourceDescriptor, limits: Limits) -> ExtractedSource:
@@ -191,113 +229,87 @@ def extract_docx(desc: SourceDescriptor, limits: Limits) -> ExtractedSource:
     with contextlib.suppress(Exception):
         numbering_el = part.numbering_part.element
     numbering = Numbering(numbering_el, styles)
-    reader = _DocxText(styles)
+    reader = DocxText(styles)
     budget = CharBudget(limits.max_extracted_chars, name)
 
-    out = Builder()
-    stack = HeadingStack()
-    counter = 0
-    title = ""
-    first_heading = ""
     body = document.element.body
     if len(body) > limits.max_blocks:
         raise SourceError(name, "document_too_complex")
-    for el in _iter_body(body):
-        if counter > limits.max_blocks:
-            raise SourceError(name, "document_too_complex")
-        if el.tag == _TBL:
-            rows = _table_rows(el, reader, styles)
-            if not rows:
-                continue
-            first_row = counter + 1
-            counter += len(rows)
-            text = "\n".join(" | ".join(c.replace("\n", " ") for c in r) for r in rows)
-            budget.take(text)
-            if alnum(text):
-                out.add(
-                    kind="table",
-                    text=text,
-                    block=first_row,
-                    heading_path=stack.path,
-                    rows=tuple(rows),
-                )
-            continue
+    items = walk_body(body, reader, limits.max_blocks)
+    if items is None:
+        raise SourceError(name, "document_too_complex")
 
-        counter += 1
-        style_id, ppr = _para_props(el)
-        chain = styles.chain(style_id)
-        if is_toc_style(chain):
-            continue
-        raw, visible = reader.paragraph(el, _para_hidden(el, styles))
-        text = sanitize_text(raw)
-        budget.take(text)
-        # Entirely hidden paragraphs (template instructions) are counted, not emitted.
-        stripped = text.strip() if visible else ""
-
-        # Numbering: the paragraph's own numPr, else its style's (walking basedOn).
-        num_id = ilvl = None
-        outline = None
-        if ppr is not None:
-            num_pr = ppr.find(w("numPr"))
-            if num_pr is not None:
-                nid = num_pr.find(w("numId"))
-                lvl = num_pr.find(w("ilvl"))
-                num_id = nid.get(w("val")) if nid is not None else None
-                ilvl = to_int(lvl.get(w("val"))) if lvl is not None else None
-            ol = ppr.find(w("outlineLvl"))
-            if ol is not None:
-                outline = to_int(ol.get(w("val")))
-        if num_id is None:
-            num_id = styles.first(style_id, "num_id")
-            if ilvl is None:
-                ilvl = styles.first(style_id, "ilvl")
-        label_fmt = numbering.label(num_id, ilvl, style_id) if num_id is not None else None
-
-        if not stripped:
-            continue
-        level: int | None
-        if outline is not None:
-            level = outline + 1 if 0 <= outline < 9 else None
+    # Pass 1, in document order (numbering labels advance per paragraph): texts and tables.
+    infos: list[_Para | list[tuple[str, ...]]] = []
+    for item in items:
+        if item.is_table:
+            rows = table_rows(item.el, reader, full=item.full)
+            budget.take("".join("".join(r) for r in rows))
+            infos.append(rows)
         else:
-            level = style_heading_level(chain)
+            info = _paragraph_info(item.el, item.full, reader, styles, numbering)
+            budget.take(info.text)
+            infos.append(info)
+    toc_skip, toc_entries = _find_toc(infos)
+    toc_map = {alnum(e.label): e for e in toc_entries if len(alnum(e.label)) >= 3}
 
-        if level is not None and _TOC_TEXT.match(stripped) is None:
-            number = ""
-            heading_title = stripped
-            if label_fmt is not None and label_fmt[1] not in ("bullet", "none") and label_fmt[0]:
-                number = label_fmt[0].rstrip(".").strip()
+    out = Builder()
+    stack = HeadingStack()
+    title = ""
+    first_heading = ""
+    last_number: tuple[int, ...] | None = None
+    for k, (item, info) in enumerate(zip(items, infos, strict=True)):
+        if k in toc_skip:
+            continue
+        if not isinstance(info, _Para):
+            _add_table(out, item, info, stack.path)
+            continue
+        stripped = info.text
+        if not stripped or is_toc_style(info.chain):
+            continue
+        heading: tuple[str, str, int] | None = None
+        if info.level is not None:
+            number, heading_title = "", re.sub(r"\s+", " ", stripped)
+            fmt = info.label_fmt
+            if fmt is not None and fmt[1] not in ("bullet", "none") and fmt[0]:
+                number = fmt[0].rstrip(".").strip()
             else:
-                m = NUM_HEADING.match(stripped)
-                if m:
-                    number, heading_title = m.group(1), m.group(2).strip()
-            heading_title = re.sub(r"\s+", " ", heading_title)
+                parts = split_heading_label(heading_title)
+                if parts:
+                    number, heading_title = parts
+            heading = (number, heading_title, info.level)
+        elif not any(st.name.strip().lower() == "caption" for st in info.chain):
+            heading = _inferred_heading(info, toc_map.get(alnum(stripped)), last_number)
+        if heading is not None:
+            number, heading_title, level = heading
+            if level == 0:
+                level = min(stack.anchor_level() + 1, 9)
+            if number[:1].isdigit():
+                last_number = tuple(int(x) for x in number.split(".") if x.isdigit())
             path = stack.push(level, heading_label(number, heading_title), bool(number))
             out.add(
                 kind="heading",
                 text=heading_title,
-                block=counter,
+                block=item.block,
                 level=level,
                 number=number,
                 heading_path=path,
-                bold=bool(styles.first(style_id, "bold")),
-                font_size=float(styles.first(style_id, "size") or 0.0),
+                bold=info.bold or bool(styles.first(info.style_id, "bold")),
+                font_size=float(styles.first(info.style_id, "size") or 0.0),
             )
-            style_name = chain[0].name.lower() if chain else ""
+            style_name = info.chain[0].name.lower() if info.chain else ""
             if style_name == "title" and not title:
                 title = heading_title
             if not first_heading:
                 first_heading = heading_title
             continue
-        if _TOC_TEXT.match(stripped):
-            continue  # the TOC's own title, counted but not content
-
-        if label_fmt is not None and label_fmt[1] != "none":
+        if info.label_fmt is not None and info.label_fmt[1] != "none":
             out.add(
                 kind="list_item",
                 text=stripped,
-                block=counter,
-                level=(ilvl or 0) + 1,
-                number=label_fmt[0],
+                block=item.block,
+                level=(info.ilvl or 0) + 1,
+                number=info.label_fmt[0],
                 heading_path=stack.path,
             )
             continue
@@ -306,16 +318,19 @@ def extract_docx(desc: SourceDescriptor, limits: Limits) -> ExtractedSource:
             out.add(
                 kind="list_item",
                 text=stripped[typed.end() :],
-                block=counter,
+                block=item.block,
                 level=1,
                 number=typed.group(1),
                 heading_path=stack.path,
             )
             continue
+        is_caption = CAPTION.match(stripped) is not None or any(
+            st.name.strip().lower() == "caption" for st in info.chain
+        )
         out.add(
-            kind="caption" if CAPTION.match(stripped) and len(stripped) < 200 else "paragraph",
+            kind="caption" if is_caption and len(stripped) < 200 else "paragraph",
             text=stripped,
-            block=counter,
+            block=item.block,
             heading_path=stack.path,
         )
 
@@ -325,8 +340,14 @@ def extract_docx(desc: SourceDescriptor, limits: Limits) -> ExtractedSource:
             title = sanitize_text(document.core_properties.title or "").strip()
     if not title:
         title = first_heading
+    warnings = _unread_parts(document)
     if not any(alnum(b.text) for b in out.blocks):
-        raise SourceError(name, "no_text_found")
+        raise SourceError(
+            name,
+            "no_text_found",
+            "The Word document holds no text in its body (its paragraphs and tables are empty; "
+            "text in images, charts or embedded objects is not read).",
+        )
     return ExtractedSource(
         file_path=desc.file_path,
         file_name=desc.file_name,
@@ -335,7 +356,56 @@ def extract_docx(desc: SourceDescriptor, limits: Limits) -> ExtractedSource:
         page_count=None,
         blocks=tuple(out.blocks),
         title=title[:500],
+        warnings=warnings,
     )
+
+
+def _add_table(
+    out: Builder, item: Item, rows: list[tuple[str, ...]], path: tuple[str, ...]
+) -> None:
+    if not rows:
+        return
+    text = "\n".join(" | ".join(c.replace("\n", " ") for c in r) for r in rows)
+    if not alnum(text):
+        return
+    out.add(
+        kind="table",
+        text=text,
+        block=item.block,
+        heading_path=path,
+        rows=tuple(rows),
+        **annotate_table(rows),
+    )
+
+
+def _unread_parts(document: Any) -> tuple[str, ...]:
+    """Warnings for text the body reading leaves out: footnotes, endnotes and comments."""
+    warnings: list[str] = []
+    rels = {}
+    with contextlib.suppress(Exception):
+        rels = {rel.reltype.rsplit("/", 1)[-1]: rel for rel in document.part.rels.values()}
+    for kind, what in (
+        ("footnotes", "footnotes"),
+        ("endnotes", "endnotes"),
+        ("comments", "comments"),
+    ):
+        rel = rels.get(kind)
+        if rel is None or rel.is_external:
+            continue
+        with contextlib.suppress(Exception):
+            from lxml import etree
+
+            root = etree.fromstring(rel.target_part.blob)
+            texts = [t.text or "" for t in root.iter(w("t"))]
+            count = sum(
+                1 for note in root if any((t.text or "").strip() for t in note.iter(w("t")))
+            )
+            if count and "".join(texts).strip():
+                warnings.append(
+                    f"{count} {what if count > 1 else what[:-1]} not read: "
+                    "only the document body is a source."
+                )
+    return tuple(warnings)
 
 
 _TITLE_LABEL = re.compile(
@@ -362,12 +432,3 @@ def _labelled_title(blocks: list[Block]) -> str:
             if m and ":" in b.text[: m.end()] and len(b.text) > m.end() + 10:
                 return b.text[m.end() :].strip()
     return ""
-
-
-def _para_hidden(p: Any, styles: Styles) -> bool:
-    """Whether the paragraph style hides its runs (a run's own ``w:vanish`` can override).
-
-    The paragraph mark's ``w:rPr`` only hides the mark itself, not the runs, so it is ignored.
-    """
-    style_id, _ = _para_props(p)
-    return bool(styles.first(style_id, "vanish"))

@@ -10,8 +10,14 @@ from typing import Any
 
 from documents.pipeline.errors import SourceError
 from documents.pipeline.extract.common import alnum
-from documents.pipeline.extract.pdf_layout import pdf_structure
+from documents.pipeline.extract.pdf_layout import pdf_structure, running_lines
 from documents.pipeline.extract.pdf_lines import Line, Run
+from documents.pipeline.extract.pdf_tables import (
+    insert_tables,
+    read_tables,
+    table_blocks,
+    tlf_pages,
+)
 from documents.pipeline.extract.toc import TocEntry, make_entry
 from documents.pipeline.safety import (
     Limits,
@@ -226,6 +232,8 @@ def extract_pdf(desc: SourceDescriptor, limits: Limits) -> ExtractedSource:
             if meta is not None and meta.title:
                 meta_title = sanitize_text(str(meta.title)).strip()
         outline = read_outline(reader)
+        # Results tables: pages showing one TLF are read again with positions kept.
+        tables = read_tables(reader, tlf_pages(page_lines, running_lines(page_lines)), texts)
 
     if not any(alnum(t) for t in texts):
         if failures:
@@ -244,7 +252,9 @@ def extract_pdf(desc: SourceDescriptor, limits: Limits) -> ExtractedSource:
             f"{_pages_phrase(empty)} {'has' if len(empty) == 1 else 'have'} no text layer "
             "(a scanned image or a figure); any text in them is not read."
         )
-    blocks, title = pdf_structure(page_lines, texts, outline)
+    blocks, title = pdf_structure(page_lines, texts, outline, skip_pages=set(tables))
+    if tables:
+        blocks = insert_tables(blocks, table_blocks(tables))
     if not title:
         title = meta_title if meta_title and len(meta_title) < 300 else ""
     return ExtractedSource(

@@ -44,7 +44,7 @@ _PAGE_NUMBER = re.compile(
 )
 
 
-def _running_lines(pages: list[list[Line]]) -> list[set[int]]:
+def running_lines(pages: list[list[Line]]) -> list[set[int]]:
     """Indexes of running headers, footers and page numbers on each page."""
     n = len(pages)
     edge_keys: list[dict[int, str]] = []
@@ -195,7 +195,7 @@ def pdf_structure(
         vocab.update(w.lower() for w in re.findall(r"[A-Za-z]{3,}", t))
         hyphenated.update(w.lower() for w in re.findall(r"[A-Za-z]+-[A-Za-z]+", t))
 
-    running = _running_lines(pages)
+    running = running_lines(pages)
     toc_drop, toc_entries = find_pdf_toc(pages, running)
     skip = [a | b for a, b in zip(running, toc_drop, strict=True)]
     for k in skip_pages or ():

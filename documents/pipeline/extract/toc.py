@@ -130,6 +130,7 @@ def find_pdf_toc(
     in_toc = False
     last_page = 0
     any_leader = False
+    preamble = 0
     for p, (lines, dropped) in enumerate(zip(pages, running, strict=True)):
         rows = _visual_rows(p, lines, dropped)
         marked: set[int] = set()
@@ -160,6 +161,7 @@ def find_pdf_toc(
                 if TOC_TITLE.match(text):
                     marked.add(k)
                     in_toc, last_page, any_leader = True, 0, False
+                    preamble = 0
                     k += 1
                     first_content = False
                     continue
@@ -185,6 +187,10 @@ def find_pdf_toc(
                                 break
                             if not _wrapped_start(rows[k + extra].text):
                                 break
+                if entry is None and last_page == 0 and preamble < 4 and len(text) < 300:
+                    preamble += 1  # a note between the title and the first entry: kept as text
+                    k += 1
+                    continue
                 if entry is None or (entry[1] and entry[1] < last_page):
                     in_toc = False
                     continue

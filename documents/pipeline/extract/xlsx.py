@@ -9,6 +9,7 @@ from typing import Any
 
 from documents.pipeline.errors import SourceError
 from documents.pipeline.extract.common import Builder, CharBudget, alnum
+from documents.pipeline.extract.tlf import annotate_table
 from documents.pipeline.safety import (
     Limits,
     sanitize_text,
@@ -98,6 +99,7 @@ def extract_xlsx(desc: SourceDescriptor, limits: Limits) -> ExtractedSource:
                 block=first_block,
                 heading_path=(sheet,),
                 rows=tuple(rows),
+                **annotate_table(rows),
             )
     finally:
         with contextlib.suppress(Exception):
