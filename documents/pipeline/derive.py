@@ -174,7 +174,7 @@ SYNOPSIS_ROWS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("Criteria for evaluation", ("Primary Efficacy Variable(s)",), "primary_endpoint"),
     ("Statistical methods", ("Statistical and Analytical Plans",), "primary_analysis_method"),
 )
-SYNOPSIS_SENTENCES = 2
+SYNOPSIS_SENTENCES = 1
 SYNOPSIS_CONCEPTS = ("synopsis", "synopsis.design", "synopsis.objectives", "schema")
 
 
@@ -258,7 +258,7 @@ def synopsis(state: DraftState, sec: OutlineSection) -> SectionDraft:
                 break
     for label, tables in (
         ("Efficacy results", _main_efficacy(state)[:2]),
-        ("Safety results", _main_safety(state)[:1]),
+        ("Safety results", _main_safety(state)),
     ):
         text, cites = _figures_text(state, tables, style="with")
         if text:
@@ -312,10 +312,12 @@ def _number_key(t: ResultTable) -> tuple[int, ...]:
 
 
 def _main_safety(state: DraftState) -> list[ResultTable]:
-    over = [t for t in state.outputs if t.klass == "ae_overview"]
-    if not over:
-        over = [t for t in state.outputs if t.klass in {"ae_solicited", "ae_common"}][:1]
-    return over[:2]
+    """The adverse-event overview, and the first summary of solicited reactions (vaccines)."""
+    out = [t for t in state.outputs if t.klass == "ae_overview"][:1]
+    out += [t for t in state.outputs if t.klass == "ae_solicited"][:1]
+    if not out:
+        out = [t for t in state.outputs if t.klass == "ae_common"][:1]
+    return out
 
 
 def _figures_text(
@@ -333,7 +335,14 @@ def _figures_text(
                 phrases.append(phrase)
                 cites.extend(row_cites)
         if phrases:
-            parts.append(f"{results.output_reference(table)}: " + "; ".join(phrases) + ".")
+            ref = results.output_reference(table)
+            if style == "was":
+                parts.append(f"In {ref}, " + "; ".join(phrases) + ".")
+            elif style == "versus":
+                joined = "; ".join(phrases)
+                parts.append(f"{joined[:1].upper()}{joined[1:]} ({table.kind} {table.number}).")
+            else:
+                parts.append(f"{ref}: " + "; ".join(phrases) + ".")
     return " ".join(parts), cites
 
 
@@ -432,10 +441,10 @@ def output_index(state: DraftState, sec: OutlineSection, i: int) -> SectionDraft
             return _no_source(sec, "results")
         note = Paragraph(text="No results output of this kind was given.", style="note")
         return _draft(sec, [note], state="no_source")
-    rows = [("Output", "Title", "Analysis set")]
+    rows = [("Output", "Title")]
     cites: list[Citation] = []
     for t in chosen:
-        rows.append((f"{t.kind} {t.number}", t.title, t.population))
+        rows.append((f"{t.kind} {t.number}", t.title))
         if t.caption_row is not None:
             cites.extend(state.ctx.locator.locate_row(t.s_idx, t.block, t.caption_row))
         else:

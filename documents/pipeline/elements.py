@@ -29,7 +29,7 @@ from documents.pipeline.ingest import SourceIndex
 from documents.pipeline.types import Block
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
-MAX_REPEATS = 2
+MAX_REPEATS = 1
 MAX_ROW_CELLS = 4
 
 
@@ -172,27 +172,29 @@ def find_units(
             ]
         )
         taken_here = 0
-        seen: set[tuple[int, int]] = set()
-        for s_idx, pos in [*order, *everywhere]:
-            if taken_here >= el.max or not open_patterns:
-                break
-            if (s_idx, pos) in seen or kinds_of.get(s_idx) not in el.kinds:
-                continue
-            seen.add((s_idx, pos))
-            for unit in units_of(index, s_idx, pos):
-                if unit.key in used or not all(p.search(unit.text) for p in el.all):
+        # A unit no other section used is preferred to one that would repeat a sentence.
+        for allow_repeat in (False, True):
+            seen: set[tuple[int, int]] = set()
+            for s_idx, pos in [*order, *everywhere]:
+                if taken_here >= el.max or not open_patterns:
+                    break
+                if (s_idx, pos) in seen or kinds_of.get(s_idx) not in el.kinds:
                     continue
-                met = [p for p in open_patterns if p.search(unit.text)]
-                if not met:
-                    continue
-                repeat = is_taken(unit)
-                if repeat and repeats >= max_repeats:
-                    continue
-                chosen.append((eid, unit))
-                used.add(unit.key)
-                repeats += int(repeat)
-                taken_here += 1
-                text_so_far += "\n" + unit.text
-                open_patterns = [p for p in open_patterns if p not in met]
-                break
+                seen.add((s_idx, pos))
+                for unit in units_of(index, s_idx, pos):
+                    if unit.key in used or not all(p.search(unit.text) for p in el.all):
+                        continue
+                    met = [p for p in open_patterns if p.search(unit.text)]
+                    if not met:
+                        continue
+                    repeat = is_taken(unit)
+                    if repeat and (not allow_repeat or repeats >= max_repeats):
+                        continue
+                    chosen.append((eid, unit))
+                    used.add(unit.key)
+                    repeats += int(repeat)
+                    taken_here += 1
+                    text_so_far += "\n" + unit.text
+                    open_patterns = [p for p in open_patterns if p not in met]
+                    break
     return chosen

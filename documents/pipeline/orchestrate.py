@@ -351,6 +351,19 @@ def _write_body_section(state: DraftState, i: int) -> SectionDraft:
 
 def _no_source_message(state: DraftState, i: int) -> str:
     prof = state.profiles[i]
+    if prof.extra.get("no_source") == "see_methods":
+        methods = next(
+            (
+                f"{s.number} {s.title}".strip()
+                for s, p in zip(state.outline, state.profiles, strict=True)
+                if "stats.general" in p.main
+            ),
+            "the statistical methods section",
+        )
+        return (
+            "The sources give no results on this statistical issue; the planned methods are "
+            f"described in {methods}."
+        )
     if not prof.data_fed:
         return mapping.no_source_message("default")
     if not state.outputs and not any(s.kind == "results" for s in state.sources):
@@ -372,20 +385,22 @@ def _write_output(state: DraftState, table: ResultTable) -> tuple[list[Paragraph
     """Key figures (a cited list), the table itself, and its footnotes."""
     loc = state.ctx.locator
     paragraphs: list[Paragraph] = []
-    items: list[Paragraph] = []
+    phrases: list[str] = []
+    figure_cites: list[Citation] = []
     for row_index, cells in results.key_rows(table):
         phrase = results.figures_phrase(table, cells)
         cites = loc.locate_row(table.s_idx, table.block, row_index)
-        if phrase and cites and not state.ctx.is_duplicate(phrase):
-            state.ctx.remember(phrase)
-            items.append(
-                Paragraph(text=phrase, citations=tuple(cites), style="list", list_label="•")
-            )
+        if phrase and cites:
+            phrases.append(phrase)
+            figure_cites.extend(cites)
     intro_cites = _caption_citations(state, table)
-    if items:
-        intro = f"{results.output_reference(table)} ({table.title}) gives these key figures:"
-        paragraphs.append(Paragraph(text=intro, citations=intro_cites))
-        paragraphs.extend(items)
+    if phrases:
+        text = f"Key figures of {table.kind} {table.number}: " + "; ".join(phrases) + "."
+        if not state.ctx.is_duplicate(text):
+            state.ctx.remember(text)
+            paragraphs.append(
+                Paragraph(text=text, citations=tuple(dict.fromkeys([*intro_cites, *figure_cites])))
+            )
     rows = [*table.header, *(r for _k, r in table.data)]
     cites: list[Citation] = list(intro_cites)
     for k, _r in [*((None, h) for h in table.header), *table.data]:

@@ -59,7 +59,7 @@ _KEY_LABELS = [
     )
 ]
 _SUBORDINATE = re.compile(r"\b(?:treatment-related|drug-related|related)\b", re.IGNORECASE)
-MAX_KEY_ROWS = 4
+MAX_KEY_ROWS = 3
 MAX_TABLE_ROWS = 60
 
 
@@ -165,9 +165,7 @@ def parse(src: ExtractedSource, s_idx: int, pos: int, block: Block) -> ResultTab
     number = getattr(block, "table_number", "") or ""
     population = getattr(block, "population", "") or ""
     header_n = int(getattr(block, "header_rows", 0) or 0)
-    footnotes: list[tuple[int | None, str]] = [
-        (None, f) for f in (getattr(block, "footnotes", ()) or ())
-    ]
+    footnotes: list[tuple[int | None, str]] = []
     caption_row = population_row = None
     i = 0
     # Leading single-cell rows: the title, the population, banners.
@@ -200,8 +198,16 @@ def parse(src: ExtractedSource, s_idx: int, pos: int, block: Block) -> ResultTab
         text = _single(body[k])
         if text:
             footnotes.append((i + k, text))
+    # Footnotes the extractor kept apart from the rows (none are dropped, none doubled).
+    known = {language.clean_text(t) for _k, t in footnotes}
+    for f in getattr(block, "footnotes", ()) or ():
+        if language.clean_text(f) not in known:
+            footnotes.append((None, f))
     table_rows = [(i + k, body[k]) for k in range(end) if any(c.strip() for c in body[k])]
-    if not header_n:
+    if header_n:
+        # The extractor counts header rows from the top of the block (title rows included).
+        header_n = max(0, header_n - i)
+    else:
         for _k, r in table_rows:
             if any(_value_like(c) for c in r[1:]):
                 break
@@ -301,7 +307,7 @@ def figures_phrase(table: ResultTable, cells: Sequence[str], *, style: str = "li
         if style == "with":
             return f"{lower} {value}"
         if style == "versus":
-            return f"{lower}: {value}"
+            return f"{lower} of {value}"
         return f"{label}: {value}"
     names = [(group_name(g), v) for g, v in pairs]
     if style == "with":
@@ -311,8 +317,9 @@ def figures_phrase(table: ResultTable, cells: Sequence[str], *, style: str = "li
         named = [f"{v} in the {g} group" if g else v for g, v in names]
         return f"{label} was {_and(named)}"
     if style == "versus":
-        return f"{lower}: " + " versus ".join(f"{v} ({g})" if g else v for g, v in names)
-    return f"{label}: " + "; ".join(f"{g} {v}".strip() for g, v in pairs)
+        return f"{lower} " + " versus ".join(f"{v} ({g})" if g else v for g, v in names)
+    # The table below the list carries each group's N: the list names the groups only.
+    return f"{label}: " + "; ".join(f"{group_name(g)} {v}".strip() for g, v in pairs)
 
 
 def _and(items: list[str]) -> str:

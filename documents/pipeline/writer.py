@@ -454,11 +454,17 @@ def is_debris(sentence: str, *, list_item: bool = False) -> bool:
     toks = sentence.split()
     if not toks:
         return True
-    alpha = [t for t in toks if re.search(r"[A-Za-z]{3,}", t)]
+    alpha = [t for t in toks if re.search(r"[A-Za-z]{2,}", t)]
     if list_item:
         return not alpha
     if len(toks) < 3:
         return True
+    words = sum(1 for t in toks if re.search(r"[A-Za-z]{3,}", t))
+    function_words = sum(1 for t in toks if t.lower() in language.STOPWORDS)
+    # A criterion full of figures ("Body mass index of 18.0 to 40.0 kg/m².") is a sentence: it
+    # has words, a function word and an end.
+    if words >= 3 and function_words and re.search(r"[.!?;][)\]\"”’]*$", sentence.strip()):
+        return False
     if len(alpha) / len(toks) < 0.5:
         return True
     if not re.search(r"[a-z]{3,}", sentence):
@@ -467,15 +473,37 @@ def is_debris(sentence: str, *, list_item: bool = False) -> bool:
     stripped = sentence.strip()
     if re.search(r"[.!?:;][)\]\"”’]*$", stripped) or len(toks) >= 8:
         return False
-    function_words = sum(1 for t in toks if t.lower() in language.STOPWORDS)
     return function_words < 2
 
 
 # ---------------------------------------------------------------- blocks → paragraphs
 
 _LIST_LABEL_RE = re.compile(
-    r"^\s*(\[\d+[a-z]?\]|\(?\d{1,3}[.)]|\(?[a-zA-Z][.)]|\(?[ivxIVX]{1,4}[.)]|[•\-–·▪●○◦*])\s+"
+    r"^\s*(\[\d+[a-z]?\]|\(?\d{1,3}[.)]|\(?[A-Z]{1,2}\d{1,2}[.)]|\(?[a-zA-Z][.)]|"
+    r"\(?[ivxIVX]{1,4}[.)]|[•\-–·▪●○◦*])\s+"
 )
+# Items of a numbered list that extraction ran together into one paragraph ("I1. Aged 18
+# years or older. I2. Histologically documented ...").
+_INLINE_ITEM_RE = re.compile(r"(?:^|(?<=[.;:]\s))\s*\(?([A-Z]{0,2})(\d{1,2})[.)]\s+(?=[A-Z(])")
+
+
+def inline_items(text: str) -> list[tuple[str, str]] | None:
+    """(label, item text) for a paragraph made of consecutively numbered items, else None."""
+    found = list(_INLINE_ITEM_RE.finditer(text))
+    if len(found) < 2 or found[0].start() > 0:
+        return None
+    prefix = found[0].group(1)
+    numbers = [int(m.group(2)) for m in found]
+    if any(m.group(1) != prefix for m in found) or numbers != list(
+        range(numbers[0], numbers[0] + len(numbers))
+    ):
+        return None
+    items = []
+    for k, m in enumerate(found):
+        end = found[k + 1].start() if k + 1 < len(found) else len(text)
+        label = text[m.start() : m.end()].strip()
+        items.append((label, text[m.end() : end].strip()))
+    return items
 
 
 def list_label(block: Block) -> tuple[str, str]:
@@ -522,9 +550,28 @@ def write_block(
         return BlockWriteResult([], [], 0)
     is_list = block.kind == "list_item"
     label, body = list_label(block) if is_list else ("", block.text)
-    if not is_list:
+    if not is_list and not verbatim:
+        items = inline_items(language.clean_text(body))
+        if items:
+            parts = [
+                write_block(
+                    ctx,
+                    s_idx,
+                    replace(block, kind="list_item", text=item, number=item_label),
+                    convert_tense=convert_tense,
+                    allow_duplicates=allow_duplicates,
+                )
+                for item_label, item in items
+            ]
+            return BlockWriteResult(
+                [p for r in parts for p in r.paragraphs],
+                [t for r in parts for t in r.tables],
+                sum(r.words for r in parts),
+            )
         m = _LIST_LABEL_RE.match(body)
-        if m and m.group(1) in {"•", "-", "–", "·", "▪", "●", "○", "◦", "*"}:
+        if m:
+            # A paragraph that starts with its own list label is a list item ("3.\tBody
+            # mass index of 18.0 to 40.0 kg/m².").
             is_list, label, body = True, m.group(1), body[m.end() :]
     vocab = ctx.vocabulary.get(s_idx, {})
     cleaned = (
