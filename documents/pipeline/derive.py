@@ -157,22 +157,30 @@ def title_page(state: DraftState, sec: OutlineSection) -> SectionDraft:
 
 # (row label, E3 titles of the body sections that feed it, the information element that a
 # sentence of the protocol's own synopsis must state to fill the row instead)
-SYNOPSIS_ROWS: tuple[tuple[str, tuple[str, ...], str], ...] = (
-    ("Objectives", ("Study Objectives",), "objective_statement"),
-    ("Methodology", ("Overall Study Design and Plan - Description",), "design_type"),
-    ("Number of patients (planned)", ("Determination of Sample Size",), "planned_size"),
+SYNOPSIS_ROWS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
+    ("Objectives", ("Study Objectives",), ("objective_statement",)),
+    (
+        "Methodology",
+        ("Overall Study Design and Plan - Description",),
+        ("design_type", "allocation_ratio"),
+    ),
+    (
+        "Number of patients (planned)",
+        ("Determination of Sample Size", "Overall Study Design and Plan - Description"),
+        ("planned_size",),
+    ),
     (
         "Diagnosis and main criteria for inclusion",
         ("Selection of Study Population", "Inclusion Criteria"),
-        "population_statement",
+        ("population_statement",),
     ),
     (
         "Test product, dose and mode of administration",
         ("Treatments Administered",),
-        "treatment_regimen",
+        ("treatment_regimen",),
     ),
-    ("Criteria for evaluation", ("Primary Efficacy Variable(s)",), "primary_endpoint"),
-    ("Statistical methods", ("Statistical and Analytical Plans",), "primary_analysis_method"),
+    ("Criteria for evaluation", ("Primary Efficacy Variable(s)",), ("primary_endpoint",)),
+    ("Statistical methods", ("Statistical and Analytical Plans",), ("primary_analysis_method",)),
 )
 SYNOPSIS_SENTENCES = 1
 SYNOPSIS_CONCEPTS = ("synopsis", "synopsis.design", "synopsis.objectives", "schema")
@@ -209,6 +217,13 @@ def _first_sentences(draft: SectionDraft, n: int) -> tuple[list[str], list[Citat
     return texts, cites
 
 
+def _meets(element_id: str, text: str) -> bool:
+    from documents.pipeline import elements
+
+    el = elements.elements().get(element_id)
+    return el is not None and el.matches(text)
+
+
 def _synopsis_unit(state: DraftState, element_id: str) -> tuple[str, list[Citation]] | None:
     """An unused sentence (or label/value row) of the protocol's own synopsis for a row."""
     from documents.pipeline import elements
@@ -238,24 +253,53 @@ def _synopsis_unit(state: DraftState, element_id: str) -> tuple[str, list[Citati
     return None
 
 
+def _stating(
+    draft: SectionDraft, element_id: str, taken: set[str]
+) -> tuple[str, tuple[Citation, ...]] | None:
+    """The first sentence (or list item) of a written section that states the element."""
+    from documents.pipeline import elements
+
+    el = elements.elements().get(element_id)
+    if el is None:
+        return None
+    for p in draft.paragraphs:
+        if p.style == "note" or not p.citations:
+            continue
+        for sentence in language.sentences(p.text) if p.style == "body" else [p.text]:
+            if sentence in taken or sentence.rstrip().endswith(":"):
+                continue
+            if el.matches(sentence):
+                return sentence, p.citations
+    return None
+
+
 def synopsis(state: DraftState, sec: OutlineSection) -> SectionDraft:
+    """E3's synopsis table: each design row states its elements with the body's own sentence
+    (else an unused sentence of the protocol's synopsis, else the body section's first one);
+    the results rows state the main outputs' figures in their own words."""
     rows: list[tuple[str, str]] = []
     citations: list[Citation] = []
-    for label, titles, element_id in SYNOPSIS_ROWS:
-        own = _synopsis_unit(state, element_id)
-        if own is not None:
-            rows.append((label, own[0]))
-            citations.extend(own[1])
-            continue
-        for title in titles:
-            draft = _section_by_title(state, title)
-            if draft is None:
+    taken: set[str] = set()
+    for label, titles, element_ids in SYNOPSIS_ROWS:
+        drafts = [d for d in (_section_by_title(state, t) for t in titles) if d is not None]
+        texts: list[str] = []
+        cites: list[Citation] = []
+        for element_id in element_ids:
+            if any(_meets(element_id, t) for t in texts):
                 continue
-            texts, cites = _first_sentences(draft, SYNOPSIS_SENTENCES)
-            if texts:
-                rows.append((label, " ".join(texts)))
-                citations.extend(cites)
-                break
+            found = next((f for d in drafts if (f := _stating(d, element_id, taken))), None)
+            if found is None:
+                found = _synopsis_unit(state, element_id)
+            if found is not None:
+                texts.append(found[0])
+                cites.extend(found[1])
+                taken.add(found[0])
+        if not texts and drafts:
+            first, first_cites = _first_sentences(drafts[0], SYNOPSIS_SENTENCES)
+            texts, cites = first, first_cites
+        if texts:
+            rows.append((label, " ".join(texts)))
+            citations.extend(cites)
     for label, tables in (
         ("Efficacy results", _main_efficacy(state)[:2]),
         ("Safety results", _main_safety(state)),
@@ -312,9 +356,14 @@ def _number_key(t: ResultTable) -> tuple[int, ...]:
 
 
 def _main_safety(state: DraftState) -> list[ResultTable]:
-    """The adverse-event overview, and the first summary of solicited reactions (vaccines)."""
+    """The adverse-event overview, and the summary of solicited reactions (vaccines) whose
+    "any" row is the broadest ("any solicited reaction" before "any local reaction")."""
     out = [t for t in state.outputs if t.klass == "ae_overview"][:1]
-    out += [t for t in state.outputs if t.klass == "ae_solicited"][:1]
+    solicited = [t for t in state.outputs if t.klass == "ae_solicited"]
+    solicited.sort(
+        key=lambda t: not any(re.match(r"(?i)\s*any solicited", r[0]) for _k, r in t.data)
+    )
+    out += solicited[:1]
     if not out:
         out = [t for t in state.outputs if t.klass == "ae_common"][:1]
     return out
@@ -416,9 +465,12 @@ def _index_choice(state: DraftState, i: int) -> list[ResultTable]:
     for t in state.outputs:
         if t.is_listing != want_listing:
             continue
-        if number in {"14", "16.2"} or t.number.startswith(number + ".") or t.number == number:
-            chosen.append(t)
-        elif _index_family(sec.title, t):
+        if (
+            number in {"14", "16.2"}
+            or t.number.startswith(number + ".")
+            or t.number == number
+            or _index_family(sec.title, t)
+        ):
             chosen.append(t)
     return chosen
 

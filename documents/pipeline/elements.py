@@ -42,12 +42,10 @@ class Element:
     prefer: tuple[str, ...]
     max: int
     kinds: tuple[str, ...]
+    mode: str = "any"  # "any" pattern, "all" patterns, or "each" thing the patterns name
 
     def matches(self, text: str) -> bool:
         return any(p.search(text) for p in self.any) and all(p.search(text) for p in self.all)
-
-    def met_in(self, text: str) -> bool:
-        return self.matches(text)
 
 
 @dataclass(frozen=True)
@@ -78,6 +76,7 @@ def elements() -> dict[str, Element]:
             prefer=tuple(v.get("prefer", ())),
             max=int(v.get("max", 1)),
             kinds=tuple(v.get("kinds", ("protocol", "sap", "other"))),
+            mode=v.get("mode", "any"),
         )
         for k, v in data.items()
     }
@@ -134,6 +133,30 @@ def _positions_of(
     return out
 
 
+def _targets(
+    el: Element, text: str, index: SourceIndex, candidates: Sequence[tuple[int, int]]
+) -> list[re.Pattern[str]]:
+    """What still has to be stated: the element itself ("any"), each of its patterns not yet
+    met ("all"), or each distinct thing its patterns name in the sources, such as every
+    committee ("each")."""
+    if el.mode == "all":
+        return [p for p in el.any if not p.search(text)]
+    if el.mode == "each":
+        names: dict[str, None] = {}
+        for s_idx, pos in candidates:
+            for unit in units_of(index, s_idx, pos):
+                for p in el.any:
+                    for m in p.finditer(unit.text):
+                        names.setdefault(m.group(0).strip(), None)
+        low = text.lower()
+        return [
+            re.compile(r"(?<![\w])" + re.escape(n) + r"(?![\w])", re.IGNORECASE)
+            for n in names
+            if n.lower() not in low
+        ]
+    return [] if el.matches(text) else [re.compile("|".join(p.pattern for p in el.any), re.I)]
+
+
 def find_units(
     *,
     index: SourceIndex,
@@ -155,11 +178,6 @@ def find_units(
         el = elements().get(eid)
         if el is None:
             continue
-        # Each alternative pattern is one way of stating the element; an element that may take
-        # several units ("periods": screening and follow-up) takes one per pattern not yet met.
-        open_patterns = [p for p in el.any if not p.search(text_so_far)]
-        if len(open_patterns) < len(el.any) and el.max == 1:
-            continue
         order = _positions_of(index, found, [*el.prefer, *section_concepts])
         everywhere = (
             []
@@ -171,20 +189,22 @@ def find_units(
                 for p in range(len(lst))
             ]
         )
+        candidates = [
+            (s_idx, pos)
+            for s_idx, pos in dict.fromkeys([*order, *everywhere])
+            if kinds_of.get(s_idx) in el.kinds
+        ]
+        targets = _targets(el, text_so_far, index, candidates)
         taken_here = 0
         # A unit no other section used is preferred to one that would repeat a sentence.
         for allow_repeat in (False, True):
-            seen: set[tuple[int, int]] = set()
-            for s_idx, pos in [*order, *everywhere]:
-                if taken_here >= el.max or not open_patterns:
+            for s_idx, pos in candidates:
+                if taken_here >= el.max or not targets:
                     break
-                if (s_idx, pos) in seen or kinds_of.get(s_idx) not in el.kinds:
-                    continue
-                seen.add((s_idx, pos))
                 for unit in units_of(index, s_idx, pos):
                     if unit.key in used or not all(p.search(unit.text) for p in el.all):
                         continue
-                    met = [p for p in open_patterns if p.search(unit.text)]
+                    met = [p for p in targets if p.search(unit.text)]
                     if not met:
                         continue
                     repeat = is_taken(unit)
@@ -195,6 +215,6 @@ def find_units(
                     repeats += int(repeat)
                     taken_here += 1
                     text_so_far += "\n" + unit.text
-                    open_patterns = [p for p in open_patterns if p not in met]
+                    targets = [p for p in targets if p not in met]
                     break
     return chosen

@@ -49,12 +49,12 @@ _KEY_LABELS = [
         r"p-?value|\bp\s*[<=]",
         r"\bmedian\b|least squares|\bLS mean",
         r"response rate|seroresponse|serocon|responder|\bGMTs?\b|geometric mean|\brate\b",
-        r"^\s*(?:any|at least one|patients with any|participants with any)\b|\bany (?:TEAE|AE|adverse)",
+        r"^\s*(?:any|at least one|(?:patients|participants) with any)\b|\bany (?:TEAE|AE|adverse)",
         r"grade\s*(?:≥|>=|3|4|5)|severe",
         r"\bserious\b",
         r"discontinu|withdr",
         r"\bdeaths?\b|\bdied\b|fatal|grade 5",
-        r"randomi[sz]ed|treated|vaccinated|received|completed|safety (?:analysis )?set|analysis set",
+        r"randomi[sz]ed|treated|vaccinated|received|completed|(?:safety|analysis) (?:analysis )?set",
         r"\bmean\b|\bage\b|female|male|\bsex\b",
     )
 ]
@@ -90,15 +90,53 @@ class ResultTable:
         return self.kind.lower() == "listing" or self.number.startswith("16.")
 
     def groups(self) -> list[str]:
-        """Column labels (header rows joined per column), first column excluded."""
+        """Column labels, first column excluded (see ``columns``)."""
+        return [c.label for c in self.columns()]
+
+    def columns(self) -> list[Column]:
+        """The value columns: which group each belongs to and whether it is a statistic of the
+        column before it ("95% CI" beside "n/N (%)").
+
+        A label of an upper header row (a treatment group over its "Dose 1 / Dose 2 / Any
+        dose" columns) belongs to the columns nearest to it; N= in a label marks a group."""
         if not self.header:
-            return []
+            width = max((len(r) for _k, r in self.data), default=1)
+            return [Column(c, "", "", False) for c in range(1, width)]
         width = max(len(r) for r in self.header)
-        labels = []
+        grid = [tuple(r) + ("",) * (width - len(r)) for r in self.header]
+        tops: list[str] = [""] * width
+        if len(grid) >= 2:
+            anchors = [(c, grid[0][c].strip()) for c in range(1, width) if grid[0][c].strip()]
+            for c in range(1, width):
+                if anchors:
+                    # The nearest anchor; on a tie, the one to the left (a label sits over the
+                    # first or the middle of its columns).
+                    tops[c] = min(anchors, key=lambda a: (abs(a[0] - c), a[0] > c))[1]
+        out: list[Column] = []
         for c in range(1, width):
-            parts = [r[c] for r in self.header if c < len(r) and r[c].strip()]
-            labels.append(language.clean_text(" ".join(dict.fromkeys(parts))))
-        return labels
+            lower = [grid[r][c].strip() for r in range(1 if len(grid) >= 2 else 0, len(grid))]
+            sub = language.clean_text(" ".join(x for x in lower if x))
+            top = language.clean_text(tops[c])
+            label = language.clean_text(" ".join(x for x in (top, sub) if x))
+            stat = bool(_STAT_HEADER.search(sub or top)) and not _N_HEADER.search(label)
+            out.append(Column(c, top, sub, stat, label))
+        return out
+
+
+@dataclass(frozen=True)
+class Column:
+    index: int  # position in the row
+    group: str  # the upper header's label over it ("GVB-118"), or ""
+    sub: str  # its own header text ("Dose 1 (N=2396)", "95% CI")
+    stat: bool  # a statistic of the column before it, not a group
+    label: str = ""
+
+
+_STAT_HEADER = re.compile(
+    r"^(?:\d+\s*%\s*)?(?:CI|confidence interval)\b|\bratio\b|^p-?value|^n/N|^n \(%\)$|^%$|"
+    r"^(?:mean|median|SD|SE|range|min|max|estimate|difference|LS mean|GMT|GMFR|HR|OR)\b",
+    re.IGNORECASE,
+)
 
 
 @cache
@@ -214,7 +252,7 @@ def parse(src: ExtractedSource, s_idx: int, pos: int, block: Block) -> ResultTab
             header_n += 1
         header_n = min(header_n, 3)
     header = tuple(r for _k, r in table_rows[:header_n])
-    data = tuple(table_rows[header_n:])
+    data = tuple(_joined_rows(table_rows[header_n:]))
     table = ResultTable(
         s_idx=s_idx,
         pos=pos,
@@ -232,6 +270,31 @@ def parse(src: ExtractedSource, s_idx: int, pos: int, block: Block) -> ResultTab
     return ResultTable(**{**table.__dict__, "klass": classify(kind, num, title)})
 
 
+_P_ROW = re.compile(r"p-?value|\bp\s*[<=]|\btest\b", re.IGNORECASE)
+_COMPARISON = re.compile(r"ratio|difference", re.IGNORECASE)
+_CI_ROW = re.compile(r"^\s*\d{2}\s*%\s*(?:CI|confidence interval)\b", re.IGNORECASE)
+
+
+def _joined_rows(
+    rows: list[tuple[int, tuple[str, ...]]],
+) -> list[tuple[int, tuple[str, ...]]]:
+    """A row label that a PDF wrapped over two rows ("Any solicited reaction (local or" +
+    "systemic)") is joined; the second row keeps its index, where the values are."""
+    out: list[tuple[int, tuple[str, ...]]] = []
+    for k, r in rows:
+        if (
+            out
+            and r
+            and r[0][:1].islower()
+            and not any(c.strip() for c in out[-1][1][1:])
+            and not out[-1][1][0].rstrip().endswith((":", "."))
+        ):
+            prev = out.pop()[1]
+            r = (f"{prev[0].rstrip()} {r[0].lstrip()}", *r[1:])
+        out.append((k, r))
+    return out
+
+
 def collect(sources: Sequence[ExtractedSource]) -> list[ResultTable]:
     """Every results output of the job's sources, in source and document order."""
     out: list[ResultTable] = []
@@ -247,10 +310,24 @@ def collect(sources: Sequence[ExtractedSource]) -> list[ResultTable]:
 
 def key_rows(table: ResultTable, limit: int = MAX_KEY_ROWS) -> list[tuple[int, tuple[str, ...]]]:
     """The rows worth stating in words, most important first (see ``_KEY_LABELS``); rows that
-    restate another with a qualifier ("treatment-related serious TEAE") come after."""
-    rows = [
-        (k, r) for k, r in table.data if r and r[0].strip() and any(_value_like(c) for c in r[1:])
-    ]
+    restate another with a qualifier ("treatment-related serious TEAE") come after. A "95% CI"
+    row is read with the row above it."""
+    rows: list[tuple[int, tuple[str, ...]]] = []
+    for k, r in table.data:
+        if not r or not r[0].strip() or not any(_value_like(c) for c in r[1:]):
+            continue
+        attach = _CI_ROW.match(r[0]) or (
+            _P_ROW.search(r[0]) and rows and _COMPARISON.search(rows[-1][1][0])
+        )
+        if attach and rows and rows[-1][0] == _previous_index(table, k):
+            pk, pr = rows[-1]
+            merged = tuple(
+                f"{a} ({clean_label(r[0])} {b})" if a and b else (a or b)
+                for a, b in zip(pr, (*r, *[""] * max(0, len(pr) - len(r))), strict=False)
+            )
+            rows[-1] = (pk, (pr[0], *merged[1:]))
+            continue
+        rows.append((k, r))
 
     def rank(item: tuple[int, tuple[str, ...]]) -> tuple[int, int, int]:
         label = item[1][0]
@@ -258,6 +335,15 @@ def key_rows(table: ResultTable, limit: int = MAX_KEY_ROWS) -> list[tuple[int, t
         return (int(bool(_SUBORDINATE.search(label))), level, item[0])
 
     return sorted(rows, key=rank)[:limit]
+
+
+def _previous_index(table: ResultTable, k: int) -> int | None:
+    prev = None
+    for kk, _r in table.data:
+        if kk == k:
+            return prev
+        prev = kk
+    return None
 
 
 # ---------------------------------------------------------------- writing an output
@@ -275,27 +361,49 @@ def clean_label(label: str) -> str:
 
 
 def group_name(header: str) -> str:
-    """ "Ferolasib 400 mg BID (N=305)" → "Ferolasib 400 mg BID"."""
-    return re.sub(r"\s*\(\s*[Nn]\s*=\s*[\d,]+\s*\)\s*$", "", header).strip() or header
+    """ "Ferolasib 400 mg BID (N=305)" → "Ferolasib 400 mg BID"; "GVB-118 n/N (%)" → "GVB-118"."""
+    name = re.sub(r"\s*\(\s*[Nn]\s*=\s*[\d,]+\s*\)", "", header)
+    name = re.sub(r"\s+(?:n/N|n)?\s*\(%\)\s*$|\s+n/N\s*$", "", name)
+    return name.strip() or header
+
+
+def row_values(table: ResultTable, cells: Sequence[str]) -> list[tuple[str, str]]:
+    """(column name, value) of one row: each group's value with its statistics attached
+    ("464/476 (97.5) (95% CI 95.6, 98.7)"); names are "" when the table has no groups."""
+    cols = table.columns()
+    pairs: list[list[str]] = []  # [name, value]
+    plain = [c for c in cols if not c.stat]
+    any_group = len(plain) >= 2 or any(_N_HEADER.search(c.label) or c.group for c in plain)
+    for col in cols:
+        value = language.clean_text(cells[col.index]) if col.index < len(cells) else ""
+        if not value:
+            continue
+        if col.stat and pairs and any_group:
+            pairs[-1][1] += f" ({col.sub or col.label} {value})"
+        elif any_group:
+            pairs.append([group_name(col.label), value])
+        else:
+            pairs.append(["", f"{col.label} {value}".strip() if col.label else value])
+    return [(n, v) for n, v in pairs]
 
 
 def figures_phrase(table: ResultTable, cells: Sequence[str], *, style: str = "list") -> str:
     """One row of an output in words; the styles differ so that the body, the synopsis and the
     conclusions never repeat one another's sentences:
 
-    - ``list``: "Median PFS, months (95% CI): Ferolasib (N=305) 6.9 (5.7, 8.2); Docetaxel (N=151)
-      4.4 (3.0, 5.6)";
+    - ``list``: "Median PFS, months (95% CI): Ferolasib 6.9 (5.7, 8.2); Docetaxel 4.4 (3.0, 5.6)";
     - ``with``: "median PFS, months (95% CI) 6.9 (5.7, 8.2) with Ferolasib and 4.4 (3.0, 5.6)
       with Docetaxel";
     - ``was``: "Median PFS, months (95% CI) was 6.9 (5.7, 8.2) in the Ferolasib group and 4.4
       (3.0, 5.6) in the Docetaxel group";
-    - ``versus``: "median PFS, months (95% CI): 6.9 (5.7, 8.2) (Ferolasib) versus 4.4 (3.0, 5.6)
+    - ``versus``: "median PFS, months (95% CI) 6.9 (5.7, 8.2) (Ferolasib) versus 4.4 (3.0, 5.6)
       (Docetaxel)".
+
+    A table without groups (estimates by visit) reads "Day 57: GMT ratio 175.8, 95% CI 159.1,
+    194.3" in every style but ``was``.
     """
     label = clean_label(cells[0])
-    groups = table.groups()
-    values = [language.clean_text(c) for c in cells[1:]]
-    pairs = [(g, v) for g, v in zip(groups + [""] * len(values), values, strict=False) if v]
+    pairs = row_values(table, cells)
     if not pairs or not label:
         return ""
     lower = label[:1].lower() + label[1:] if not re.match(r"[A-Z]{2}", label) else label
@@ -307,19 +415,17 @@ def figures_phrase(table: ResultTable, cells: Sequence[str], *, style: str = "li
         if style == "with":
             return f"{lower} {value}"
         if style == "versus":
-            return f"{lower} of {value}"
+            return f"{lower}, {value}"
         return f"{label}: {value}"
-    names = [(group_name(g), v) for g, v in pairs]
     if style == "with":
-        named = [f"{v} with {g}" if g else v for g, v in names]
+        named = [f"{v} with {g}" if g else v for g, v in pairs]
         return f"{lower} {_and(named)}"
     if style == "was":
-        named = [f"{v} in the {g} group" if g else v for g, v in names]
+        named = [f"{v} in the {g} group" if g else v for g, v in pairs]
         return f"{label} was {_and(named)}"
     if style == "versus":
-        return f"{lower} " + " versus ".join(f"{v} ({g})" if g else v for g, v in names)
-    # The table below the list carries each group's N: the list names the groups only.
-    return f"{label}: " + "; ".join(f"{group_name(g)} {v}".strip() for g, v in pairs)
+        return f"{lower} " + " versus ".join(f"{v} ({g})" if g else v for g, v in pairs)
+    return f"{label}: " + "; ".join(f"{g} {v}".strip() for g, v in pairs)
 
 
 def _and(items: list[str]) -> str:
