@@ -45,6 +45,8 @@ MIN_SCORE = 0.45
 BODY_MIN_TERMS = 3
 BODY_MIN_LEAD = 0.15
 # Concepts that hold whatever a document puts under them: a subheading never inherits them.
+# In a SAP these are about the plan itself ("1 Introduction" says what the SAP covers).
+SAP_READS = frozenset({"introduction", "purpose"})
 CONTAINERS = frozenset({"appendices", "synopsis", "amendments"})
 FRONT_MATTER = frozenset(
     {
@@ -261,7 +263,8 @@ def _reinterpret(
         return found
     enclosing = set(_enclosing(node, out, by_id))
     in_stats = "stats" in enclosing or any(is_within(e, "stats") for e in enclosing)
-    if c.under_stats and (in_stats or (node.source_kind == "sap" and c.kinds == ("protocol",))):
+    in_sap = node.source_kind == "sap" and (c.kinds == ("protocol",) or c.id in SAP_READS)
+    if c.under_stats and (in_stats or in_sap):
         return NodeConcept(c.under_stats, found.score, found.via + "+place", found.second)
     if c.default_child and not node.children:
         return NodeConcept(c.default_child, found.score, found.via + "+alone", found.second)

@@ -476,9 +476,15 @@ def _index_choice(state: DraftState, i: int) -> list[ResultTable]:
 
 
 def output_index(state: DraftState, sec: OutlineSection, i: int) -> SectionDraft:
-    """The results outputs of this part of E3 14 / 16.2, by number and title; a part whose
-    subsections list its outputs lists only the rest."""
-    chosen = _index_choice(state, i)
+    """E3 14 (and 16.2): the results outputs referred to but not shown in the text, by number
+    and title; a part whose subsections list its outputs lists only the rest."""
+    shown = {
+        t.title
+        for j, d in state.drafts.items()
+        if state.profiles[j].derived is None
+        for t in d.tables
+    }
+    chosen = [t for t in _index_choice(state, i) if _shown_title(t) not in shown]
     below = {
         (t.s_idx, t.pos)
         for j in state.descendants(i)
@@ -487,10 +493,11 @@ def output_index(state: DraftState, sec: OutlineSection, i: int) -> SectionDraft
     }
     chosen = [t for t in chosen if (t.s_idx, t.pos) not in below]
     if not chosen:
-        if below:
-            return _draft(sec, state="generated")
         if not state.outputs:
             return _no_source(sec, "results")
+        if below or _index_choice(state, i):
+            note = "Every results output of this part is shown in the body of the report."
+            return _draft(sec, [Paragraph(text=note, style="note")], state="generated")
         note = Paragraph(text="No results output of this kind was given.", style="note")
         return _draft(sec, [note], state="no_source")
     rows = [("Output", "Title")]
@@ -508,6 +515,11 @@ def output_index(state: DraftState, sec: OutlineSection, i: int) -> SectionDraft
         header_rows=1,
     )
     return _draft(sec, [], [table])
+
+
+def _shown_title(t: ResultTable) -> str:
+    """The title the body gives the output's table (``orchestrate._write_output``)."""
+    return t.caption + (f" ({t.population})" if t.population else "")
 
 
 _FAMILIES = (

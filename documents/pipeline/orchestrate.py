@@ -22,6 +22,7 @@ The order of work:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -118,7 +119,8 @@ def write_sections(
             check_cancel()
             finish(i, _write_body_section(state, i))
 
-    # 5. Derived sections, then abbreviations.
+    # 5. The draft's size, then the derived sections and the abbreviations.
+    _fit_size(state, reserve=DERIVED_RESERVE)
     for i in derive.ordered(state, derived_sections):
         check_cancel()
         if state.profiles[i].derived == "abbreviations":
@@ -150,6 +152,70 @@ def write_sections(
             ]
             finish(i, glossary.abbreviations_section(_draft(outline[i]), others, defs))
     return tuple(state.drafts[i] for i in range(len(outline)))
+
+
+# A draft summarises its sources: it stays under this share of their words.
+SIZE_LIMIT = 0.97
+DERIVED_RESERVE = 1200  # words the title page, synopsis, conclusions and lists take
+_SECONDARY_OUTPUT = re.compile(
+    r"sensitivity|supplementary|subgroup|by visit|over time|"
+    r"by (?:system organ class|preferred term)",
+    re.IGNORECASE,
+)
+
+
+def _words(draft: SectionDraft) -> int:
+    return sum(len(p.text.split()) for p in draft.paragraphs) + sum(
+        len(c.split()) for t in draft.tables for row in t.rows for c in row
+    )
+
+
+def _source_words(src: ExtractedSource) -> int:
+    """Words of a source as a reader counts them: its pages, or its paragraphs and cells."""
+    if src.pages:
+        return sum(len(page.split()) for page in src.pages)
+    words = 0
+    for b in src.blocks:
+        if b.kind == "table" and b.rows:
+            words += sum(len(c.split()) for row in b.rows for c in row)
+        else:
+            words += len(b.text.split())
+    return words
+
+
+def _fit_size(state: DraftState, *, reserve: int = 0) -> None:
+    """Keep the draft shorter than its sources: when it is not, the full tables of secondary
+    results outputs (listings, then sensitivity, subgroup and by-visit analyses, then the
+    longest) give way to their key figures, which stay; nothing else is cut."""
+    limit = SIZE_LIMIT * sum(_source_words(src) for src in state.sources) - reserve
+    total = sum(_words(d) for d in state.drafts.values())
+    if total <= limit:
+        return
+    candidates: list[tuple[int, int, int, int]] = []  # (priority, -size, section, table index)
+    for i, draft in state.drafts.items():
+        if not state.profiles[i].data_fed:
+            continue
+        for k, table in enumerate(draft.tables):
+            size = sum(len(c.split()) for row in table.rows for c in row)
+            if re.match(r"(?i)listing\b", table.title):
+                priority = 0
+            elif _SECONDARY_OUTPUT.search(table.title):
+                priority = 1
+            elif len(table.rows) > 25:
+                priority = 2
+            else:
+                continue
+            candidates.append((priority, -size, i, k))
+    dropped: dict[int, set[int]] = {}
+    for _priority, neg_size, i, k in sorted(candidates):
+        if total <= limit:
+            break
+        dropped.setdefault(i, set()).add(k)
+        total += neg_size
+    for i, ks in dropped.items():
+        draft = state.drafts[i]
+        kept = tuple(t for k, t in enumerate(draft.tables) if k not in ks)
+        state.drafts[i] = replace(draft, tables=kept)
 
 
 def sec_expandable(state: DraftState, j: int) -> bool:
@@ -387,7 +453,9 @@ def _write_output(state: DraftState, table: ResultTable) -> tuple[list[Paragraph
     paragraphs: list[Paragraph] = []
     phrases: list[str] = []
     figure_cites: list[Citation] = []
-    for row_index, cells in results.key_rows(table):
+    # Secondary analyses (sensitivity, subgroups, by visit) are shown by their table alone.
+    secondary = bool(_SECONDARY_OUTPUT.search(table.title)) or table.is_listing
+    for row_index, cells in [] if secondary else results.key_rows(table):
         phrase = results.figures_phrase(table, cells)
         cites = loc.locate_row(table.s_idx, table.block, row_index)
         if phrase and cites:

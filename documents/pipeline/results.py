@@ -446,3 +446,9 @@ def prose_footnotes(table: ResultTable) -> list[tuple[int | None, str]]:
             continue
         out.append((row, t))
     return out
+
+
+def is_method_note(text: str) -> bool:
+    """A footnote that names a method behind a marked figure ("[a] Exact Clopper-Pearson
+    method.") rather than saying something about the results."""
+    return bool(re.match(r"\s*(?:\[[a-z0-9]{1,2}\]|\([a-z]\))", text)) and len(text.split()) <= 20
