@@ -139,7 +139,15 @@ def assign_sections(
             out.add(i, node.source_index, list(range(node.start, end)))
     # Keep each section's groups in order of its concepts' preference, then document order.
     for i, groups in out.groups.items():
-        groups.sort(key=lambda g: (_group_rank(g, profiles[i], out, index), g[0], g[1][0]))
+        kind_rank = {k: r for r, k in enumerate(profiles[i].kinds)}
+        groups.sort(
+            key=lambda g: (
+                _group_rank(g, profiles[i], out, index),
+                kind_rank.get(index.kinds.get(g[0], "other"), 9),
+                g[0],
+                g[1][0],
+            )
+        )
     return out
 
 

@@ -143,6 +143,8 @@ def profile_for(section: OutlineSection) -> SectionProfile:
     )
     if rule_kinds:
         kinds = rule_kinds
+    elif entry.get("kinds"):
+        kinds = [k for k in entry["kinds"] if k in ALL_KINDS]
     elif data_fed:
         kinds = ["results"]
     else:
