@@ -83,7 +83,7 @@ def test_bold_normal_paragraphs_with_typed_numbers_are_headings_after_a_typed_to
     assert numbered == [(n, t.lower(), n.count(".") + 1) for n, t in layouts.HEADINGS]
     assert_no_toc_text(src)
     # One paragraph per TOC entry is counted (block numbers) but not emitted.
-    assert sum(layouts.BODY == b.text for b in src.blocks) == len(layouts.HEADINGS)
+    assert sum(b.text == layouts.BODY for b in src.blocks) == len(layouts.HEADINGS)
     caption = next(b for b in src.blocks if b.text.startswith("Table 1:"))
     assert caption.kind == "caption"
     sentence = next(b for b in src.blocks if b.text.startswith("1. A numbered sentence"))
