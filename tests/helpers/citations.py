@@ -144,6 +144,18 @@ def xlsx_blocks(path: str) -> tuple[str, ...]:
     return tuple(blocks)
 
 
+@cache
+def whole_text(path: str) -> str:
+    """Letters and digits of an RTF (page headers and footers included) or a text file."""
+    data = Path(path).read_bytes()
+    if path.lower().endswith(".rtf"):
+        from striprtf.striprtf import rtf_to_text
+
+        text = re.sub(r"\\(header|footer)[lrf]?(?![a-z])", "", data.decode("latin-1"))
+        return alnum(rtf_to_text(text, errors="replace"))
+    return alnum(data.decode("utf-8", errors="replace"))
+
+
 def citation_verifies(citation: dict, files: dict[str, Path]) -> bool:
     """``files`` maps a citation's file_name to the local source file."""
     path = files.get(citation["file_name"])
@@ -157,6 +169,9 @@ def citation_verifies(citation: dict, files: dict[str, Path]) -> bool:
         page = citation.get("page")
         pages = pdf_pages(str(path))
         return bool(page) and 1 <= page <= len(pages) and quote in pages[page - 1]
+    if suffix in (".rtf", ".txt", ".out"):
+        # No reader numbers these files' blocks: the quote must lie in the file's text.
+        return quote in whole_text(str(path))
     block = citation.get("block")
     blocks = docx_blocks(str(path)) if suffix == ".docx" else xlsx_blocks(str(path))
     return bool(block) and 1 <= block <= len(blocks) and quote in blocks[block - 1]

@@ -64,6 +64,21 @@ def running_lines(pages: list[list[Line]]) -> list[set[int]]:
     out: list[set[int]] = []
     for lines, keys in zip(pages, edge_keys, strict=True):
         numbers = {i for i, key in keys.items() if _PAGE_NUMBER.match(key)}
+        # A number ending a row (a TOC entry's page, a table cell) is no page number.
+        numbers = {
+            i
+            for i in numbers
+            if not (
+                lines[i].styled
+                and any(
+                    j != i
+                    and lines[j].styled
+                    and lines[j].text.strip()
+                    and round(lines[j].pos / 2) == round(lines[i].pos / 2)
+                    for j in range(len(lines))
+                )
+            )
+        }
         repeated = {
             i
             for i, key in keys.items()

@@ -1,8 +1,9 @@
 """Results tables (TLFs) in PDFs, rebuilt from text positions.
 
-A page is a TLF page when one of its first lines (after the running header) is a TLF title
-("Table 14.2.1.1", "Listing 16.2.7.3"; at most two such titles on the page, so an index of
-tables is not one) and the page shows an analysis-set line or ``N=`` column headers. Such a page
+A page is a TLF page when one of its first three lines (after the running header) is a TLF
+title ("Table 14.2.1.1", "Listing 16.2.7.3"; at most two such titles on the page, so an index of
+tables is not one, and a table inside a protocol's text, below a heading, is not one either) and
+an analysis-set line or ``N=`` column headers follow it closely. Such a page
 is read a second time in pypdf's layout mode, which keeps each text run at its horizontal
 position; ``tlf.parse_fixed_width`` then splits its lines into columns from the gaps that no
 data line crosses. Only TLF pages pay for the second pass. A table printed over several pages
@@ -18,6 +19,7 @@ import logging
 from dataclasses import replace
 from typing import Any
 
+from documents.pipeline.extract.common import split_heading_label
 from documents.pipeline.extract.pdf_lines import Line
 from documents.pipeline.extract.text import merge_pages, table_rows_with_parts
 from documents.pipeline.extract.tlf import N_HEADER, parse_fixed_width, population_of, tlf_title
@@ -34,10 +36,14 @@ def tlf_pages(pages: list[list[Line]], running: list[set[int]]) -> list[int]:
             ln.text.strip() for i, ln in enumerate(lines) if i not in drop and ln.text.strip()
         ]
         titles = [s for s in content if tlf_title(s)]
-        if not titles or len(titles) > 2 or not any(tlf_title(s) for s in content[:10]):
+        if not titles or len(titles) > 2:
             continue
-        page_text = "\n".join(content)
-        if N_HEADER.search(page_text) or any(population_of(s) for s in content[:14]):
+        # The output's title heads the page (a table inside a protocol's text does not).
+        top = next((j for j, s in enumerate(content[:3]) if tlf_title(s)), None)
+        if top is None or any(split_heading_label(s) for s in content[:top]):
+            continue
+        below = content[top : top + 10]
+        if any(N_HEADER.search(s) for s in below) or any(population_of(s) for s in below):
             out.append(k)
     return out
 

@@ -202,7 +202,11 @@ def _tlf_table(
             lead.append((caption, *pad))
         elif tlf_title(s) or population_of(s) or lead:
             lead.append((s, *pad))
-    rows = lead + [r for t in header_tables for r in t] + list(body_table)
+    header = [r for t in header_tables for r in t]
+    body_rows = list(body_table)
+    while header and body_rows and body_rows[0] in header:
+        body_rows.pop(0)  # the header row repeated at the top of the body (\\trhdr)
+    rows = lead + header + body_rows
     notes = [u for u in foot if isinstance(u, str) and alnum(u) and not page_of(u)]
     rows += [(f, *pad) for f in notes]
     fields = annotate_table(rows)

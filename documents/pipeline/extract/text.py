@@ -94,10 +94,10 @@ def extract_text_file(desc: SourceDescriptor, limits: Limits) -> ExtractedSource
         data = fh.read(limits.max_extracted_chars * 4 + 1)
     if len(data) > limits.max_extracted_chars * 4:
         raise SourceError(name, "document_too_complex")
-    text = sanitize_text(decode_text(data, name))
+    text = decode_text(data, name)
     budget = CharBudget(limits.max_extracted_chars, name)
     budget.take(text)
-    pages = text.split("\f")
+    pages = [sanitize_text(page) for page in text.split("\f")]
     if len(pages) > limits.max_blocks:
         raise SourceError(name, "document_too_complex")
 

@@ -252,6 +252,12 @@ def parse_fixed_width(lines: list[str]) -> dict[str, Any] | None:
     idx = [k for k, ln in enumerate(content) if ln.strip()]
     if not idx:
         return None
+    # Page furniture above the title block ("Protocol: X   Page 1 of 2") is not the table's.
+    head = next(
+        (k for k in idx[:10] if tlf_title(content[k].strip()) or population_of(content[k])), None
+    )
+    if head is not None:
+        idx = [k for k in idx if k >= head]
     # The table body: lines with two segments or more, from the first to the last.
     multi = [k for k in idx if len(_segments(content[k])) >= 2 and not _RULE.match(content[k])]
     if len(multi) < 2:

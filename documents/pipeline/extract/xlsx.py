@@ -105,7 +105,12 @@ def extract_xlsx(desc: SourceDescriptor, limits: Limits) -> ExtractedSource:
         with contextlib.suppress(Exception):
             wb.close()
     if not out.blocks:
-        raise SourceError(name, "no_text_found")
+        raise SourceError(
+            name,
+            "no_text_found",
+            "The workbook's sheets hold no cell values (charts and images are not read; a "
+            "formula without a saved result has no value: open and save the file in Excel).",
+        )
     title = ""
     with contextlib.suppress(Exception):
         title = sanitize_text(wb.properties.title or "").strip()
