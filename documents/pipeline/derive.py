@@ -375,7 +375,7 @@ def _figures_text(
     parts: list[str] = []
     cites: list[Citation] = []
     for table in tables:
-        rows = results.key_rows(table, 5 if results.is_safety(table.klass) else 3)
+        rows = results.key_rows(table, 4 if results.is_safety(table.klass) else 3)
         phrases = []
         for row_index, cells in rows:
             phrase = results.figures_phrase(table, cells, style=style)

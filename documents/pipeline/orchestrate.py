@@ -156,11 +156,10 @@ def write_sections(
 
 # A draft summarises its sources: it stays under this share of their words.
 SIZE_LIMIT = 0.97
-DERIVED_RESERVE = 1200  # words the title page, synopsis, conclusions and lists take
+DERIVED_RESERVE = 1200
+SMALL_TABLE_ROWS = 10  # words the title page, synopsis, conclusions and lists take
 _SECONDARY_OUTPUT = re.compile(
-    r"sensitivity|supplementary|subgroup|by visit|over time|"
-    r"by (?:system organ class|preferred term)",
-    re.IGNORECASE,
+    r"sensitivity|supplementary|subgroup|by visit|over time|by subgroup", re.IGNORECASE
 )
 
 
@@ -197,6 +196,8 @@ def _fit_size(state: DraftState, *, reserve: int = 0) -> None:
             continue
         for k, table in enumerate(draft.tables):
             size = sum(len(c.split()) for row in table.rows for c in row)
+            if len(table.rows) <= SMALL_TABLE_ROWS:
+                continue  # a short table costs little and may be all the section has
             if re.match(r"(?i)listing\b", table.title):
                 priority = 0
             elif _SECONDARY_OUTPUT.search(table.title):
@@ -400,7 +401,16 @@ def _write_body_section(state: DraftState, i: int) -> SectionDraft:
             tables.append(replace(t, after_paragraphs=len(paragraphs) + len(ps[:1])))
         paragraphs.extend(ps)
     _add_elements(state, i, paragraphs)
-    if not paragraphs and not tables and not state.has_children[i] and not prof.data_fed:
+    # Retrieval only serves a section the content model can describe (an E3 section that no
+    # protocol or SAP part feeds, such as the sample CRF, is left for a person to attach).
+    searchable = bool(prof.main or prof.also or prof.headings) or not prof.extra.get("known")
+    if (
+        not paragraphs
+        and not tables
+        and not state.has_children[i]
+        and not prof.data_fed
+        and searchable
+    ):
         retrieved = _write_from_retrieval(state, i, budget)
         paragraphs, tables = list(retrieved.paragraphs), list(retrieved.tables)
     if state.llm_config is not None and paragraphs:

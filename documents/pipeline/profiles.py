@@ -174,5 +174,8 @@ def profile_for(section: OutlineSection) -> SectionProfile:
         data_fed=data_fed,
         long=bool(entry.get("long", False)),
         query=query,
-        extra={"no_source": entry["no_source"]} if "no_source" in entry else {},
+        extra={
+            "known": bool(entry),  # an E3 section the correspondence table describes
+            **({"no_source": entry["no_source"]} if "no_source" in entry else {}),
+        },
     )

@@ -50,7 +50,7 @@ _KEY_LABELS = [
         r"\bmedian\b|least squares|\bLS mean",
         r"response rate|seroresponse|serocon|responder|\bGMTs?\b|geometric mean|\brate\b",
         r"^\s*(?:any|at least one|(?:patients|participants) with any)\b|\bany (?:TEAE|AE|adverse)",
-        r"grade\s*(?:≥|>=|3|4|5)|severe",
+        r"grade\s*(?:≥|>=)\s*3|grade 3 or (?:higher|above|more|worse)|grade [34]\b|severe",
         r"\bserious\b",
         r"discontinu|withdr",
         r"\bdeaths?\b|\bdied\b|fatal|grade 5",
@@ -367,10 +367,24 @@ def group_name(header: str) -> str:
     return name.strip() or header
 
 
-def row_values(table: ResultTable, cells: Sequence[str]) -> list[tuple[str, str]]:
+_OVERALL = re.compile(r"\b(?:any|overall|total|all|combined|pooled)\b", re.IGNORECASE)
+
+
+def row_values(
+    table: ResultTable, cells: Sequence[str], *, summary: bool = False
+) -> list[tuple[str, str]]:
     """(column name, value) of one row: each group's value with its statistics attached
-    ("464/476 (97.5) (95% CI 95.6, 98.7)"); names are "" when the table has no groups."""
+    ("464/476 (97.5) (95% CI 95.6, 98.7)"); names are "" when the table has no groups.
+
+    ``summary`` keeps, of a group split by dose or period, only its overall column ("Any
+    dose"), when every group has one."""
     cols = table.columns()
+    if summary:
+        groups = {c.group for c in cols if c.group and not c.stat}
+        overall = [c for c in cols if c.group and not c.stat and _OVERALL.search(c.sub)]
+        if groups and {c.group for c in overall} == groups:
+            keep = {c.index for c in overall}
+            cols = [c for c in cols if c.index in keep or (c.stat and c.index - 1 in keep)]
     pairs: list[list[str]] = []  # [name, value]
     plain = [c for c in cols if not c.stat]
     any_group = len(plain) >= 2 or any(_N_HEADER.search(c.label) or c.group for c in plain)
@@ -403,7 +417,7 @@ def figures_phrase(table: ResultTable, cells: Sequence[str], *, style: str = "li
     194.3" in every style but ``was``.
     """
     label = clean_label(cells[0])
-    pairs = row_values(table, cells)
+    pairs = row_values(table, cells, summary=style != "list")
     if not pairs or not label:
         return ""
     lower = label[:1].lower() + label[1:] if not re.match(r"[A-Z]{2}", label) else label
