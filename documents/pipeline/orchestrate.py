@@ -54,6 +54,8 @@ from documents.pipeline.writer import (
 LEAF_BUDGET = {1: 1200, 2: 1000, 3: 1100}
 LONG_FACTOR = 3.0
 PARENT_BUDGET = 450
+BUDGET_SCALE_WORDS = 12000
+BUDGET_SCALE_MIN, BUDGET_SCALE_MAX = 0.7, 2.5
 FALLBACK_MAX_CHUNKS = 2
 FALLBACK_MIN_SCORE = 6.0
 
@@ -337,7 +339,14 @@ def _budget(state: DraftState, i: int) -> int:
         base = float(PARENT_BUDGET)
     else:
         base = LEAF_BUDGET[min(3, max(1, sec.level))] * (LONG_FACTOR if prof.long else 1.0)
-    return int(base * state.directives.budget_factor * _emphasis(state, i))
+    return int(base * _source_scale(state) * state.directives.budget_factor * _emphasis(state, i))
+
+
+def _source_scale(state: DraftState) -> float:
+    """Budgets follow the sources' size: a 150-page protocol and SAP give a longer draft than
+    a 20-page one (between 0.7 and 2.5 times the base budgets)."""
+    words = sum(_source_words(s) for s in state.sources if s.kind in {"protocol", "sap", "other"})
+    return min(BUDGET_SCALE_MAX, max(BUDGET_SCALE_MIN, words / BUDGET_SCALE_WORDS))
 
 
 def _abbreviation_blocks(state: DraftState) -> list:
