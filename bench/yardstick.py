@@ -189,8 +189,10 @@ def main() -> None:
     sources = [CORPUS / "protocol-lzzt.pdf", CORPUS / "sap-cdiscpilot01.pdf"]
     twin = json.loads(Path(sys.argv[1]).read_text())
     shared, total = fine_share(twin, reference)
-    print(f"Section by section (each real section against the same-numbered draft section): "
-          f"{100 * shared / max(1, total):.1f}% of {total} 4-grams")
+    print(
+        f"Section by section (each real section against the same-numbered draft section): "
+        f"{100 * shared / max(1, total):.1f}% of {total} 4-grams"
+    )
     print_table(
         "LZZT draft against the real CSR (word 4-grams of the real section found in the draft's)",
         ["E3 unit", "real 4-grams", "in the draft", "in the sources (ceiling)", "draft words"],

@@ -67,10 +67,17 @@ def assign_sections(
     *,
     has_children: Sequence[bool],
     results_present: set[str],
+    result_takers: dict[str, int] | None = None,
+    prose_results: Sequence[int] = (),
 ) -> Assignment:
-    """Passages for every body section (indices into the outline) — see the module docstring."""
+    """Passages for every body section (indices into the outline) — see the module docstring.
+
+    ``prose_results`` are results sources written as prose (no TLF output recognised in them):
+    their headings go to the section that takes the results class the heading names
+    (``result_takers``: class → section)."""
     found = concepts.classify_nodes(index)
     out = Assignment(node_concepts=found)
+    _assign_prose_results(index, out, result_takers or {}, set(prose_results), has_children)
     wanted = _wanted(profiles, body, results_present)
     nodes = [
         n
@@ -149,6 +156,47 @@ def assign_sections(
             )
         )
     return out
+
+
+def _assign_prose_results(
+    index: SourceIndex,
+    out: Assignment,
+    takers: dict[str, int],
+    sources: set[int],
+    has_children: Sequence[bool],
+) -> None:
+    """Headings of a prose results document ("Disposition of Subjects", "Adverse Events") go
+    to the sections that take those classes of results; their text is written as it is."""
+    from documents.pipeline import results
+
+    if not sources:
+        return
+    for node in index.nodes:
+        if node.source_index not in sources or node.boilerplate or node.references:
+            continue
+        klass = results.classify("Table", "", node.title)
+        owner = takers.get(klass)
+        if owner is None:
+            fallback = (
+                "efficacy"
+                if results.is_efficacy(klass)
+                else ("ae_common" if results.is_safety(klass) else "")
+            )
+            owner = takers.get(fallback)
+        if owner is None:
+            continue
+        end = (
+            node.end_direct
+            if any(
+                c.source_index == node.source_index
+                and node.pos < c.pos < node.end_subtree
+                and results.classify("Table", "", c.title) != "other"
+                for c in index.nodes
+            )
+            else node.end_subtree
+        )
+        out.node_owner[node.id] = owner
+        out.add(owner, node.source_index, list(range(node.start, end)))
 
 
 def _wanted(

@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -353,12 +353,3 @@ def concepts_for_title(title: str, *, threshold: float = 0.9) -> list[str]:
     if best < threshold:
         return []
     return [cid for cid, s in sorted(scores.items(), key=lambda kv: -kv[1]) if s >= best - 0.02]
-
-
-def describe(index: SourceIndex, found: dict[int, NodeConcept]) -> Iterable[str]:
-    """Readable lines "file  number title -> concept (score, via)" for debugging and docs."""
-    for node in index.nodes:
-        nc = found.get(node.id)
-        label = f"{nc.concept} ({nc.score:.2f} {nc.via})" if nc else "-"
-        name = index.chunks[0].file_name if not index.chunks else ""
-        yield f"{node.source_index}{name} {'  ' * (node.level - 1)}{node.number} {node.title} -> {label}"

@@ -21,10 +21,18 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from documents.pipeline import classify, language, mapping, results
+from documents.pipeline import language, mapping, results
 from documents.pipeline.results import ResultTable
 from documents.pipeline.state import DraftState
-from documents.pipeline.types import Block, Citation, OutlineSection, Paragraph, SectionDraft, Table
+from documents.pipeline.types import (
+    Block,
+    Citation,
+    KeyFact,
+    OutlineSection,
+    Paragraph,
+    SectionDraft,
+    Table,
+)
 from documents.pipeline.writer import write_block
 
 ORDER = {
@@ -122,21 +130,19 @@ def write(state: DraftState, i: int) -> SectionDraft:
 
 
 def title_page(state: DraftState, sec: OutlineSection) -> SectionDraft:
-    facts = classify.all_key_facts(state.sources)
+    # Each fact with the source it was found in (``facts.attach_key_facts`` attaches it there).
+    facts: dict[str, tuple[int, KeyFact]] = {}
+    for s_idx, src in enumerate(state.sources):
+        for fact in src.key_facts:
+            facts.setdefault(fact.name, (s_idx, fact))
     paragraphs: list[Paragraph] = []
     for name, label in TITLE_PAGE_FACTS:
-        fact = facts.get(name)
-        if fact is None:
+        if name not in facts:
             if name in EXPECTED:
-                paragraphs.append(
-                    Paragraph(text=f"{label}: [not found in the sources]", style="note")
-                )
+                note = f"{label}: [not found in the sources]"
+                paragraphs.append(Paragraph(text=note, style="note"))
             continue
-        s_idx = next(
-            (k for k, src in enumerate(state.sources) if src.file_path == fact.file_path), None
-        )
-        if s_idx is None:
-            continue
+        s_idx, fact = facts[name]
         block = Block(index=0, kind="paragraph", text=fact.quote, page=fact.page, block=fact.block)
         cites = state.ctx.locator.locate(s_idx, block, fact.quote)
         if not cites:

@@ -9,9 +9,8 @@ patterns a sentence or a table row must match and the concepts where it is usual
 ``find_units`` returns, for one section, the source *units* (a sentence of a paragraph, or one row
 of a label/value table) that state the elements its own passages do not already state: first in
 the passages of the concepts the element prefers, then anywhere in the sources of the right kinds.
-The writer turns a unit into a cited paragraph (a row reads "Label: value."). A unit already used
-by another section may be used again for an element (at most ``MAX_REPEATS`` per section): a fact
-stated in two places of the report is better than a fact missing where E3 expects it.
+The writer turns a unit into a cited paragraph (a row reads "Label: value."). A unit that another
+section already used is not used again: no sentence appears twice in a draft.
 """
 
 from __future__ import annotations
@@ -29,7 +28,7 @@ from documents.pipeline.ingest import SourceIndex
 from documents.pipeline.types import Block
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
-MAX_REPEATS = 1
+MAX_REPEATS = 0
 MAX_ROW_CELLS = 4
 
 

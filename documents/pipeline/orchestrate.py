@@ -105,12 +105,17 @@ def write_sections(
     # 2. Results outputs to their sections; 3. passages by concept.
     _place_outputs(state, body)
     present = {t.klass for lst in state.placed.values() for t in lst}
+    with_outputs = {t.s_idx for t in state.outputs}
     state.assignment = assign_sections(
         index,
         state.profiles,
         body,
         has_children=state.has_children,
         results_present=present,
+        result_takers=_takers(state, body),
+        prose_results=[
+            s for s, src in enumerate(sources) if src.kind == "results" and s not in with_outputs
+        ],
     )
 
     # 4. Body sections, deeper first; parents after their children.
@@ -361,12 +366,25 @@ def _abbreviation_blocks(state: DraftState) -> list:
 # ---------------------------------------------------------------- results placement
 
 
-def _place_outputs(state: DraftState, body: list[int]) -> None:
-    """Each results output to the first body section that takes its class."""
+def _takers(state: DraftState, body: list[int]) -> dict[str, int]:
+    """Results class → the body section that takes it: the deepest, then the first (E3's
+    "Adverse Events" takes adverse-event tables only when it has no subsections for them)."""
+    return {klass: lst[0] for klass, lst in _taker_lists(state, body).items()}
+
+
+def _taker_lists(state: DraftState, body: list[int]) -> dict[str, list[int]]:
     takers: dict[str, list[int]] = {}
     for i in body:
         for klass in state.profiles[i].results:
             takers.setdefault(klass, []).append(i)
+    for lst in takers.values():
+        lst.sort(key=lambda i: (-state.outline[i].level, i))
+    return takers
+
+
+def _place_outputs(state: DraftState, body: list[int]) -> None:
+    """Each results output to the section that takes its class (``_takers``)."""
+    takers = _taker_lists(state, body)
     for table in state.outputs:
         targets = takers.get(table.klass)
         if not targets:

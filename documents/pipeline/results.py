@@ -54,7 +54,7 @@ _KEY_LABELS = [
         r"\bserious\b",
         r"discontinu|withdr",
         r"\bdeaths?\b|\bdied\b|fatal|grade 5",
-        r"randomi[sz]ed|treated|vaccinated|received|completed|(?:safety|analysis) (?:analysis )?set",
+        r"randomi[sz]ed|treated|vaccinated|received|completed|(?:safety|analysis) (?:\w+ )?set",
         r"\bmean\b|\bage\b|female|male|\bsex\b",
     )
 ]
