@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from documents.pipeline import language, mapping
+from documents.pipeline.citations import QuoteLocator
 from documents.pipeline.types import (
     Block,
     Citation,
@@ -22,7 +23,7 @@ from documents.pipeline.types import (
     StyleGuideSpec,
     Table,
 )
-from documents.pipeline.writer import QuoteLocator, source_definitions, with_text
+from documents.pipeline.writer import source_definitions, with_text
 
 
 @dataclass(frozen=True)

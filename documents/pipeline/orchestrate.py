@@ -28,6 +28,7 @@ from dataclasses import replace
 
 from documents.pipeline import derive, elements, glossary, llm, mapping, results, twin
 from documents.pipeline.assign import assign_sections
+from documents.pipeline.citations import QuoteLocator
 from documents.pipeline.errors import Cancelled
 from documents.pipeline.ingest import SourceIndex
 from documents.pipeline.passages import Written, write_groups
@@ -44,11 +45,7 @@ from documents.pipeline.types import (
     SectionDraft,
     Table,
 )
-from documents.pipeline.writer import (
-    QuoteLocator,
-    WriterContext,
-    parse_directives,
-)
+from documents.pipeline.writer import WriterContext, parse_directives
 
 # Word budgets by template level (1, 2, 3+) for leaf sections; parents take their direct content.
 LEAF_BUDGET = {1: 1200, 2: 1000, 3: 1100}

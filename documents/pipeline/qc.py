@@ -15,64 +15,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from documents.pipeline import language, mapping
-from documents.pipeline.types import Citation, ExtractedSource, SectionDraft
+from documents.pipeline.citations import verify_citation
+from documents.pipeline.types import ExtractedSource, SectionDraft
 
 _NUMBER_RE = re.compile(r"\d{1,3}(?:,\d{3})+(?!\d)|\d+(?:\.\d+)*")
 MAX_EXAMPLES = 10
-
-_cache: dict[int, tuple[ExtractedSource, dict[str, Any]]] = {}
-
-
-def _prepared(src: ExtractedSource) -> dict[str, Any]:
-    """Normalised page and location texts of a source, computed once per source object."""
-    hit = _cache.get(id(src))
-    if hit is not None and hit[0] is src:
-        return hit[1]
-    from documents.pipeline.writer import location_texts
-
-    data: dict[str, Any] = {
-        "pages": [language.normalize_alnum(p) for p in src.pages],
-        "locations": {
-            loc: [language.normalize_alnum(t) for t in texts]
-            for loc, texts in location_texts(src).items()
-        },
-    }
-    if len(_cache) > 64:
-        _cache.clear()
-    _cache[id(src)] = (src, data)
-    return data
-
-
-def _source_for(citation: Citation, sources: Sequence[ExtractedSource]) -> ExtractedSource | None:
-    for src in sources:
-        if src.file_path == citation.file_path:
-            return src
-    for src in sources:
-        if src.file_name == citation.file_name:
-            return src
-    return None
-
-
-def verify_citation(citation: Citation, sources: Sequence[ExtractedSource]) -> bool:
-    """True when the quote lies on the cited page or in the cited block (letters, digits only)."""
-    src = _source_for(citation, sources)
-    if src is None:
-        return False
-    quote = language.normalize_alnum(citation.quote)
-    if not quote:
-        return False
-    data = _prepared(src)
-    if citation.page is not None:
-        pages = data["pages"]
-        if pages:
-            return 1 <= citation.page <= len(pages) and quote in pages[citation.page - 1]
-        # A paged source without page texts: the blocks of that page.
-        return any(
-            quote in language.normalize_alnum(b.text) for b in src.blocks if b.page == citation.page
-        )
-    if citation.block is not None:
-        return any(quote in t for t in data["locations"].get(citation.block, []))
-    return False
 
 
 def _numbers(text: str) -> list[str]:

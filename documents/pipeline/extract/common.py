@@ -9,21 +9,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from documents.pipeline.errors import SourceError
+from documents.pipeline.language import normalize_alnum
 from documents.pipeline.types import Block, ExtractedSource
 
 # Part of the extraction cache key: change it whenever blocks or their numbering change.
 EXTRACTOR_VERSION = "2026.12.1"
 
-_ALNUM = re.compile(r"[\W_]+")
-
 
 def alnum(text: str) -> str:
-    """Letters and digits (of any script) only, lower-cased: the form citations are compared in.
+    """Letters and digits (of any script) only, case-folded: the form citations are compared in
+    (``language.normalize_alnum``, the one normaliser of the pipeline).
 
     Checkers that keep ASCII letters and digits only agree: when ``alnum(a)`` lies in
     ``alnum(b)``, their narrower form of ``a`` lies in theirs of ``b``.
     """
-    return _ALNUM.sub("", text.lower())
+    return normalize_alnum(text)
 
 
 def table_row_block(block: Block, row_index: int) -> int | None:
