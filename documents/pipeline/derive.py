@@ -260,23 +260,36 @@ def _synopsis_unit(state: DraftState, element_id: str) -> tuple[str, list[Citati
 
 
 def _stating(
-    draft: SectionDraft, element_id: str, taken: set[str]
+    drafts: Sequence[SectionDraft], element_id: str, taken: set[str]
 ) -> tuple[str, tuple[Citation, ...]] | None:
-    """The first sentence (or list item) of a written section that states the element."""
+    """The sentence (or list item) of the written sections that states the element best: the
+    one its strongest pattern matches, a sentence of prose before a list item or table line,
+    then the earliest."""
     from documents.pipeline import elements
 
     el = elements.elements().get(element_id)
     if el is None:
         return None
-    for p in draft.paragraphs:
-        if p.style == "note" or not p.citations:
-            continue
-        for sentence in language.sentences(p.text) if p.style == "body" else [p.text]:
-            if sentence in taken or sentence.rstrip().endswith(":"):
+    best: tuple[tuple[int, int, int], str, tuple[Citation, ...]] | None = None
+    order = 0
+    for draft in drafts:
+        for p in draft.paragraphs:
+            if p.style == "note" or not p.citations:
                 continue
-            if el.matches(sentence):
-                return sentence, p.citations
-    return None
+            for sentence in language.sentences(p.text) if p.style == "body" else [p.text]:
+                order += 1
+                if sentence in taken or sentence.rstrip().endswith(":"):
+                    continue
+                if not all(a.search(sentence) for a in el.all):
+                    continue
+                level = next((k for k, pat in enumerate(el.any) if pat.search(sentence)), None)
+                if level is None:
+                    continue
+                prose = p.style == "body" and sentence.rstrip().endswith((".", "!", "?"))
+                key = (level, 0 if prose else 1, order)
+                if best is None or key < best[0]:
+                    best = (key, sentence, p.citations)
+    return (best[1], best[2]) if best else None
 
 
 def synopsis(state: DraftState, sec: OutlineSection) -> SectionDraft:
@@ -293,7 +306,7 @@ def synopsis(state: DraftState, sec: OutlineSection) -> SectionDraft:
         for element_id in element_ids:
             if any(_meets(element_id, t) for t in texts):
                 continue
-            found = next((f for d in drafts if (f := _stating(d, element_id, taken))), None)
+            found = _stating(drafts, element_id, taken)
             if found is None:
                 found = _synopsis_unit(state, element_id)
             if found is not None:
@@ -403,7 +416,7 @@ def _figures_text(
 
 _INTERPRETIVE = re.compile(
     r"\b(?:immature|not (?:statistically )?significant|statistically significant|was met|"
-    r"were met|not met|boundary (?:was |were )?(?:not )?crossed|demonstrated|superior|"
+    r"were met|not met|demonstrated|superior|"
     r"non-?inferior(?:ity)? (?:was )?(?:shown|demonstrated|concluded))\b",
     re.IGNORECASE,
 )
@@ -431,8 +444,10 @@ def _interpretive_notes(
                     c = state.ctx.locator.locate(table.s_idx, table.block, clause)
                 if c:
                     sentence = clause[:1].upper() + clause[1:]
+                    # Results speak after the fact: their tense is kept.
                     sentence = state.ctx.rewrite(
-                        sentence if sentence.endswith(".") else sentence + "."
+                        sentence if sentence.endswith(".") else sentence + ".",
+                        convert_tense=False,
                     )
                     texts.append(sentence)
                     cites.extend(c)

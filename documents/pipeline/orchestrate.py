@@ -10,7 +10,7 @@ The order of work:
    the output index and named in the QC report.
 3. **Passages assigned** by the content model (``assign``): each source heading's concept decides
    the section it feeds; headings naming two concepts are split by paragraph.
-4. **Body sections written**, deeper first (parents after their children): the assigned passages
+4. **Body sections written** in document order (parents after their children): the assigned passages
    within a word budget (``passages``), the results outputs with their key figures, then the
    section's *information elements* that its passages do not state (``elements``), and, for a
    leaf that has nothing, a strict retrieval fallback. Nothing → ``no_source`` with a plain
@@ -115,9 +115,10 @@ def write_sections(
         ],
     )
 
-    # 4. Body sections, deeper first; parents after their children.
+    # 4. Body sections in document order (an overview such as 9.1 states its facts before the
+    #    subsections that detail them); parents, deeper first, after their children.
     for parents in (False, True):
-        for i in sorted(body, key=lambda j: (-outline[j].level, j)):
+        for i in sorted(body, key=lambda j: (-outline[j].level if parents else 0, j)):
             if state.has_children[i] != parents:
                 continue
             check_cancel()
