@@ -212,9 +212,15 @@ def is_defined_at(text: str, abbr: str, long_form: str | None) -> bool:
         return True
     if re.search(rf"\b(?:referred to as|known as|called|termed|named)\s+{esc}\b", text):
         return True
-    return bool(
-        long_form and re.search(rf"{esc}\s*\(\s*{re.escape(long_form)}", text, re.IGNORECASE)
-    )
+    if long_form and re.search(rf"{esc}\s*\(\s*{re.escape(long_form)}", text, re.IGNORECASE):
+        return True
+    # "non-responder imputation, NRI" and "(non-responder imputation, NRI)": the long form right
+    # before the abbreviation, whatever the punctuation, says it already.
+    m = re.search(rf"(?<![\w\-]){esc}(?![\w\-])", text)
+    if long_form and m:
+        before = normalize_alnum(text[max(0, m.start() - len(long_form) - 12) : m.start()])
+        return normalize_alnum(long_form) in before
+    return False
 
 
 def expand_first_use(text: str, abbr: str, long_form: str) -> str | None:

@@ -173,6 +173,16 @@ def _subject_is_plural(before: str) -> bool:
                     continue
             break
         head_part.append(tok)
+    # "All patients receiving xanomeline": the noun before a participle phrase.
+    for k in range(1, len(head_part)):
+        word, prev = head_part[k], head_part[k - 1].lower()
+        if (
+            re.fullmatch(r"[a-z]+(?:ing|ed)", word)
+            and prev not in _DETERMINERS
+            and _is_plural_word(prev) is not None
+        ):
+            head_part = head_part[:k]
+            break
     # "patients enrolled in this study": the noun before a trailing participle.
     while (
         len(head_part) > 1
@@ -293,6 +303,7 @@ def _convert_future(sentence: str) -> tuple[str, bool]:
     converted = False
     guard = 0
     search_from = 0
+    prev_plural: bool | None = None
     while guard < 20:
         guard += 1
         m = _WILL_RE.search(result, search_from)
@@ -366,7 +377,13 @@ def _convert_future(sentence: str) -> tuple[str, bool]:
         if verb.lower() in not_verbs or tail_punct[:1].isalpha():
             search_from = m.end()
             continue
-        plural = _subject_is_plural(before)
+        if prev_plural is not None and re.search(r"(?:,|\s)\s*(?:and|but|or|yet)\s+$", before):
+            # "Lab data will not be summarised, but will be included": the second verb has
+            # the first one's subject.
+            plural = prev_plural
+        else:
+            plural = _subject_is_plural(before)
+        prev_plural = plural
         adv = " ".join(pre_adverbs)
         vlow = verb.lower()
         if _is_reported(before) and not modal.lower().startswith(("won", "shan")):
