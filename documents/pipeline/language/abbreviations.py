@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from documents.pipeline.language._data import _word_set
 from documents.pipeline.language.terms import _plural
-from documents.pipeline.language.text import STOPWORDS, clean_text
+from documents.pipeline.language.text import STOPWORDS, clean_text, normalize_alnum
 
 _ABBR_TOKEN = r"[A-Za-z0-9][A-Za-z0-9\-+/&.]{0,12}"
 _PAREN_ABBR_RE = re.compile(rf"\(\s*({_ABBR_TOKEN})\s*\)")
