@@ -184,7 +184,9 @@ def quality_report(
     repeated_occurrences = sum(len(secs) for secs in where.values() if len(secs) > 1)
 
     source_words = sum(len(b.text.split()) for s in sources for b in s.blocks)
+    warnings = _warnings(drafts, sources, states)
     return {
+        "warnings": warnings,
         "sections_total": len(drafts),
         "sections_generated": states.get("generated", 0),
         "sections_no_source": states.get("no_source", 0),
@@ -213,6 +215,59 @@ def quality_report(
         "words_total": words_total,
         "source_words_total": source_words,
     }
+
+
+# A draft with this share of its written sections empty says so plainly.
+MOSTLY_EMPTY = 0.75
+
+
+def _warnings(
+    drafts: Sequence[SectionDraft], sources: Sequence[ExtractedSource], states: Counter[str]
+) -> list[str]:
+    """What the writer of the draft must know before reading it (also in the status, the
+    portal's document page and the report's QC appendix)."""
+    from documents.pipeline import results
+
+    out: list[str] = []
+    asked = states.get("generated", 0) + states.get("no_source", 0)
+    empty = states.get("no_source", 0)
+    if asked and empty / asked >= MOSTLY_EMPTY:
+        out.append(
+            f"The sources held almost nothing for this template: {empty} of {asked} sections "
+            "have no source. Check that the right files and template were chosen."
+        )
+    shown = {t.title for d in drafts for t in d.tables}
+    outputs = results.collect(sources)
+    unplaced = [
+        t
+        for t in outputs
+        if not any(title.startswith(t.caption) for title in shown)
+        and not any(
+            f"{t.kind} {t.number}" in row for d in drafts for tb in d.tables for row in tb.rows
+        )
+    ]
+    if unplaced:
+        names = ", ".join(f"{t.kind} {t.number}" for t in unplaced[:12])
+        out.append(f"Results outputs found but not placed in any section: {names}.")
+    waiting = [
+        d
+        for d in drafts
+        if d.state == "no_source" and any("results data" in p.text for p in d.paragraphs)
+    ]
+    if waiting and not any(s.kind == "results" for s in sources):
+        out.append(
+            f"No results file was given: {len(waiting)} results sections (study patients, "
+            "efficacy, safety) are empty and say so."
+        )
+    if any(s.kind == "results" for s in sources) and not outputs:
+        out.append(
+            "A results file was given but no results table (Table 14.x, Listing 16.x) was "
+            "recognised in it; its text was placed by its headings only."
+        )
+    for src in sources:
+        for w in getattr(src, "warnings", ()) or ():
+            out.append(f"{src.file_name}: {w}")
+    return out
 
 
 def _top_number(number: str) -> int | None:
