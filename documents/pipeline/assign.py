@@ -52,6 +52,10 @@ class Assignment:
     claimed: set[tuple[int, int]] = field(default_factory=set)
     node_concepts: dict[int, NodeConcept] = field(default_factory=dict)
 
+    def owner_of_positions(self) -> dict[tuple[int, int], int]:
+        """(source, block position) → the section it was assigned to."""
+        return {(s, p): i for i, groups in self.groups.items() for s, ps in groups for p in ps}
+
     def add(self, i: int, s_idx: int, positions: list[int]) -> None:
         positions = [p for p in positions if (s_idx, p) not in self.claimed]
         if not positions:

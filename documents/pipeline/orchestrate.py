@@ -558,6 +558,14 @@ def _add_elements(state: DraftState, i: int, paragraphs: list[Paragraph]) -> Non
         return
     present = "\n".join(p.text for p in paragraphs)
     kinds = {s: src.kind for s, src in enumerate(state.sources)}
+    owner = state.assignment.owner_of_positions()
+
+    def taken(u: elements.Unit) -> bool:
+        # A sentence another section was given is that section's to write: taking it here
+        # would leave it out there.
+        other = owner.get((u.s_idx, u.pos))
+        return (other is not None and other != i) or state.ctx.is_duplicate(u.text)
+
     for eid, unit in elements.find_units(
         index=state.index,
         found=state.assignment.node_concepts,
@@ -566,7 +574,7 @@ def _add_elements(state: DraftState, i: int, paragraphs: list[Paragraph]) -> Non
         present_text=present,
         kinds_of=kinds,
         used=set(),
-        is_taken=lambda u: state.ctx.is_duplicate(u.text),
+        is_taken=taken,
     ):
         para = _unit_paragraph(state, unit)
         if para is not None:

@@ -197,8 +197,9 @@ class WriterContext:
             for other in self.seen_tokens.get(t, ()):
                 inter = len(toks & other)
                 # A near copy, or a sentence all of whose words (numbers included) an earlier
-                # sentence already said ("Approximately 120 patients will be randomized.").
-                if inter == len(toks) or (
+                # sentence of about its length already said ("Approximately 120 patients will
+                # be randomized."); a short criterion is not lost inside a long description.
+                if (inter == len(toks) and len(other) <= 2 * len(toks) + 2) or (
                     len(toks) >= 6 and inter / len(toks | other) >= NEAR_DUP_JACCARD
                 ):
                     return True
