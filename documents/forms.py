@@ -17,7 +17,7 @@ from django.utils.text import slugify
 
 from documents.models import DocumentSet, GeneratedDocument
 
-ACCEPTED_EXTENSIONS = ".pdf,.docx,.xlsx"
+ACCEPTED_EXTENSIONS = ".pdf,.docx,.xlsx,.rtf,.txt,.out"
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -45,7 +45,10 @@ class GenerateForm(forms.Form):
     source_files = MultipleFileField(
         label="Source files",
         required=False,
-        help_text="PDF, Word (.docx) or Excel (.xlsx). Choose several at once.",
+        help_text=(
+            "PDF, Word (.docx), Excel (.xlsx), or results tables as RTF (.rtf) or text "
+            "(.txt, .out). Choose several at once."
+        ),
         widget=MultipleFileInput(attrs={"accept": ACCEPTED_EXTENSIONS, "multiple": True}),
     )
     existing_files = forms.MultipleChoiceField(

@@ -53,6 +53,9 @@ class SourceFile(models.Model):
         PDF = "pdf", "PDF"
         DOCX = "docx", "Word"
         XLSX = "xlsx", "Excel"
+        RTF = "rtf", "RTF"
+        TXT = "txt", "Text"
+        OUT = "out", "Text output"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = models.ForeignKey(

@@ -67,12 +67,14 @@ def draft_preview(twin: dict[str, Any] | None) -> dict[str, Any] | None:
         counts[state] = counts.get(state, 0) + 1
         blocks: list[dict[str, Any]] = []
         current_list: dict[str, Any] | None = None
-        for paragraph in raw.get("paragraphs", []):
+        for n, paragraph in enumerate(raw.get("paragraphs", [])):
             item = {
+                "n": n,
                 "text": paragraph.get("text", ""),
                 "style": paragraph.get("style", "body"),
                 "label": paragraph.get("list_label", ""),
-                "citations": cites(paragraph.get("citations", [])),
+                "raw_citations": paragraph.get("citations", []),
+                "citations": [],
             }
             if item["style"] == "list":
                 if current_list is None:
@@ -84,20 +86,26 @@ def draft_preview(twin: dict[str, Any] | None) -> dict[str, Any] | None:
                 current_list = None
                 blocks.append({"kind": "para", **item})
         tables = []
+        paragraph_count = len(raw.get("paragraphs", []))
         for table in raw.get("tables", []):
             rows = [list(row) for row in table.get("rows", [])]
             head_count = table.get("header_rows")
             if head_count is None:  # a twin made before tables said it
                 head_count = default_header_rows(tuple(tuple(row) for row in rows))
             head, body = rows[:head_count], rows[head_count:]
+            after = table.get("after_paragraphs")
             tables.append(
                 {
+                    "kind": "table",
                     "title": table.get("title", ""),
                     "head": head,
                     "body": body,
-                    "citations": cites(table.get("citations", [])),
+                    "after": paragraph_count if after is None else int(after),
+                    "citations": [],
+                    "raw_citations": table.get("citations", []),
                 }
             )
+        blocks = _interleave(blocks, tables, cites)
         level = int(raw.get("level") or 1)
         sections.append(
             {
@@ -108,10 +116,34 @@ def draft_preview(twin: dict[str, Any] | None) -> dict[str, Any] | None:
                 "heading": f"h{min(level + 2, 6)}",
                 "state": state,
                 "blocks": blocks,
-                "tables": tables,
             }
         )
     return {"sections": sections, "counts": counts, "citations": counter}
+
+
+def _interleave(
+    blocks: list[dict[str, Any]],
+    tables: list[dict[str, Any]],
+    cites: Any,
+) -> list[dict[str, Any]]:
+    """Tables placed among the paragraph blocks where the twin says (``after_paragraphs``), then
+    citations numbered in that reading order (the .docx numbers them the same way)."""
+    out: list[dict[str, Any]] = []
+    pending = sorted(tables, key=lambda t: t["after"])
+
+    def first_paragraph(block: dict[str, Any]) -> int:
+        return block["items"][0]["n"] if block["kind"] == "list" else block["n"]
+
+    for block in blocks:
+        while pending and pending[0]["after"] <= first_paragraph(block):
+            out.append(pending.pop(0))
+        out.append(block)
+    out.extend(pending)
+    for block in out:
+        items = block["items"] if block["kind"] == "list" else [block]
+        for item in items:
+            item["citations"] = cites(item.pop("raw_citations", []))
+    return out
 
 
 def qc_items(qc: dict[str, Any] | None) -> list[tuple[str, Any]]:

@@ -35,7 +35,9 @@ from docx.oxml import OxmlElement, parse_xml
 from docx.oxml.ns import nsdecls, qn
 from docx.shared import Pt
 
-from documents.pipeline import language, mapping
+from documents.pipeline import language
+from documents.pipeline.profiles import e3_entry
+from documents.pipeline.twin import interleaved
 from documents.pipeline.types import (
     Citation,
     ExtractedSource,
@@ -357,10 +359,15 @@ class _Writer:
         if draft.state == "skipped":
             return
         kinds: list[str] = []
-        for para in draft.paragraphs:
+        synopsis = (e3_entry(draft.title) or {}).get("derived") == "synopsis"
+        for item in interleaved(draft):
+            if isinstance(item, Table):
+                kinds = []
+                self.source_table(item, synopsis=synopsis)
+                continue
             level = 0
-            if para.style == "list":
-                kind = _label_kind(para.list_label)
+            if item.style == "list":
+                kind = _label_kind(item.list_label)
                 if kind in kinds:
                     del kinds[kinds.index(kind) + 1 :]
                 else:
@@ -368,10 +375,7 @@ class _Writer:
                 level = len(kinds) - 1
             else:
                 kinds = []
-            self.paragraph(para, level)
-        synopsis = (mapping.map_entry(draft.title) or {}).get("derived") == "synopsis"
-        for table in draft.tables:
-            self.source_table(table, synopsis=synopsis)
+            self.paragraph(item, level)
 
     def sources_list(self) -> None:
         self.heading("List of Sources and References", 1)
@@ -472,7 +476,7 @@ def render_docx(
         (
             k
             for k, d in enumerate(drafts)
-            if k in visible and (mapping.map_entry(d.title) or {}).get("derived") == "toc"
+            if k in visible and (e3_entry(d.title) or {}).get("derived") == "toc"
         ),
         None,
     )

@@ -4,7 +4,8 @@ pypdf, python-docx and openpyxl are not written for hostile input: they have no 
 python-docx and openpyxl read whole zip members into memory, and this machine's Python 3.11.7
 lacks the CVE-2024-0450 fix for overlapping zip entries. This module is the boundary:
 
-- ``detect_file_type`` decides pdf / docx / xlsx from the extension *and* the magic bytes;
+- ``detect_file_type`` decides pdf / docx / xlsx / rtf / txt / out from the extension *and*
+  the content (magic bytes; RTF's ``{\\rtf`` header; plain text without NUL bytes);
 - ``check_ooxml_zip`` reads the zip central directory itself (ZIP64 included) and rejects bombs,
   overlapping entries, traversal names, DTDs and missing main parts before any parser runs;
 - ``sanitize_text`` removes characters the .docx writer and PostgreSQL refuse;
@@ -35,7 +36,7 @@ from documents.pipeline.errors import GenerationError, SourceError
 from documents.pipeline.types import Limits
 
 T = TypeVar("T")
-FileType = Literal["pdf", "docx", "xlsx"]
+FileType = Literal["pdf", "docx", "xlsx", "rtf", "txt", "out"]
 
 MB = 1024 * 1024
 
@@ -69,7 +70,14 @@ def sanitize_text(s: str) -> str:
 # --------------------------------------------------------------------------------------------
 # File type detection
 
-_EXTENSIONS: dict[str, FileType] = {".pdf": "pdf", ".docx": "docx", ".xlsx": "xlsx"}
+_EXTENSIONS: dict[str, FileType] = {
+    ".pdf": "pdf",
+    ".docx": "docx",
+    ".xlsx": "xlsx",
+    ".rtf": "rtf",
+    ".txt": "txt",
+    ".out": "out",
+}
 _OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ENCRYPTED_PACKAGE = "EncryptedPackage".encode("utf-16-le")
 _MAIN_PART = {"docx": "word/document.xml", "xlsx": "xl/workbook.xml"}
@@ -79,7 +87,8 @@ _HEAD_BYTES = 1024
 def detect_file_type(
     path_or_bytes_head: str | os.PathLike[str] | bytes, file_name: str
 ) -> FileType:
-    """Return "pdf", "docx" or "xlsx" when the extension and the content agree.
+    """Return "pdf", "docx", "xlsx", "rtf", "txt" or "out" when the extension and the content
+    agree.
 
     ``path_or_bytes_head`` is a path to the file or its first bytes (at least 1 KB when there are
     that many; with bytes, the zip's main part cannot be checked, only the zip signature).
@@ -106,6 +115,14 @@ def detect_file_type(
         if b"%PDF-" not in head[:_HEAD_BYTES]:
             raise SourceError(file_name, "invalid_file_type")
         return "pdf"
+    if kind == "rtf":
+        if not head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{\\rtf"):
+            raise SourceError(file_name, "invalid_file_type")
+        return "rtf"
+    if kind in ("txt", "out"):
+        if not _looks_like_text(head):
+            raise SourceError(file_name, "invalid_file_type")
+        return kind
     # OOXML
     if head.startswith(_OLE2_MAGIC):
         # Password-protected .docx/.xlsx are OLE2 containers with an EncryptedPackage stream;
@@ -126,6 +143,14 @@ def detect_file_type(
         ):
             raise SourceError(file_name, "invalid_file_type")
     return kind
+
+
+def _looks_like_text(head: bytes) -> bool:
+    """Plain text: no NUL byte, no other format's signature, few control characters."""
+    if b"\x00" in head or head.startswith((_OLE2_MAGIC, b"PK\x03\x04", b"%PDF-", b"{\\rtf")):
+        return False
+    controls = sum(1 for b in head if b < 32 and b not in (9, 10, 12, 13))
+    return controls <= 0.05 * len(head)
 
 
 def _ole2_is_encrypted_package(path: str | None, head: bytes) -> bool:

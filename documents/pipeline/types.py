@@ -81,7 +81,7 @@ class SourceDescriptor:
     file_path: str
     file_name: str
     sha256: str
-    file_type: str  # "pdf" | "docx" | "xlsx"
+    file_type: str  # "pdf" | "docx" | "xlsx" | "rtf" | "txt" | "out"
     local_path: str  # a readable local copy of the bytes
 
 
@@ -100,6 +100,15 @@ class Block:
     rows: tuple[tuple[str, ...], ...] = ()  # table cells, for kind == "table"
     bold: bool = False
     font_size: float = 0.0
+    # Results tables (TLFs) recognised by their number and title; "" / 0 / () elsewhere.
+    caption: str = ""  # the full title as printed: "Table 14.2.1.1 Progression-Free Survival ..."
+    table_number: str = ""  # "14.2.1.1", "14-3.01" (a listing's or figure's number likewise)
+    population: str = ""  # the analysis-set line: "Full Analysis Set", "Population: Efficacy"
+    header_rows: int = 0  # how many leading ``rows`` are column headers
+    footnotes: tuple[str, ...] = ()  # footnote lines printed under the table, in order
+    # PDF tables only: the page of each row (a table joined over "Page 1 of 2" outputs spans
+    # pages; cite row i on ``row_pages[i]``). Empty for one-page tables and other formats.
+    row_pages: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -115,6 +124,9 @@ class ExtractedSource:
     title: str = ""
     kind: SourceKind = "other"
     key_facts: tuple[KeyFact, ...] = ()
+    # Text the reader could not place or did not read (an unreadable page, footnotes, a text box
+    # it skipped), one sentence each: shown to the user, never a silent loss.
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -223,6 +235,9 @@ class Table:
     # Leading rows that are the header (the twin's "header_rows"): the .docx renderer and the
     # portal preview both follow it. None means "decide from the rows" (default_header_rows).
     header_rows: int | None = None
+    # Where the table stands among the section's paragraphs: after this many of them (None: after
+    # all of them). The .docx and the preview interleave paragraphs and tables by it.
+    after_paragraphs: int | None = None
 
     def __post_init__(self) -> None:
         if self.header_rows is None:

@@ -41,7 +41,14 @@ from portal.errors import (
 
 logger = logging.getLogger(__name__)
 
-ALLOWED_EXTENSIONS = {".pdf": "pdf", ".docx": "docx", ".xlsx": "xlsx"}
+ALLOWED_EXTENSIONS = {
+    ".pdf": "pdf",
+    ".docx": "docx",
+    ".xlsx": "xlsx",
+    ".rtf": "rtf",
+    ".txt": "txt",
+    ".out": "out",
+}
 CONTAINER_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 MAX_NAME_LENGTH = 200
 
@@ -160,7 +167,7 @@ def file_upload(
     if ext not in ALLOWED_EXTENSIONS:
         raise UnsupportedFileType.saying(
             f"{name}: files of type {ext or '(none)'} are not accepted; "
-            "upload a PDF, Word (.docx) or Excel (.xlsx) file.",
+            "upload a PDF, Word (.docx), Excel (.xlsx), RTF (.rtf) or text (.txt, .out) file.",
             field="file_content",
         )
     file_type = ALLOWED_EXTENSIONS[ext]

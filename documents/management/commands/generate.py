@@ -27,7 +27,14 @@ from documents.pipeline.errors import GenerationError
 from documents.pipeline.types import SourceDescriptor
 from documents.pipeline_input import pipeline_input, style_guide_spec
 
-TYPES = {".pdf": "pdf", ".docx": "docx", ".xlsx": "xlsx"}
+TYPES = {
+    ".pdf": "pdf",
+    ".docx": "docx",
+    ".xlsx": "xlsx",
+    ".rtf": "rtf",
+    ".txt": "txt",
+    ".out": "out",
+}
 
 
 def _sha256(path: Path) -> str:
@@ -88,7 +95,9 @@ class Command(BaseCommand):
     help = "Generate a document from source files in-process (no queue needed)."
 
     def add_arguments(self, parser):
-        parser.add_argument("sources", nargs="+", help="PDF, DOCX or XLSX source files")
+        parser.add_argument(
+            "sources", nargs="+", help="PDF, DOCX, XLSX, RTF, TXT or OUT source files"
+        )
         parser.add_argument("--template", required=True, help="template UUID or built-in key")
         parser.add_argument("--output", required=True, help="where to write the .docx")
         parser.add_argument("--style-guide", default=None, help="style guide UUID")

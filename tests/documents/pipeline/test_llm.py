@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from documents.pipeline import llm, qc
+from documents.pipeline.citations import QuoteLocator
 from documents.pipeline.errors import LLMUnavailable
 from documents.pipeline.types import Block, OutlineSection, StyleGuideSpec
-from documents.pipeline.writer import QuoteLocator
 from tests.documents.pipeline.test_orchestrate import by_number, pdf_source, protocol, sap, write
 
 Reply = tuple[int, Any] | Callable[[dict[str, Any]], tuple[int, Any]]
