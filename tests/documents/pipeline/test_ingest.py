@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from documents.pipeline import ingest, mapping
-from documents.pipeline.types import OutlineSection
 from tests.documents.pipeline.test_orchestrate import docx_source, protocol, results, sap
 
 
