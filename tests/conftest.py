@@ -168,7 +168,7 @@ def rq_worker(redis_server: str) -> Callable[[], bool]:
 
     def drain() -> bool:
         queue = django_rq.get_queue("default")
-        worker = SimpleWorker([queue], connection=queue.connection)
+        worker = SimpleWorker([queue], connection=queue.connection, serializer=queue.serializer)
         return bool(worker.work(burst=True))
 
     return drain
