@@ -48,12 +48,16 @@ from documents.models import (
 )
 from documents.pipeline.errors import ERROR_MESSAGES, GenerationError
 from documents.selectors import organization_for
+from portal.models import Organization
 
 logger = logging.getLogger(__name__)
 
 ALLOWED_EXTENSIONS = {".pdf": "pdf", ".docx": "docx", ".xlsx": "xlsx"}
 CONTAINER_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
-MAX_NAME_LENGTH = 200
+# File systems limit a name to 255 bytes, not characters (90 "€" are 270 bytes): names are
+# limited in UTF-8 bytes, leaving room for the version folder and a storage suffix.
+MAX_NAME_BYTES = 200
+IDEMPOTENCY_KEY_MAX = 200  # GeneratedDocument.idempotency_key
 
 
 # --- audit ----------------------------------------------------------------------------------------
@@ -96,15 +100,21 @@ def clean_text(value: Any) -> Any:
 
 
 def safe_file_name(raw: str) -> str:
-    """Reduce a client-supplied name to a safe base name (no folders, no control characters)."""
+    """Reduce a client-supplied name to a safe base name (no folders, no control characters).
+
+    Raises ``InvalidInput`` (``file_name_too_long``) for a name over ``MAX_NAME_BYTES`` bytes.
+    """
     name = unicodedata.normalize("NFC", raw or "")
     name = name.replace("\\", "/").split("/")[-1]
     name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
     name = re.sub(r"[<>:\"|?*]", "_", name).strip().strip(".")
-    if len(name) > MAX_NAME_LENGTH:
-        stem, dot, ext = name.rpartition(".")
-        name = (
-            (stem[: MAX_NAME_LENGTH - len(ext) - 1] + dot + ext) if dot else name[:MAX_NAME_LENGTH]
+    size = len(name.encode("utf-8"))
+    if size > MAX_NAME_BYTES:
+        raise InvalidInput(
+            f"file_name: {name[:60]!r}... is {size} bytes long in UTF-8; "
+            f"names are limited to {MAX_NAME_BYTES} bytes.",
+            field="file_name",
+            code="file_name_too_long",
         )
     return name
 
@@ -512,6 +522,15 @@ def _request_hash(payload: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def _lock_organization(organization: Any) -> None:
+    """Serialise generation requests of one organization until the transaction ends.
+
+    A row lock on PostgreSQL; SQLite has no row locks, but every transaction there begins
+    IMMEDIATE (portal/settings.py), which already takes the database's write lock.
+    """
+    list(Organization.objects.select_for_update().filter(pk=organization.pk).values_list("pk"))
+
+
 def _check_capacity(organization: Any) -> None:
     active = GeneratedDocument.objects.filter(
         organization=organization,
@@ -554,6 +573,17 @@ def generation_request(
     from templates_app.selectors import style_guide_resolve_for_user, template_resolve_for_user
 
     organization = organization_for(user)
+    if idempotency_key is not None and (
+        len(idempotency_key) > IDEMPOTENCY_KEY_MAX
+        or not idempotency_key.isascii()
+        or not idempotency_key.isprintable()
+    ):
+        raise InvalidInput(
+            f"Idempotency-Key: at most {IDEMPOTENCY_KEY_MAX} printable ASCII characters "
+            f"(got {len(idempotency_key)} characters).",
+            field="Idempotency-Key",
+            code="invalid_idempotency_key",
+        )
     problems: list[str] = []
     document_type, output_name, document_set_key, document_set_name, instructions = (
         clean_text(v)
@@ -577,7 +607,11 @@ def generation_request(
     output = output_name.strip() if isinstance(output_name, str) else ""
     if output.lower().endswith(".docx"):
         output = output[:-5]
-    output = safe_file_name(output)
+    try:
+        output = safe_file_name(output)
+    except InvalidInput as exc:
+        problems.append(exc.message.replace("file_name:", "output_name:", 1))
+        output = "-"
     if not output:
         problems.append("output_name: this field is required.")
 
@@ -718,6 +752,21 @@ def generation_request(
     snapshot_id = _outline_snapshot_id(sha, sections)
     try:
         with transaction.atomic():
+            # Count and insert under one lock: concurrent requests all counted before any was
+            # inserted used to pass the limit together (docs/security.md, finding 9).
+            _lock_organization(organization)
+            if idempotency_key and (
+                previous := GeneratedDocument.objects.filter(
+                    organization=organization, idempotency_key=idempotency_key
+                ).first()
+            ):
+                if previous.request_hash != request_hash:
+                    raise Conflict(
+                        "Idempotency-Key was already used with a different request body.",
+                        code="idempotency_key_reused",
+                    )
+                return previous
+            _check_capacity(organization)
             document_set = _document_set_get_or_create(
                 organization=organization, user=user, key=set_key, name=set_name
             )
@@ -890,6 +939,8 @@ def generation_regenerate(
     _check_capacity(document.organization)
     links = list(document.source_links.order_by("position"))
     with transaction.atomic():
+        _lock_organization(document.organization)
+        _check_capacity(document.organization)
         new = GeneratedDocument.objects.create(
             organization=document.organization,
             document_set=document.document_set,

@@ -12,18 +12,27 @@ from portal.api_errors import APIError
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
+# Past this an offset is no page of anything, and SQLite (64-bit) or PostgreSQL (bigint) would fail
+# on it with a 500.
+MAX_OFFSET = 10**9
 
 
 def _int_param(request: Request, name: str, default: int, maximum: int | None = None) -> int:
     raw = request.query_params.get(name)
     if raw in (None, ""):
         return default
+    if len(raw) > 12:
+        raise APIError(f"{name}: at most {MAX_OFFSET}.", code="invalid_parameter")
     try:
         value = int(raw)
     except ValueError as exc:
-        raise APIError(f"{name}: must be a non-negative integer.") from exc
+        raise APIError(
+            f"{name}: must be a non-negative integer.", code="invalid_parameter"
+        ) from exc
     if value < 0:
-        raise APIError(f"{name}: must be a non-negative integer.")
+        raise APIError(f"{name}: must be a non-negative integer.", code="invalid_parameter")
+    if value > MAX_OFFSET:
+        raise APIError(f"{name}: at most {MAX_OFFSET}.", code="invalid_parameter")
     return min(value, maximum) if maximum is not None else value
 
 

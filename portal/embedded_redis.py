@@ -331,8 +331,7 @@ class EmbeddedRedis:
         assert self.data_dir is not None
         path = private_file(self.data_dir / ACL_FILE_NAME)
         path.write_text(
-            "user default on nopass -@all +ping\n"
-            f"user {USERNAME} on >{self.password} ~* &* +@all\n"
+            f"user default on nopass -@all +ping\nuser {USERNAME} on >{self.password} ~* &* +@all\n"
         )
         return path
 

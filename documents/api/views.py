@@ -22,6 +22,7 @@ from documents.exceptions import QueueUnavailable, ServiceError, TooManyRequests
 from documents.models import GeneratedDocument
 from portal.api_errors import APIError
 from portal.api_utils import list_response
+from portal.tokens import token_version
 
 SIGNED_URL_MAX_AGE = 3600
 SIGNER_SALT = "folio.file-download"
@@ -39,11 +40,25 @@ def raise_service_error(exc: ServiceError) -> None:
 
 
 def file_url(request: Request, storage_key: str) -> str:
-    """A URL that downloads the file without a token for one hour."""
+    """A URL that downloads the file without a token for one hour.
+
+    On local storage the link names its creator and their token version: a password change, a
+    deactivation or a logout (``portal.tokens``) revokes it with their tokens. S3 presigned URLs
+    cannot be revoked before they expire (docs/security.md).
+    """
     if hasattr(default_storage, "bucket_name"):
         return default_storage.url(storage_key)
-    token = signing.TimestampSigner(salt=SIGNER_SALT).sign_object({"k": storage_key})
+    user = request.user
+    payload = {"k": storage_key, "u": user.pk, "v": token_version(user)}
+    token = signing.TimestampSigner(salt=SIGNER_SALT).sign_object(payload)
     return request.build_absolute_uri(reverse("signed_file", args=[token]))
+
+
+def _signer_still_valid(data: dict[str, Any]) -> bool:
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.select_related("token_state").filter(pk=data.get("u")).first()
+    return user is not None and user.is_active and token_version(user) == data.get("v")
 
 
 class FileUploadApi(APIView):
@@ -116,6 +131,8 @@ class SignedFileApi(APIView):
             )
         except signing.BadSignature as exc:
             raise Http404("This link is invalid or has expired.") from exc
+        if not isinstance(data, dict) or not _signer_still_valid(data):
+            raise Http404("This link is invalid or has expired.")
         key = data["k"]
         if not default_storage.exists(key):
             raise Http404("Not found.")
