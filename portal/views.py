@@ -8,7 +8,7 @@ from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -42,11 +42,13 @@ class TokenObtainApi(TokenObtainPairView):
                 code="too_many_login_failures",
                 headers={"Retry-After": ratelimit.retry_after(wait)},
             )
-        response = super().post(request, *args, **kwargs)
+        try:
+            response = super().post(request, *args, **kwargs)
+        except exceptions.AuthenticationFailed:
+            ratelimit.record_failure(address, username)
+            raise
         if response.status_code == status.HTTP_200_OK:
             ratelimit.clear_failures(address, username)
-        elif response.status_code == status.HTTP_401_UNAUTHORIZED:
-            ratelimit.record_failure(address, username)
         return response
 
 

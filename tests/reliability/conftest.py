@@ -461,3 +461,7 @@ def output_files(document: Any) -> list[str]:
     if not folder.is_dir():
         return []
     return sorted(p.name for p in folder.iterdir() if p.name.startswith(str(document.id)))
+
+
+# A real gunicorn on a port the test owns (tests/reliability/live.py), for the attack tests.
+from tests.reliability.live import live_web  # noqa: E402, F401
