@@ -48,9 +48,7 @@ def _peak_rss_kb(pid: int) -> int:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_template_bomb_fails_cleanly_without_the_web_process_growing(
-    request, manager, live_web
-):
+def test_a_template_bomb_fails_cleanly_without_the_web_process_growing(request, manager, live_web):
     """Finding 5: 300,000 headings (a 2-3 MB upload): 400 with a code within seconds, the web
     worker's peak memory unchanged (python-docx ran in a limited child), and the worker serves
     the next request."""
@@ -63,10 +61,14 @@ def test_a_template_bomb_fails_cleanly_without_the_web_process_growing(
     (worker,) = web.worker_pids()
     before = _peak_rss_kb(worker)
     body = (
-        f"--{BOUNDARY}\r\n"
-        'Content-Disposition: form-data; name="file"; filename="bomb.docx"\r\n'
-        "Content-Type: application/octet-stream\r\n\r\n"
-    ).encode() + data + f"\r\n--{BOUNDARY}--\r\n".encode()
+        (
+            f"--{BOUNDARY}\r\n"
+            'Content-Disposition: form-data; name="file"; filename="bomb.docx"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        + data
+        + f"\r\n--{BOUNDARY}--\r\n".encode()
+    )
     answer = web.request(
         "POST",
         "/api/v1/templates/import",
