@@ -15,8 +15,6 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
-from portal.backends import find_user, normalize_username
-from portal.ratelimit import client_address
 from tests.conftest import _persona
 from tests.reliability.conftest import PROJECT_ROOT, outcome
 
@@ -156,6 +154,8 @@ def test_a_successful_login_clears_the_address_count_but_not_the_account_count(m
 
 
 def test_forwarded_for_is_read_only_for_the_configured_number_of_proxies(settings, rf):
+    from portal.ratelimit import client_address
+
     req = rf.get("/", REMOTE_ADDR="10.0.0.9", HTTP_X_FORWARDED_FOR="6.6.6.6, 198.51.100.7")
     settings.FOLIO_TRUSTED_PROXIES = 0
     assert client_address(req) == "10.0.0.9"
@@ -171,6 +171,8 @@ def test_forwarded_for_is_read_only_for_the_configured_number_of_proxies(setting
 
 @pytest.mark.django_db
 def test_usernames_are_compared_nfkc_and_casefolded(member):
+    from portal.backends import find_user, normalize_username
+
     assert normalize_username(" ＭＥＭＢＥＲ ") == "member"
     assert normalize_username("Straße") == normalize_username("STRASSE")
     for name in VARIANTS:
@@ -190,6 +192,8 @@ def test_usernames_are_compared_nfkc_and_casefolded(member):
 
 @pytest.mark.django_db
 def test_an_exact_username_wins_and_an_ambiguous_case_match_logs_nobody_in(org):
+    from portal.backends import find_user
+
     eve = _persona(org, "eve", "member")
     big = _persona(org, "Eve", "member")
     assert find_user("eve") == eve and find_user("Eve") == big
