@@ -147,7 +147,8 @@ class OrgTokenRefreshSerializer(TokenRefreshSerializer):
             user, membership
         ):
             raise exceptions.AuthenticationFailed(INVALID, code="token_revoked")
-        chain_end = _claim_int(refresh, AUTH_TIME_CLAIM) or 0
+        # A token issued before auth_time existed starts its chain at its own issue time.
+        chain_end = _claim_int(refresh, AUTH_TIME_CLAIM) or _claim_int(refresh, "iat") or 0
         chain_end += settings.FOLIO_REFRESH_CHAIN_HOURS * 3600
         left = chain_end - int(time.time())
         if left <= 0:
