@@ -301,7 +301,7 @@ class EmbeddedRedis:
                 with contextlib.suppress(OSError):
                     (self.data_dir / name).chmod(0o600)
             if self.persist:
-                (self.data_dir / LAST_PORT_FILE_NAME).write_text(f"{server.port}\n")
+                private_file(self.data_dir / LAST_PORT_FILE_NAME).write_text(f"{server.port}\n")
             if self.url_file is not None:
                 self._write_url_file(self._url)
             return self._url

@@ -40,7 +40,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.module_loading import import_string
 
 from portal import embedded_redis
-from portal.env import ImproperEnvironment, env_int
+from portal.env import ImproperEnvironment, env_int, private_file
 
 WORKER_CLASS = "documents.worker.FolioWorker"
 QUEUE_NAME = "default"
@@ -456,7 +456,7 @@ class Stack:
 @contextlib.contextmanager
 def data_dir_lock(data_dir: Path):  # type: ignore[no-untyped-def]
     """Hold an exclusive lock on the data directory; the kernel drops it if we die."""
-    path = data_dir / LOCK_FILE_NAME
+    path = private_file(data_dir / LOCK_FILE_NAME)
     handle = path.open("a+")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
