@@ -214,3 +214,23 @@ def test_body_limits_for_anonymous_and_authenticated_callers(member, api_client,
         forged.post("/api/v1/documents/generate", {"pad": padding}, format="json").status_code
         == 413
     )
+
+
+@pytest.mark.parametrize(
+    ("path", "files"),
+    [
+        ("/api/v1/files/upload", 1),
+        ("/api/v1/templates/import", 1),
+        ("/admin/templates_app/template/import-docx/", 1),
+        ("/documents/new/", 20),
+    ],
+)
+def test_the_upload_routes_accept_their_files(path, files, rf, settings):
+    """The route names in portal/bodylimit.py still name the upload routes (a rename would cut
+    their limit to FOLIO_MAX_BODY_MB)."""
+    from portal.bodylimit import ENVELOPE, route_limit
+
+    settings.DATA_UPLOAD_MAX_NUMBER_FILES = 20
+    expected = settings.FOLIO_MAX_UPLOAD_MB * MB * files + ENVELOPE
+    assert route_limit(rf.post(path)) == expected
+    assert route_limit(rf.post("/api/v1/documents/generate")) == settings.FOLIO_MAX_BODY_MB * MB
