@@ -161,8 +161,8 @@ def write_sections(
 
 # A draft summarises its sources: it stays under this share of their words.
 SIZE_LIMIT = 0.97
-DERIVED_RESERVE = 1200
-SMALL_TABLE_ROWS = 10  # words the title page, synopsis, conclusions and lists take
+DERIVED_RESERVE = 1200  # words the title page, synopsis, conclusions and lists take
+SMALL_TABLE_ROWS = 10  # a table this short is never given up for size
 _SECONDARY_OUTPUT = re.compile(
     r"sensitivity|supplementary|subgroup|by visit|over time|by subgroup", re.IGNORECASE
 )
