@@ -1,4 +1,4 @@
-"""Step 1 of the pipeline: turn one source file (PDF, DOCX, XLSX, RTF, text) into located, structured blocks.
+"""Step 1 of the pipeline: a source file (PDF, DOCX, XLSX, RTF, text) → located, structured blocks.
 
 Every block keeps the location a citation needs (CONTRACT §5): a PDF block has its ``page``
 (1-based, one page per block: a paragraph that runs over a page break becomes two blocks, so no
