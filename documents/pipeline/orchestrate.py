@@ -23,7 +23,7 @@ The order of work:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from documents.pipeline import derive, elements, glossary, llm, mapping, results, twin
@@ -425,7 +425,7 @@ def _write_body_section(state: DraftState, i: int) -> SectionDraft:
         for t in ts:
             tables.append(replace(t, after_paragraphs=len(paragraphs) + len(ps[:1])))
         paragraphs.extend(ps)
-    _add_elements(state, i, paragraphs)
+    _add_elements(state, i, paragraphs, tables)
     # Retrieval only serves a section the content model can describe (an E3 section that no
     # protocol or SAP part feeds, such as the sample CRF, is left for a person to attach).
     searchable = bool(prof.main or prof.also or prof.headings) or not prof.extra.get("known")
@@ -552,11 +552,17 @@ def _caption_citations(state: DraftState, table: ResultTable) -> tuple[Citation,
     return tuple(loc.locate(table.s_idx, table.block, table.caption))
 
 
-def _add_elements(state: DraftState, i: int, paragraphs: list[Paragraph]) -> None:
+def _add_elements(
+    state: DraftState, i: int, paragraphs: list[Paragraph], tables: Sequence[Table] = ()
+) -> None:
     prof = state.profiles[i]
     if not prof.elements:
         return
-    present = "\n".join(p.text for p in paragraphs)
+    # What the section states already, its tables' rows included (a design table's "Trial
+    # sites" row is not stated a second time as a sentence).
+    present = "\n".join(
+        [p.text for p in paragraphs] + [" ".join(row) for t in tables for row in t.rows]
+    )
     kinds = {s: src.kind for s, src in enumerate(state.sources)}
     owner = state.assignment.owner_of_positions()
 
@@ -585,8 +591,8 @@ def _unit_paragraph(state: DraftState, unit: elements.Unit) -> Paragraph | None:
     loc = state.ctx.locator
     if unit.row is not None:
         cites = loc.locate_row(unit.s_idx, unit.block, unit.row)
-        text = unit.text if unit.text.endswith((".", "?", "!")) else unit.text + "."
-        original = text
+        original = unit.text if unit.text.endswith((".", "?", "!")) else unit.text + "."
+        text = state.ctx.rewrite(original)  # the report's tense and terms, as for sentences
     else:
         cites = loc.locate(unit.s_idx, unit.block, unit.text)
         original = unit.text

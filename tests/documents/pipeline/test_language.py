@@ -269,3 +269,17 @@ def test_it_repairs_words_that_pdf_extraction_split() -> None:
         "Description of Study Primary Multi-center"
     )
     assert repair_split_words("in to the study", {"into": 4, "in": 9, "to": 9}) == "in to the study"
+
+
+def test_compounds_stages_and_degrees_are_not_abbreviations_to_define() -> None:
+    text = "BICR-assessed progression in stage IIIB disease; Jane Roe, MD, FRCP, PhD; the ECG."
+    assert language.abbreviations_used(text) == ["ECG"]
+
+
+def test_an_appendix_label_does_not_hide_an_abbreviation_or_reference_list() -> None:
+    from documents.pipeline import mapping
+
+    assert mapping.is_abbreviation_heading("Appendix 5: Abbreviations")
+    assert mapping.is_abbreviation_heading("List of Abbreviations")
+    assert mapping.is_reference_heading("Annex B - References")
+    assert not mapping.is_abbreviation_heading("Appendix 5: Laboratory Tests")
