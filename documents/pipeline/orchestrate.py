@@ -126,6 +126,7 @@ def write_sections(
 
     # 5. The draft's size, then the derived sections and the abbreviations.
     _fit_size(state, reserve=DERIVED_RESERVE)
+    state.ctx.conduct = True
     for i in derive.ordered(state, derived_sections):
         check_cancel()
         if state.profiles[i].derived == "abbreviations":
@@ -410,9 +411,25 @@ def unplaced_outputs(state: DraftState) -> list[ResultTable]:
 # ---------------------------------------------------------------- body sections
 
 
+# Concepts whose present tense states facts (the disease, the rationale), not study conduct.
+BACKGROUND_CONCEPTS = frozenset(
+    {
+        "introduction",
+        "purpose",
+        "background",
+        "benefit_risk",
+        "design.rationale",
+        "dose.rationale",
+        "comparator.rationale",
+        "measurement_appropriateness",
+    }
+)
+
+
 def _write_body_section(state: DraftState, i: int) -> SectionDraft:
     sec = state.outline[i]
     prof = state.profiles[i]
+    state.ctx.conduct = not (prof.main and set(prof.main) <= BACKGROUND_CONCEPTS)
     budget = _budget(state, i)
     groups = [
         (s_idx, [(p, state.index.blocks[s_idx][p]) for p in positions])
