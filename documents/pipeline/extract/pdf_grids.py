@@ -9,10 +9,11 @@ whose rows the writer can quote whole ("Number of arms: 2").
 A *grid* is a run of consecutive lines of one page in which
 
 - rows start at *anchors*: two or more lines sharing a baseline whose left edges lie more than
-  30 pt apart, each at one of the grid's column positions;
+  20 pt apart, each at one of the grid's column positions (a row may open a column that the
+  rows above left empty);
 - every other line continues a cell: it starts at one of the column positions (within 2.5 pt), in
   the same font size, directly below the line before it in its cell (or its row's anchor);
-- there are at least two rows, at most six columns, and the rows are spaced apart more widely
+- there are at least two rows, at most twelve columns, and the rows are spaced apart more widely
   than the lines inside a cell (or than 1.45 times the font size when no cell wraps): two
   columns of running prose, whose lines all share baselines at the usual spacing, are not a
   grid.
@@ -25,13 +26,14 @@ quoted whole verifies on its page.
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass, field
 
 from documents.pipeline.extract.pdf_lines import Line
 
-MIN_COLUMN_GAP = 30.0
+MIN_COLUMN_GAP = 20.0
 X_TOLERANCE = 2.5
-MAX_COLUMNS = 6
+MAX_COLUMNS = 12
 ROW_PITCH = 1.4  # font sizes between rows; lines of one cell lie closer
 
 
@@ -96,12 +98,12 @@ def _grow(
 ) -> Grid | None:
     columns = _anchor_columns(lines, anchor_of[first]) or []
     size = lines[first].size or 10.0
-    rows: list[list[list[str]]] = []
-    bold: list[list[bool]] = []
+    rows: list[dict[float, list[str]]] = []  # column position → the cell's lines
+    bold: list[dict[float, bool]] = []
     row_top: list[float] = []  # anchor baseline of each row
     row_bottom: list[float] = []  # lowest baseline in each row
     inner_gaps: list[float] = []
-    last_in_col: dict[int, float] = {}
+    last_in_col: dict[float, float] = {}
     seen_anchor: set[int] = set()
     i = first
     end = first
@@ -110,48 +112,81 @@ def _grow(
         ln = lines[i]
         if i in drop or not ln.text.strip() or not ln.styled:
             break
-        k = _column_of(ln.x, columns)
-        if k is None:
-            break
         starts_row = i in anchor_of and i not in seen_anchor
         if starts_row:
             group = anchor_of[i]
-            if any(_column_of(lines[j].x, columns) is None for j in group):
-                break
             seen_anchor.update(group)
             if rows and ln.pos > row_bottom[-1] + 0.5:
                 break  # not below the row before: another layout
             if rows and row_bottom[-1] - ln.pos < ROW_PITCH * size:
                 starts_row = False  # wrapped cells whose next lines share a baseline: same row
         if starts_row:
-            rows.append([[] for _ in columns])
-            bold.append([False for _ in columns])
+            xs = sorted(lines[j].x for j in anchor_of[i])
+            if abs(xs[0] - columns[0]) > X_TOLERANCE:
+                break  # a row that does not start in the first column: another layout
+            # A row with cells in columns the rows above left empty (a schedule of activities
+            # whose first rows tick one visit) widens the grid.
+            new = [x for x in xs if _column_of(x, columns) is None]
+            if any(abs(x - c) < MIN_COLUMN_GAP for x in new for c in columns):
+                break
+            columns = sorted([*columns, *new])
+            if len(columns) > MAX_COLUMNS:
+                break
+        k = _column_of(ln.x, columns)
+        if k is None:
+            break
+        col = columns[k]
+        if starts_row:
+            rows.append({})
+            bold.append({})
             row_top.append(ln.pos)
             row_bottom.append(ln.pos)
             last_in_col = {}
         elif (
             not rows
             or ln.pos > row_top[-1] + 0.5
-            or last_in_col.get(k, row_top[-1]) - ln.pos > ROW_PITCH * size
+            or last_in_col.get(col, row_top[-1]) - ln.pos > ROW_PITCH * size
             or abs(ln.size - size) > 0.6
         ):
             break  # above its row, not the next line of its cell, another font: the grid ended
-        rows[-1][k].append(ln.text.strip())
-        if not rows[-1][k][:-1]:
-            bold[-1][k] = ln.bold
-        if k in last_in_col:
-            inner_gaps.append(last_in_col[k] - ln.pos)
-        last_in_col[k] = ln.pos
+        cell = rows[-1].setdefault(col, [])
+        if not cell:
+            bold[-1][col] = ln.bold
+        cell.append(ln.text.strip())
+        if col in last_in_col:
+            inner_gaps.append(last_in_col[col] - ln.pos)
+        last_in_col[col] = ln.pos
         row_bottom[-1] = min(row_bottom[-1], ln.pos)
         i += 1
         end = i
+    return _finish(rows, bold, row_top, row_bottom, inner_gaps, size, first, end, columns)
+
+
+def _finish(
+    rows: list[dict[float, list[str]]],
+    bold: list[dict[float, bool]],
+    row_top: list[float],
+    row_bottom: list[float],
+    inner_gaps: list[float],
+    size: float,
+    first: int,
+    end: int,
+    columns: list[float] | None = None,
+) -> Grid | None:
     if len(rows) < 2:
         return None
     pitches = [row_bottom[r] - row_top[r + 1] for r in range(len(rows) - 1)]
     inner = min(inner_gaps) if inner_gaps else 0.0
-    wanted = max(1.25 * inner, 1.45 * size) if not inner_gaps else 1.2 * inner
+    wanted = 1.2 * inner if inner_gaps else 1.45 * size
     if min(pitches) < wanted:
         return None  # rows at the spacing of running text: prose in columns, not a table
-    cells = [[" ".join(parts) for parts in row] for row in rows]
-    header = 1 if all(bold[0]) and not all(bold[1]) else 0
+    cols = sorted(columns or {x for row in rows for x in row})
+    cells = [[" ".join(row.get(x, [])) for x in cols] for row in rows]
+    if sum(1 for row in cells if sum(1 for c in row if c) >= 2) * 2 < len(cells):
+        return None  # mostly one cell per row: labels of a scale, not a table
+    if all(re.fullmatch(r"[•▪◦●○■□–\-*·]|\(?[0-9a-z]{1,2}[.)]", row[0]) for row in cells):
+        return None  # bullets or list numbers beside their items: a list, not a table
+    first_bold = [bold[0].get(x, False) for x in cols if rows[0].get(x)]
+    next_bold = [bold[1].get(x, False) for x in cols if rows[1].get(x)]
+    header = 1 if first_bold and all(first_bold) and not all(next_bold) else 0
     return Grid(first, end, cells, header)

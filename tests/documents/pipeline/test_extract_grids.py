@@ -148,3 +148,46 @@ def test_two_columns_of_running_prose_are_not_a_table(tmp_path) -> None:
 
     src = _extract(_pdf(tmp_path / "columns.pdf", draw))
     assert not any(b.kind == "table" for b in src.blocks)
+
+
+def test_a_schedule_of_activities_with_wrapped_headers_and_sparse_ticks_is_one_table(
+    tmp_path,
+) -> None:
+    visits = [(200, ["Screening", "(Day -28", "to -1)"]), (260, ["Day 1"]), (300, ["Week 4"])]
+    rows = [("Informed consent", [200]), ("Vital signs", [200, 260, 300]), ("ECG", [260, 300])]
+
+    def draw(c) -> None:
+        c.setFont("Helvetica-Bold", 7)
+        c.drawString(68, 720, "Procedure")
+        for x, lines in visits:
+            for k, text in enumerate(lines):
+                c.drawString(x, 720 - 8.8 * k, text)
+        c.setFont("Helvetica", 7)
+        for r, (label, ticks) in enumerate(rows):
+            y = 689.5 - 12.7 * r
+            c.drawString(68, y, label)
+            for x in ticks:
+                c.drawString(x, y, "X")
+
+    src = _extract(_pdf(tmp_path / "soa.pdf", draw))
+    tables = [b for b in src.blocks if b.kind == "table"]
+    assert len(tables) == 1
+    assert tables[0].rows == (
+        ("Procedure", "Screening (Day -28 to -1)", "Day 1", "Week 4"),
+        ("Informed consent", "X", "", ""),
+        ("Vital signs", "X", "X", "X"),
+        ("ECG", "", "X", "X"),
+    )
+    assert tables[0].header_rows == 1
+
+
+def test_bullets_set_apart_from_their_items_are_not_a_table(tmp_path) -> None:
+    def draw(c) -> None:
+        c.setFont("Helvetica", 10)
+        for k, text in enumerate(["the first point", "the second point", "the third point"]):
+            c.drawString(72, 700 - 18 * k, "•")
+            c.drawString(96, 700 - 18 * k, text)
+
+    src = _extract(_pdf(tmp_path / "bullets.pdf", draw))
+    assert not any(b.kind == "table" for b in src.blocks)
+    assert "the second point" in " ".join(b.text for b in src.blocks)
