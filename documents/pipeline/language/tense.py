@@ -4,6 +4,7 @@ subject-verb agreement."""
 from __future__ import annotations
 
 import re
+from functools import cache
 
 from documents.pipeline.language._data import _data, _word_set
 
@@ -478,6 +479,7 @@ _NOT_SUBJECT_END = frozenset(
 _RELATIVE = frozenset({"who", "which", "that"})
 
 
+@cache
 def _present_forms() -> dict[str, tuple[str, bool]]:
     """Present form → (base, singular form?) for the verbs of study conduct."""
     forms: dict[str, tuple[str, bool]] = {}
