@@ -5,10 +5,8 @@ and lists what it gave up in the output index."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from documents.pipeline import ingest, orchestrate
-from documents.pipeline.types import ExtractedSource, PipelineInput, SectionDraft
+from documents.pipeline.types import ExtractedSource, PipelineInput, SectionDraft, Table
 from tests.documents.pipeline.test_orchestrate import all_text, by_number, docx_source, sec, write
 from tests.documents.pipeline.test_results import row
 
@@ -147,14 +145,18 @@ def test_a_short_table_is_never_given_up() -> None:
         sources=(), outline=OUTLINE, template_name="t", document_type="CSR", output_name="o"
     )
     state = orchestrate._state(inp, srcs, index)
-    # A section of a results table of 10 rows, and a draft far over its sources' size.
-    table = next(
-        t for d in write(list(srcs), OUTLINE) for t in d.tables if t.title == TITLES["short"]
-    )
-    ten = replace(table, rows=table.rows + tuple(("Row", "1", "2") for _ in range(7)))
-    assert len(ten.rows) == orchestrate.SMALL_TABLE_ROWS
+
+    def listing(rows: int) -> Table:
+        cells = tuple(("1001", f"Event term {k}", str(k)) for k in range(rows - 1))
+        return Table(title="Listing 16.2.7 Listing of Adverse Events", rows=(LISTING[2], *cells))
+
+    # A listing of 10 rows stays however far over its sources' size the draft is; one of 11
+    # rows goes.
+    short, longer = listing(orchestrate.SMALL_TABLE_ROWS), listing(orchestrate.SMALL_TABLE_ROWS + 1)
     state.drafts = {
-        3: SectionDraft("s-11.4.1", "11.4.1", "Analysis of Efficacy", 3, "generated", (), (ten,))
+        5: SectionDraft(
+            "s-12.2", "12.2", "Adverse Events (AEs)", 2, "generated", (), (short, longer)
+        )
     }
     orchestrate._fit_size(state, reserve=10**6)
-    assert state.drafts[3].tables == (ten,)
+    assert state.drafts[5].tables == (short,)
