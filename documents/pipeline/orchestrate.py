@@ -519,7 +519,11 @@ def _write_output(state: DraftState, table: ResultTable) -> tuple[list[Paragraph
     secondary = bool(_SECONDARY_OUTPUT.search(table.title)) or table.is_listing
     for row_index, cells in [] if secondary else results.key_rows(table):
         phrase = results.figures_phrase(table, cells)
-        cites = loc.locate_row(table.s_idx, table.block, row_index)
+        cites = [
+            c
+            for k in results.rows_read(table, row_index)
+            for c in loc.locate_row(table.s_idx, table.block, k)
+        ]
         if phrase and cites:
             phrases.append(phrase)
             figure_cites.extend(cites)
