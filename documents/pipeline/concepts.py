@@ -252,7 +252,7 @@ def classify_nodes(index: SourceIndex) -> dict[int, NodeConcept]:
     """The concept of every heading of the job's protocol, SAP and unclassified sources."""
     out: dict[int, NodeConcept] = {}
     by_id = {n.id: n for n in index.nodes}
-    front_end = _front_matter_ends(index)
+    front_end = front_matter_ends(index)
     for node in index.nodes:  # parents come before their children
         if node.source_kind == "results":
             continue
@@ -307,7 +307,7 @@ def _reinterpret(
     return found
 
 
-def _front_matter_ends(index: SourceIndex) -> dict[int, int]:
+def front_matter_ends(index: SourceIndex) -> dict[int, int]:
     """Per source, the position of its first numbered top-level heading (0 when none)."""
     out: dict[int, int] = {}
     for node in index.nodes:

@@ -249,7 +249,7 @@ def _synopsis_unit(state: DraftState, element_id: str) -> tuple[str, list[Citati
     for _eid, unit in found:
         if unit.row is not None:
             cites = state.ctx.locator.locate_row(unit.s_idx, unit.block, unit.row)
-            text = unit.text.rstrip(".") + "."
+            text = state.ctx.rewrite(unit.text.rstrip(".") + ".")
         else:
             cites = state.ctx.locator.locate(unit.s_idx, unit.block, unit.text)
             text = state.ctx.rewrite(unit.text)

@@ -173,6 +173,25 @@ def _targets(
     return [] if el.matches(text) else [re.compile("|".join(p.pattern for p in el.any), re.I)]
 
 
+def _unread_front_matter(index: SourceIndex, found: dict[int, NodeConcept]) -> set[tuple[int, int]]:
+    """Positions before a source's first numbered section that no classified heading covers:
+    its title page and approvals ("Study Title: A Phase 2, Randomized ..." is not the design
+    statement of 9.1). A synopsis there is classified and stays readable."""
+    key = ("front", id(found))
+    if key not in index.memo:
+        covered: set[tuple[int, int]] = set()
+        for node in index.nodes:
+            if node.id in found:
+                covered.update((node.source_index, p) for p in range(node.start, node.end_direct))
+        index.memo[key] = {
+            (s_idx, p)
+            for s_idx, end in concepts.front_matter_ends(index).items()
+            for p in range(end)
+            if (s_idx, p) not in covered
+        }
+    return index.memo[key]  # type: ignore[no-any-return]
+
+
 def _eligible(index: SourceIndex, el: Element) -> set[tuple[int, int]]:
     """Positions with a unit that can state ``el`` at all (one of its patterns and all of its
     required ones): the only candidates worth reading, computed once per draft."""
@@ -225,7 +244,8 @@ def find_units(
             if kinds_of.get(s_idx) in el.kinds
         ]
         eligible = _eligible(index, el)
-        candidates = [c for c in candidates if c in eligible]
+        title_pages = _unread_front_matter(index, found)
+        candidates = [c for c in candidates if c in eligible and c not in title_pages]
         targets = _targets(el, text_so_far, index, candidates)
         taken_here = 0
         # A unit no other section used is preferred to one that would repeat a sentence.

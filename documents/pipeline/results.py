@@ -517,10 +517,11 @@ def figures_phrase(table: ResultTable, cells: Sequence[str], *, style: str = "li
         return ""
     lower = label[:1].lower() + label[1:] if not re.match(r"[A-Z]{2}", label) else label
     single = len(pairs) == 1 or not any(g for g, _ in pairs)
+    verb = _verb_for(label)
     if single:
         value = ", ".join(v for _, v in pairs)
         if style == "was":
-            return f"{label} was {value}"
+            return f"{label} {verb} {value}"
         if style == "with":
             return f"{lower} {value}"
         if style == "versus":
@@ -531,10 +532,19 @@ def figures_phrase(table: ResultTable, cells: Sequence[str], *, style: str = "li
         return f"{lower} {_and(named)}"
     if style == "was":
         named = [f"{v} in the {g} group" if g else v for g, v in pairs]
-        return f"{label} was {_and(named)}"
+        return f"{label} {verb} {_and(named)}"
     if style == "versus":
         return f"{lower} " + " versus ".join(f"{v} ({g})" if g else v for g, v in pairs)
     return f"{label}: " + "; ".join(f"{g} {v}".strip() for g, v in pairs)
+
+
+def _verb_for(label: str) -> str:
+    """ "was" or "were" for a row label read as a subject: "Deaths were 3 ...", "Median PFS
+    was 6.9 ...", "Patients with any TEAE were 297 ..." (the noun before "with", "of", a comma
+    or a parenthesis decides)."""
+    head = re.split(r"\s+(?:with|of|in|by|at|from|leading|due)\b|[,(:;]", label, maxsplit=1)[0]
+    words = head.split()
+    return "were" if words and language.is_plural_word(words[-1]) else "was"
 
 
 def _and(items: list[str]) -> str:

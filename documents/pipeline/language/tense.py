@@ -63,6 +63,11 @@ def _match_case(original: str, new: str) -> str:
     return new
 
 
+def is_plural_word(word: str) -> bool | None:
+    """Grammatical number of a noun or pronoun (True: plural); None when unknown."""
+    return _is_plural_word(word)
+
+
 def _is_plural_word(word: str) -> bool | None:
     """Grammatical number of a noun or pronoun; None when unknown."""
     raw = word.strip("()[],;:\"'“”‘’")

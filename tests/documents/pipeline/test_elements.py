@@ -149,3 +149,29 @@ def test_a_label_value_row_reads_label_colon_value() -> None:
     assert elements.row_text(("a", "b", "c", "d", "e")) is None  # a data grid, not a label row
     long_label = "A label far too long to be a label in a synopsis table row"
     assert elements.row_text((long_label, "Approximately 40 sites")) is None
+
+
+def test_a_title_page_is_not_read_for_the_design_but_a_synopsis_before_section_1_is() -> None:
+    sap = pdf_source(
+        "sap.pdf",
+        "sap",
+        [
+            [
+                ("p", "Statistical Analysis Plan"),
+                (
+                    "p",
+                    "Study Title: A Phase 2, Randomized, Double-Blind, Placebo-Controlled Study "
+                    "of Zanotinib in Plaque Psoriasis",
+                ),
+                ("h", "1", "Introduction"),
+                ("p", "This plan describes the analyses of the zanotinib study."),
+                ("h", "2", "Statistical Methods"),
+                ("p", "All analyses will use SAS version 9.4."),
+            ]
+        ],
+    )
+    design = by_number(write([sap], DESIGN_OUTLINE))["9.1"]
+    assert "Study Title" not in all_text(design)
+    # The synopsis of design_protocol() lies before its section 1 too, and is read.
+    drafts = by_number(write([design_protocol()], DESIGN_OUTLINE))
+    assert "randomised 2:1" in all_text(drafts["9.1"])
