@@ -249,7 +249,7 @@ def _synopsis_unit(state: DraftState, element_id: str) -> tuple[str, list[Citati
     for _eid, unit in found:
         if unit.row is not None:
             cites = state.ctx.locator.locate_row(unit.s_idx, unit.block, unit.row)
-            text = unit.text.rstrip(".") + "."
+            text = state.ctx.rewrite(unit.text.rstrip(".") + ".")
         else:
             cites = state.ctx.locator.locate(unit.s_idx, unit.block, unit.text)
             text = state.ctx.rewrite(unit.text)
@@ -398,7 +398,11 @@ def _figures_text(
         phrases = []
         for row_index, cells in rows:
             phrase = results.figures_phrase(table, cells, style=style)
-            row_cites = state.ctx.locator.locate_row(table.s_idx, table.block, row_index)
+            row_cites = [
+                c
+                for k in results.rows_read(table, row_index)
+                for c in state.ctx.locator.locate_row(table.s_idx, table.block, k)
+            ]
             if phrase and row_cites:
                 phrases.append(phrase)
                 cites.extend(row_cites)

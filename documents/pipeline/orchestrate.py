@@ -188,11 +188,17 @@ def _source_words(src: ExtractedSource) -> int:
     return words
 
 
+def _words_of(state: DraftState, k: int) -> int:
+    if k not in state.source_words:
+        state.source_words[k] = _source_words(state.sources[k])
+    return state.source_words[k]
+
+
 def _fit_size(state: DraftState, *, reserve: int = 0) -> None:
     """Keep the draft shorter than its sources: when it is not, the full tables of secondary
     results outputs (listings, then sensitivity, subgroup and by-visit analyses, then the
     longest) give way to their key figures, which stay; nothing else is cut."""
-    limit = SIZE_LIMIT * sum(_source_words(src) for src in state.sources) - reserve
+    limit = SIZE_LIMIT * sum(_words_of(state, k) for k in range(len(state.sources))) - reserve
     total = sum(_words(d) for d in state.drafts.values())
     if total <= limit:
         return
@@ -349,7 +355,11 @@ def _budget(state: DraftState, i: int) -> int:
 def _source_scale(state: DraftState) -> float:
     """Budgets follow the sources' size: a 150-page protocol and SAP give a longer draft than
     a 20-page one (between 0.7 and 2.5 times the base budgets)."""
-    words = sum(_source_words(s) for s in state.sources if s.kind in {"protocol", "sap", "other"})
+    words = sum(
+        _words_of(state, k)
+        for k, s in enumerate(state.sources)
+        if s.kind in {"protocol", "sap", "other"}
+    )
     return min(BUDGET_SCALE_MAX, max(BUDGET_SCALE_MIN, words / BUDGET_SCALE_WORDS))
 
 
@@ -509,7 +519,11 @@ def _write_output(state: DraftState, table: ResultTable) -> tuple[list[Paragraph
     secondary = bool(_SECONDARY_OUTPUT.search(table.title)) or table.is_listing
     for row_index, cells in [] if secondary else results.key_rows(table):
         phrase = results.figures_phrase(table, cells)
-        cites = loc.locate_row(table.s_idx, table.block, row_index)
+        cites = [
+            c
+            for k in results.rows_read(table, row_index)
+            for c in loc.locate_row(table.s_idx, table.block, k)
+        ]
         if phrase and cites:
             phrases.append(phrase)
             figure_cites.extend(cites)

@@ -29,6 +29,7 @@ class DraftState:
     placed: dict[int, list[ResultTable]] = field(default_factory=dict)
     assignment: Assignment = field(default_factory=Assignment)
     llm_config: llm.LLMConfig | None = None
+    source_words: dict[int, int] = field(default_factory=dict)  # source index → its words
 
     @property
     def outline(self) -> Sequence[OutlineSection]:
