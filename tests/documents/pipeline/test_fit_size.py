@@ -95,9 +95,12 @@ def test_a_draft_longer_than_its_sources_gives_up_secondary_tables_not_their_fig
     drafts = by_number(write(srcs, OUTLINE))
     # The long and secondary outputs' tables went; the short primary one stayed.
     assert shown(drafts) & set(TITLES.values()) == {TITLES["short"]}
-    # Their key figures stayed in the body (the subgroup table and the listing have none).
+    # Their key figures stayed in the body; the subgroup analysis, shown by its table alone
+    # while it had one, gets its key figures in its place (a listing has none).
     assert "Key figures of Table 14.3.2: Any TEAE: Placebo 20 (33.3)" in all_text(drafts["12.2"])
     assert "Key figures of Table 14.2.1" in all_text(drafts["11.4.1"])
+    assert "Key figures of Table 14.2.2: Region 0, responders" in all_text(drafts["11.4.1"])
+    assert "Key figures of Listing" not in all_text(drafts["16.2"])
     # Nothing else is cut: the protocol passage is there.
     assert "inhibitor of TYK2" in all_text(drafts["7"])
     # Each output given up is listed in the output index.
@@ -160,3 +163,27 @@ def test_a_short_table_is_never_given_up() -> None:
     }
     orchestrate._fit_size(state, reserve=10**6)
     assert state.drafts[5].tables == (short,)
+
+
+def test_prose_gives_way_last_from_the_longest_section_keeping_elements_and_a_floor() -> None:
+    from dataclasses import replace
+
+    from documents.pipeline.types import Paragraph
+
+    srcs = tuple(sources(0))
+    index = ingest.build_index(ingest.chunk_text(srcs))
+    inp = PipelineInput(
+        sources=(), outline=OUTLINE, template_name="t", document_type="CSR", output_name="o"
+    )
+    state = orchestrate._state(inp, srcs, index)
+    filler = [Paragraph(text=" ".join([f"word{k}"] * 100)) for k in range(8)]
+    element = Paragraph(text="Trial sites: 40 sites in 8 countries.", flags=("element: sites",))
+    long = SectionDraft("s-7", "7", "Introduction", 1, "generated", (*filler, element), ())
+    short = SectionDraft("s-12.2", "12.2", "Adverse Events", 2, "generated", tuple(filler[:2]), ())
+    state.drafts = {0: long, 5: short}
+    assert orchestrate._fit_size(state, reserve=0)
+    kept = state.drafts[0].paragraphs
+    # The longest section lost its last passage paragraphs, not its element, down to the floor.
+    assert kept[-1] == element and kept[: len(kept) - 1] == tuple(filler[: len(kept) - 1])
+    assert orchestrate._words(state.drafts[0]) >= orchestrate.PROSE_FLOOR
+    assert state.drafts[5] == replace(short)
