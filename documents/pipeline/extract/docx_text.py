@@ -30,6 +30,39 @@ _TAB, _PTAB, _BR, _CR, _NB_HYPHEN = (w(t) for t in ("tab", "ptab", "br", "cr", "
 P, TBL, TR, TC = (w(t) for t in ("p", "tbl", "tr", "tc"))
 SDT, SDT_CONTENT, TXBX = w("sdt"), w("sdtContent"), w("txbxContent")
 _FALLBACK = f"{{{MC_NS}}}Fallback"
+# Word keeps a character typed in the Symbol font at its code in the font, in the private-use
+# area (U+F0A3 for "≤"), which no other program shows. The symbols are given their Unicode
+# characters; letters (Symbol's Greek) stay as they are, so that a quote's letters and digits
+# still equal python-docx's text of the block.
+SYMBOL_FONT = str.maketrans(
+    {
+        0xF0A3: "≤",
+        0xF0B3: "≥",
+        0xF0B1: "±",
+        0xF0B4: "×",
+        0xF0B8: "÷",
+        0xF0B9: "≠",
+        0xF0BA: "≡",
+        0xF0BB: "≈",
+        0xF0B0: "°",
+        0xF0A5: "∞",
+        0xF0AE: "→",
+        0xF0AC: "←",
+        0xF0AD: "↑",
+        0xF0AF: "↓",
+        0xF0B7: "•",
+        0xF0D7: "⋅",
+        0xF0A2: "′",
+        0xF0B2: "″",
+        0xF0BC: "…",
+        0xF0D6: "√",
+        0xF0E5: "∑",
+        0xF0B6: "∂",
+        0xF02D: "−",
+        0xF0A0: " ",
+    }
+)
+
 # Run containers whose runs Word shows and python-docx's Paragraph.text leaves out.
 _RUN_CONTAINERS = frozenset(
     w(t) for t in ("sdt", "sdtContent", "smartTag", "customXml", "fldSimple", "ins", "moveTo")
@@ -116,7 +149,7 @@ class DocxText:
         for item in r:
             t = item.tag
             if t == _T:
-                parts.append(item.text or "")
+                parts.append((item.text or "").translate(SYMBOL_FONT))
             elif t in (_TAB, _PTAB):
                 parts.append("\t")
             elif t == _CR or (t == _BR and item.get(w("type"), "textWrapping") == "textWrapping"):

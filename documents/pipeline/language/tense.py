@@ -464,7 +464,11 @@ def _convert_coordinated(text: str, pos: int, plural: bool) -> str:
             return f"{m.group(1)}{past_form(verb)}"
         return m.group(0)
 
-    new_segment = re.sub(r"(\b(?:and|or|and/or|then)\s+)([a-z]+)\b", repl, segment)
+    # "will be randomized, enroll, discontinue, or complete": the list's verbs are coordinated
+    # too (only known verbs change, so ", stratified by region" or ", the sponsor" stay).
+    new_segment = re.sub(
+        r"(\b(?:and|or|and/or|then)\s+|,\s+(?:(?:and|or)\s+)?)([a-z]+)\b", repl, segment
+    )
     return text[:pos] + new_segment + text[limit:]
 
 

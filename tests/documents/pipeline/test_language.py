@@ -396,3 +396,17 @@ def test_a_definition_names_its_term_in_full_even_after_the_first_use() -> None:
     )
     assert defining.source_text == "PFS is the time from randomisation to progression or death."
     assert other.text == "PFS is assessed by central review."
+
+
+def test_a_list_of_verbs_after_a_converted_one_is_in_the_past_too() -> None:
+    assert language.to_past(
+        "Patients who will be randomized, enroll, discontinue, or complete the study will be "
+        "summarized."
+    ) == (
+        "Patients who were randomized, enrolled, discontinued, or completed the study were "
+        "summarized."
+    )
+    # Other words of a list stay as they are.
+    assert language.to_past("Patients will be randomized, stratified by region, and treated.") == (
+        "Patients were randomized, stratified by region, and treated."
+    )
