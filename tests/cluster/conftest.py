@@ -44,7 +44,7 @@ def cluster_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[harne
     reason = harness.unavailable_reason()
     if reason:
         pytest.skip(reason)
-    cluster = harness.Cluster(tmp_path_factory.mktemp("cluster"), timing=TIMING)
+    cluster = harness.Cluster(tmp_path_factory.mktemp("cluster"), recipe=TIMING)
     try:
         cluster.start_services()
         yield cluster
@@ -56,9 +56,11 @@ def cluster_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[harne
 def cluster(
     cluster_services: harness.Cluster, request: pytest.FixtureRequest
 ) -> Iterator[harness.Cluster]:
+    saved = dict(cluster_services.recipe)
     try:
         yield cluster_services
     finally:
+        cluster_services.recipe = saved
         if request.node.stash.get(_FAILED, False):
             for host in cluster_services.network.hosts:
                 for proc in host.procs:

@@ -175,15 +175,16 @@ class Row:
 class Cluster:
     """The shared services, the web host and worker hosts, built from the recipe."""
 
-    def __init__(self, workdir: Path | None = None, *, timing: dict[str, str] | None = None):
+    def __init__(self, workdir: Path | None = None, *, recipe: dict[str, str] | None = None):
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="folio-cluster-"))
         self.logs = self.workdir / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
         self.network = Network(self.logs)
         self.secret_key = secrets.token_urlsafe(64)
         self.user_password = secrets.token_urlsafe(16)
-        # Recipe variables every host gets, for the tests' short bounds (named in the example).
-        self.timing = dict(timing or {})
+        # Values of the recipe's own variables for every host started from now on (e.g. the
+        # tests' short bounds); each must be named in deploy/folio.env.example.
+        self.recipe = dict(recipe or {})
         self.postgres: Postgres | None = None
         self.valkey: Valkey | None = None
         self.s3: MotoS3 | None = None
@@ -220,7 +221,7 @@ class Cluster:
             "FOLIO_WEB_BIND": f"{host.ip}:{WEB_PORT}",
             "FOLIO_WEB_WORKERS": "2",
             "FOLIO_PROXY_IPS": self.network.gateway,
-            **self.timing,
+            **self.recipe,
         }
         return host_environment(filled, unit=unit, extra=extra)
 
@@ -323,6 +324,22 @@ class Cluster:
         self.registered_workers()
         return self._worker_hosts_seen.get(name.decode())
 
+    def job_results(self, task: str) -> list[str]:
+        """What each run of the job returned, as RQ recorded it (``run_generation``'s outcome:
+        ``complete``, ``superseded``, ``failed-<code>``..., or ``error`` for an exception)."""
+        assert self.valkey
+        from rq.job import Job
+        from rq.results import Result
+
+        try:
+            job = Job.fetch(task, connection=self.valkey.client())
+        except Exception:
+            return []
+        return sorted(
+            str(r.return_value) if r.type == Result.Type.SUCCESSFUL else "error"
+            for r in job.results()
+        )
+
     def host(self, name: str) -> Host:
         return next(h for h in self.network.hosts if h.name == name)
 
@@ -423,7 +440,9 @@ class LostHost:
     finished_by: str | None
     outputs: dict[str, list[str]]
     job_ok: dict[str, dict[str, int]]  # task -> host -> "Job OK" lines
+    results: dict[str, list[str]]  # task -> what each run returned (RQ's records)
     victim_worker_alive: bool
+    health_after: dict[str, Any]
 
     @property
     def row(self) -> Row:
@@ -512,7 +531,9 @@ def lose_worker_host(
             t: {h.name: job_ok_lines(cluster.worker_log(h), t) for h in hosts}
             for t in (task, other)
         },
+        results={t: cluster.job_results(t) for t in (task, other)},
         victim_worker_alive=any(p.alive() for p in worker_procs),
+        health_after=api.healthz()[1],
     )
 
 

@@ -14,6 +14,7 @@ pipeline step sleeps that long on entry), given to the worker hosts only.
 from __future__ import annotations
 
 import io
+import time
 import zipfile
 
 import docx
@@ -92,6 +93,7 @@ def test_documents_submitted_through_the_web_host_are_generated_on_worker_hosts(
         assert sum(counts.values()) == 1, (task, counts)
         assert counts[ran_on[task]] == 1, (task, counts, ran_on[task])
         assert harness.job_ok_lines(cluster.worker_log(cluster.web), task) == 0
+        assert cluster.job_results(task) == ["complete"], task
     for name, log in logs.items():
         assert "Traceback" not in log, f"{name}:\n{log[-4000:]}"
 
@@ -101,7 +103,9 @@ def test_a_worker_host_killed_mid_job_is_taken_over_by_another_host(
 ) -> None:
     """Every process of a worker host SIGKILLed mid-job: the reconciler notices the lost attempt
     within FOLIO_STALE_JOB_SECONDS + FOLIO_RECONCILE_SECONDS, another host finishes the job
-    (attempt 2), never twice and never stuck; the other host's own job is untouched."""
+    (attempt 2 of FOLIO_MAX_ATTEMPTS=2), never twice and never stuck; the other host's own job
+    is untouched."""
+    cluster.recipe["FOLIO_MAX_ATTEMPTS"] = "2"
     _start(cluster, worker_hosts=2, slow_step="1")
     api = cluster.api()
     file_path = api.upload("protocol.docx", source)
@@ -117,10 +121,37 @@ def test_a_worker_host_killed_mid_job_is_taken_over_by_another_host(
     assert row.output_key.endswith(f"{row.id}-attempt2.docx"), row
     assert lost.job_ok[lost.task][lost.victim] == 0, lost.job_ok
     assert sum(lost.job_ok[lost.task].values()) == 1, lost.job_ok
+    assert lost.results[lost.task] == ["complete"], lost.results  # attempt 1 never returned
     bystander = lost.rows[lost.other_task]
     assert (bystander.status, bystander.attempts) == ("Complete", 1), bystander
     _assert_one_output(cluster, bystander)
     _assert_docx(api.download(lost.task))
+
+
+def test_a_worker_host_killed_on_the_last_attempt_fails_the_job_as_worker_crashed(
+    cluster: harness.Cluster, source: bytes
+) -> None:
+    """The same loss with FOLIO_MAX_ATTEMPTS=1: the row is Failed `worker_crashed` within the
+    bound, with no output and no run recorded; nothing else runs it later."""
+    cluster.recipe["FOLIO_MAX_ATTEMPTS"] = "1"
+    _start(cluster, worker_hosts=2, slow_step="1")
+    api = cluster.api()
+    file_path = api.upload("protocol.docx", source)
+
+    lost = harness.lose_worker_host(cluster, api, file_path, how="kill", into_job=1.5)
+
+    row = lost.row
+    assert (row.status, row.attempts, row.error_code) == ("Failed", 1, "worker_crashed"), row
+    assert lost.terminal_after is not None and lost.terminal_after <= NOTICE_BOUND, lost
+    status = api.status(lost.task)
+    assert (status["status"], status["error_code"]) == ("Failed", "worker_crashed"), status
+    assert lost.outputs[lost.task] == [], lost.outputs
+    assert lost.results[lost.task] == [], lost.results
+    assert sum(lost.job_ok[lost.task].values()) == 0, lost.job_ok
+    assert lost.rows[lost.other_task].status == "Complete", lost.rows
+    # Nothing picks it up again afterwards.
+    time.sleep(3)
+    assert cluster.rows([lost.task])[lost.task].attempts == 1
 
 
 def test_a_worker_host_cut_off_mid_job_and_restored_leaves_every_row_truthful(
@@ -141,7 +172,10 @@ def test_a_worker_host_cut_off_mid_job_and_restored_leaves_every_row_truthful(
     assert row.status == "Complete" and row.error_code is None, row
     assert row.attempts == 2, row
     _assert_one_output(cluster, row)
-    assert sum(lost.job_ok[lost.task].values()) <= 2, lost.job_ok
+    # The old attempt may have run on after the link came back; it must have given way.
+    results = cluster.job_results(lost.task)
+    assert results.count("complete") == 1, results
+    assert set(results) <= {"complete", "superseded", "cancelled", "duplicate"}, results
     bystander = cluster.rows([lost.other_task])[lost.other_task]
     assert (bystander.status, bystander.attempts) == ("Complete", 1), bystander
     _assert_one_output(cluster, bystander)
