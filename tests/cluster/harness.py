@@ -21,6 +21,7 @@ import contextlib
 import http.client
 import json
 import secrets
+import shutil
 import tempfile
 import time
 import uuid
@@ -176,6 +177,7 @@ class Cluster:
     """The shared services, the web host and worker hosts, built from the recipe."""
 
     def __init__(self, workdir: Path | None = None, *, recipe: dict[str, str] | None = None):
+        self._own_workdir = workdir is None
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="folio-cluster-"))
         self.logs = self.workdir / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
@@ -191,6 +193,7 @@ class Cluster:
         self.web: Host | None = None
         self.workers: list[Host] = []
         self._worker_hosts_seen: dict[str, str] = {}
+        self._worker_count = 0  # worker host names are never reused within a run
 
     # -- services --
     def start_services(self) -> None:
@@ -280,29 +283,35 @@ class Cluster:
 
     def add_worker_host(self, extra: dict[str, str] | None = None, workers: int = 1) -> Host:
         """A worker machine running ``folio-worker@1`` ... ``@workers``."""
-        host = self.network.add_host(f"worker-{len(self.workers) + 1}")
+        self._worker_count += 1
+        host = self.network.add_host(f"worker-{self._worker_count}")
         self.workers.append(host)
         for i in range(1, workers + 1):
             self.start_unit(host, "folio-worker@.service", str(i), extra=extra)
         return host
 
     def wait_workers_registered(self, hosts: Iterable[Host], timeout: float = 90) -> None:
-        """Until every given host has as many live RQ workers registered as it started."""
-        wanted = {h.name: len(h.procs) for h in hosts}
+        """Until every worker process of the given hosts has registered with RQ, under its
+        host's name (a registration left by an earlier, dead worker does not count)."""
+        hosts = list(hosts)
+        assert self.valkey
+        client = self.valkey.client()
 
         def ready() -> bool:
             for h in hosts:
                 for proc in h.procs:
                     if not proc.alive():
                         raise RuntimeError(f"{h.name}: worker exited:\n{proc.output()}")
-            counts = self.registered_workers()
-            return all(
-                sum(1 for host in counts.values() if host == name) >= n
-                for name, n in wanted.items()
-            )
+            live = set()
+            for raw in client.smembers("rq:workers"):
+                hostname, pid = client.hmget(raw.decode(), "hostname", "pid")
+                if hostname and pid:
+                    live.add((hostname.decode(), int(pid)))
+            return all((h.name, p.pid) in live for h in hosts for p in h.procs)
 
         if not wait_for(ready, timeout, 0.25):
             raise RuntimeError(f"workers not registered: {self.registered_workers()}")
+        self.registered_workers()
 
     def registered_workers(self) -> dict[str, str]:
         """RQ worker name -> hostname, for every worker registered now (remembered after)."""
@@ -381,7 +390,9 @@ class Cluster:
         return "\n".join(p.output(200_000) for p in host.procs)
 
     # -- the end --
-    def close(self) -> None:
+    def close(self, *, keep_files: bool = False) -> None:
+        """Remove everything this cluster made; its own work directory (the hosts' logs and
+        data) too, unless ``keep_files``."""
         with contextlib.suppress(Exception):
             self.network.close()
         for service in (self.s3, self.valkey, self.postgres):
@@ -390,6 +401,8 @@ class Cluster:
                     service.stop()
         with contextlib.suppress(Exception):
             self.network.sweep()
+        if self._own_workdir and not keep_files:
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
     def remove_hosts(self) -> None:
         """Every host gone (services kept): the next test starts from fresh machines."""

@@ -166,7 +166,7 @@ class Host:
             return None
 
     def spawn(self, argv: list[str], env: dict[str, str], log_name: str) -> Proc:
-        log = self.logs / f"{self.name}-{log_name}.log"
+        log = self.logs / f"{self.ns}-{self.name}-{log_name}.log"
         fd = os.open(f"/run/netns/{self.ns}", os.O_RDONLY)
         try:
             with log.open("ab") as out:
@@ -239,6 +239,15 @@ class Host:
             time.sleep(0.05)
         return len(killed)
 
+    def open_connections(self) -> list[str]:
+        """TCP connections of the host whose other end has not yet seen them close."""
+        states = ["established", "syn-sent", "fin-wait-1", "closing", "last-ack", "close-wait"]
+        argv = ["ss", "-N", self.ns, "-Htn"]
+        for state in states:
+            argv += ["state", state]
+        out = _run(argv, check=False)
+        return [line for line in out.stdout.splitlines() if line.strip()]
+
     def link_down(self) -> None:
         """Take the host's switch port down: it can reach nothing and nothing can reach it."""
         _run(["ip", "link", "set", self.root_link, "down"])
@@ -284,6 +293,12 @@ class Network:
     def create(self) -> None:
         self.sweep()
         _run(["ip", "link", "add", self.bridge, "type", "bridge"])
+        # A fixed address: a bridge otherwise takes the lowest address of its ports, so adding
+        # or removing a host would change the gateway's MAC under the other hosts' ARP caches
+        # and cut them off for seconds.
+        pid = os.getpid()
+        mac = f"02:fc:{(pid >> 16) & 0xFF:02x}:{(pid >> 8) & 0xFF:02x}:{pid & 0xFF:02x}:01"
+        _run(["ip", "link", "set", self.bridge, "address", mac])
         _run(["ip", "addr", "add", f"{self.gateway}/24", "dev", self.bridge])
         _run(["ip", "link", "set", self.bridge, "up"])
 
@@ -308,8 +323,25 @@ class Network:
         _run(["ip", "-n", ns, "link", "set", "lo", "up"])
         return host
 
-    def remove_host(self, host: Host) -> None:
+    def remove_host(self, host: Host, *, graceful: float = 10) -> None:
+        """Stop the host like an operator would (SIGTERM, RQ's warm shutdown, then SIGKILL for
+        what is left), give the last packets a moment to leave, then delete it.
+
+        A host deleted while its processes still hold connections leaves them half-open on the
+        servers, like a machine that lost power: an idle worker's blocking dequeue would then
+        take the next job to nowhere (see docs/deploy.md). Test hosts are retired cleanly.
+        """
+        for proc in host.procs:
+            if proc.alive():
+                with contextlib.suppress(ProcessLookupError):
+                    proc.popen.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + graceful
+        for proc in host.procs:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.popen.wait(timeout=max(0.0, deadline - time.monotonic()))
         host.kill_all()
+        # Until the servers have seen every connection close (a FIN acknowledged).
+        wait_for(lambda: not host.open_connections(), 5, 0.1)
         _run(["ip", "netns", "delete", host.ns], check=False)
         _run(["ip", "link", "delete", host.root_link], check=False)
         if host in self.hosts:
