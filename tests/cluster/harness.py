@@ -333,21 +333,36 @@ class Cluster:
         self.registered_workers()
         return self._worker_hosts_seen.get(name.decode())
 
-    def job_results(self, task: str) -> list[str]:
-        """What each run of the job returned, as RQ recorded it (``run_generation``'s outcome:
-        ``complete``, ``superseded``, ``failed-<code>``..., or ``error`` for an exception)."""
+    def job_runs(self, task: str) -> list[tuple[str, str | None]]:
+        """Each run of the job as RQ recorded it: (what ``run_generation`` returned, the host
+        of the worker that ran it). Outcomes are ``complete``, ``superseded``,
+        ``failed-<code>``..., or ``error`` for an exception."""
         assert self.valkey
         from rq.job import Job
         from rq.results import Result
 
         try:
             job = Job.fetch(task, connection=self.valkey.client())
+            results = job.results()
         except Exception:
             return []
-        return sorted(
-            str(r.return_value) if r.type == Result.Type.SUCCESSFUL else "error"
-            for r in job.results()
-        )
+        self.registered_workers()
+        return [
+            (
+                str(r.return_value) if r.type == Result.Type.SUCCESSFUL else "error",
+                self._worker_hosts_seen.get(r.worker_name),
+            )
+            for r in results
+        ]
+
+    def job_results(self, task: str) -> list[str]:
+        """The outcomes of every run of the job, sorted."""
+        return sorted(outcome for outcome, _ in self.job_runs(task))
+
+    def completed_by(self, task: str) -> str | None:
+        """The host whose run completed the job (None if no run did)."""
+        hosts = [host for outcome, host in self.job_runs(task) if outcome == "complete"]
+        return hosts[0] if len(hosts) == 1 else None
 
     def host(self, name: str) -> Host:
         return next(h for h in self.network.hosts if h.name == name)
@@ -407,7 +422,7 @@ class Cluster:
     def remove_hosts(self) -> None:
         """Every host gone (services kept): the next test starts from fresh machines."""
         for host in list(self.network.hosts):
-            self.network.remove_host(host)
+            self.network.remove_host(host, graceful=3)
         self.web = None
         self.workers = []
 
@@ -538,7 +553,7 @@ def lose_worker_host(
         restored_after=restored,
         terminal_after=terminal,
         rows=rows,
-        finished_by=cluster.job_host(task),
+        finished_by=cluster.completed_by(task),
         outputs={t: cluster.output_keys(t) for t in (task, other)},
         job_ok={
             t: {h.name: job_ok_lines(cluster.worker_log(h), t) for h in hosts}

@@ -28,8 +28,8 @@ pytestmark = [pytest.mark.cluster, pytest.mark.timeout(300)]
 STALE = int(TIMING["FOLIO_STALE_JOB_SECONDS"])
 RECONCILE = int(TIMING["FOLIO_RECONCILE_SECONDS"])
 # docs/limits.md: a lost worker's attempt is noticed within FOLIO_STALE_JOB_SECONDS +
-# FOLIO_RECONCILE_SECONDS; the slack covers the heartbeat interval and a pass in progress.
-NOTICE_BOUND = STALE + RECONCILE + 4
+# FOLIO_RECONCILE_SECONDS; the slack covers a pass in progress and a busy machine's scheduling.
+NOTICE_BOUND = STALE + RECONCILE + 6
 
 
 def _start(cluster: harness.Cluster, worker_hosts: int, slow_step: str) -> list[harness.Host]:
@@ -83,7 +83,7 @@ def test_documents_submitted_through_the_web_host_are_generated_on_worker_hosts(
         _assert_one_output(cluster, row)
         _assert_docx(api.download(task))
 
-    ran_on = {task: cluster.job_host(task) for task in tasks}
+    ran_on = {task: cluster.completed_by(task) for task in tasks}
     assert set(ran_on.values()) == {h.name for h in workers}, ran_on  # both hosts, never web
     web_workers = [h for h in cluster.registered_workers().values() if h == "web"]
     assert not web_workers, "the web host runs no worker"
@@ -176,6 +176,8 @@ def test_a_worker_host_cut_off_mid_job_and_restored_leaves_every_row_truthful(
     results = cluster.job_results(lost.task)
     assert results.count("complete") == 1, results
     assert set(results) <= {"complete", "superseded", "cancelled", "duplicate"}, results
+    # Either host may have run attempt 2 (the victim is back and idle once its attempt gave way).
+    assert cluster.completed_by(lost.task) is not None, cluster.job_runs(lost.task)
     bystander = cluster.rows([lost.other_task])[lost.other_task]
     assert (bystander.status, bystander.attempts) == ("Complete", 1), bystander
     _assert_one_output(cluster, bystander)
