@@ -197,7 +197,7 @@ def main() -> int:
             "row left the lost attempt after",
             "terminal after",
             "outcome",
-            "finished by",
+            "completed by",
             "outputs",
             "victim's worker",
         ],

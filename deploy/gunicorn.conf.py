@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+from pathlib import Path
 
 
 def _positive_int(name: str, default: int) -> int:
@@ -52,7 +53,7 @@ max_requests = 1000
 max_requests_jitter = 100
 forwarded_allow_ips = os.environ.get("FOLIO_PROXY_IPS", "").strip() or "127.0.0.1"
 # Heartbeat files in memory: a busy disk never makes the arbiter kill a healthy worker.
-worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+worker_tmp_dir = "/dev/shm" if Path("/dev/shm").is_dir() else None
 proc_name = "folio-web"
 # No control socket (gunicorn >= 25 makes one in $XDG_RUNTIME_DIR or $HOME/.gunicorn): systemd or
 # the container runtime manages the process (reload: SIGHUP), and two instances on one machine

@@ -237,12 +237,14 @@ class Cluster:
         label = unit.replace("@.service", "").replace(".service", "") + (
             f"-{instance}" if instance else ""
         )
-        if read_unit(unit).get("Type", ["simple"])[-1] == "oneshot":
+        settings = read_unit(unit)
+        cwd = Path(localize(settings.get("WorkingDirectory", [INSTALL_DIR]))[-1])
+        if settings.get("Type", ["simple"])[-1] == "oneshot":
             for i, argv in enumerate(commands):
-                host.run(localize(argv), env, f"{label}-{i}", timeout=300)
+                host.run(localize(argv), env, f"{label}-{i}", timeout=300, cwd=cwd)
             return []
         assert len(commands) == 1, f"{unit}: one ExecStart expected"
-        return [host.spawn(localize(commands[0]), env, label)]
+        return [host.spawn(localize(commands[0]), env, label, cwd)]
 
     # -- hosts --
     def start_web(self, extra: dict[str, str] | None = None) -> Host:

@@ -165,14 +165,14 @@ class Host:
         except OSError:
             return None
 
-    def spawn(self, argv: list[str], env: dict[str, str], log_name: str) -> Proc:
+    def spawn(self, argv: list[str], env: dict[str, str], log_name: str, cwd: Path = ROOT) -> Proc:
         log = self.logs / f"{self.ns}-{self.name}-{log_name}.log"
         fd = os.open(f"/run/netns/{self.ns}", os.O_RDONLY)
         try:
             with log.open("ab") as out:
                 popen = subprocess.Popen(
                     argv,
-                    cwd=ROOT,
+                    cwd=cwd,
                     env=env,
                     stdin=subprocess.DEVNULL,
                     stdout=out,
@@ -186,9 +186,16 @@ class Host:
         self.procs.append(proc)
         return proc
 
-    def run(self, argv: list[str], env: dict[str, str], log_name: str, timeout: float) -> str:
+    def run(
+        self,
+        argv: list[str],
+        env: dict[str, str],
+        log_name: str,
+        timeout: float,
+        cwd: Path = ROOT,
+    ) -> str:
         """Run a command on the host to its end; its output, or RuntimeError if it failed."""
-        proc = self.spawn(argv, env, log_name)
+        proc = self.spawn(argv, env, log_name, cwd)
         try:
             code = proc.popen.wait(timeout=timeout)
         except subprocess.TimeoutExpired as exc:
