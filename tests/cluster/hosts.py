@@ -126,6 +126,19 @@ def _enter_host(ns_fd: int, hostname: str) -> Callable[[], None]:
     return preexec
 
 
+def die_with_us() -> Callable[[], None]:
+    """A ``preexec_fn`` for the root namespace's services: SIGKILLed if this process dies."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    parent = os.getpid()
+
+    def preexec() -> None:
+        libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        if os.getppid() != parent:
+            os._exit(124)
+
+    return preexec
+
+
 @dataclass
 class Proc:
     """One service process started on a host."""

@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from tests.cluster.hosts import _pg_bin, _run, free_port, wait_for
+from tests.cluster.hosts import _pg_bin, _run, die_with_us, free_port, wait_for
 
 BUCKET = "folio-cluster"
 
@@ -156,6 +156,7 @@ class Valkey:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=die_with_us(),
         )
         if not wait_for(self.ping, 15, 0.1):
             raise RuntimeError(
@@ -213,6 +214,7 @@ class MotoS3:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=die_with_us(),
             )
 
         def ready() -> bool:
