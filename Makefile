@@ -1,4 +1,4 @@
-# Folio: the commands of the README quick start (CONTRACT §1).
+# Folio: the commands of the README quick start (README.md, "Quick start").
 #
 #   make run          the whole stack in the foreground (Ctrl-C stops it)
 #   make test         the test suite (PYTEST_ARGS="-k something" to narrow it)
@@ -34,47 +34,10 @@ help:
 	@echo "  run: migrate, demo login, embedded valkey, one worker, web on 127.0.0.1:\$$PORT ($(PORT))"
 
 # --- The virtual environment --------------------------------------------------------------------
-# $(call setup,REQUIREMENTS...) makes sure .venv exists, runs, has the Python that PYTHON names
-# (when PYTHON is given) and has the requirements installed. The stamp holds a hash of the
-# requirement files and the Python version, so pip runs only when one of them changed.
-define setup
-cd "$(ROOT)"; \
-python_cmd="$(PYTHON)"; \
-if ! "$$python_cmd" -c 'import sys' >/dev/null 2>&1 && command -v pyenv >/dev/null 2>&1; then \
-  for version in $$(pyenv versions --bare 2>/dev/null); do \
-    candidate="$$(pyenv root)/versions/$$version/bin/$(PYTHON)"; \
-    if [ -x "$$candidate" ] && "$$candidate" -c 'import sys' >/dev/null 2>&1; then \
-      python_cmd="$$candidate"; break; \
-    fi; \
-  done; \
-fi; \
-if ! "$$python_cmd" -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1; then \
-  echo "Folio needs Python 3.11 or newer: '$(PYTHON)' is missing or too old." >&2; \
-  echo "Name another interpreter: make <target> PYTHON=python3.12" >&2; \
-  exit 1; \
-fi; \
-want="$$("$$python_cmd" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"; \
-have="$$("$(PY)" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || true)"; \
-if [ -n "$$have" ] && [ "$$have" != "$$want" ] && [ "$(origin PYTHON)" != "file" ]; then \
-  echo "==> .venv has Python $$have but PYTHON=$(PYTHON) is $$want: rebuilding .venv"; \
-  have=""; \
-fi; \
-if [ -z "$$have" ]; then \
-  echo "==> Creating .venv with $$python_cmd (Python $$want)"; \
-  rm -rf "$(VENV)"; \
-  "$$python_cmd" -m venv "$(VENV)"; \
-fi; \
-for requirements in $(1); do \
-  stamp="$(VENV)/.folio-$$requirements.stamp"; \
-  digest="$$("$(PY)" -c 'import hashlib, sys; h = hashlib.sha256(sys.version.encode()); [h.update(open(p, "rb").read()) for p in sys.argv[1:]]; print(h.hexdigest())' requirements.txt "$$requirements")"; \
-  if [ "$$(cat "$$stamp" 2>/dev/null)" != "$$digest" ]; then \
-    echo "==> Installing $$requirements into .venv"; \
-    "$(PY)" -m pip install $(PIP_FLAGS) -r "$$requirements" \
-      | { grep -v '^Requirement already satisfied' || true; }; \
-    echo "$$digest" > "$$stamp"; \
-  fi; \
-done
-endef
+# $(call setup,REQUIREMENTS...): scripts/setup-venv.sh makes sure .venv exists, has the Python that
+# PYTHON names (when PYTHON was given) and has the requirements installed (pip runs only when a
+# requirements file or the Python version changed).
+setup = "$(ROOT)/scripts/setup-venv.sh" "$(PYTHON)" "$(if $(filter file,$(origin PYTHON)),no,yes)" $(1)
 
 clean-venv:
 	rm -rf "$(VENV)"
@@ -111,11 +74,10 @@ migrations-check:
 	@$(call setup,requirements.txt)
 	cd "$(ROOT)" && FOLIO_DATA_DIR="$$(mktemp -d)" $(MANAGE) makemigrations --check --dry-run
 
-# bench/run_all.py, when it exists, decides the order; otherwise every bench/*.py runs in turn.
+# Every bench/*.py whose name does not start with "_" runs in turn; the target fails if one did.
 bench:
 	@$(call setup,requirements-dev.txt)
 	@cd "$(ROOT)"; export PYTHONPATH="$(ROOT)"; \
-	if [ -f bench/run_all.py ]; then exec "$(PY)" bench/run_all.py; fi; \
 	shopt -s nullglob; scripts=(bench/[!_]*.py); \
 	if [ "$${#scripts[@]}" -eq 0 ]; then echo "No benchmarks in bench/ yet."; exit 0; fi; \
 	failed=0; \

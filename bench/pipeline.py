@@ -66,15 +66,15 @@ def _child(case: str, paths: list[str], data_dir: str) -> dict:
     migrate_quietly()
     import hashlib
 
-    from documents.jobs import DatabaseExtractionCache
     from documents.pipeline.outline import build_outline
     from documents.pipeline.run import run_pipeline
     from documents.pipeline.types import PipelineInput, SourceDescriptor
-    from documents.services import template_outline
+    from documents.services.job_state import DatabaseExtractionCache
     from templates_app.models import Template
+    from templates_app.selectors import template_outline
 
     template = Template.objects.get(key="ich-e3-csr")
-    outline = build_outline(template_outline(template))
+    outline = build_outline(template_outline(template).sections)
     descs = tuple(
         SourceDescriptor(
             p, Path(p).name, hashlib.sha256(Path(p).read_bytes()).hexdigest(), "pdf", p

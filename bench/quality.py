@@ -114,11 +114,11 @@ def main() -> None:
     from documents.pipeline.run import run_pipeline
     from documents.pipeline.twin import section_to_dict
     from documents.pipeline.types import PipelineInput, SourceDescriptor
-    from documents.services import template_outline
     from templates_app.models import Template
+    from templates_app.selectors import template_outline
 
     template = Template.objects.get(key=args.template)
-    outline = build_outline(template_outline(template))
+    outline = build_outline(template_outline(template).sections)
     descs = tuple(
         SourceDescriptor(
             str(p),

@@ -1,7 +1,9 @@
-"""RQ entry points: ``run_generation(document_id)``, the failure hooks and the reconciler.
+"""RQ entry points: ``run_generation(document_id)`` and the failure hooks.
 
-The job only moves rows through their state machine (documents/models.py) and hands the work to
-the pipeline. Delivery is at-least-once, so everything here is safe to run twice:
+The job only moves rows through their state machine (documents/models.py), with the services of
+``documents/services/job_state.py``, and hands the work to the pipeline (its input assembled by
+``documents/pipeline_input.py``). Delivery is at-least-once, so everything here is safe to run
+twice:
 
 - the claim is a conditional UPDATE (Pending → Generating) that also counts the attempt; every
   later write of the job (progress, cancel, Complete, Failed) is conditional on that attempt, so
@@ -14,79 +16,41 @@ the pipeline. Delivery is at-least-once, so everything here is safe to run twice
 
 A dead attempt (work horse SIGKILLed, worker lost, Redis restarted) is retried up to
 ``FOLIO_MAX_ATTEMPTS`` claims by putting the row back to Pending and enqueueing it again with the
-same id; after that it is Failed. ``reconcile`` makes sure every accepted row reaches a terminal
-state even when no RQ hook ran (docs/reliability.md).
+same id; after that it is Failed. The reconciler (``documents/reconciler.py``) makes sure every
+accepted row reaches a terminal state even when no RQ hook ran (docs/reliability.md).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import tempfile
-import time
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
-from django.db import IntegrityError, close_old_connections, connection, transaction
-from django.db.models import F, Q
-from django.db.models.functions import Greatest
+from django.db import close_old_connections, connection
 from django.utils import timezone
 
-from documents.models import Extraction, GeneratedDocument, SourceFileVersion
-from documents.pipeline.errors import ERROR_MESSAGES, Cancelled, GenerationError
-from documents.pipeline.outline import build_outline
-from documents.pipeline.types import (
-    ExtractedSource,
-    OutlineSection,
-    PipelineInput,
-    SourceDescriptor,
-    StyleGuideSpec,
+from documents.models import GeneratedDocument
+from documents.pipeline.errors import Cancelled, GenerationError
+from documents.pipeline_input import build_manifest, document_pipeline_input
+from documents.services.job_state import (
+    DatabaseExtractionCache,
+    generation_cancelled,
+    generation_claim,
+    generation_complete,
+    generation_fail,
+    generation_report,
+    generation_retry_or_fail,
+    generation_should_stop,
+    heartbeat_is_fresh,
 )
 
 logger = logging.getLogger(__name__)
 Status = GeneratedDocument.Status
-
-# Test-only hook: sleep this many seconds whenever the job enters a new pipeline step, so fault
-# tests can act "mid-job" deterministically. Never set in production.
-SLOW_STEP_ENV = "FOLIO_TEST_SLOW_STEP_SECONDS"
-# Rows examined per reconciler pass (the next pass takes the rest).
-RECONCILE_BATCH = 500
-
-
-# --- helpers -------------------------------------------------------------------------------------
-
-
-def _fail(
-    document_id: Any,
-    code: str,
-    message: str | None = None,
-    *,
-    only_if: tuple = (),
-    attempt: int | None = None,
-) -> int:
-    """Mark a row Failed unless it already ended. Returns the number of rows changed.
-
-    With ``attempt``, only that attempt's row is failed (a newer attempt is left alone).
-    """
-    qs = GeneratedDocument.objects.filter(pk=document_id).exclude(
-        status__in=GeneratedDocument.TERMINAL
-    )
-    if only_if:
-        qs = qs.filter(status__in=only_if)
-    if attempt is not None:
-        qs = qs.filter(attempts=attempt)
-    return qs.update(
-        status=Status.FAILED,
-        error=message or ERROR_MESSAGES.get(code, ERROR_MESSAGES["internal_error"]),
-        error_code=code,
-        finished_at=timezone.now(),
-        updated_at=timezone.now(),
-    )
 
 
 def _release_connections() -> None:
@@ -98,242 +62,10 @@ def _release_connections() -> None:
         close_old_connections()
 
 
-def stale_after_seconds() -> int:
-    return int(settings.FOLIO_STALE_JOB_SECONDS)
-
-
-def hard_limit_seconds() -> int:
-    """The longest any attempt may stay Generating before it is failed whatever RQ says."""
-    return int(getattr(settings, "FOLIO_JOB_HARD_LIMIT_SECONDS", settings.FOLIO_JOB_TIMEOUT + 120))
-
-
-def _heartbeat_is_fresh(heartbeat_at: datetime | None, now: datetime | None = None) -> bool:
-    if heartbeat_at is None:
-        return False
-    now = now or timezone.now()
-    return (now - heartbeat_at).total_seconds() < stale_after_seconds()
-
-
 def output_key(document: GeneratedDocument, attempt: int) -> str:
     """Where an attempt stores its .docx; the first attempt's key is the plain one."""
     suffix = "" if attempt <= 1 else f"-attempt{attempt}"
     return f"{document.organization_id}/output/{document.id}{suffix}.docx"
-
-
-def heartbeat(document_id: str) -> int:
-    """Called by the worker parent while a horse runs the job: the attempt's worker is alive."""
-    now = timezone.now()
-    return GeneratedDocument.objects.filter(pk=document_id, status=Status.GENERATING).update(
-        heartbeat_at=now
-    )
-
-
-def retry_or_fail(document_id: Any, code: str, *, require_stale: bool) -> str:
-    """An attempt died: put the row back to Pending for another attempt, or fail it.
-
-    Returns ``"retry"`` (row is Pending again; the caller enqueues it), ``"failed"`` or
-    ``"noop"`` (the row is not Generating, or, with ``require_stale``, its heartbeat is fresh so
-    another attempt is alive). Retries are bounded by ``FOLIO_MAX_ATTEMPTS`` claims; a row that
-    was never claimed (``attempts == 0``) is inconsistent and is failed.
-    """
-    with transaction.atomic():
-        row = (
-            GeneratedDocument.objects.select_for_update()
-            .filter(pk=document_id)
-            .only("id", "status", "attempts", "heartbeat_at")
-            .first()
-        )
-        if row is None or row.status != Status.GENERATING:
-            return "noop"
-        if require_stale and _heartbeat_is_fresh(row.heartbeat_at):
-            return "noop"
-        if 0 < row.attempts < settings.FOLIO_MAX_ATTEMPTS:
-            changed = GeneratedDocument.objects.filter(
-                pk=document_id, status=Status.GENERATING, attempts=row.attempts
-            ).update(status=Status.PENDING, updated_at=timezone.now())
-            if changed:
-                logger.warning(
-                    "Attempt %s of document %s died (%s); retrying", row.attempts, document_id, code
-                )
-                return "retry"
-            return "noop"
-        return "failed" if _fail(document_id, code, only_if=(Status.GENERATING,)) else "noop"
-
-
-def needs_requeue(document_id: Any) -> bool:
-    """True for a row put back to Pending by ``retry_or_fail`` (it was claimed before)."""
-    return GeneratedDocument.objects.filter(
-        pk=document_id, status=Status.PENDING, attempts__gt=0
-    ).exists()
-
-
-def _slow_step_seconds() -> float:
-    raw = os.environ.get(SLOW_STEP_ENV, "").strip()
-    if not raw:
-        return 0.0
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        return 0.0
-
-
-class DatabaseExtractionCache:
-    """Extraction results kept per file content (sha256) and extractor version."""
-
-    def __init__(self, versions: dict[str, SourceFileVersion]):
-        self.versions = versions
-
-    def get(self, source: SourceDescriptor) -> ExtractedSource | None:
-        from documents.pipeline import extract
-
-        row = Extraction.objects.filter(
-            sha256=source.sha256,
-            file_type=source.file_type,
-            extractor_version=extract.EXTRACTOR_VERSION,
-        ).first()
-        if row is None:
-            return None
-        try:
-            return extract.source_from_json(row.data)
-        except Exception:  # a cache entry we cannot read is simply rebuilt
-            logger.warning("Ignoring unreadable extraction cache entry %s", row.pk)
-            return None
-
-    def put(self, source: ExtractedSource) -> None:
-        from documents.pipeline import extract
-
-        try:
-            with transaction.atomic():
-                Extraction.objects.create(
-                    sha256=source.sha256,
-                    file_type=source.file_type,
-                    extractor_version=extract.EXTRACTOR_VERSION,
-                    page_count=source.page_count,
-                    data=extract.source_to_json(source),
-                )
-        except IntegrityError:
-            pass  # another job cached the same content first
-        version = self.versions.get(source.sha256)
-        if version is not None and source.page_count and version.page_count is None:
-            SourceFileVersion.objects.filter(sha256=source.sha256, page_count__isnull=True).update(
-                page_count=source.page_count
-            )
-
-
-def _outline_sections(document: GeneratedDocument) -> tuple[OutlineSection, ...]:
-    full = document.outline_snapshot.sections if document.outline_snapshot_id else None
-    return build_outline(
-        full or (document.outline or {}).get("sections", []),
-        selected=document.selected_section_ids or (),
-        regenerate=document.regenerate_section_ids or (),
-    )
-
-
-def _reuse_sections(document: GeneratedDocument) -> dict[str, dict[str, Any]]:
-    """For a regeneration: every section not being rewritten, from the previous version."""
-    regenerate = set(document.regenerate_section_ids or [])
-    previous = document.previous_version
-    if not regenerate or previous is None or not previous.twin:
-        return {}
-    return {
-        s["section_id"]: s
-        for s in previous.twin.get("sections", [])
-        if s["section_id"] not in regenerate
-    }
-
-
-def _style_guide_spec(document: GeneratedDocument) -> StyleGuideSpec | None:
-    guide = document.style_guide
-    if guide is None:
-        return None
-    return StyleGuideSpec(
-        tense=guide.tense,
-        preferred_terms=dict(guide.preferred_terms or {}),
-        abbreviations=dict(guide.abbreviations or {}),
-        banned_phrases=tuple(guide.banned_phrases or ()),
-        instructions=guide.instructions or "",
-    )
-
-
-def _download_sources(
-    document: GeneratedDocument, workdir: Path
-) -> tuple[tuple[SourceDescriptor, ...], dict[str, SourceFileVersion]]:
-    descriptors = []
-    versions: dict[str, SourceFileVersion] = {}
-    links = document.source_links.select_related("version__source_file").order_by("position")
-    for i, link in enumerate(links):
-        version = link.version
-        source_file = version.source_file
-        target = workdir / f"{i}-{source_file.name}"
-        try:
-            with default_storage.open(version.storage_key, "rb") as src, target.open("wb") as dst:
-                shutil.copyfileobj(src, dst, length=1024 * 1024)
-        except Exception as exc:
-            raise GenerationError(
-                f"{source_file.name}: the stored file could not be read. "
-                "Upload it again and retry.",
-                code="source_unavailable",
-            ) from exc
-        descriptors.append(
-            SourceDescriptor(
-                file_path=source_file.file_path,
-                file_name=source_file.name,
-                sha256=version.sha256,
-                file_type=version.file_type,
-                local_path=str(target),
-            )
-        )
-        versions[version.sha256] = version
-    return tuple(descriptors), versions
-
-
-def build_manifest(
-    document: GeneratedDocument, versions: list[SourceFileVersion]
-) -> dict[str, Any]:
-    template_meta = (document.outline or {}).get("template", {})
-    return {
-        "sources": [
-            {
-                "file_path": v.source_file.file_path,
-                "file_name": v.source_file.name,
-                "sha256": v.sha256,
-                "version": v.version,
-            }
-            for v in versions
-        ],
-        "template": {
-            "template_id": template_meta.get("template_id"),
-            "name": template_meta.get("name"),
-            "snapshot_sha256": template_meta.get("snapshot_sha256"),
-        },
-        "style_guide_id": str(document.style_guide_id) if document.style_guide_id else None,
-        "writer": document.writer,
-        "model": settings.FOLIO_LLM_MODEL if document.writer == "llm" else None,
-        "instructions": document.instructions,
-        "selected_section_ids": document.selected_section_ids,
-        "regenerated_section_ids": document.regenerate_section_ids,
-        "previous_version": str(document.previous_version_id)
-        if document.previous_version_id
-        else None,
-        "app_version": settings.APP_VERSION,
-        "created_at": document.created_at.isoformat().replace("+00:00", "Z"),
-        "finished_at": None,
-    }
-
-
-def _base_document_path(document: GeneratedDocument, workdir: Path) -> str | None:
-    template = document.template
-    key = getattr(template, "base_document", "") if template else ""
-    if not key:
-        return None
-    target = workdir / "base-template.docx"
-    try:
-        with default_storage.open(key, "rb") as src, target.open("wb") as dst:
-            shutil.copyfileobj(src, dst)
-    except Exception:
-        logger.warning("Template base document %s is not readable; using the default styles", key)
-        return None
-    return str(target)
 
 
 # --- the job -------------------------------------------------------------------------------------
@@ -353,16 +85,7 @@ def run_generation(document_id: str) -> str:
        superseded attempt deletes its own file.
     """
     _release_connections()
-    now = timezone.now()
-    claimed = GeneratedDocument.objects.filter(pk=document_id, status=Status.PENDING).update(
-        status=Status.GENERATING,
-        started_at=now,
-        heartbeat_at=now,
-        updated_at=now,
-        attempts=F("attempts") + 1,
-        step="Extract",
-    )
-    if not claimed:
+    if not generation_claim(document_id):
         row = (
             GeneratedDocument.objects.filter(pk=document_id).only("status", "heartbeat_at").first()
         )
@@ -370,10 +93,10 @@ def run_generation(document_id: str) -> str:
             logger.warning("Document %s no longer exists; nothing to do", document_id)
             return "missing"
         if row.status == Status.GENERATING:
-            if _heartbeat_is_fresh(row.heartbeat_at):
+            if heartbeat_is_fresh(row.heartbeat_at):
                 # Delivered twice while the first delivery still runs: never run it twice.
                 return "duplicate"
-            _fail(document_id, "worker_crashed", only_if=(Status.GENERATING,))
+            generation_fail(document_id, "worker_crashed", only_if=(Status.GENERATING,))
             return "crashed-before"
         return f"already-{row.status}"
 
@@ -381,14 +104,7 @@ def run_generation(document_id: str) -> str:
         "outline_snapshot", "template", "style_guide", "previous_version", "organization"
     ).get(pk=document_id)
     attempt = int(document.attempts)
-    ours = GeneratedDocument.objects.filter(
-        pk=document_id, status=Status.GENERATING, attempts=attempt
-    )
     workdir = Path(tempfile.mkdtemp(prefix=f"folio-job-{document_id}-"))
-    slow = _slow_step_seconds()
-    if slow:
-        logger.warning("%s=%s: test-only slow steps are on", SLOW_STEP_ENV, slow)
-    entered: set[str] = set()
 
     def report(
         step: str,
@@ -396,47 +112,19 @@ def run_generation(document_id: str) -> str:
         sections_done: int | None = None,
         sections_total: int | None = None,
     ) -> None:
-        fields: dict[str, Any] = {
-            "step": step,
-            "progress": Greatest(F("progress"), min(100, max(0, int(percent)))),
-            "heartbeat_at": timezone.now(),
-        }
-        if sections_done is not None:
-            fields["sections_done"] = sections_done
-        if sections_total is not None:
-            fields["sections_total"] = sections_total
-        ours.update(**fields)
-        if slow and step not in entered:
-            entered.add(step)
-            time.sleep(slow)
+        generation_report(document_id, attempt, step, percent, sections_done, sections_total)
 
     def is_cancelled() -> bool:
         # Stop at the next boundary when cancelled, and also when this attempt was given up on
         # (the reconciler failed or retried it): its work would be thrown away anyway.
-        return not ours.filter(cancel_requested=False).exists()
+        return generation_should_stop(document_id, attempt)
 
     stored_key: str | None = None
     try:
         from documents.pipeline.run import run_pipeline
         from documents.pipeline.twin import section_to_dict
 
-        sources, versions = _download_sources(document, workdir)
-        template_meta = (document.outline or {}).get("template", {})
-        style_guide = _style_guide_spec(document)
-        tense = style_guide.tense if style_guide else template_meta.get("tense", "past")
-        inp = PipelineInput(
-            sources=sources,
-            outline=_outline_sections(document),
-            template_name=template_meta.get("name") or "Document",
-            document_type=document.document_type,
-            output_name=document.output_name,
-            tense=tense,
-            style_guide=style_guide,
-            instructions=document.instructions,
-            writer=document.writer,
-            reuse_sections=_reuse_sections(document),
-            base_document_path=_base_document_path(document, workdir),
-        )
+        inp, versions = document_pipeline_input(document, workdir)
         result = run_pipeline(
             inp,
             report=report,
@@ -460,24 +148,13 @@ def run_generation(document_id: str) -> str:
         manifest["finished_at"] = finished.isoformat().replace("+00:00", "Z")
         twin = {
             "document_id": str(document.id),
-            "template_id": template_meta.get("template_id"),
+            "template_id": (document.outline or {}).get("template", {}).get("template_id"),
             "manifest": manifest,
             "qc": result.qc,
             "sections": [section_to_dict(s) for s in result.sections],
         }
-        done = ours.update(
-            status=Status.COMPLETE,
-            step="Generate",
-            progress=100,
-            output_key=stored_key,
-            twin=twin,
-            qc=result.qc,
-            sections_done=F("sections_total"),
-            finished_at=finished,
-            updated_at=finished,
-            heartbeat_at=finished,
-            error=None,
-            error_code=None,
+        done = generation_complete(
+            document_id, attempt, output_key=stored_key, twin=twin, qc=result.qc, finished=finished
         )
         if not done:
             # The row ended meanwhile (cancelled, reconciled, retried): leave no stray output.
@@ -487,30 +164,23 @@ def run_generation(document_id: str) -> str:
             _delete_quietly(output_key(document, earlier))  # files of attempts that died
         return "complete"
     except Cancelled:
-        changed = ours.filter(cancel_requested=True).update(
-            status=Status.CANCELLED,
-            error=ERROR_MESSAGES["cancelled"],
-            error_code="cancelled",
-            finished_at=timezone.now(),
-            updated_at=timezone.now(),
-        )
-        return "cancelled" if changed else "superseded"
+        return "cancelled" if generation_cancelled(document_id, attempt) else "superseded"
     except GenerationError as exc:
         _delete_quietly(stored_key)
-        _fail(document_id, exc.code, exc.message, attempt=attempt)
+        generation_fail(document_id, exc.code, exc.message, attempt=attempt)
         return f"failed-{exc.code}"
     except MemoryError:
         _delete_quietly(stored_key)
-        _fail(document_id, "resource_limit_exceeded", attempt=attempt)
+        generation_fail(document_id, "resource_limit_exceeded", attempt=attempt)
         return "failed-resource_limit_exceeded"
     except Exception as exc:
         _delete_quietly(stored_key)
         if type(exc).__name__ == "JobTimeoutException":
             # RQ's job_timeout (SIGALRM in the work horse): the job's hard limit, not a crash.
-            _fail(document_id, "processing_timeout", attempt=attempt)
+            generation_fail(document_id, "processing_timeout", attempt=attempt)
             return "failed-processing_timeout"
         logger.exception("Generation %s failed unexpectedly", document_id)
-        _fail(document_id, "internal_error", attempt=attempt)
+        generation_fail(document_id, "internal_error", attempt=attempt)
         return "failed-internal_error"
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -546,11 +216,11 @@ def on_job_failure(
     _release_connections()
     try:
         if name == "JobTimeoutException":
-            _fail(job.id, "processing_timeout")
+            generation_fail(job.id, "processing_timeout")
         elif name in {"AbandonedJobError", "WorkHorseKilledError"}:
-            retry_or_fail(job.id, "worker_crashed", require_stale=True)
+            generation_retry_or_fail(job.id, "worker_crashed", require_stale=True)
         else:
-            _fail(job.id, "internal_error")
+            generation_fail(job.id, "internal_error")
     finally:
         _release_connections()
 
@@ -570,104 +240,10 @@ def on_work_horse_killed(job: Any, retpid: int, ret_val: int, rusage: Any) -> No
         if started is not None and timeout and timeout > 0:
             elapsed = (datetime.now(started.tzinfo) - started).total_seconds()
             if elapsed >= timeout:
-                _fail(job.id, "processing_timeout", only_if=(Status.GENERATING, Status.PENDING))
+                generation_fail(
+                    job.id, "processing_timeout", only_if=(Status.GENERATING, Status.PENDING)
+                )
                 return
-        retry_or_fail(job.id, "worker_crashed", require_stale=False)
+        generation_retry_or_fail(job.id, "worker_crashed", require_stale=False)
     finally:
         _release_connections()
-
-
-# --- reconciler ----------------------------------------------------------------------------------
-
-
-def reconcile(*, stale_after: int | None = None, now: Any = None) -> dict[str, int]:
-    """Make every accepted job reach a terminal state; returns ``{"failed": n, "requeued": n}``.
-
-    - Generating rows whose heartbeat is older than ``stale_after`` seconds: when no live worker
-      runs their job (the job vanished, failed, or its worker is dead), the attempt is retried
-      (row back to Pending, job enqueued again with the same id) or failed (``worker_crashed``)
-      after ``FOLIO_MAX_ATTEMPTS`` claims. A row Generating for longer than the hard limit
-      (``FOLIO_JOB_HARD_LIMIT_SECONDS``) is failed (``processing_timeout``) whatever RQ says.
-    - Pending rows whose job is not on its way (vanished when Redis restarted without
-      persistence, or ended in RQ while the row waits for a retry) are enqueued again with the
-      same id; a vanished job of a fresh row is given ``stale_after`` seconds for its on-commit
-      enqueue to land.
-
-    Nothing happens while Redis is unreachable. Rows are locked with
-    ``select_for_update(skip_locked=True)`` (on SQLite the IMMEDIATE transaction serialises
-    passes) and every change is a conditional UPDATE, and jobs are enqueued with ``unique=True``:
-    two reconcilers running at once never act twice.
-    """
-    from documents import queue
-
-    stale_after = stale_after if stale_after is not None else stale_after_seconds()
-    now = now or timezone.now()
-    cutoff = now - timedelta(seconds=stale_after)
-    hard_cutoff = now - timedelta(seconds=hard_limit_seconds())
-    counts = {"failed": 0, "requeued": 0}
-    if not queue.queue_reachable():
-        return counts
-
-    with transaction.atomic():
-        stale = list(
-            GeneratedDocument.objects.select_for_update(skip_locked=True)
-            .filter(status=Status.GENERATING)
-            .filter(
-                Q(heartbeat_at__lt=cutoff)
-                | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
-                | Q(heartbeat_at__isnull=True, started_at__isnull=True)
-            )
-            .only("id", "started_at")
-            .order_by("heartbeat_at")[:RECONCILE_BATCH]
-        )
-        for row in stale:
-            running = queue.job_is_running(str(row.id), stale_after=max(stale_after, 5))
-            if running is None:
-                break  # Redis stopped answering: try again next pass
-            if running:
-                if row.started_at is not None and row.started_at < hard_cutoff:
-                    counts["failed"] += _fail(
-                        row.id, "processing_timeout", only_if=(Status.GENERATING,)
-                    )
-                continue  # a live worker still runs it (RQ kills it at its timeout)
-            outcome = retry_or_fail(row.id, "worker_crashed", require_stale=False)
-            if outcome == "failed":
-                counts["failed"] += 1
-            elif outcome == "retry":
-                try:
-                    queue.requeue_generation(str(row.id), force=True)
-                    counts["requeued"] += 1
-                except queue.QueueError:
-                    break  # the row is Pending; the next pass enqueues it
-
-    with transaction.atomic():
-        pending = list(
-            GeneratedDocument.objects.select_for_update(skip_locked=True)
-            .filter(status=Status.PENDING)
-            .filter(Q(created_at__lt=cutoff) | Q(attempts__gt=0))
-            .only("id", "attempts", "created_at")
-            .order_by("updated_at")[:RECONCILE_BATCH]
-        )
-        for row in pending:
-            status = queue.job_status(str(row.id))
-            if status is None:
-                break
-            if status in {"queued", "deferred", "scheduled"}:
-                continue
-            if status == "started":
-                alive = queue.job_is_running(str(row.id), stale_after=max(stale_after, 5))
-                if alive is None:
-                    break
-                if alive:
-                    continue  # a horse has it and is about to claim the row
-            if status == "missing" and row.attempts == 0 and row.created_at >= cutoff:
-                continue  # its on-commit enqueue may still be on the way
-            if row.attempts >= settings.FOLIO_MAX_ATTEMPTS:
-                counts["failed"] += _fail(row.id, "worker_crashed", only_if=(Status.PENDING,))
-                continue
-            try:
-                if queue.requeue_generation(str(row.id), force=True):
-                    counts["requeued"] += 1
-            except queue.QueueError:
-                break
-    return counts

@@ -20,6 +20,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from documents.pipeline.types import Step
+
 
 class DocumentSet(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -51,6 +53,9 @@ class SourceFile(models.Model):
         PDF = "pdf", "PDF"
         DOCX = "docx", "Word"
         XLSX = "xlsx", "Excel"
+        RTF = "rtf", "RTF"
+        TXT = "txt", "Text"
+        OUT = "out", "Text output"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = models.ForeignKey(
@@ -158,13 +163,8 @@ class GeneratedDocument(models.Model):
 
     TERMINAL = (Status.COMPLETE, Status.FAILED, Status.CANCELLED)
 
-    class Step(models.TextChoices):
-        EXTRACT = "Extract"
-        CLASSIFY = "Classify"
-        INGEST = "Ingest"
-        OUTLINE = "Outline"
-        ORCHESTRATE = "Orchestrate"
-        GENERATE = "Generate"
+    # The pipeline's steps (documents/pipeline/types.py): the one definition of their names.
+    Step = Step
 
     class Writer(models.TextChoices):
         BUILTIN = "builtin"
@@ -208,7 +208,9 @@ class GeneratedDocument(models.Model):
     status = models.CharField(
         max_length=12, choices=Status.choices, default=Status.PENDING, db_index=True
     )
-    step = models.CharField(max_length=12, choices=Step.choices, null=True, blank=True)
+    step = models.CharField(
+        max_length=12, choices=[(s.value, s.value) for s in Step], null=True, blank=True
+    )
     progress = models.PositiveSmallIntegerField(default=0)
     error = models.TextField(null=True, blank=True)
     error_code = models.CharField(max_length=40, null=True, blank=True)
@@ -273,31 +275,3 @@ class GeneratedDocumentSource(models.Model):
 
     def __str__(self) -> str:
         return f"{self.document_id} ← {self.version_id}"
-
-
-class AuditEvent(models.Model):
-    """Append-only record of who did what (upload, generate, download, cancel, template edits)."""
-
-    id = models.BigAutoField(primary_key=True)
-    organization = models.ForeignKey(
-        "portal.Organization", on_delete=models.CASCADE, related_name="audit_events"
-    )
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
-    )
-    action = models.CharField(max_length=40, db_index=True)
-    object_type = models.CharField(max_length=40)
-    object_id = models.CharField(max_length=500)
-    details = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-
-    def __str__(self) -> str:
-        return f"{self.action} {self.object_type} {self.object_id}"
-
-    def save(self, *args, **kwargs):
-        if self.pk is not None and not kwargs.pop("_allow_update", False):
-            raise ValueError("Audit events are append-only.")
-        super().save(*args, **kwargs)

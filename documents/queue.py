@@ -36,6 +36,8 @@ logger = logging.getLogger(__name__)
 
 QUEUE_NAME = "default"
 JOB_FUNCTION = "documents.jobs.run_generation"
+# RQ resolves both by name in the worker: this module never imports the job code.
+FAILURE_CALLBACK = "documents.jobs.on_job_failure"
 # A job in one of these RQ states is on its way to a worker (or on one): never enqueue it again.
 IN_FLIGHT = {JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED, JobStatus.STARTED}
 
@@ -104,8 +106,6 @@ def enqueue_generation(document_id: str) -> bool:
     Returns False when a job with that id already exists (nothing was enqueued); raises
     ``QueueError`` when Redis cannot be reached.
     """
-    from documents import jobs
-
     try:
         get_queue().enqueue_call(
             JOB_FUNCTION,
@@ -114,7 +114,7 @@ def enqueue_generation(document_id: str) -> bool:
             timeout=settings.FOLIO_JOB_TIMEOUT,
             result_ttl=3600,
             failure_ttl=7 * 24 * 3600,
-            on_failure=Callback(jobs.on_job_failure),
+            on_failure=Callback(FAILURE_CALLBACK),
             unique=True,
         )
     except DuplicateJobError:

@@ -8,11 +8,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, Prefetch, QuerySet
 from django.http import Http404
 
 from documents.models import (
-    AuditEvent,
     DocumentSet,
     GeneratedDocument,
     GeneratedDocumentSource,
@@ -20,10 +19,12 @@ from documents.models import (
     SourceFileVersion,
 )
 from portal.models import Organization
+from portal.selectors import membership_of
 
 
 def organization_for(user: Any) -> Organization:
-    membership = getattr(user, "folio_membership", None) or getattr(user, "membership", None)
+    """The caller's organization; a user without one gets a 404 like any unknown object."""
+    membership = membership_of(user)
     if membership is None:
         raise Http404("No organization.")
     return membership.organization
@@ -157,5 +158,19 @@ def document_set_get_for_user(user: Any, set_id: Any) -> DocumentSet:
         raise Http404("Not found.") from exc
 
 
-def audit_events_for_user(user: Any) -> QuerySet[AuditEvent]:
-    return AuditEvent.objects.filter(organization=organization_for(user)).select_related("actor")
+def document_sets_with_counts(user: Any) -> QuerySet[DocumentSet]:
+    """The caller's document sets, newest first, with ``document_count`` and ``file_count``."""
+    return document_sets_list_for_user(user).annotate(
+        document_count=Count("documents", distinct=True),
+        file_count=Count("files", distinct=True),
+    )
+
+
+def document_set_files(user: Any, document_set: DocumentSet) -> QuerySet[SourceFile]:
+    """The files of one of the caller's sets, with their versions (newest first) prefetched."""
+    newest_first = SourceFileVersion.objects.order_by("-version")
+    return (
+        SourceFile.objects.filter(organization=organization_for(user), document_set=document_set)
+        .prefetch_related(Prefetch("versions", queryset=newest_first))
+        .order_by("name")
+    )

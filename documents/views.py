@@ -10,84 +10,26 @@ the partial answers HTTP 286 once the job has ended, which stops htmx polling.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterable
-from functools import wraps
+from collections.abc import Iterable
 from typing import Any
-from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.files.storage import default_storage
-from django.core.paginator import Page, Paginator
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers, patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HTMX_STOP_POLLING
 
-from documents import portal_services, selectors, services
-from documents.exceptions import QueueUnavailable, ServiceError, TooManyRequests
+from documents import selectors, services
+from documents.downloads import document_download_response
+from documents.exceptions import QueueUnavailable
 from documents.forms import DashboardFilterForm, GenerateForm, RegenerateForm
 from documents.models import GeneratedDocument
-from portal.auth import membership_for
+from documents.presenters import draft_preview, qc_items, timeline
+from portal.errors import Conflict, ServiceError, TooManyRequests, add_to_form
+from portal.pages import member_required, paginate, query_without_page, render_page, section_tree
 from templates_app import selectors as template_selectors
-
-PAGE_SIZE = 20
-STEPS = [step.value for step in GeneratedDocument.Step]
-DOCX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-
-View = Callable[..., HttpResponse]
-
-
-# --- access --------------------------------------------------------------------------------------
-
-
-def member_required(view: View) -> View:
-    """Log-in required, and a membership: a user without an organization gets a friendly page."""
-
-    @login_required
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        membership = membership_for(request.user)
-        if membership is None:
-            return render(request, "documents/no_organization.html", status=403)
-        request.user.folio_membership = membership  # selectors reuse it: no second query
-        return view(request, *args, **kwargs)
-
-    return wrapper
-
-
-def is_manager(request: HttpRequest) -> bool:
-    membership = getattr(request.user, "folio_membership", None)
-    return bool(membership and membership.is_manager)
-
-
-def render_page(
-    request: HttpRequest,
-    template: str,
-    context: dict[str, Any],
-    *,
-    partial: str | None = None,
-    status: int = 200,
-) -> HttpResponse:
-    """The full page, or only ``template#partial`` for an HTMX request (Vary: HX-Request)."""
-    name = f"{template}#{partial}" if partial and request.htmx else template
-    response = render(request, name, context, status=status)
-    patch_vary_headers(response, ["HX-Request"])
-    return response
-
-
-def paginate(request: HttpRequest, items: Any, size: int = PAGE_SIZE) -> Page:
-    return Paginator(items, size).get_page(request.GET.get("page"))
-
-
-def query_without_page(request: HttpRequest) -> str:
-    """The current query string minus ``page``, for pagination links that keep the filters."""
-    params = [(k, v) for k, values in request.GET.lists() for v in values if k != "page" and v]
-    return urlencode(params)
-
 
 # --- dashboard -----------------------------------------------------------------------------------
 
@@ -148,19 +90,6 @@ def _file_groups(
     return [{"name": names.get(key, "Not in a set yet"), "files": groups[key]} for key in ordered]
 
 
-def section_tree(sections: Iterable[Any]) -> list[dict[str, Any]]:
-    """Nest ordered, levelled sections (``.level``) into ``[{"section", "children"}]``."""
-    roots: list[dict[str, Any]] = []
-    stack: list[tuple[int, dict[str, Any]]] = []
-    for section in sections:
-        node = {"section": section, "children": [], "heading": f"h{min(section.level + 2, 6)}"}
-        while stack and stack[-1][0] >= section.level:
-            stack.pop()
-        (stack[-1][1]["children"] if stack else roots).append(node)
-        stack.append((section.level, node))
-    return roots
-
-
 def _picker_context(
     request: HttpRequest, template: Any, selected: set[str] | None
 ) -> dict[str, Any]:
@@ -181,49 +110,19 @@ def _default_template(templates: Any) -> Any:
     return chosen or next(iter(templates), None)
 
 
-FIELD_PREFIXES = {
+# The service's field names (the API's) → the new-document form's fields.
+FORM_FIELDS = {
     "document_type": "template",
     "file_paths": "source_files",
     "connector_data_id": "document_set",
-    "document_set_key": "document_set",
     "workspace_name": "document_set",
-    "document_set_name": "document_set",
     "template_id": "template",
-    "generic_mrt_id": "template",
     "output_name": "output_name",
     "style_guide_id": "style_guide",
-    "document_instructions": "instructions",
     "selected_section_ids": "sections",
     "file_content": "source_files",
     "file_name": "source_files",
 }
-_PREFIX_RE = re.compile(r"(?:^|(?<=\.)\s+)(?=(?:" + "|".join(FIELD_PREFIXES) + r")\b[^:.]{0,40}:)")
-_LEADING_NAME_RE = re.compile(r"^(\w+)\b[^:.]{0,40}:\s*")
-
-
-def service_errors_by_field(
-    message: str, default: str | None = None
-) -> list[tuple[str | None, str]]:
-    """Split a service message ("output_name: ... file_paths: ...") into (form field, text)."""
-    out: list[tuple[str | None, str]] = []
-    for piece in filter(None, (p.strip() for p in _PREFIX_RE.split(message))):
-        match = _LEADING_NAME_RE.match(piece)
-        field = FIELD_PREFIXES.get(match.group(1)) if match else None
-        if field is None:
-            out.append((default, piece))
-            continue
-        text = piece[match.end() :]
-        out.append((field, text[:1].upper() + text[1:]))
-    return out
-
-
-def add_service_error(form: Any, exc: ServiceError, default: str | None = None) -> None:
-    field = FIELD_PREFIXES.get(exc.field or "")
-    if field is not None:
-        form.add_error(field, exc.message)
-        return
-    for name, text in service_errors_by_field(exc.message, default):
-        form.add_error(name if name in form.fields else None, text)
 
 
 @require_http_methods(["GET", "POST"])
@@ -331,7 +230,7 @@ def _generate_from_form(
         try:
             version = services.file_upload(user=request.user, uploaded_file=uploaded)
         except ServiceError as exc:
-            form.add_error("source_files", exc.message)
+            add_to_form(form, exc, fields=FORM_FIELDS, default="source_files")
             upload_failed = True
             continue
         new_paths.append(version.source_file.file_path)
@@ -373,7 +272,7 @@ def _generate_from_form(
         form.add_error(None, exc.message)
         return None, new_paths, None
     except ServiceError as exc:
-        add_service_error(form, exc)
+        add_to_form(form, exc, fields=FORM_FIELDS)
         return None, new_paths, None
     return document, new_paths, None
 
@@ -396,118 +295,6 @@ def section_picker(request: HttpRequest) -> HttpResponse:
 
 
 # --- a document ----------------------------------------------------------------------------------
-
-
-def timeline(document: GeneratedDocument) -> list[dict[str, str]]:
-    """The six steps, each ``done``, ``current``, ``failed`` or ``pending``."""
-    status = document.status
-    if status == GeneratedDocument.Status.COMPLETE:
-        return [{"name": s, "state": "done"} for s in STEPS]
-    current = STEPS.index(document.step) if document.step in STEPS else -1
-    out = []
-    for i, name in enumerate(STEPS):
-        if i < current:
-            state = "done"
-        elif i == current:
-            state = {
-                GeneratedDocument.Status.FAILED: "failed",
-                GeneratedDocument.Status.CANCELLED: "pending",
-            }.get(status, "current")
-        else:
-            state = "pending"
-        out.append({"name": name, "state": state})
-    return out
-
-
-def citation_place(citation: dict[str, Any]) -> str:
-    if citation.get("page"):
-        return f"page {citation['page']}"
-    if citation.get("block"):
-        return f"block {citation['block']}"
-    return "whole file"
-
-
-def draft_preview(twin: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The twin (CONTRACT §5) shaped for the template: numbered citations, grouped list items."""
-    if not twin or not isinstance(twin.get("sections"), list):
-        return None
-    counter = 0
-
-    def cites(items: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-        nonlocal counter
-        out = []
-        for citation in items or []:
-            counter += 1
-            out.append({**citation, "n": counter, "place": citation_place(citation)})
-        return out
-
-    sections = []
-    counts = {"generated": 0, "no_source": 0, "skipped": 0}
-    for raw in twin["sections"]:
-        state = raw.get("state", "generated")
-        counts[state] = counts.get(state, 0) + 1
-        blocks: list[dict[str, Any]] = []
-        current_list: dict[str, Any] | None = None
-        for paragraph in raw.get("paragraphs", []):
-            item = {
-                "text": paragraph.get("text", ""),
-                "style": paragraph.get("style", "body"),
-                "label": paragraph.get("list_label", ""),
-                "citations": cites(paragraph.get("citations", [])),
-            }
-            if item["style"] == "list":
-                if current_list is None:
-                    current_list = {"kind": "list", "items": [], "labelled": False}
-                    blocks.append(current_list)
-                current_list["items"].append(item)
-                current_list["labelled"] = current_list["labelled"] or bool(item["label"])
-            else:
-                current_list = None
-                blocks.append({"kind": "para", **item})
-        tables = []
-        for table in raw.get("tables", []):
-            rows = [list(row) for row in table.get("rows", [])]
-            head, body = (rows[0], rows[1:]) if looks_like_header(rows) else ([], rows)
-            tables.append(
-                {
-                    "title": table.get("title", ""),
-                    "head": head,
-                    "body": body,
-                    "citations": cites(table.get("citations", [])),
-                }
-            )
-        level = int(raw.get("level") or 1)
-        sections.append(
-            {
-                "id": raw.get("section_id", ""),
-                "number": raw.get("number", ""),
-                "title": raw.get("title", ""),
-                "level": level,
-                "heading": f"h{min(level + 2, 6)}",
-                "state": state,
-                "blocks": blocks,
-                "tables": tables,
-            }
-        )
-    return {"sections": sections, "counts": counts, "citations": counter}
-
-
-def looks_like_header(rows: list[list[str]]) -> bool:
-    """The twin does not mark header rows: a first row of short, filled cells is taken as one."""
-    if len(rows) < 2 or not rows[0]:
-        return False
-    return all(cell.strip() and len(cell) <= 40 for cell in rows[0])
-
-
-def qc_items(qc: dict[str, Any] | None) -> list[tuple[str, Any]]:
-    """The QC summary's scalar values with readable names."""
-    if not isinstance(qc, dict):
-        return []
-    return [
-        (key.replace("_", " ").capitalize(), value)
-        for key, value in qc.items()
-        if isinstance(value, str | int | float | bool) or value is None
-    ]
 
 
 def _live_context(document: GeneratedDocument) -> dict[str, Any]:
@@ -615,21 +402,15 @@ def document_regenerate(request: HttpRequest, pk: Any) -> HttpResponse:
 def document_download(request: HttpRequest, pk: Any) -> HttpResponse:
     """Streams the .docx of a complete document and records the download."""
     document = selectors.document_get_for_user(request.user, pk)
-    if document.status != GeneratedDocument.Status.COMPLETE or not document.output_key:
+    try:
+        return document_download_response(user=request.user, document=document)
+    except Conflict:
         return render(
             request,
             "documents/not_ready.html",
             {"document": document, "nav_active": "dashboard"},
             status=409,
         )
-    try:
-        handle = default_storage.open(document.output_key, "rb")
-    except OSError as exc:
-        raise Http404("The generated file is missing from storage.") from exc
-    services.document_download_record(user=request.user, document=document)
-    return FileResponse(
-        handle, as_attachment=True, filename=document.file_name, content_type=DOCX_CONTENT_TYPE
-    )
 
 
 # --- document sets -------------------------------------------------------------------------------
@@ -638,7 +419,7 @@ def document_download(request: HttpRequest, pk: Any) -> HttpResponse:
 @require_GET
 @member_required
 def document_set_list(request: HttpRequest) -> HttpResponse:
-    sets = portal_services.document_sets_with_counts(user=request.user)
+    sets = selectors.document_sets_with_counts(request.user)
     context = {"nav_active": "sets", "page": paginate(request, sets), "query": ""}
     return render_page(request, "documents/document_set_list.html", context, partial="results")
 
@@ -653,6 +434,6 @@ def document_set_detail(request: HttpRequest, pk: Any) -> HttpResponse:
         "document_set": document_set,
         "page": paginate(request, documents),
         "query": "",
-        "files": portal_services.document_set_files(user=request.user, document_set=document_set),
+        "files": selectors.document_set_files(request.user, document_set),
     }
     return render_page(request, "documents/document_set_detail.html", context, partial="results")

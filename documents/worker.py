@@ -25,6 +25,8 @@ from rq.worker import Worker
 
 from documents import jobs
 from documents import queue as folio_queue
+from documents.reconciler import reconcile
+from documents.services import job_state
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +55,7 @@ class FolioWorker(Worker):
     def maintain_heartbeats(self, job: Any, execution: Any) -> None:
         # The database first: it must not depend on Redis answering.
         try:
-            jobs.heartbeat(job.id)
+            job_state.generation_heartbeat(job.id)
         except Exception:
             logger.warning("Could not record the heartbeat of %s", job.id, exc_info=True)
         finally:
@@ -65,7 +67,7 @@ class FolioWorker(Worker):
         if self.is_horse:
             return
         try:
-            if jobs.needs_requeue(job.id):
+            if job_state.generation_needs_requeue(job.id):
                 folio_queue.requeue_generation(job.id, force=True)
         except Exception:  # the reconciler enqueues it on its next pass
             logger.warning("Could not enqueue the retry of %s now", job.id, exc_info=True)
@@ -82,7 +84,7 @@ class FolioWorker(Worker):
 
     def _reconcile(self) -> None:
         try:
-            counts = jobs.reconcile()
+            counts = reconcile()
             if any(counts.values()):
                 logger.warning("Reconciler: %s", counts)
         except Exception:  # the worker must keep working even if a pass fails

@@ -1,7 +1,10 @@
-"""One error shape for the API: ``{"detail": "..."}`` (plus ``"code"`` where CONTRACT §4 names one).
+"""One error shape for the API (docs/api.md, "Errors"): ``{"detail": "...", "code": "..."}``.
 
-Validation errors are flattened into one sentence that names every offending field; the
-field-by-field form stays available under ``"errors"``.
+Every ``portal.errors.ServiceError`` a service raises is mapped here, once: its status, its
+``detail`` sentence, its ``code``, its field-by-field ``errors`` and any extra body fields and
+headers (``task_id``, ``Retry-After``). Serializer validation errors are flattened into one
+sentence that names every offending field, with ``"code": "invalid"`` and the field-by-field
+form under ``"errors"``.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from django.core.exceptions import (
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from portal.errors import ServiceError
 
 logger = logging.getLogger(__name__)
 
@@ -43,32 +48,17 @@ def _flatten(detail: Any, prefix: str = "") -> list[str]:
     return [f"{prefix}: {text}" if prefix else text]
 
 
-class APIError(exceptions.APIException):
-    """An API error with an explicit status, message and optional stable code and extras."""
-
-    def __init__(
-        self,
-        detail: str,
-        *,
-        status_code: int = status.HTTP_400_BAD_REQUEST,
-        code: str | None = None,
-        extra: dict[str, Any] | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(detail)
-        self.status_code = status_code
-        self.error_code = code
-        self.extra = extra or {}
-        self.headers = headers or {}
+def service_error_body(exc: ServiceError) -> dict[str, Any]:
+    body: dict[str, Any] = {"detail": exc.message, "code": exc.code}
+    if exc.errors:
+        body["errors"] = exc.errors
+    body.update(exc.extra)
+    return body
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    if isinstance(exc, APIError):
-        body: dict[str, Any] = {"detail": str(exc.detail)}
-        if exc.error_code:
-            body["code"] = exc.error_code
-        body.update(exc.extra)
-        return Response(body, status=exc.status_code, headers=exc.headers)
+    if isinstance(exc, ServiceError):
+        return Response(service_error_body(exc), status=exc.status, headers=exc.headers)
     if isinstance(exc, RequestDataTooBig):
         return Response({"detail": "The request body is too large."}, status=413)
     if isinstance(exc, TooManyFilesSent):
@@ -88,7 +78,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         )
     if isinstance(exc, exceptions.ValidationError):
         messages = _flatten(exc.detail)
-        response.data = {"detail": "; ".join(messages) or "Invalid input.", "errors": exc.detail}
+        response.data = {
+            "detail": "; ".join(messages) or "Invalid input.",
+            "code": "invalid",
+            "errors": exc.detail,
+        }
     elif isinstance(exc, exceptions.NotAuthenticated):
         response.data = {"detail": "Not authenticated"}
     elif isinstance(exc, exceptions.AuthenticationFailed):

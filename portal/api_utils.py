@@ -8,7 +8,7 @@ from typing import Any
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from portal.api_errors import APIError
+from portal.errors import InvalidInput
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -21,9 +21,9 @@ def _int_param(request: Request, name: str, default: int, maximum: int | None = 
     try:
         value = int(raw)
     except ValueError as exc:
-        raise APIError(f"{name}: must be a non-negative integer.") from exc
+        raise InvalidInput.about(name, "must be a non-negative integer.") from exc
     if value < 0:
-        raise APIError(f"{name}: must be a non-negative integer.")
+        raise InvalidInput.about(name, "must be a non-negative integer.")
     return min(value, maximum) if maximum is not None else value
 
 

@@ -7,8 +7,6 @@ and a refresh is refused for such a user.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib.auth import get_user_model
 from rest_framework import exceptions, permissions
 from rest_framework_simplejwt.authentication import JWTAuthentication
@@ -18,17 +16,9 @@ from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from portal.models import Membership
+from portal.selectors import membership_of
 
 INVALID = "Invalid authentication credentials"
-
-
-def membership_for(user: Any) -> Membership | None:
-    if user is None or not getattr(user, "is_authenticated", False):
-        return None
-    try:
-        return Membership.objects.select_related("organization").get(user=user)
-    except Membership.DoesNotExist:
-        return None
 
 
 class OrgJWTAuthentication(JWTAuthentication):
@@ -64,16 +54,14 @@ class IsOrganizationMember(permissions.BasePermission):
         user = request.user
         if user is None or not user.is_authenticated:
             return False
-        if not hasattr(user, "folio_membership"):
-            user.folio_membership = membership_for(user)
-        return user.folio_membership is not None
+        return membership_of(user) is not None
 
 
 class IsOrganizationManager(IsOrganizationMember):
     message = "Only the organization's template managers may do this."
 
     def has_permission(self, request, view) -> bool:
-        return super().has_permission(request, view) and request.user.folio_membership.is_manager
+        return super().has_permission(request, view) and membership_of(request.user).is_manager
 
 
 class OrgTokenObtainPairSerializer(TokenObtainPairSerializer):
@@ -85,7 +73,7 @@ class OrgTokenObtainPairSerializer(TokenObtainPairSerializer):
     @classmethod
     def get_token(cls, user):
         token = super().get_token(user)
-        membership = membership_for(user)
+        membership = membership_of(user)
         if membership is not None:
             token["org"] = str(membership.organization_id)
             token["role"] = membership.role
@@ -93,7 +81,7 @@ class OrgTokenObtainPairSerializer(TokenObtainPairSerializer):
 
     def validate(self, attrs):
         data = super().validate(attrs)
-        if membership_for(self.user) is None:
+        if membership_of(self.user) is None:
             raise exceptions.AuthenticationFailed(
                 self.error_messages["no_organization"], "no_organization"
             )
@@ -107,7 +95,7 @@ class OrgTokenRefreshSerializer(TokenRefreshSerializer):
         refresh = RefreshToken(attrs["refresh"])
         user_id = refresh.payload.get(api_settings.USER_ID_CLAIM)
         user = get_user_model().objects.filter(**{api_settings.USER_ID_FIELD: user_id}).first()
-        membership = membership_for(user) if user is not None else None
+        membership = membership_of(user) if user is not None else None
         if (
             user is None
             or not user.is_active

@@ -1,4 +1,4 @@
-"""Top-level routes: the API (CONTRACT §2–§6), the portal, the admin and the health check."""
+"""Top-level routes: the API (docs/api.md), the portal, the admin and the health check."""
 
 import django_rq.urls
 from django.contrib import admin
@@ -7,8 +7,8 @@ from django.contrib.auth.decorators import user_passes_test
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from documents import audit_api
 from documents.api import views as documents_api
+from portal import audit_api
 from portal import views as portal_views
 
 

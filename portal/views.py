@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import serializers
 from rest_framework.throttling import AnonRateThrottle
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
@@ -13,6 +15,12 @@ class LoginRateThrottle(AnonRateThrottle):
     scope = "login"
 
 
+class TokenPairSerializer(serializers.Serializer):
+    access = serializers.CharField(help_text="The access token (names the organization).")
+    refresh = serializers.CharField()
+
+
+@extend_schema_view(post=extend_schema(responses={200: TokenPairSerializer}))
 class TokenObtainApi(TokenObtainPairView):
     throttle_classes = [LoginRateThrottle]
 

@@ -1,10 +1,10 @@
 """Django admin for templates (sections inline), sections (rules inline), rules and style guides.
 
-Who sees what (CONTRACT §7): superusers see and edit everything. A template manager (a staff
-user whose membership role is ``manager``) sees their organization's rows, plus the global
-templates (the built-ins) read-only so that they can be duplicated; rows of other organizations
-never appear, and an object of another organization is a 404 like any unknown id. Access follows
-the membership role, not Django's per-model permissions, so the role alone decides.
+Who sees what (docs/api.md, "Portal and admin"): superusers see and edit everything. A template
+manager (a staff user whose membership role is ``manager``) sees their organization's rows, plus
+the global templates (the built-ins) read-only so that they can be duplicated; rows of other
+organizations never appear, and an object of another organization is a 404 like any unknown id.
+Access follows the membership role, not Django's per-model permissions, so the role alone decides.
 
 Actions and extra pages call ``templates_app.services``: duplicate, export to JSON (a download),
 import from JSON, import from Word (.docx).
@@ -25,6 +25,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.text import slugify
 
+from portal.selectors import membership_of
 from templates_app import selectors, services
 from templates_app.forms import TemplateDocxImportForm, TemplateJsonImportForm
 from templates_app.models import Rule, StyleGuide, Template, TemplateSection
@@ -33,23 +34,16 @@ MAX_JSON_BYTES = 20 * 1024 * 1024
 SMALL_TEXT = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 40})}}
 
 
-def _membership(request: HttpRequest) -> Any | None:
-    try:
-        return request.user.membership
-    except Exception:  # RelatedObjectDoesNotExist: no organization
-        return None
-
-
 def _is_manager(request: HttpRequest) -> bool:
     user = request.user
     if not (user.is_active and user.is_staff):
         return False
-    membership = _membership(request)
+    membership = membership_of(request.user)
     return membership is not None and membership.is_manager
 
 
 def _org_id(request: HttpRequest) -> Any | None:
-    membership = _membership(request)
+    membership = membership_of(request.user)
     return membership.organization_id if membership is not None else None
 
 
@@ -94,17 +88,21 @@ class ManagerAccessMixin:
 # --- templates ------------------------------------------------------------------------------------
 
 
+# A section's editable content, in the order the admin shows it.
+SECTION_FIELDS = (
+    "order_index",
+    "level",
+    "number",
+    "title",
+    "synopsis",
+    "instructions",
+    "template_text",
+)
+
+
 class TemplateSectionInline(admin.TabularInline):
     model = TemplateSection
-    fields = (
-        "order_index",
-        "level",
-        "number",
-        "title",
-        "synopsis",
-        "instructions",
-        "template_text",
-    )
+    fields = SECTION_FIELDS
     ordering = ("order_index",)
     extra = 0
     show_change_link = True
@@ -328,36 +326,38 @@ def _editable_templates(request: HttpRequest) -> QuerySet[Template]:
     return Template.objects.filter(organization_id=_org_id(request), built_in=False)
 
 
-@admin.register(TemplateSection)
-class TemplateSectionAdmin(ManagerAccessMixin, admin.ModelAdmin):
-    list_display = ("section_label", "template", "level", "order_index")
-    list_select_related = ("template",)
-    search_fields = ("title", "number", "template__name")
-    fields = (
-        "template",
-        "order_index",
-        "level",
-        "number",
-        "title",
-        "synopsis",
-        "instructions",
-        "template_text",
-        "hints",
-    )
-    inlines = [RuleInline]
+class TemplatePartAdminMixin(ManagerAccessMixin):
+    """A part of a template (a section, a rule): visible and editable as its template is."""
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[TemplateSection]:
-        queryset = super().get_queryset(request)
+    template_path = "template"  # the lookup from the part to its template
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        queryset = super().get_queryset(request)  # type: ignore[misc]
         if request.user.is_superuser:
             return queryset
         if not _is_manager(request):
             return queryset.none()
         return queryset.filter(
-            Q(template__organization__isnull=True) | Q(template__organization_id=_org_id(request))
+            Q(**{f"{self.template_path}__organization__isnull": True})
+            | Q(**{f"{self.template_path}__organization_id": _org_id(request)})
         )
 
     def _editable(self, request: HttpRequest, obj: Any) -> bool:
-        return obj is None or _template_editable(request, obj.template)
+        if obj is None:
+            return True
+        template = obj
+        for name in self.template_path.split("__"):
+            template = getattr(template, name)
+        return _template_editable(request, template)
+
+
+@admin.register(TemplateSection)
+class TemplateSectionAdmin(TemplatePartAdminMixin, admin.ModelAdmin):
+    list_display = ("section_label", "template", "level", "order_index")
+    list_select_related = ("template",)
+    search_fields = ("title", "number", "template__name")
+    fields = ("template", *SECTION_FIELDS, "hints")
+    inlines = [RuleInline]
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "template":
@@ -370,26 +370,13 @@ class TemplateSectionAdmin(ManagerAccessMixin, admin.ModelAdmin):
 
 
 @admin.register(Rule)
-class RuleAdmin(ManagerAccessMixin, admin.ModelAdmin):
+class RuleAdmin(TemplatePartAdminMixin, admin.ModelAdmin):
+    template_path = "section__template"
     list_display = ("rule_type", "short_description", "section")
     list_filter = ("rule_type",)
     list_select_related = ("section", "section__template")
     search_fields = ("description", "section__title", "section__template__name")
     fields = ("section", "rule_type", "description", "parameters", "styles")
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Rule]:
-        queryset = super().get_queryset(request)
-        if request.user.is_superuser:
-            return queryset
-        if not _is_manager(request):
-            return queryset.none()
-        return queryset.filter(
-            Q(section__template__organization__isnull=True)
-            | Q(section__template__organization_id=_org_id(request))
-        )
-
-    def _editable(self, request: HttpRequest, obj: Any) -> bool:
-        return obj is None or _template_editable(request, obj.section.template)
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "section":

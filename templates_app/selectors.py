@@ -9,30 +9,22 @@ that must not reveal whether the object exists elsewhere).
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import json
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Case, F, Prefetch, Q, QuerySet, Value, When
 from django.http import Http404
 
+from portal.selectors import organization_id_of
 from templates_app.models import Rule, StyleGuide, Template, TemplateSection
 
 TEMPLATE_NOT_FOUND = "Template not found."
 SECTION_NOT_FOUND = "Section not found."
 STYLE_GUIDE_NOT_FOUND = "Style guide not found."
-
-
-def organization_id_for(user: Any) -> Any | None:
-    """The id of the user's organization, or None (anonymous, or a superuser without one)."""
-    if user is None or not getattr(user, "is_authenticated", False):
-        return None
-    membership = getattr(user, "folio_membership", None)
-    if membership is None:
-        try:
-            membership = user.membership
-        except Exception:  # RelatedObjectDoesNotExist
-            return None
-    return membership.organization_id if membership is not None else None
 
 
 def _as_uuid(value: Any) -> uuid.UUID | None:
@@ -45,7 +37,7 @@ def _as_uuid(value: Any) -> uuid.UUID | None:
 
 
 def _visible_templates(user: Any) -> QuerySet[Template]:
-    org_id = organization_id_for(user)
+    org_id = organization_id_of(user)
     scope = Q(organization__isnull=True)
     if org_id is not None:
         scope |= Q(organization_id=org_id)
@@ -108,7 +100,7 @@ def template_section_get(template: Template, section_id: Any) -> TemplateSection
 
 
 def style_guides_list_for_user(user: Any) -> QuerySet[StyleGuide]:
-    org_id = organization_id_for(user)
+    org_id = organization_id_of(user)
     if org_id is None:
         return StyleGuide.objects.none()
     return StyleGuide.objects.filter(organization_id=org_id).order_by("name", "created_at")
@@ -126,6 +118,70 @@ def style_guide_resolve_for_user(user: Any, value: Any) -> StyleGuide | None:
     if pk is None:
         return None
     return style_guides_list_for_user(user).filter(pk=pk).first()
+
+
+@dataclass(frozen=True)
+class TemplateOutline:
+    """A template's outline as plain data (what a document is made from) and its sha256."""
+
+    sections: list[dict[str, Any]]  # shared between callers: never mutate
+    sha256: str
+
+
+def template_outline(template: Template) -> TemplateOutline:
+    """The template's outline snapshot: sections with synopsis, instructions, hints and rules.
+
+    On the generation accept path, so it is cached per process by (template id, ``updated_at``):
+    every change to a template, a section or a rule moves ``updated_at`` (signals.py).
+    """
+    return _template_outline(template.pk, template.updated_at)
+
+
+@functools.lru_cache(maxsize=64)
+def _template_outline(template_id: Any, updated_at: Any) -> TemplateOutline:
+    sections = _read_outline(template_id)
+    return TemplateOutline(sections=sections, sha256=outline_sha256(sections))
+
+
+def outline_sha256(sections: list[dict[str, Any]]) -> str:
+    """The fingerprint of an outline snapshot (the twin's ``snapshot_sha256``)."""
+    return hashlib.sha256(
+        json.dumps(sections, sort_keys=True, ensure_ascii=False).encode()
+    ).hexdigest()
+
+
+def _read_outline(template_id: Any) -> list[dict[str, Any]]:
+    rules: dict[Any, list[dict[str, Any]]] = {}
+    for r in (
+        Rule.objects.filter(section__template_id=template_id)
+        .order_by("pk")
+        .values("id", "section_id", "rule_type", "description", "parameters")
+    ):
+        rules.setdefault(r["section_id"], []).append(
+            {
+                "rule_id": str(r["id"]),
+                "rule_type": r["rule_type"],
+                "description": r["description"],
+                "parameters": r["parameters"] or {},
+            }
+        )
+    fields = ("order_index", "level", "number", "title", "synopsis", "instructions")
+    sections = []
+    for s in (
+        TemplateSection.objects.filter(template_id=template_id)
+        .order_by("order_index")
+        .values("id", *fields, "template_text", "hints")
+    ):
+        sections.append(
+            {
+                "section_id": str(s["id"]),
+                **{name: s[name] for name in fields},
+                "template_text": s["template_text"],
+                "hints": s["hints"] or {},
+                "rules": rules.get(s["id"], []),
+            }
+        )
+    return sections
 
 
 def template_export_data(template: Template) -> dict[str, Any]:

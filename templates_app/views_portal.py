@@ -15,9 +15,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from documents.forms import StyleGuideForm
-from documents.views import member_required, paginate, render_page, section_tree
+from portal.errors import add_to_form
+from portal.pages import member_required, paginate, render_page, section_tree
 from templates_app import selectors, services
+from templates_app.forms import StyleGuideForm
 
 
 def _require_manager(request: HttpRequest) -> None:
@@ -25,29 +26,24 @@ def _require_manager(request: HttpRequest) -> None:
         raise PermissionDenied("Only the organization's template managers may do this.")
 
 
-def _add_service_error(form: StyleGuideForm, exc: services.TemplateError) -> None:
-    """Put a service message beside the field it names ("name: ...")."""
-    field, sep, text = exc.message.partition(":")
-    if sep and field.strip() in form.fields:
-        form.add_error(field.strip(), text.strip() or exc.message)
-    else:
-        form.add_error(None, exc.message)
-
-
 # --- templates -----------------------------------------------------------------------------------
+
+
+def _list_page(request: HttpRequest, items: Any, nav_active: str, template: str) -> HttpResponse:
+    context = {
+        "nav_active": nav_active,
+        "page": paginate(request, items),
+        "query": "",
+        "can_edit": services.can_edit_templates(request.user),
+    }
+    return render_page(request, template, context, partial="results")
 
 
 @require_GET
 @member_required
 def template_list(request: HttpRequest) -> HttpResponse:
     templates = selectors.templates_list_for_user(request.user)
-    context = {
-        "nav_active": "templates",
-        "page": paginate(request, templates),
-        "query": "",
-        "can_edit": services.can_edit_templates(request.user),
-    }
-    return render_page(request, "templates_app/template_list.html", context, partial="results")
+    return _list_page(request, templates, "templates", "templates_app/template_list.html")
 
 
 @require_GET
@@ -88,13 +84,7 @@ def template_duplicate(request: HttpRequest, pk: Any) -> HttpResponse:
 @member_required
 def style_guide_list(request: HttpRequest) -> HttpResponse:
     guides = selectors.style_guides_list_for_user(request.user)
-    context = {
-        "nav_active": "style_guides",
-        "page": paginate(request, guides),
-        "query": "",
-        "can_edit": services.can_edit_templates(request.user),
-    }
-    return render_page(request, "templates_app/style_guide_list.html", context, partial="results")
+    return _list_page(request, guides, "style_guides", "templates_app/style_guide_list.html")
 
 
 @require_GET
@@ -109,24 +99,34 @@ def style_guide_detail(request: HttpRequest, pk: Any) -> HttpResponse:
     return render_page(request, "templates_app/style_guide_detail.html", context)
 
 
-@require_http_methods(["GET", "POST"])
-@member_required
-def style_guide_create(request: HttpRequest) -> HttpResponse:
+def _style_guide_form(request: HttpRequest, guide: Any, initial: dict[str, Any]) -> HttpResponse:
+    """The style guide form: create (``guide`` None) or edit, with errors beside their fields."""
     _require_manager(request)
-    form = StyleGuideForm(request.POST or None, initial={"tense": "past"})
+    form = StyleGuideForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            guide = services.style_guide_create(user=request.user, **form.cleaned_data)
+            if guide is None:
+                saved = services.style_guide_create(user=request.user, **form.cleaned_data)
+            else:
+                saved = services.style_guide_update(
+                    user=request.user, style_guide=guide, **form.cleaned_data
+                )
         except services.TemplatePermissionDenied as exc:
             raise PermissionDenied(exc.message) from exc
         except services.TemplateError as exc:
-            _add_service_error(form, exc)
+            add_to_form(form, exc)
         else:
-            messages.success(request, f"Saved the style guide {guide.name!r}.")
-            return redirect("documents:style_guide_detail", pk=guide.pk)
-    context = {"nav_active": "style_guides", "form": form, "guide": None}
+            messages.success(request, f"Saved the style guide {saved.name!r}.")
+            return redirect("documents:style_guide_detail", pk=saved.pk)
+    context = {"nav_active": "style_guides", "form": form, "guide": guide}
     status = 400 if request.method == "POST" else 200
     return render_page(request, "templates_app/style_guide_form.html", context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@member_required
+def style_guide_create(request: HttpRequest) -> HttpResponse:
+    return _style_guide_form(request, None, {"tense": "past"})
 
 
 @require_http_methods(["GET", "POST"])
@@ -134,17 +134,4 @@ def style_guide_create(request: HttpRequest) -> HttpResponse:
 def style_guide_edit(request: HttpRequest, pk: Any) -> HttpResponse:
     _require_manager(request)
     guide = selectors.style_guide_get_for_user(request.user, pk)
-    form = StyleGuideForm(request.POST or None, initial=StyleGuideForm.initial_from(guide))
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.style_guide_update(user=request.user, style_guide=guide, **form.cleaned_data)
-        except services.TemplatePermissionDenied as exc:
-            raise PermissionDenied(exc.message) from exc
-        except services.TemplateError as exc:
-            _add_service_error(form, exc)
-        else:
-            messages.success(request, f"Saved the style guide {guide.name!r}.")
-            return redirect("documents:style_guide_detail", pk=guide.pk)
-    context = {"nav_active": "style_guides", "form": form, "guide": guide}
-    status = 400 if request.method == "POST" else 200
-    return render_page(request, "templates_app/style_guide_form.html", context, status=status)
+    return _style_guide_form(request, guide, StyleGuideForm.initial_from(guide))

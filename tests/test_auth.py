@@ -1,4 +1,4 @@
-"""Token login and refresh (CONTRACT §2): organization-scoped, membership checked every time."""
+"""Token login and refresh (docs/api.md): organization-scoped, membership checked every time."""
 
 from __future__ import annotations
 

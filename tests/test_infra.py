@@ -149,3 +149,23 @@ def test_ci_script_is_executable_bash_that_parses():
     assert os.access(script, os.X_OK)
     result = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_the_venv_setup_script_is_executable_bash_that_parses():
+    script = PROJECT_ROOT / "scripts" / "setup-venv.sh"
+    assert os.access(script, os.X_OK)
+    result = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_bench_runs_the_benchmarks_that_exist():
+    result = subprocess.run(
+        ["make", "-n", "-f", str(PROJECT_ROOT / "Makefile"), "bench"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "run_all" not in result.stdout and "bench/[!_]*.py" in result.stdout
+    assert [p.name for p in (PROJECT_ROOT / "bench").glob("[!_]*.py")]

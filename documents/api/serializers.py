@@ -1,7 +1,8 @@
-"""Request and response shapes of the documents API (CONTRACT §3–§6).
+"""Request and response shapes of the documents API (docs/api.md).
 
-Input serializers only check types; the service decides what is valid (so the portal gets the same
-rules). Response helpers turn rows into the contract's JSON.
+Input serializers check shapes and types (lists, choices, required fields); the service decides
+what only it can know (whose files, which template, what the server allows), so the portal gets
+the same rules. Response helpers turn rows into the API's JSON.
 """
 
 from __future__ import annotations
@@ -27,10 +28,12 @@ class UploadSerializer(serializers.Serializer):
 
 
 class GenerateSerializer(serializers.Serializer):
-    """Every field of CONTRACT §4 with its alias; the service validates the values."""
+    """Every field of the generation request with its alias (docs/api.md, "Generation")."""
 
     document_type = serializers.CharField(required=False, allow_blank=True)
-    file_paths = serializers.JSONField(required=False)
+    file_paths = serializers.ListField(
+        child=serializers.CharField(allow_blank=True, trim_whitespace=False), required=False
+    )
     connector_data_id = serializers.CharField(required=False, allow_blank=True)
     document_set_key = serializers.CharField(required=False, allow_blank=True)
     workspace_name = serializers.CharField(required=False, allow_blank=True)
@@ -42,7 +45,7 @@ class GenerateSerializer(serializers.Serializer):
     generic_mrt_outline_full = serializers.JSONField(required=False)
     document_instructions = serializers.CharField(required=False, allow_blank=True, allow_null=True)
     style_guide_id = serializers.CharField(required=False, allow_blank=True, allow_null=True)
-    writer = serializers.CharField(required=False, allow_blank=True)
+    writer = serializers.ChoiceField(choices=["builtin", "llm"], required=False, allow_blank=True)
 
     REQUIRED = (
         ("document_type", None),
@@ -96,6 +99,164 @@ class DocumentSetCreateSerializer(serializers.Serializer):
 
 class PresignedUrlSerializer(serializers.Serializer):
     key = serializers.CharField(max_length=600)
+
+
+# --- responses (their shapes in the OpenAPI schema; the helpers below build the bodies) ----------
+
+
+class MessageSerializer(serializers.Serializer):
+    message = serializers.CharField()
+
+
+class UploadResponseSerializer(MessageSerializer):
+    file_path = serializers.CharField(help_text="<organization_id>/<container>/<file_name>")
+    size = serializers.IntegerField()
+    sha256 = serializers.CharField()
+    version = serializers.IntegerField()
+
+
+class FileItemSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    file_path = serializers.CharField()
+    url = serializers.CharField(help_text="Downloads the newest version without a token (1 h).")
+    size = serializers.IntegerField(allow_null=True)
+    sha256 = serializers.CharField(allow_null=True)
+    version = serializers.IntegerField(allow_null=True)
+    uploaded_at = serializers.DateTimeField(allow_null=True)
+
+
+class FileListSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    files = FileItemSerializer(many=True)
+
+
+class PresignedUrlResponseSerializer(serializers.Serializer):
+    url = serializers.CharField()
+
+
+class AcceptedSerializer(MessageSerializer):
+    task_id = serializers.UUIDField(help_text="The document's id; poll its status with it.")
+
+
+class CancelResponseSerializer(AcceptedSerializer):
+    status = serializers.ChoiceField(choices=GeneratedDocument.Status.values)
+
+
+class StatusSerializer(serializers.Serializer):
+    task_id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=GeneratedDocument.Status.values)
+    progress = serializers.IntegerField(min_value=0, max_value=100)
+    step = serializers.ChoiceField(
+        choices=[s.value for s in GeneratedDocument.Step], allow_null=True
+    )
+    error = serializers.CharField(allow_null=True)
+    error_code = serializers.CharField(allow_null=True)
+    sections_total = serializers.IntegerField()
+    sections_done = serializers.IntegerField()
+    qc = serializers.DictField(allow_null=True, help_text="The QC summary, once Complete.")
+    download_url = serializers.CharField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+
+class TemplateRefSerializer(serializers.Serializer):
+    template_id = serializers.UUIDField()
+    template_name = serializers.CharField()
+
+
+class DocumentItemSerializer(serializers.Serializer):
+    document_id = serializers.UUIDField()
+    document_name = serializers.CharField()
+    status = serializers.ChoiceField(choices=GeneratedDocument.Status.values)
+    document_type = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    workspace_id = serializers.UUIDField(help_text="The document set's id.")
+    template = TemplateRefSerializer(allow_null=True)
+    previous_version = serializers.UUIDField(allow_null=True)
+
+
+class DocumentListSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    documents = DocumentItemSerializer(many=True)
+
+
+class CitationSerializer(serializers.Serializer):
+    file_path = serializers.CharField()
+    file_name = serializers.CharField()
+    page = serializers.IntegerField(allow_null=True)
+    block = serializers.IntegerField(allow_null=True)
+    quote = serializers.CharField()
+
+
+class TwinParagraphSerializer(serializers.Serializer):
+    text = serializers.CharField()
+    citations = CitationSerializer(many=True)
+    style = serializers.ChoiceField(choices=["body", "list", "note"], required=False)
+    list_label = serializers.CharField(required=False)
+    source_text = serializers.CharField(required=False)
+    flags = serializers.ListField(child=serializers.CharField(), required=False)
+
+
+class TwinTableSerializer(serializers.Serializer):
+    title = serializers.CharField()
+    header_rows = serializers.IntegerField(min_value=0)
+    rows = serializers.ListField(child=serializers.ListField(child=serializers.CharField()))
+    citations = CitationSerializer(many=True)
+
+
+class TwinSectionSerializer(serializers.Serializer):
+    section_id = serializers.CharField()
+    number = serializers.CharField()
+    title = serializers.CharField()
+    level = serializers.IntegerField()
+    state = serializers.ChoiceField(choices=["generated", "no_source", "skipped"])
+    paragraphs = TwinParagraphSerializer(many=True)
+    tables = TwinTableSerializer(many=True)
+
+
+class TwinSerializer(serializers.Serializer):
+    """The traceability twin (docs/api.md, "The traceability twin")."""
+
+    document_id = serializers.UUIDField(allow_null=True)
+    template_id = serializers.CharField(allow_null=True)
+    manifest = serializers.DictField(help_text="Sources (sha256), template, writer, times.")
+    qc = serializers.DictField()
+    sections = TwinSectionSerializer(many=True)
+
+
+class DocumentSetFileSerializer(serializers.Serializer):
+    file_path = serializers.CharField()
+    name = serializers.CharField()
+
+
+class DocumentSetDocumentSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    document_name = serializers.CharField()
+    document_type = serializers.CharField()
+    status = serializers.ChoiceField(choices=GeneratedDocument.Status.values)
+    created_at = serializers.DateTimeField()
+
+
+class DocumentSetSerializer(serializers.Serializer):
+    document_set_id = serializers.UUIDField()
+    document_set_key = serializers.CharField()
+    document_set_name = serializers.CharField()
+    organization_id = serializers.UUIDField()
+    details = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    documents = serializers.ListField(child=serializers.UUIDField())
+
+
+class DocumentSetDetailSerializer(DocumentSetSerializer):
+    document_set = DocumentSetDocumentSerializer(many=True)
+    files = DocumentSetFileSerializer(many=True)
+
+
+class DocumentSetListSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    document_sets = DocumentSetSerializer(many=True)
 
 
 def status_payload(document: GeneratedDocument) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Routes of the documents API, mounted at /api/v1/ (CONTRACT §3–§6)."""
+"""Routes of the documents API, mounted at /api/v1/ (docs/api.md)."""
 
 from django.urls import path
 

@@ -1,15 +1,14 @@
-"""The documents API (CONTRACT §3–§5): thin views that parse input, call a service or selector
-and answer JSON. Errors are ``{"detail": ...}`` (portal/api_errors.py)."""
+"""The documents API (docs/api.md): thin views that parse input, call a service or selector
+and answer JSON. Errors are ``{"detail", "code", "errors"}`` (portal/api_errors.py)."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from django.core import signing
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -18,24 +17,17 @@ from rest_framework.views import APIView
 
 from documents import selectors, services
 from documents.api import serializers as s
-from documents.exceptions import QueueUnavailable, ServiceError, TooManyRequests
+from documents.downloads import DOCX_CONTENT_TYPE, document_download_response
 from documents.models import GeneratedDocument
-from portal.api_errors import APIError
 from portal.api_utils import list_response
+from portal.errors import Conflict, InvalidInput
 
 SIGNED_URL_MAX_AGE = 3600
+LIST_PARAMETERS = [
+    OpenApiParameter("limit", int, description="Page size (default 50, at most 500)."),
+    OpenApiParameter("offset", int, description="Items to skip."),
+]
 SIGNER_SALT = "folio.file-download"
-
-
-def raise_service_error(exc: ServiceError) -> None:
-    extra: dict[str, Any] = {}
-    headers: dict[str, str] = {}
-    if isinstance(exc, QueueUnavailable):
-        extra["task_id"] = exc.task_id
-        headers["Retry-After"] = "30"
-    if isinstance(exc, TooManyRequests):
-        headers["Retry-After"] = str(exc.retry_after)
-    raise APIError(exc.message, status_code=exc.status, code=exc.code, extra=extra, headers=headers)
 
 
 def file_url(request: Request, storage_key: str) -> str:
@@ -48,24 +40,23 @@ def file_url(request: Request, storage_key: str) -> str:
 
 class FileUploadApi(APIView):
     @extend_schema(
-        request=s.UploadSerializer, responses={201: OpenApiResponse(description="Stored")}
+        request={"multipart/form-data": s.UploadSerializer},
+        responses={201: s.UploadResponseSerializer},
+        summary="Upload a source file (a new version of its file_path)",
     )
     def post(self, request: Request) -> Response:
         serializer = s.UploadSerializer(data=request.data)
         if "file_content" not in request.FILES:
-            raise APIError(
-                "file_content: this field is required (the file, as multipart form data)."
+            raise InvalidInput.about(
+                "file_content", "this field is required (the file, as multipart form data)."
             )
         serializer.is_valid(raise_exception=True)
-        try:
-            version = services.file_upload(
-                user=request.user,
-                uploaded_file=serializer.validated_data["file_content"],
-                file_name=serializer.validated_data.get("file_name") or None,
-                container=serializer.validated_data.get("container") or "documents",
-            )
-        except ServiceError as exc:
-            raise_service_error(exc)
+        version = services.file_upload(
+            user=request.user,
+            uploaded_file=serializer.validated_data["file_content"],
+            file_name=serializer.validated_data.get("file_name") or None,
+            container=serializer.validated_data.get("container") or "documents",
+        )
         return Response(
             {
                 "message": "File uploaded successfully.",
@@ -79,6 +70,7 @@ class FileUploadApi(APIView):
 
 
 class FileListApi(APIView):
+    @extend_schema(parameters=LIST_PARAMETERS, responses={200: s.FileListSerializer})
     def get(self, request: Request, container: str) -> Response:
         files = selectors.files_list_for_user(request.user, container)
 
@@ -90,7 +82,9 @@ class FileListApi(APIView):
 
 
 class PresignedUrlApi(APIView):
-    @extend_schema(request=s.PresignedUrlSerializer)
+    @extend_schema(
+        request=s.PresignedUrlSerializer, responses={200: s.PresignedUrlResponseSerializer}
+    )
     def post(self, request: Request) -> Response:
         serializer = s.PresignedUrlSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -98,7 +92,7 @@ class PresignedUrlApi(APIView):
         source = selectors.file_get_by_path(request.user, key)
         latest = source.versions.order_by("-version").first() if source else None
         if latest is None:
-            raise APIError("key: not one of your uploaded files.")
+            raise InvalidInput.about("key", "not one of your uploaded files.")
         return Response({"url": file_url(request, latest.storage_key)})
 
 
@@ -126,21 +120,28 @@ class SignedFileApi(APIView):
 
 class DocumentGenerateApi(APIView):
     @extend_schema(
-        request=s.GenerateSerializer, responses={202: OpenApiResponse(description="Accepted")}
+        request=s.GenerateSerializer,
+        responses={202: s.AcceptedSerializer},
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                str,
+                OpenApiParameter.HEADER,
+                description="The same key and body answer the same task_id.",
+            )
+        ],
+        summary="Ask for a document; the work happens in a worker",
     )
     def post(self, request: Request) -> Response:
         if not isinstance(request.data, dict):
-            raise APIError("The request body must be a JSON object.")
+            raise InvalidInput.saying("The request body must be a JSON object.")
         serializer = s.GenerateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            document = services.generation_request(
-                user=request.user,
-                idempotency_key=request.headers.get("Idempotency-Key") or None,
-                **serializer.to_service_kwargs(),
-            )
-        except ServiceError as exc:
-            raise_service_error(exc)
+        document = services.generation_request(
+            user=request.user,
+            idempotency_key=request.headers.get("Idempotency-Key") or None,
+            **serializer.to_service_kwargs(),
+        )
         location = reverse("document_status", args=[document.id])
         return Response(
             {
@@ -154,12 +155,22 @@ class DocumentGenerateApi(APIView):
 
 
 class DocumentStatusApi(APIView):
+    @extend_schema(responses={200: s.StatusSerializer}, summary="A generation's status")
     def get(self, request: Request, document_id: str) -> Response:
         document = selectors.document_status_for_user(request.user, document_id)
         return Response(s.status_payload(document))
 
 
 class DocumentListApi(APIView):
+    @extend_schema(
+        parameters=[
+            *LIST_PARAMETERS,
+            OpenApiParameter("status", str, enum=GeneratedDocument.Status.values),
+            OpenApiParameter("document_set", str, description="A document set's id."),
+        ],
+        responses={200: s.DocumentListSerializer},
+        operation_id="documents_list",
+    )
     def get(self, request: Request) -> Response:
         documents = selectors.documents_list_for_user(
             request.user,
@@ -170,44 +181,29 @@ class DocumentListApi(APIView):
 
 
 class DocumentDownloadApi(APIView):
+    @extend_schema(
+        responses={(200, DOCX_CONTENT_TYPE): OpenApiTypes.BINARY},
+        summary="The generated .docx (409 until the document is complete)",
+    )
     def get(self, request: Request, document_id: str) -> FileResponse:
         document = selectors.document_get_for_user(request.user, document_id)
-        if document.status != GeneratedDocument.Status.COMPLETE or not document.output_key:
-            raise APIError(
-                f"The document is not complete (status {document.status}).",
-                status_code=status.HTTP_409_CONFLICT,
-            )
-        try:
-            handle = default_storage.open(document.output_key, "rb")
-        except Exception as exc:
-            raise APIError("The generated file is missing from storage.", status_code=404) from exc
-        services.document_download_record(user=request.user, document=document)
-        return FileResponse(
-            handle,
-            as_attachment=True,
-            filename=document.file_name,
-            content_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-        )
+        return document_download_response(user=request.user, document=document)
 
 
 class DocumentSectionsApi(APIView):
+    @extend_schema(responses={200: s.TwinSerializer}, summary="The traceability twin")
     def get(self, request: Request, document_id: str) -> Response:
         document = selectors.document_get_for_user(request.user, document_id)
         if document.twin is None:
-            raise APIError(
-                f"The document is not complete (status {document.status}).",
-                status_code=status.HTTP_409_CONFLICT,
-            )
+            raise Conflict.saying(f"The document is not complete (status {document.status}).")
         return Response(document.twin)
 
 
 class DocumentCancelApi(APIView):
+    @extend_schema(request=None, responses={202: s.CancelResponseSerializer})
     def post(self, request: Request, document_id: str) -> Response:
         document = selectors.document_get_for_user(request.user, document_id)
-        try:
-            row = services.generation_cancel(user=request.user, document=document)
-        except ServiceError as exc:
-            raise_service_error(exc)
+        row = services.generation_cancel(user=request.user, document=document)
         return Response(
             {"message": "Cancellation requested.", "task_id": str(row.id), "status": row.status},
             status=status.HTTP_202_ACCEPTED,
@@ -215,20 +211,17 @@ class DocumentCancelApi(APIView):
 
 
 class DocumentRegenerateApi(APIView):
-    @extend_schema(request=s.RegenerateSerializer)
+    @extend_schema(request=s.RegenerateSerializer, responses={202: s.AcceptedSerializer})
     def post(self, request: Request, document_id: str) -> Response:
         document = selectors.document_get_for_user(request.user, document_id)
         serializer = s.RegenerateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            new = services.generation_regenerate(
-                user=request.user,
-                document=document,
-                section_ids=serializer.validated_data["section_ids"],
-                instructions=serializer.validated_data.get("instructions") or "",
-            )
-        except ServiceError as exc:
-            raise_service_error(exc)
+        new = services.generation_regenerate(
+            user=request.user,
+            document=document,
+            section_ids=serializer.validated_data["section_ids"],
+            instructions=serializer.validated_data.get("instructions") or "",
+        )
         return Response(
             {"message": "Regeneration accepted.", "task_id": str(new.id)},
             status=status.HTTP_202_ACCEPTED,
@@ -237,27 +230,30 @@ class DocumentRegenerateApi(APIView):
 
 
 class DocumentSetListApi(APIView):
+    @extend_schema(
+        parameters=LIST_PARAMETERS,
+        responses={200: s.DocumentSetListSerializer},
+        operation_id="document_sets_list",
+    )
     def get(self, request: Request) -> Response:
         sets = selectors.document_sets_list_for_user(request.user)
         return list_response(request, sets, name="document_sets", serialize=s.document_set_item)
 
-    @extend_schema(request=s.DocumentSetCreateSerializer)
+    @extend_schema(request=s.DocumentSetCreateSerializer, responses={201: s.DocumentSetSerializer})
     def post(self, request: Request) -> Response:
         serializer = s.DocumentSetCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            document_set = services.document_set_create(
-                user=request.user,
-                name=serializer.validated_data["document_set_name"],
-                key=serializer.validated_data.get("document_set_key") or None,
-                details=serializer.validated_data.get("details") or "",
-            )
-        except ServiceError as exc:
-            raise_service_error(exc)
+        document_set = services.document_set_create(
+            user=request.user,
+            name=serializer.validated_data["document_set_name"],
+            key=serializer.validated_data.get("document_set_key") or None,
+            details=serializer.validated_data.get("details") or "",
+        )
         return Response(s.document_set_item(document_set), status=status.HTTP_201_CREATED)
 
 
 class DocumentSetDetailApi(APIView):
+    @extend_schema(responses={200: s.DocumentSetDetailSerializer})
     def get(self, request: Request, set_id: str) -> Response:
         document_set = selectors.document_set_get_for_user(request.user, set_id)
         return Response(s.document_set_item(document_set, detailed=True))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 ERROR_MESSAGES: dict[str, str] = {
     "empty_file": "The file is empty. Upload the complete document again.",
-    "invalid_file_type": "The file is not a PDF, Word (.docx) or Excel (.xlsx) document.",
+    "invalid_file_type": "The file is not a PDF, Word (.docx), Excel (.xlsx), RTF (.rtf) or plain-text (.txt, .out) document.",
     "unreadable_document": "The file is damaged or not a valid document. Re-export it and upload it again.",
     "encrypted_document": "The file is password-protected. Remove the password and upload it again.",
     "no_text_found": "No text could be read from the file; it may be a scanned image. Upload a text PDF or run OCR first.",

@@ -16,7 +16,6 @@ exponential back-off on connection errors, timeouts, 429 and 5xx; then ``LLMUnav
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 import urllib.error
@@ -29,6 +28,7 @@ from documents.pipeline import language
 from documents.pipeline.errors import LLMUnavailable
 from documents.pipeline.types import (
     Citation,
+    LLMConfig,
     OutlineSection,
     Paragraph,
     SectionDraft,
@@ -39,63 +39,14 @@ SUPPORT_THRESHOLD = 0.6
 _MARKER_RE = re.compile(r"\s*\[(\d+(?:\s*[,;–-]\s*\d+)*)\]")
 
 
-@dataclass(frozen=True)
-class LLMConfig:
-    base_url: str
-    model: str
-    api_key: str = ""
-    timeout: float = 60.0
-    attempts: int = 3
-    backoff: float = 1.0  # seconds before the 2nd attempt; doubled each time
-    temperature: float = 0.0
-
-    @classmethod
-    def from_settings(cls) -> LLMConfig:
-        """From Django settings when configured, else from the environment (same names)."""
-        values: dict[str, Any] = {}
-        try:
-            from django.conf import settings
-
-            if settings.configured:
-                for name in (
-                    "FOLIO_LLM_BASE_URL",
-                    "FOLIO_LLM_MODEL",
-                    "FOLIO_LLM_API_KEY",
-                    "FOLIO_LLM_TIMEOUT",
-                ):
-                    values[name] = getattr(settings, name, None)
-        except ImportError:  # pragma: no cover - Django is a dependency
-            pass
-        for name in (
-            "FOLIO_LLM_BASE_URL",
-            "FOLIO_LLM_MODEL",
-            "FOLIO_LLM_API_KEY",
-            "FOLIO_LLM_TIMEOUT",
-        ):
-            if not values.get(name):
-                values[name] = os.environ.get(name)
-        base = (values.get("FOLIO_LLM_BASE_URL") or "").strip()
-        if not base:
-            raise LLMUnavailable(
-                "The language-model writer is not configured (FOLIO_LLM_BASE_URL is unset). "
-                "Use the built-in writer or ask the operator to configure it."
-            )
-        timeout = values.get("FOLIO_LLM_TIMEOUT")
-        return cls(
-            base_url=base,
-            model=(values.get("FOLIO_LLM_MODEL") or "default").strip(),
-            api_key=(values.get("FOLIO_LLM_API_KEY") or "").strip(),
-            timeout=float(timeout) if timeout else 60.0,
+def require_config(config: LLMConfig | None) -> LLMConfig:
+    """The configuration the caller gave in ``PipelineInput.llm``, or ``LLMUnavailable``."""
+    if config is None or not config.base_url.strip():
+        raise LLMUnavailable(
+            "The language-model writer is not configured (FOLIO_LLM_BASE_URL is unset). "
+            "Use the built-in writer or ask the operator to configure it."
         )
-
-    @property
-    def endpoint(self) -> str:
-        base = self.base_url.rstrip("/")
-        if base.endswith("/chat/completions"):
-            return base
-        if base.endswith("/v1"):
-            return base + "/chat/completions"
-        return base + "/v1/chat/completions"
+    return config
 
 
 @dataclass(frozen=True)

@@ -1,33 +1,24 @@
-"""Which source headings and document kinds feed which template section.
-
-A template section's *profile* merges three things: the template's own ``hints`` (source kinds,
-source-heading synonyms, keywords, derived/data-fed markers), the section's ``rules`` parameters
-(``source_kind``, ``source_heading``) and the correspondence table in ``data/section_map.json``
-(ICH E3 ↔ classic protocol / TransCelerate CPT / ICH M11 / SAP headings, looked up by the section's
-normalised title). The table is data: supporting a new protocol layout means adding synonyms there,
-not code.
+"""Heading vocabulary: comparing headings, and the lists the pipeline shares.
 
 ``heading_similarity`` compares a source heading with a wanted heading on normalised content words
 (numbering, case, plurals, "patient/subject/participant" and "study/trial" folded together), and on
-letters only, so that PDF text such as "Descripti on of Clinical Study" still matches.
+letters only, so that PDF text such as "Descripti on of Clinical Study" still matches. The word
+lists (generic heading words, equivalents, boilerplate, abbreviation and reference headings,
+sentences to drop, messages of sections with no source) live in ``data/section_map.json``. Where
+a section's content comes from is the content model's business (``concepts``, ``profiles``).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
 from documents.pipeline.language import normalize_alnum
-from documents.pipeline.types import OutlineSection, SourceKind
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
-ALL_KINDS: tuple[SourceKind, ...] = ("protocol", "sap", "results", "other")
-DERIVED_KINDS = ("title_page", "synopsis", "toc", "abbreviations", "discussion", "references")
 
 
 @cache
@@ -127,135 +118,6 @@ def compact_contains(wanted: str, heading: str) -> bool:
     """Letters-only containment, for headings whose words PDF extraction split."""
     cw, ch = compact(wanted), compact(heading)
     return len(cw) >= 8 and cw in ch and len(cw) >= 0.6 * len(ch)
-
-
-@dataclass(frozen=True)
-class SectionProfile:
-    """Everything the writer needs to know about where a section's content comes from."""
-
-    section: OutlineSection
-    kinds: tuple[SourceKind, ...]  # allowed source kinds, preferred first
-    headings: tuple[tuple[str, SourceKind | None], ...]  # (wanted heading, only for this kind)
-    keywords: tuple[str, ...]
-    derived: str | None = None
-    data_fed: bool = False
-    budget_factor: float = 1.0
-    query: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def headings_for(self, kind: SourceKind) -> list[str]:
-        return [h for h, k in self.headings if k is None or k == kind]
-
-
-def _title_key(title: str) -> str:
-    return " ".join(sorted(heading_tokens(title, keep_generic=True)))
-
-
-@cache
-def _entries_by_title() -> dict[str, list[dict[str, Any]]]:
-    index: dict[str, list[dict[str, Any]]] = {}
-    for entry in section_map()["sections"]:
-        for title in entry["titles"]:
-            index.setdefault(_title_key(title), []).append(entry)
-    return index
-
-
-@lru_cache(maxsize=4096)
-def map_entry(title: str) -> dict[str, Any] | None:
-    """The correspondence-table entry for a section title (exact, else a close title)."""
-    key = _title_key(title)
-    found = _entries_by_title().get(key)
-    if found:
-        return found[0]
-    best: tuple[float, dict[str, Any] | None] = (0.0, None)
-    for entry in section_map()["sections"]:
-        for t in entry["titles"]:
-            score = heading_similarity(t, title)
-            if score > best[0]:
-                best = (score, entry)
-    return best[1] if best[0] >= 0.9 else None
-
-
-def _rule_params(rules: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    out = []
-    for rule in rules or ():
-        if not isinstance(rule, dict):
-            continue
-        params = rule.get("parameters")
-        out.append(params if isinstance(params, dict) else rule)
-    return out
-
-
-def _as_list(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [value]
-    return [str(v) for v in value if v]
-
-
-def profile_for(section: OutlineSection) -> SectionProfile:
-    hints = section.hints or {}
-    entry = map_entry(section.title) or {}
-    derived = hints.get("derived") or entry.get("derived")
-    data_fed = bool(hints.get("data_fed", entry.get("data_fed", False)))
-    kinds_hint = [k for k in _as_list(hints.get("source_kinds")) if k in ALL_KINDS]
-    kinds_entry = [k for k in _as_list(entry.get("source_kinds")) if k in ALL_KINDS]
-    if kinds_hint == ["results"]:
-        data_fed = True
-    headings: list[tuple[str, SourceKind | None]] = [(section.title, None)]
-    for h in _as_list(hints.get("source_headings")):
-        headings.append((h, None))
-    entry_headings = entry.get("source_headings", {})
-    if isinstance(entry_headings, list):
-        entry_headings = {"any": entry_headings}
-    for kind, hs in entry_headings.items():
-        for h in hs:
-            headings.append((h, None if kind == "any" else kind))
-    keywords = _as_list(hints.get("keywords")) + _as_list(entry.get("keywords"))
-    rule_kinds: list[str] = []
-    for params in _rule_params(section.rules):
-        for h in _as_list(params.get("source_heading")):
-            headings.insert(0, (h, None))
-        rule_kinds += [k for k in _as_list(params.get("source_kind")) if k in ALL_KINDS]
-    if data_fed:
-        kinds: list[str] = ["results"]
-    elif rule_kinds:
-        kinds = rule_kinds
-    else:
-        # Results only when the template asks for them (a protocol section never takes a table
-        # of results by accident).
-        kinds = kinds_hint or [k for k in kinds_entry if k != "results"] or ["protocol", "sap"]
-        # A source the classifier could not place is still better than nothing.
-        if "other" not in kinds:
-            kinds.append("other")
-    seen: set[tuple[str, SourceKind | None]] = set()
-    unique_headings = []
-    for h, k in headings:
-        key = (h.strip().lower(), k)
-        if h.strip() and key not in seen:
-            seen.add(key)
-            unique_headings.append((h.strip(), k))
-    query = " ".join(
-        part
-        for part in (
-            section.title,
-            section.synopsis,
-            section.instructions,
-            " ".join(keywords),
-        )
-        if part
-    )
-    return SectionProfile(
-        section=section,
-        kinds=tuple(dict.fromkeys(kinds)),  # type: ignore[arg-type]
-        headings=tuple(unique_headings),
-        keywords=tuple(dict.fromkeys(keywords)),
-        derived=derived if derived in DERIVED_KINDS else None,
-        data_fed=data_fed,
-        budget_factor=float(entry.get("budget", hints.get("budget", 1.0)) or 1.0),
-        query=query,
-    )
 
 
 def needs_parent(title: str) -> bool:

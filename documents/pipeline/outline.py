@@ -1,8 +1,9 @@
 """The Outline step: turn an outline snapshot (plain dicts) into the pipeline's sections.
 
-The snapshot comes from a template (documents/services.py) or from a request's
-``generic_mrt_outline_full``. With ``selected`` only those sections are written; with
-``regenerate`` only those are written again and every other one is reused as it was.
+The snapshot comes from a template (``templates_app.selectors.template_outline``) or from a
+request's ``generic_mrt_outline_full``; ``run.py`` calls this as its Outline step. With
+``selected`` only those sections are written; with ``regenerate`` only those are written again
+and every other one is reused as it was.
 """
 
 from __future__ import annotations

@@ -14,65 +14,13 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from documents.pipeline import language, mapping
-from documents.pipeline.types import Citation, ExtractedSource, SectionDraft
+from documents.pipeline import language
+from documents.pipeline.citations import verify_citation
+from documents.pipeline.profiles import e3_entry
+from documents.pipeline.types import ExtractedSource, SectionDraft
 
 _NUMBER_RE = re.compile(r"\d{1,3}(?:,\d{3})+(?!\d)|\d+(?:\.\d+)*")
 MAX_EXAMPLES = 10
-
-_cache: dict[int, tuple[ExtractedSource, dict[str, Any]]] = {}
-
-
-def _prepared(src: ExtractedSource) -> dict[str, Any]:
-    """Normalised page and location texts of a source, computed once per source object."""
-    hit = _cache.get(id(src))
-    if hit is not None and hit[0] is src:
-        return hit[1]
-    from documents.pipeline.writer import location_texts
-
-    data: dict[str, Any] = {
-        "pages": [language.normalize_alnum(p) for p in src.pages],
-        "locations": {
-            loc: [language.normalize_alnum(t) for t in texts]
-            for loc, texts in location_texts(src).items()
-        },
-    }
-    if len(_cache) > 64:
-        _cache.clear()
-    _cache[id(src)] = (src, data)
-    return data
-
-
-def _source_for(citation: Citation, sources: Sequence[ExtractedSource]) -> ExtractedSource | None:
-    for src in sources:
-        if src.file_path == citation.file_path:
-            return src
-    for src in sources:
-        if src.file_name == citation.file_name:
-            return src
-    return None
-
-
-def verify_citation(citation: Citation, sources: Sequence[ExtractedSource]) -> bool:
-    """True when the quote lies on the cited page or in the cited block (letters, digits only)."""
-    src = _source_for(citation, sources)
-    if src is None:
-        return False
-    quote = language.normalize_alnum(citation.quote)
-    if not quote:
-        return False
-    data = _prepared(src)
-    if citation.page is not None:
-        pages = data["pages"]
-        if pages:
-            return 1 <= citation.page <= len(pages) and quote in pages[citation.page - 1]
-        # A paged source without page texts: the blocks of that page.
-        return any(
-            quote in language.normalize_alnum(b.text) for b in src.blocks if b.page == citation.page
-        )
-    if citation.block is not None:
-        return any(quote in t for t in data["locations"].get(citation.block, []))
-    return False
 
 
 def _numbers(text: str) -> list[str]:
@@ -108,7 +56,7 @@ def source_numbers(sources: Sequence[ExtractedSource]) -> set[str]:
 
 
 def _derived(draft: SectionDraft) -> str | None:
-    entry = mapping.map_entry(draft.title)
+    entry = e3_entry(draft.title)
     return entry.get("derived") if entry else None
 
 
@@ -237,7 +185,9 @@ def quality_report(
     repeated_occurrences = sum(len(secs) for secs in where.values() if len(secs) > 1)
 
     source_words = sum(len(b.text.split()) for s in sources for b in s.blocks)
+    warnings = _warnings(drafts, sources, states)
     return {
+        "warnings": warnings,
         "sections_total": len(drafts),
         "sections_generated": states.get("generated", 0),
         "sections_no_source": states.get("no_source", 0),
@@ -266,6 +216,59 @@ def quality_report(
         "words_total": words_total,
         "source_words_total": source_words,
     }
+
+
+# A draft with this share of its written sections empty says so plainly.
+MOSTLY_EMPTY = 0.75
+
+
+def _warnings(
+    drafts: Sequence[SectionDraft], sources: Sequence[ExtractedSource], states: Counter[str]
+) -> list[str]:
+    """What the writer of the draft must know before reading it (also in the status, the
+    portal's document page and the report's QC appendix)."""
+    from documents.pipeline import results
+
+    out: list[str] = []
+    asked = states.get("generated", 0) + states.get("no_source", 0)
+    empty = states.get("no_source", 0)
+    if asked and empty / asked >= MOSTLY_EMPTY:
+        out.append(
+            f"The sources held almost nothing for this template: {empty} of {asked} sections "
+            "have no source. Check that the right files and template were chosen."
+        )
+    shown = {t.title for d in drafts for t in d.tables}
+    outputs = results.collect(sources)
+    unplaced = [
+        t
+        for t in outputs
+        if not any(title.startswith(t.caption) for title in shown)
+        and not any(
+            f"{t.kind} {t.number}" in row for d in drafts for tb in d.tables for row in tb.rows
+        )
+    ]
+    if unplaced:
+        names = ", ".join(f"{t.kind} {t.number}" for t in unplaced[:12])
+        out.append(f"Results outputs found but not placed in any section: {names}.")
+    waiting = [
+        d
+        for d in drafts
+        if d.state == "no_source" and any("results data" in p.text for p in d.paragraphs)
+    ]
+    if waiting and not any(s.kind == "results" for s in sources):
+        out.append(
+            f"No results file was given: {len(waiting)} results sections (study patients, "
+            "efficacy, safety) are empty and say so."
+        )
+    if any(s.kind == "results" for s in sources) and not outputs:
+        out.append(
+            "A results file was given but no results table (Table 14.x, Listing 16.x) was "
+            "recognised in it; its text was placed by its headings only."
+        )
+    for src in sources:
+        for w in getattr(src, "warnings", ()) or ():
+            out.append(f"{src.file_name}: {w}")
+    return out
 
 
 def _top_number(number: str) -> int | None:

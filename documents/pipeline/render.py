@@ -35,7 +35,9 @@ from docx.oxml import OxmlElement, parse_xml
 from docx.oxml.ns import nsdecls, qn
 from docx.shared import Pt
 
-from documents.pipeline import language, mapping
+from documents.pipeline import language
+from documents.pipeline.profiles import e3_entry
+from documents.pipeline.twin import interleaved
 from documents.pipeline.types import (
     Citation,
     ExtractedSource,
@@ -216,7 +218,7 @@ class _Writer:
         return self.run(" [" + ", ".join(_compress(sorted(numbers))) + "]", small=True, grey=True)
 
     def table(
-        self, rows: Sequence[Sequence[str]], *, header: bool, bold_first_column: bool = False
+        self, rows: Sequence[Sequence[str]], *, header_rows: int, bold_first_column: bool = False
     ) -> None:
         width = max((len(r) for r in rows), default=0)
         if not width:
@@ -250,7 +252,7 @@ class _Writer:
             out.append("<w:tr>")
             for c_idx in range(width):
                 text = row[c_idx] if c_idx < len(row) else ""
-                bold = (header and r_idx == 0) or (bold_first_column and c_idx == 0)
+                bold = r_idx < header_rows or (bold_first_column and c_idx == 0)
                 paras = "".join(
                     f"<w:p>{self.run(line, bold=bold) if line else ''}</w:p>"
                     for line in (text.split("\n") or [""])
@@ -293,7 +295,7 @@ class _Writer:
                 )
                 for fact in facts
             ]
-            self.table(rows, header=True)
+            self.table(rows, header_rows=1)
         self.page_break()
 
     def paragraph(self, para: Paragraph, list_level: int = 0) -> None:
@@ -344,7 +346,7 @@ class _Writer:
                 self.run(table.title, bold=True),
                 style="Caption" if "Caption" in self._styles else None,
             )
-        self.table(table.rows, header=_looks_like_header(table), bold_first_column=synopsis)
+        self.table(table.rows, header_rows=table.header_rows or 0, bold_first_column=synopsis)
         marker = self.marker(table.citations)
         if marker:
             self.para(marker)
@@ -357,10 +359,15 @@ class _Writer:
         if draft.state == "skipped":
             return
         kinds: list[str] = []
-        for para in draft.paragraphs:
+        synopsis = (e3_entry(draft.title) or {}).get("derived") == "synopsis"
+        for item in interleaved(draft):
+            if isinstance(item, Table):
+                kinds = []
+                self.source_table(item, synopsis=synopsis)
+                continue
             level = 0
-            if para.style == "list":
-                kind = _label_kind(para.list_label)
+            if item.style == "list":
+                kind = _label_kind(item.list_label)
                 if kind in kinds:
                     del kinds[kinds.index(kind) + 1 :]
                 else:
@@ -368,10 +375,7 @@ class _Writer:
                 level = len(kinds) - 1
             else:
                 kinds = []
-            self.paragraph(para, level)
-        synopsis = (mapping.map_entry(draft.title) or {}).get("derived") == "synopsis"
-        for table in draft.tables:
-            self.source_table(table, synopsis=synopsis)
+            self.paragraph(item, level)
 
     def sources_list(self) -> None:
         self.heading("List of Sources and References", 1)
@@ -416,7 +420,7 @@ class _Writer:
             ),
         ]
         self.table(
-            [("Check", "Result")] + [(k, str(v)) for k, v in rows if v is not None], header=True
+            [("Check", "Result")] + [(k, str(v)) for k, v in rows if v is not None], header_rows=1
         )
         for key, label in (
             ("no_source_sections", "Sections without source content"),
@@ -472,7 +476,7 @@ def render_docx(
         (
             k
             for k, d in enumerate(drafts)
-            if k in visible and (mapping.map_entry(d.title) or {}).get("derived") == "toc"
+            if k in visible and (e3_entry(d.title) or {}).get("derived") == "toc"
         ),
         None,
     )
@@ -552,13 +556,6 @@ def _key_facts(sources: Sequence[ExtractedSource]) -> list[KeyFact]:
                 )
             )
     return out
-
-
-def _looks_like_header(table: Table) -> bool:
-    if len(table.rows) < 2:
-        return False
-    first = table.rows[0]
-    return all(len(c) < 40 for c in first) and not any(re.search(r"\d{2,}", c) for c in first)
 
 
 def _describe(value: Any) -> str:

@@ -2,8 +2,9 @@
 
 ``run_pipeline`` is called by the RQ job and by ``manage.py generate``. It reports progress through
 ``report(step, percent, sections_done=None, sections_total=None)`` (never decreasing) and checks
-``is_cancelled()`` at every step boundary. It knows nothing of the database: extraction results are
-cached through the ``cache`` object the caller passes (keyed by sha256 and extractor version).
+``is_cancelled()`` at every step boundary. It knows nothing of the database or of Django: its
+limits and LLM configuration come in ``PipelineInput``, and extraction results are cached through
+the ``cache`` object the caller passes (keyed by sha256 and extractor version).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Protocol
 
 from documents.pipeline import classify, extract, ingest, orchestrate, qc, render
 from documents.pipeline.errors import Cancelled
+from documents.pipeline.outline import build_outline
 from documents.pipeline.types import (
     CancelCheck,
     ExtractedSource,
@@ -22,16 +24,17 @@ from documents.pipeline.types import (
     PipelineResult,
     ProgressCallback,
     SourceDescriptor,
+    Step,
 )
 
 # Share of the progress bar each step ends at.
 STEP_END = {
-    "Extract": 35,
-    "Classify": 40,
-    "Ingest": 50,
-    "Outline": 55,
-    "Orchestrate": 90,
-    "Generate": 100,
+    Step.EXTRACT: 35,
+    Step.CLASSIFY: 40,
+    Step.INGEST: 50,
+    Step.OUTLINE: 55,
+    Step.ORCHESTRATE: 90,
+    Step.GENERATE: 100,
 }
 
 
@@ -59,13 +62,13 @@ def run_pipeline(
 ) -> PipelineResult:
     cache = cache or NoCache()
 
-    def boundary(step: str) -> None:
+    def boundary(step: Step) -> None:
         if is_cancelled():
             raise Cancelled()
-        report(step, STEP_END[step] if step != "Extract" else 0)
+        report(step, STEP_END[step] if step != Step.EXTRACT else 0)
 
     # 1. Extract: each source once; unchanged files (same sha256) come from the cache.
-    boundary("Extract")
+    boundary(Step.EXTRACT)
     extracted: list[ExtractedSource] = []
     total = max(1, len(inp.sources))
     for i, desc in enumerate(inp.sources):
@@ -73,37 +76,46 @@ def run_pipeline(
             raise Cancelled()
         cached = cache.get(desc)
         if cached is None:
-            cached = extract.extract_text(desc)
+            cached = extract.extract_text(desc, limits=inp.limits)
             cache.put(cached)
         # The cached record may carry another upload's path and name: re-label it.
         extracted.append(replace(cached, file_path=desc.file_path, file_name=desc.file_name))
-        report("Extract", int(STEP_END["Extract"] * (i + 1) / total))
+        report(Step.EXTRACT, int(STEP_END[Step.EXTRACT] * (i + 1) / total))
 
     # 2. Classify: protocol / sap / results / other, and the key facts of the study.
-    boundary("Classify")
+    boundary(Step.CLASSIFY)
     classified = tuple(classify.classify_source(src) for src in extracted)
     classified = classify.attach_key_facts(classified)
-    report("Classify", STEP_END["Classify"])
+    report(Step.CLASSIFY, STEP_END[Step.CLASSIFY])
 
     # 3. Ingest: chunks that know their file, page or block, and heading path; a BM25 index.
-    boundary("Ingest")
+    boundary(Step.INGEST)
     chunks = ingest.chunk_text(classified)
     index = ingest.build_index(chunks)
-    report("Ingest", STEP_END["Ingest"])
+    report(Step.INGEST, STEP_END[Step.INGEST])
 
-    # 4. Outline: already resolved by the caller (template snapshot or generic outline).
-    boundary("Outline")
+    # 4. Outline: the sections to write (or reuse), from the snapshot and the chosen sections.
+    boundary(Step.OUTLINE)
+    if inp.outline_snapshot:
+        inp = replace(
+            inp,
+            outline=build_outline(
+                inp.outline_snapshot,
+                selected=inp.selected_section_ids,
+                regenerate=inp.regenerate_section_ids,
+            ),
+        )
     outline = inp.outline
     selected_total = sum(1 for s in outline if s.selected)
-    report("Outline", STEP_END["Outline"], sections_done=0, sections_total=selected_total)
+    report(Step.OUTLINE, STEP_END[Step.OUTLINE], sections_done=0, sections_total=selected_total)
 
     # 5. Orchestrate: write each selected section from its sources.
-    boundary("Orchestrate")
-    start, end = STEP_END["Outline"], STEP_END["Orchestrate"]
+    boundary(Step.ORCHESTRATE)
+    start, end = STEP_END[Step.OUTLINE], STEP_END[Step.ORCHESTRATE]
 
     def section_done(done: int) -> None:
         pct = start + int((end - start) * done / max(1, selected_total))
-        report("Orchestrate", pct, sections_done=done, sections_total=selected_total)
+        report(Step.ORCHESTRATE, pct, sections_done=done, sections_total=selected_total)
 
     drafts = orchestrate.write_sections(
         inp,
@@ -115,7 +127,7 @@ def run_pipeline(
     )
 
     # 6. Generate: the QC report, then the .docx.
-    boundary("Generate")
+    boundary(Step.GENERATE)
     report_qc = qc.quality_report(drafts, classified)
     if output_path is None:
         fd, output_path = tempfile.mkstemp(suffix=".docx", prefix="folio-")
@@ -127,5 +139,5 @@ def run_pipeline(
         inp=inp,
         path=output_path,
     )
-    report("Generate", STEP_END["Generate"])
+    report(Step.GENERATE, STEP_END[Step.GENERATE])
     return PipelineResult(sections=drafts, sources=classified, qc=report_qc, docx_path=output_path)

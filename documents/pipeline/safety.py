@@ -4,7 +4,8 @@ pypdf, python-docx and openpyxl are not written for hostile input: they have no 
 python-docx and openpyxl read whole zip members into memory, and this machine's Python 3.11.7
 lacks the CVE-2024-0450 fix for overlapping zip entries. This module is the boundary:
 
-- ``detect_file_type`` decides pdf / docx / xlsx from the extension *and* the magic bytes;
+- ``detect_file_type`` decides pdf / docx / xlsx / rtf / txt / out from the extension *and*
+  the content (magic bytes; RTF's ``{\\rtf`` header; plain text without NUL bytes);
 - ``check_ooxml_zip`` reads the zip central directory itself (ZIP64 included) and rejects bombs,
   overlapping entries, traversal names, DTDs and missing main parts before any parser runs;
 - ``sanitize_text`` removes characters the .docx writer and PostgreSQL refuse;
@@ -32,60 +33,12 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from documents.pipeline.errors import GenerationError, SourceError
+from documents.pipeline.types import Limits
 
 T = TypeVar("T")
-FileType = Literal["pdf", "docx", "xlsx"]
+FileType = Literal["pdf", "docx", "xlsx", "rtf", "txt", "out"]
 
 MB = 1024 * 1024
-
-
-# --------------------------------------------------------------------------------------------
-# Limits
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Resource limits for one source file; defaults match portal/settings.py."""
-
-    max_zip_entries: int = 2000
-    max_zip_member_mb: int = 100
-    max_zip_total_mb: int = 300
-    max_zip_ratio: int = 200
-    max_pdf_pages: int = 2000
-    max_extracted_chars: int = 20_000_000
-    extract_timeout: float = 120.0
-    extract_memory_mb: int = 1536
-    # Paragraphs and table rows of a DOCX (not a setting): a 2,000-page protocol has ~40,000;
-    # 400,000 tiny paragraphs compress well under every zip limit yet take minutes to read.
-    max_blocks: int = 100_000
-
-    @classmethod
-    def from_settings(cls) -> Limits:
-        """The limits from django.conf.settings when Django is configured, else the defaults."""
-        try:
-            from django.conf import settings
-
-            configured = settings.configured
-        except Exception:  # Django absent or its settings broken: the defaults are safe
-            return cls()
-        if not configured:
-            return cls()
-        defaults = cls()
-
-        def value(name: str, default: Any) -> Any:
-            got = getattr(settings, name, None)
-            return type(default)(got) if got is not None else default
-
-        return cls(
-            max_zip_entries=value("FOLIO_MAX_ZIP_ENTRIES", defaults.max_zip_entries),
-            max_zip_member_mb=value("FOLIO_MAX_ZIP_MEMBER_MB", defaults.max_zip_member_mb),
-            max_zip_total_mb=value("FOLIO_MAX_ZIP_TOTAL_MB", defaults.max_zip_total_mb),
-            max_zip_ratio=value("FOLIO_MAX_ZIP_RATIO", defaults.max_zip_ratio),
-            max_pdf_pages=value("FOLIO_MAX_PDF_PAGES", defaults.max_pdf_pages),
-            max_extracted_chars=value("FOLIO_MAX_EXTRACTED_CHARS", defaults.max_extracted_chars),
-            extract_timeout=value("FOLIO_EXTRACT_TIMEOUT", defaults.extract_timeout),
-            extract_memory_mb=value("FOLIO_EXTRACT_MEMORY_MB", defaults.extract_memory_mb),
-        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -117,7 +70,14 @@ def sanitize_text(s: str) -> str:
 # --------------------------------------------------------------------------------------------
 # File type detection
 
-_EXTENSIONS: dict[str, FileType] = {".pdf": "pdf", ".docx": "docx", ".xlsx": "xlsx"}
+_EXTENSIONS: dict[str, FileType] = {
+    ".pdf": "pdf",
+    ".docx": "docx",
+    ".xlsx": "xlsx",
+    ".rtf": "rtf",
+    ".txt": "txt",
+    ".out": "out",
+}
 _OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ENCRYPTED_PACKAGE = "EncryptedPackage".encode("utf-16-le")
 _MAIN_PART = {"docx": "word/document.xml", "xlsx": "xl/workbook.xml"}
@@ -127,7 +87,8 @@ _HEAD_BYTES = 1024
 def detect_file_type(
     path_or_bytes_head: str | os.PathLike[str] | bytes, file_name: str
 ) -> FileType:
-    """Return "pdf", "docx" or "xlsx" when the extension and the content agree.
+    """Return "pdf", "docx", "xlsx", "rtf", "txt" or "out" when the extension and the content
+    agree.
 
     ``path_or_bytes_head`` is a path to the file or its first bytes (at least 1 KB when there are
     that many; with bytes, the zip's main part cannot be checked, only the zip signature).
@@ -154,6 +115,14 @@ def detect_file_type(
         if b"%PDF-" not in head[:_HEAD_BYTES]:
             raise SourceError(file_name, "invalid_file_type")
         return "pdf"
+    if kind == "rtf":
+        if not head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{\\rtf"):
+            raise SourceError(file_name, "invalid_file_type")
+        return "rtf"
+    if kind in ("txt", "out"):
+        if not _looks_like_text(head):
+            raise SourceError(file_name, "invalid_file_type")
+        return kind
     # OOXML
     if head.startswith(_OLE2_MAGIC):
         # Password-protected .docx/.xlsx are OLE2 containers with an EncryptedPackage stream;
@@ -174,6 +143,14 @@ def detect_file_type(
         ):
             raise SourceError(file_name, "invalid_file_type")
     return kind
+
+
+def _looks_like_text(head: bytes) -> bool:
+    """Plain text: no NUL byte, no other format's signature, few control characters."""
+    if b"\x00" in head or head.startswith((_OLE2_MAGIC, b"PK\x03\x04", b"%PDF-", b"{\\rtf")):
+        return False
+    controls = sum(1 for b in head if b < 32 and b not in (9, 10, 12, 13))
+    return controls <= 0.05 * len(head)
 
 
 def _ole2_is_encrypted_package(path: str | None, head: bytes) -> bool:
@@ -393,7 +370,7 @@ def check_ooxml_zip(
     traversal or absolute names, duplicate names, encryption and compression methods, a DOCTYPE
     in any XML part, and that the package's main part is a .docx (or .xlsx) main part.
     """
-    limits = limits or Limits.from_settings()
+    limits = limits or Limits()
     entries = read_central_directory(path, file_name=file_name, max_entries=limits.max_zip_entries)
     if not entries:
         raise SourceError(file_name, "unreadable_document")

@@ -1,4 +1,6 @@
-"""The traceability twin (CONTRACT §5): sections with paragraphs, tables and citations as JSON.
+"""The traceability twin as JSON: sections with paragraphs, tables and citations.
+
+Its shape is docs/api.md, "The traceability twin".
 
 Also the reverse, so that a regeneration can reuse the previous version's sections unchanged.
 """
@@ -46,12 +48,44 @@ def section_to_dict(draft: SectionDraft) -> dict[str, Any]:
         "tables": [
             {
                 "title": t.title,
+                "header_rows": t.header_rows,
                 "rows": [[str(cell) for cell in row] for row in t.rows],
                 "citations": [c.as_dict() for c in t.citations],
+                **({} if t.after_paragraphs is None else {"after_paragraphs": t.after_paragraphs}),
             }
             for t in draft.tables
         ],
     }
+
+
+def interleaved(draft: SectionDraft) -> list[Paragraph | Table]:
+    """The section's paragraphs and tables in reading order: each table after the number of
+    paragraphs its ``after_paragraphs`` says (after all of them when it says nothing)."""
+    out: list[Paragraph | Table] = []
+    pending = sorted(
+        enumerate(draft.tables),
+        key=lambda kt: (
+            kt[1].after_paragraphs if kt[1].after_paragraphs is not None else len(draft.paragraphs),
+            kt[0],
+        ),
+    )
+    k = 0
+    for n in range(len(draft.paragraphs) + 1):
+        while (
+            k < len(pending)
+            and (
+                pending[k][1].after_paragraphs
+                if pending[k][1].after_paragraphs is not None
+                else len(draft.paragraphs)
+            )
+            <= n
+        ):
+            out.append(pending[k][1])
+            k += 1
+        if n < len(draft.paragraphs):
+            out.append(draft.paragraphs[n])
+    out.extend(t for _k, t in pending[k:])
+    return out
 
 
 def section_from_dict(data: dict[str, Any]) -> SectionDraft:
@@ -77,6 +111,8 @@ def section_from_dict(data: dict[str, Any]) -> SectionDraft:
                 title=t.get("title", ""),
                 rows=tuple(tuple(str(c) for c in row) for row in t.get("rows", [])),
                 citations=tuple(citation_from_dict(c) for c in t.get("citations", [])),
+                header_rows=t.get("header_rows"),  # absent in twins made before it existed
+                after_paragraphs=t.get("after_paragraphs"),
             )
             for t in data.get("tables", [])
         ),

@@ -28,6 +28,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from documents.pipeline import language, mapping
+from documents.pipeline.citations import QuoteLocator
 from documents.pipeline.language import normalize_alnum
 from documents.pipeline.types import (
     Block,
@@ -39,217 +40,6 @@ from documents.pipeline.types import (
 
 MAX_TABLE_ROWS = 80
 NEAR_DUP_JACCARD = 0.8
-
-# ---------------------------------------------------------------- locations and quotes
-
-
-def location_texts(src: ExtractedSource) -> dict[int, list[str]]:
-    """DOCX/XLSX location (1-based block index) → the texts a quote at that location may lie in.
-
-    A paragraph's location holds its text. A table block whose ``block`` is b holds its rows at
-    b, b+1, ... (one location per row, CONTRACT §5), each row's cells joined; the whole table text
-    is accepted at b as well, whichever way an extractor numbered it.
-    """
-    texts: dict[int, list[str]] = {}
-    for b in src.blocks:
-        if b.block is None:
-            continue
-        if b.kind == "table" and b.rows:
-            for i, row in enumerate(b.rows):
-                texts.setdefault(b.block + i, []).append(" ".join(row))
-            texts.setdefault(b.block, []).append(b.text)
-        else:
-            texts.setdefault(b.block, []).append(b.text)
-    return texts
-
-
-def _widen(source: str, start: int, end: int, sentence: str) -> str:
-    """``source[start:end]`` (first to last letter or digit of the match) extended over the
-    sentence's own leading and trailing punctuation ("(", "“", ".", ")."), as the source has it."""
-    stripped = sentence.strip()
-    head = stripped[: len(stripped) - len(stripped.lstrip("([{\"'“‘"))]
-    tail = stripped[len(stripped.rstrip(".!?:;,)]}\"'”’%")) :]
-    for ch in reversed(head):
-        if start > 0 and source[start - 1] == ch:
-            start -= 1
-        else:
-            break
-    for ch in tail:
-        if end < len(source) and source[end] == ch:
-            end += 1
-        else:
-            break
-    return source[start:end]
-
-
-class QuoteLocator:
-    """Finds where a sentence lies in its source and returns verifiable citations for it."""
-
-    def __init__(self, sources: Sequence[ExtractedSource]) -> None:
-        self.sources = list(sources)
-        self._pages: dict[tuple[int, int], tuple[str, list[int]]] = {}
-        self._locs: dict[int, dict[int, list[str]]] = {}
-        self._anchors: dict[tuple[int, int, int], int] = {}
-
-    def _page(self, s_idx: int, page: int) -> tuple[str, list[int]] | None:
-        src = self.sources[s_idx]
-        if page < 1 or page > len(src.pages):
-            return None
-        key = (s_idx, page)
-        if key not in self._pages:
-            self._pages[key] = language.alnum_with_map(src.pages[page - 1])
-        return self._pages[key]
-
-    def _cite(self, s_idx: int, page: int | None, block: int | None, quote: str) -> Citation:
-        src = self.sources[s_idx]
-        return Citation(
-            file_path=src.file_path,
-            file_name=src.file_name,
-            page=page,
-            block=block,
-            quote=quote.strip(),
-        )
-
-    def locate(self, s_idx: int, block: Block, text: str) -> list[Citation]:
-        """Citations (usually one; two when the text crosses a page break) or [] if not found."""
-        src = self.sources[s_idx]
-        norm = normalize_alnum(text)
-        if not norm:
-            return []
-        if src.pages:
-            return self._locate_pdf(s_idx, block, text, norm)
-        return self._locate_blocks(s_idx, block, text, norm)
-
-    def _locate_pdf(self, s_idx: int, block: Block, text: str, norm: str) -> list[Citation]:
-        src = self.sources[s_idx]
-        start_page = block.page or 1
-        candidates = [start_page, start_page + 1, start_page - 1]
-        if block.page is None:
-            candidates = list(range(1, len(src.pages) + 1))
-        for page in candidates:
-            data = self._page(s_idx, page)
-            if data is None:
-                continue
-            pnorm, pmap = data
-            # Prefer the occurrence inside the block itself over an earlier one on the page.
-            i = -1
-            if page == start_page:
-                anchor = self._anchor(s_idx, page, block)
-                if anchor >= 0:
-                    i = pnorm.find(norm, anchor)
-            if i < 0:
-                i = pnorm.find(norm)
-            if i >= 0:
-                quote = _widen(src.pages[page - 1], pmap[i], pmap[i + len(norm) - 1] + 1, text)
-                return [self._cite(s_idx, page, None, quote)]
-        # Across a page break: the longest prefix on the page, the rest on the next page(s).
-        for page in candidates[:2]:
-            cites = self._locate_across(s_idx, page, norm)
-            if cites:
-                return cites
-        return []
-
-    def _anchor(self, s_idx: int, page: int, block: Block) -> int:
-        key = (s_idx, page, block.index)
-        if key not in self._anchors:
-            data = self._page(s_idx, page)
-            head = normalize_alnum(block.text)[:40]
-            self._anchors[key] = data[0].find(head) if data is not None and len(head) >= 8 else -1
-        return self._anchors[key]
-
-    def _locate_across(self, s_idx: int, page: int, norm: str) -> list[Citation]:
-        src = self.sources[s_idx]
-        data = self._page(s_idx, page)
-        if data is None:
-            return []
-        pnorm, pmap = data
-        anchor = norm[: min(24, len(norm))]
-        if len(anchor) < 12:
-            return []
-        best_len, best_at = 0, -1
-        at = pnorm.find(anchor)
-        while at >= 0:
-            n = len(anchor)
-            while at + n < len(pnorm) and n < len(norm) and pnorm[at + n] == norm[n]:
-                n += 1
-            if n > best_len:
-                best_len, best_at = n, at
-            at = pnorm.find(anchor, at + 1)
-        if best_at < 0 or best_len >= len(norm):
-            return []
-        first = src.pages[page - 1][pmap[best_at] : pmap[best_at + best_len - 1] + 1]
-        rest = norm[best_len:]
-        cites = [self._cite(s_idx, page, None, first)]
-        nxt = page + 1
-        while rest and nxt <= len(src.pages):
-            ndata = self._page(s_idx, nxt)
-            if ndata is None:
-                return []
-            nnorm, nmap = ndata
-            j = nnorm.find(rest)
-            if j >= 0:
-                cites.append(
-                    self._cite(
-                        s_idx, nxt, None, src.pages[nxt - 1][nmap[j] : nmap[j + len(rest) - 1] + 1]
-                    )
-                )
-                return cites
-            # The rest may itself continue over another break.
-            sub = rest[: min(24, len(rest))]
-            j = nnorm.find(sub)
-            if j < 0:
-                return []
-            n = len(sub)
-            while j + n < len(nnorm) and n < len(rest) and nnorm[j + n] == rest[n]:
-                n += 1
-            cites.append(
-                self._cite(s_idx, nxt, None, src.pages[nxt - 1][nmap[j] : nmap[j + n - 1] + 1])
-            )
-            rest = rest[n:]
-            nxt += 1
-        return cites if not rest else []
-
-    def _locate_blocks(self, s_idx: int, block: Block, text: str, norm: str) -> list[Citation]:
-        if s_idx not in self._locs:
-            self._locs[s_idx] = location_texts(self.sources[s_idx])
-        locs = self._locs[s_idx]
-        if block.block is None:
-            return []
-        order = [block.block]
-        if block.kind == "table" and block.rows:
-            order = [block.block + i for i in range(len(block.rows))] + [block.block]
-        for loc in order:
-            for candidate in locs.get(loc, []):
-                cnorm, cmap = language.alnum_with_map(candidate)
-                i = cnorm.find(norm)
-                if i >= 0:
-                    quote = _widen(candidate, cmap[i], cmap[i + len(norm) - 1] + 1, text)
-                    return [self._cite(s_idx, None, loc, quote)]
-        return []
-
-    def locate_row(self, s_idx: int, block: Block, row_index: int) -> list[Citation]:
-        """A citation for one table row (its cells joined), or [] when it cannot be verified."""
-        row = block.rows[row_index]
-        text = " ".join(c for c in row if c)
-        if not normalize_alnum(text):
-            return []
-        src = self.sources[s_idx]
-        if src.pages:
-            return self._locate_pdf(s_idx, block, text, normalize_alnum(text))
-        if block.block is None:
-            return []
-        if s_idx not in self._locs:
-            self._locs[s_idx] = location_texts(src)
-        loc = block.block + row_index
-        norm = normalize_alnum(text)
-        for candidate in self._locs[s_idx].get(loc, []):
-            cnorm, cmap = language.alnum_with_map(candidate)
-            i = cnorm.find(norm)
-            if i >= 0:
-                quote = _widen(candidate, cmap[i], cmap[i + len(norm) - 1] + 1, text)
-                return [self._cite(s_idx, None, loc, quote)]
-        return []
-
 
 # ---------------------------------------------------------------- directives
 
@@ -407,8 +197,9 @@ class WriterContext:
             for other in self.seen_tokens.get(t, ()):
                 inter = len(toks & other)
                 # A near copy, or a sentence all of whose words (numbers included) an earlier
-                # sentence already said ("Approximately 120 patients will be randomized.").
-                if inter == len(toks) or (
+                # sentence of about its length already said ("Approximately 120 patients will
+                # be randomized."); a short criterion is not lost inside a long description.
+                if (inter == len(toks) and len(other) <= 2 * len(toks) + 2) or (
                     len(toks) >= 6 and inter / len(toks | other) >= NEAR_DUP_JACCARD
                 ):
                     return True
@@ -454,11 +245,17 @@ def is_debris(sentence: str, *, list_item: bool = False) -> bool:
     toks = sentence.split()
     if not toks:
         return True
-    alpha = [t for t in toks if re.search(r"[A-Za-z]{3,}", t)]
+    alpha = [t for t in toks if re.search(r"[A-Za-z]{2,}", t)]
     if list_item:
         return not alpha
     if len(toks) < 3:
         return True
+    words = sum(1 for t in toks if re.search(r"[A-Za-z]{3,}", t))
+    function_words = sum(1 for t in toks if t.lower() in language.STOPWORDS)
+    # A criterion full of figures ("Body mass index of 18.0 to 40.0 kg/m².") is a sentence: it
+    # has words, a function word and an end.
+    if words >= 3 and function_words and re.search(r"[.!?;][)\]\"”’]*$", sentence.strip()):
+        return False
     if len(alpha) / len(toks) < 0.5:
         return True
     if not re.search(r"[a-z]{3,}", sentence):
@@ -467,15 +264,37 @@ def is_debris(sentence: str, *, list_item: bool = False) -> bool:
     stripped = sentence.strip()
     if re.search(r"[.!?:;][)\]\"”’]*$", stripped) or len(toks) >= 8:
         return False
-    function_words = sum(1 for t in toks if t.lower() in language.STOPWORDS)
     return function_words < 2
 
 
 # ---------------------------------------------------------------- blocks → paragraphs
 
 _LIST_LABEL_RE = re.compile(
-    r"^\s*(\[\d+[a-z]?\]|\(?\d{1,3}[.)]|\(?[a-zA-Z][.)]|\(?[ivxIVX]{1,4}[.)]|[•\-–·▪●○◦*])\s+"
+    r"^\s*(\[\d+[a-z]?\]|\(?\d{1,3}[.)]|\(?[A-Z]{1,2}\d{1,2}[.)]|\(?[a-zA-Z][.)]|"
+    r"\(?[ivxIVX]{1,4}[.)]|[•\-–·▪●○◦*])\s+"
 )
+# Items of a numbered list that extraction ran together into one paragraph ("I1. Aged 18
+# years or older. I2. Histologically documented ...").
+_INLINE_ITEM_RE = re.compile(r"(?:^|(?<=[.;:]\s))\s*\(?([A-Z]{0,2})(\d{1,2})[.)]\s+(?=[A-Z(])")
+
+
+def inline_items(text: str) -> list[tuple[str, str]] | None:
+    """(label, item text) for a paragraph made of consecutively numbered items, else None."""
+    found = list(_INLINE_ITEM_RE.finditer(text))
+    if len(found) < 2 or found[0].start() > 0:
+        return None
+    prefix = found[0].group(1)
+    numbers = [int(m.group(2)) for m in found]
+    if any(m.group(1) != prefix for m in found) or numbers != list(
+        range(numbers[0], numbers[0] + len(numbers))
+    ):
+        return None
+    items = []
+    for k, m in enumerate(found):
+        end = found[k + 1].start() if k + 1 < len(found) else len(text)
+        label = text[m.start() : m.end()].strip()
+        items.append((label, text[m.end() : end].strip()))
+    return items
 
 
 def list_label(block: Block) -> tuple[str, str]:
@@ -522,9 +341,28 @@ def write_block(
         return BlockWriteResult([], [], 0)
     is_list = block.kind == "list_item"
     label, body = list_label(block) if is_list else ("", block.text)
-    if not is_list:
+    if not is_list and not verbatim:
+        items = inline_items(language.clean_text(body))
+        if items:
+            parts = [
+                write_block(
+                    ctx,
+                    s_idx,
+                    replace(block, kind="list_item", text=item, number=item_label),
+                    convert_tense=convert_tense,
+                    allow_duplicates=allow_duplicates,
+                )
+                for item_label, item in items
+            ]
+            return BlockWriteResult(
+                [p for r in parts for p in r.paragraphs],
+                [t for r in parts for t in r.tables],
+                sum(r.words for r in parts),
+            )
         m = _LIST_LABEL_RE.match(body)
-        if m and m.group(1) in {"•", "-", "–", "·", "▪", "●", "○", "◦", "*"}:
+        if m:
+            # A paragraph that starts with its own list label is a list item ("3.\tBody
+            # mass index of 18.0 to 40.0 kg/m².").
             is_list, label, body = True, m.group(1), body[m.end() :]
     vocab = ctx.vocabulary.get(s_idx, {})
     cleaned = (
@@ -576,7 +414,11 @@ def write_block(
         if not cites:
             ctx.stats.sentences_unlocated += 1
             continue
-        new = ctx.rewrite(sentence, convert_tense=convert_tense)
+        # Results are written after the fact: their future ("will be tested at the final
+        # analysis") is still future.
+        new = ctx.rewrite(
+            sentence, convert_tense=convert_tense and ctx.sources[s_idx].kind != "results"
+        )
         if not new or not language.normalize_alnum(new):
             continue
         if not allow_duplicates:

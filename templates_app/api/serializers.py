@@ -1,4 +1,4 @@
-"""Shapes of the templates and style-guides API (CONTRACT §6, Artos-compatible field names).
+"""Shapes of the templates and style-guides API (docs/api.md; Artos-compatible field names).
 
 Output is built by small functions (``template_detail_data`` ...) so that every route answers the
 same shape; the input serializers check types and required fields and document the bodies in the
@@ -17,7 +17,7 @@ from templates_app.models import Rule, StyleGuide, Template, TemplateSection
 
 
 def iso(value: datetime | None) -> str | None:
-    """ISO 8601 in UTC with a ``Z`` (CONTRACT §2)."""
+    """ISO 8601 in UTC with a ``Z`` (docs/api.md, "Conventions")."""
     if value is None:
         return None
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -111,6 +111,118 @@ def style_guide_data(guide: StyleGuide) -> dict[str, Any]:
         "created_at": iso(guide.created_at),
         "updated_at": iso(guide.updated_at),
     }
+
+
+# --- output shapes (the OpenAPI schema; the functions above build the bodies) --------------------
+
+
+class RuleOutSerializer(serializers.Serializer):
+    rule_id = serializers.CharField()
+    rule_type = serializers.ChoiceField(choices=Rule.RuleType.values)
+    description = serializers.CharField()
+    parameters = serializers.DictField()
+    styles = serializers.DictField()
+
+
+class SectionSummaryOutSerializer(serializers.Serializer):
+    section_id = serializers.UUIDField()
+    section_name = serializers.CharField(help_text='Number and title: "9.4.1 Blinding".')
+    number = serializers.CharField()
+    title = serializers.CharField()
+    order_index = serializers.IntegerField()
+    level = serializers.IntegerField()
+
+
+class SectionOutSerializer(SectionSummaryOutSerializer):
+    synopsis = serializers.CharField()
+    template_instructions = serializers.CharField()
+    template_text = serializers.CharField()
+    hints = serializers.DictField()
+    rules = RuleOutSerializer(many=True)
+
+
+class SectionAddedSerializer(SectionOutSerializer):
+    message = serializers.CharField()
+    template_id = serializers.UUIDField()
+
+
+class SectionRenamedSerializer(SectionSummaryOutSerializer):
+    message = serializers.CharField()
+    template_id = serializers.UUIDField()
+
+
+class SectionsReorderedSerializer(serializers.Serializer):
+    message = serializers.CharField()
+    template_id = serializers.UUIDField()
+    sections = SectionSummaryOutSerializer(many=True)
+
+
+class SectionDeletedSerializer(serializers.Serializer):
+    message = serializers.CharField()
+    deleted_section_id = serializers.CharField()
+    deleted_count = serializers.IntegerField()
+    template_id = serializers.UUIDField()
+
+
+class TemplateBaseOutSerializer(serializers.Serializer):
+    template_id = serializers.UUIDField()
+    id = serializers.UUIDField()
+    key = serializers.CharField(allow_null=True, help_text="A built-in's stable key, else null.")
+    template_name = serializers.CharField()
+    document_type = serializers.CharField()
+    detected_document_type = serializers.CharField()
+    description = serializers.CharField()
+    tense = serializers.ChoiceField(choices=["past", "source"])
+    built_in = serializers.BooleanField()
+    organization_id = serializers.UUIDField(allow_null=True)
+    source_document_name = serializers.CharField(allow_null=True)
+    status = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    section_count = serializers.IntegerField()
+
+
+class TemplateListItemOutSerializer(TemplateBaseOutSerializer):
+    sections = SectionSummaryOutSerializer(many=True)
+
+
+class TemplateListOutSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    templates = TemplateListItemOutSerializer(many=True)
+
+
+class TemplateDetailOutSerializer(TemplateBaseOutSerializer):
+    rule_count = serializers.IntegerField()
+    sections = SectionOutSerializer(many=True)
+
+
+class TemplateSavedOutSerializer(TemplateDetailOutSerializer):
+    message = serializers.CharField()
+
+
+class TemplateDuplicatedOutSerializer(TemplateSavedOutSerializer):
+    source_template_id = serializers.UUIDField()
+
+
+class StyleGuideOutSerializer(serializers.Serializer):
+    style_guide_id = serializers.UUIDField()
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    tense = serializers.ChoiceField(choices=["past", "source"])
+    preferred_terms = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField())
+    )
+    abbreviations = serializers.DictField(child=serializers.CharField())
+    banned_phrases = serializers.ListField(child=serializers.CharField())
+    instructions = serializers.CharField()
+    organization_id = serializers.UUIDField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class StyleGuideListOutSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    style_guides = StyleGuideOutSerializer(many=True)
 
 
 # --- input ----------------------------------------------------------------------------------------

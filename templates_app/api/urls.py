@@ -1,4 +1,4 @@
-"""Routes of the templates and style-guides API, mounted at /api/v1/ (CONTRACT §6)."""
+"""Routes of the templates and style-guides API, mounted at /api/v1/ (docs/api.md, "Resources")."""
 
 from django.urls import path
 

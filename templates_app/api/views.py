@@ -1,4 +1,4 @@
-"""The templates and style-guides API (CONTRACT §6): thin views over the selectors and services.
+"""The templates and style-guides API (docs/api.md): thin views over selectors and services.
 
 Reads need an organization member; writes need a template manager (``IsOrganizationManager``:
 a member gets 403). Another organization's template or style guide is a 404 exactly like a
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import BasePermission
@@ -19,9 +19,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from portal.api_errors import APIError
 from portal.api_utils import list_response
 from portal.auth import IsOrganizationManager, IsOrganizationMember
+from portal.errors import InvalidInput
 from templates_app import selectors, services
 from templates_app.api import serializers as s
 
@@ -29,17 +29,12 @@ READ_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
 class TemplatesApiBase(APIView):
-    """Members read, managers write; ``TemplateError`` becomes an API error."""
+    """Members read, managers write (service errors are answered by portal/api_errors.py)."""
 
     def get_permissions(self) -> list[BasePermission]:
         if self.request.method in READ_METHODS:
             return [IsOrganizationMember()]
         return [IsOrganizationManager()]
-
-    def handle_exception(self, exc: Exception) -> Response:
-        if isinstance(exc, services.TemplateError):
-            exc = APIError(exc.message, status_code=exc.status, code=exc.code)
-        return super().handle_exception(exc)
 
     @staticmethod
     def validated(serializer_class: type, data: Any) -> dict[str, Any]:
@@ -70,7 +65,7 @@ class TemplateListApi(TemplatesApiBase):
             OpenApiParameter("limit", int, description="Page size (default 50, at most 500)."),
             OpenApiParameter("offset", int, description="Items to skip."),
         ],
-        responses={200: OpenApiResponse(description='{"count", "templates": [...]}')},
+        responses={200: s.TemplateListOutSerializer},
         summary="Templates visible to the organization (built-ins first)",
         operation_id="templates_list",
     )
@@ -84,7 +79,7 @@ class TemplateListApi(TemplatesApiBase):
 
     @extend_schema(
         request=s.TemplateCreateDocSerializer,
-        responses={201: OpenApiResponse(description="The created template, with its sections")},
+        responses={201: s.TemplateSavedOutSerializer},
         summary="Create a template from an outline",
     )
     def post(self, request: Request) -> Response:
@@ -107,12 +102,14 @@ class TemplateImportApi(TemplatesApiBase):
 
     @extend_schema(
         request={"multipart/form-data": s.TemplateImportSerializer},
-        responses={201: OpenApiResponse(description="The imported template, with its sections")},
+        responses={201: s.TemplateSavedOutSerializer},
         summary="Create a template from a Word (.docx) file's headings",
     )
     def post(self, request: Request) -> Response:
         if "file" not in request.FILES:
-            raise APIError("file: this field is required (the .docx, as multipart form data).")
+            raise InvalidInput.about(
+                "file", "this field is required (the .docx, as multipart form data)."
+            )
         data = self.validated(s.TemplateImportSerializer, request.data)
         template = services.template_import_docx(
             user=request.user,
@@ -130,7 +127,7 @@ class TemplateDetailApi(TemplatesApiBase):
     parser_classes = [JSONParser]
 
     @extend_schema(
-        responses={200: OpenApiResponse(description="The template with its ordered sections")},
+        responses={200: s.TemplateDetailOutSerializer},
         summary="One template (by UUID, or a built-in's key such as ich-e3-csr)",
     )
     def get(self, request: Request, template_id: str) -> Response:
@@ -139,7 +136,7 @@ class TemplateDetailApi(TemplatesApiBase):
 
     @extend_schema(
         request=s.TemplateUpdateSerializer,
-        responses={200: OpenApiResponse(description="The changed template")},
+        responses={200: s.TemplateDetailOutSerializer},
         summary="Change a template's name, type, description or tense",
     )
     def patch(self, request: Request, template_id: str) -> Response:
@@ -160,7 +157,7 @@ class TemplateDetailApi(TemplatesApiBase):
 class TemplateDuplicateApi(TemplatesApiBase):
     @extend_schema(
         request=s.TemplateDuplicateSerializer,
-        responses={201: OpenApiResponse(description="The organization's editable copy")},
+        responses={201: s.TemplateDuplicatedOutSerializer},
         summary="Copy a template (a built-in too) into the organization",
     )
     def post(self, request: Request, template_id: str) -> Response:
@@ -181,7 +178,7 @@ class TemplateDuplicateApi(TemplatesApiBase):
 class TemplateSectionAddApi(TemplatesApiBase):
     @extend_schema(
         request=s.SectionAddDocSerializer,
-        responses={201: OpenApiResponse(description="The new section")},
+        responses={201: s.SectionAddedSerializer},
         summary="Insert a section at order_index (0-based; default at the end)",
     )
     def post(self, request: Request, template_id: str) -> Response:
@@ -196,7 +193,7 @@ class TemplateSectionAddApi(TemplatesApiBase):
 class TemplateSectionsReorderApi(TemplatesApiBase):
     @extend_schema(
         request=s.SectionsReorderDocSerializer,
-        responses={200: OpenApiResponse(description="The sections in their new order")},
+        responses={200: s.SectionsReorderedSerializer},
         summary="Reorder sections and renumber them all from order and level",
     )
     def put(self, request: Request, template_id: str) -> Response:
@@ -217,7 +214,7 @@ class TemplateSectionsReorderApi(TemplatesApiBase):
 
 
 class TemplateSectionDetailApi(TemplatesApiBase):
-    @extend_schema(responses={200: OpenApiResponse(description="The section")})
+    @extend_schema(responses={200: s.SectionOutSerializer})
     def get(self, request: Request, template_id: str, section_id: str) -> Response:
         template = selectors.template_get_for_user(request.user, template_id)
         section = selectors.template_section_get(template, section_id)
@@ -225,7 +222,7 @@ class TemplateSectionDetailApi(TemplatesApiBase):
 
     @extend_schema(
         request=s.SectionUpdateSerializer,
-        responses={200: OpenApiResponse(description="The changed section")},
+        responses={200: s.SectionOutSerializer},
         summary="Change a section's synopsis, instructions, template text or hints",
     )
     def patch(self, request: Request, template_id: str, section_id: str) -> Response:
@@ -243,7 +240,7 @@ class TemplateSectionDetailApi(TemplatesApiBase):
                 description="Also delete the deeper-level sections that follow (default true).",
             )
         ],
-        responses={200: OpenApiResponse(description='{"message", "deleted_section_id", ...}')},
+        responses={200: s.SectionDeletedSerializer},
         summary="Delete a section (and its children)",
     )
     def delete(self, request: Request, template_id: str, section_id: str) -> Response:
@@ -251,7 +248,7 @@ class TemplateSectionDetailApi(TemplatesApiBase):
         section = selectors.template_section_get(template, section_id)
         raw = request.query_params.get("cascade_children", "true").strip().lower()
         if raw not in {"true", "false", "1", "0", "yes", "no"}:
-            raise APIError("cascade_children: must be true or false.")
+            raise InvalidInput.about("cascade_children", "must be true or false.")
         cascade = raw in {"true", "1", "yes"}
         deleted = services.template_section_delete(
             user=request.user, section=section, cascade_children=cascade
@@ -269,7 +266,7 @@ class TemplateSectionDetailApi(TemplatesApiBase):
 class TemplateSectionRenameApi(TemplatesApiBase):
     @extend_schema(
         request=s.SectionRenameSerializer,
-        responses={200: OpenApiResponse(description="The renamed section")},
+        responses={200: s.SectionRenamedSerializer},
         summary='Rename a section: "2.1 Efficacy Results" sets number and title',
     )
     def put(self, request: Request, template_id: str, section_id: str) -> Response:
@@ -292,7 +289,7 @@ class TemplateSectionRenameApi(TemplatesApiBase):
 class StyleGuideListApi(TemplatesApiBase):
     @extend_schema(
         parameters=[OpenApiParameter("limit", int), OpenApiParameter("offset", int)],
-        responses={200: OpenApiResponse(description='{"count", "style_guides": [...]}')},
+        responses={200: s.StyleGuideListOutSerializer},
         summary="The organization's style guides",
         operation_id="style_guides_list",
     )
@@ -306,7 +303,7 @@ class StyleGuideListApi(TemplatesApiBase):
 
     @extend_schema(
         request=s.StyleGuideSerializer,
-        responses={201: OpenApiResponse(description="The created style guide")},
+        responses={201: s.StyleGuideOutSerializer},
         summary="Create a style guide",
     )
     def post(self, request: Request) -> Response:
@@ -318,14 +315,14 @@ class StyleGuideListApi(TemplatesApiBase):
 class StyleGuideDetailApi(TemplatesApiBase):
     parser_classes = [JSONParser]
 
-    @extend_schema(responses={200: OpenApiResponse(description="The style guide")})
+    @extend_schema(responses={200: s.StyleGuideOutSerializer})
     def get(self, request: Request, style_guide_id: str) -> Response:
         guide = selectors.style_guide_get_for_user(request.user, style_guide_id)
         return Response(s.style_guide_data(guide))
 
     @extend_schema(
         request=s.StyleGuideSerializer,
-        responses={200: OpenApiResponse(description="The changed style guide")},
+        responses={200: s.StyleGuideOutSerializer},
         summary="Change a style guide (fields left out keep their value)",
     )
     def put(self, request: Request, style_guide_id: str) -> Response:

@@ -133,8 +133,8 @@ def test_generate_watch_download_cite_and_regenerate(
 
 
 def test_a_forbidden_file_type_is_refused_beside_the_field(page, member, login, tmp_path, shot):
-    notes = tmp_path / "notes.txt"
-    notes.write_text("These are meeting notes, not a protocol.")
+    notes = tmp_path / "notes.csv"
+    notes.write_text("meeting,notes\nnot,a protocol\n")
     login(page, member)
     page.goto("/documents/new/")
     page.get_by_label("Source files").set_input_files(str(notes))
@@ -142,7 +142,7 @@ def test_a_forbidden_file_type_is_refused_beside_the_field(page, member, login, 
     page.get_by_label("Output name").fill("CSR_002")
     page.get_by_role("button", name="Generate").click()
     field = page.locator(".field--error", has=page.get_by_label("Source files"))
-    assert "notes.txt" in field.locator(".field-error").inner_text()
+    assert "notes.csv" in field.locator(".field-error").inner_text()
     assert "not accepted" in field.locator(".field-error").inner_text()
     assert page.locator("[data-status]").count() == 0
     shot(page, "new-document-error", full_page=False)

@@ -113,3 +113,39 @@ def test_a_corrupt_pdf_fails_naming_the_file(tmp_path: Path):
             stdout=io.StringIO(),
             stderr=io.StringIO(),
         )
+
+
+def test_it_sets_up_a_data_directory_that_was_never_migrated(tmp_path: Path):
+    """A new user's first command may be generate, before make run: it migrates, then works."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    source = builders.build_plain_docx(tmp_path / "notes.docx", ("Study drug was given daily.",))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO", "DATABASE_URL"))}
+    env.update(
+        {"FOLIO_DATA_DIR": str(tmp_path / "data"), "DJANGO_SETTINGS_MODULE": "portal.settings"}
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(root / "manage.py"),
+            "generate",
+            str(source),
+            "--template",
+            "ich-e3-csr",
+            "--output",
+            str(tmp_path / "out.docx"),
+            "--quiet",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "no such table" not in done.stderr
+    assert "Setting up the database first" in done.stderr
+    Document(str(tmp_path / "out.docx"))

@@ -17,6 +17,7 @@ from rq.registry import StartedJobRegistry
 
 from documents import jobs, queue
 from documents.models import GeneratedDocument
+from documents.reconciler import reconcile
 
 pytestmark = pytest.mark.django_db
 
@@ -110,11 +111,11 @@ def test_the_reconciler_fails_stale_running_rows_whose_job_is_gone(pending):
         status="Generating", heartbeat_at=timezone.now() - timedelta(hours=1)
     )
     django_rq.get_queue("default").connection.flushdb()
-    counts = jobs.reconcile(stale_after=60)
+    counts = reconcile(stale_after=60)
     pending.refresh_from_db()
     assert counts["failed"] == 1
     assert (pending.status, pending.error_code) == ("Failed", "worker_crashed")
-    assert jobs.reconcile(stale_after=60)["failed"] == 0
+    assert reconcile(stale_after=60)["failed"] == 0
 
 
 def test_the_reconciler_requeues_pending_rows_whose_job_vanished(pending):
@@ -123,7 +124,7 @@ def test_the_reconciler_requeues_pending_rows_whose_job_vanished(pending):
     GeneratedDocument.objects.filter(pk=pending.pk).update(
         created_at=timezone.now() - timedelta(hours=1)
     )
-    counts = jobs.reconcile(stale_after=60)
+    counts = reconcile(stale_after=60)
     assert counts["requeued"] == 1
     assert queue.job_exists(str(pending.id)) is True
     pending.refresh_from_db()
@@ -131,7 +132,7 @@ def test_the_reconciler_requeues_pending_rows_whose_job_vanished(pending):
 
 
 def test_the_reconciler_leaves_fresh_rows_alone(pending):
-    assert jobs.reconcile(stale_after=60) == {"failed": 0, "requeued": 0}
+    assert reconcile(stale_after=60) == {"failed": 0, "requeued": 0}
     pending.refresh_from_db()
     assert pending.status == "Pending"
 

@@ -7,7 +7,8 @@ import uuid
 
 import pytest
 
-from documents.models import AuditEvent, GeneratedDocument
+from documents.models import GeneratedDocument
+from portal.models import AuditEvent
 from tests.portal_views.conftest import complete, running
 
 pytestmark = pytest.mark.django_db
@@ -238,3 +239,22 @@ def test_a_document_without_a_twin_renders(login, member, document):
     response = login(member).get(f"/documents/{document.pk}/")
     assert response.status_code == 200
     assert b'data-status="Complete"' in response.content
+
+
+def test_the_preview_heads_a_table_with_the_twin_s_header_rows(login, member, document):
+    complete(document)
+    twin = document.twin
+    rows = [["Arm", "Week 12"], ["", "Mean"], ["Placebo", "1.2"]]
+    twin["sections"][0]["tables"] = [
+        {"title": "Told", "header_rows": 2, "rows": rows, "citations": []},
+        # A twin made before header_rows: the renderer's own rule ("Week 12" is no header).
+        {"title": "Old", "rows": rows, "citations": []},
+    ]
+    GeneratedDocument.objects.filter(pk=document.pk).update(twin=twin)
+    body = login(member).get(f"/documents/{document.pk}/").content.decode()
+    told = body.split("<caption>Told</caption>")[1].split("</table>")[0]
+    old = body.split("<caption>Old</caption>")[1].split("</table>")[0]
+    thead = told.split("<thead>")[1].split("</thead>")[0]
+    assert thead.count("<tr>") == 2 and '<th scope="col">Week 12</th>' in thead
+    assert told.split("<tbody>")[1].count("<tr>") == 1
+    assert "<thead>" not in old and old.count("<tr>") == 3

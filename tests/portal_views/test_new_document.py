@@ -32,7 +32,7 @@ def test_the_form_has_the_contract_labels(login, member):
     body = login(member).get("/documents/new/").content.decode()
     assert 'for="id_source_files">Source files</label>' in body
     assert 'type="file" name="source_files"' in body and "multiple" in body
-    assert 'accept=".pdf,.docx,.xlsx"' in body
+    assert 'accept=".pdf,.docx,.xlsx,.rtf,.txt,.out"' in body
     assert 'for="id_template">Template</label>' in body
     assert ">ICH E3 Clinical Study Report</option>" in body
     assert 'for="id_document_set">Document set</label>' in body
@@ -85,13 +85,13 @@ def test_files_already_uploaded_can_be_picked_and_the_set_reused(login, member, 
 
 
 def test_a_wrong_file_type_is_named_beside_the_field(login, member):
-    bad = SimpleUploadedFile("notes.txt", b"just some notes", content_type="application/pdf")
+    bad = SimpleUploadedFile("notes.csv", b"just,some,notes", content_type="application/pdf")
     response = login(member).post("/documents/new/", form_data(source_files=[bad]))
     body = response.content.decode()
     assert response.status_code == 400
     assert GeneratedDocument.objects.count() == 0
     field_start = body.index('for="id_source_files"')
-    error_at = body.index("notes.txt: files of type .txt are not accepted")
+    error_at = body.index("notes.csv: files of type .csv are not accepted")
     assert field_start < error_at < body.index("Files already uploaded")
     assert 'class="field-error"' in body
 
@@ -104,7 +104,7 @@ def test_content_that_is_not_what_the_extension_says_is_named(login, member):
 
 
 def test_good_uploads_are_kept_and_ticked_when_another_file_fails(login, member):
-    bad = SimpleUploadedFile("notes.txt", b"notes")
+    bad = SimpleUploadedFile("notes.csv", b"notes")
     body = (
         login(member)
         .post("/documents/new/", form_data(source_files=[pdf_upload("good.pdf"), bad]))

@@ -2,7 +2,8 @@
 
 - ``stack`` starts a valkey-server of its own on a free port (never the machine's Redis), points
   this process's queue at it and starts RQ worker subprocesses on demand
-  (``manage.py rqworker default --worker-class documents.worker.FolioWorker``) that share the
+  (``manage.py rqworker default``, Folio's worker with the test-only slow steps of
+  ``slow_worker.py``) that share the
   test database (a file: tests/settings.py) and ``FOLIO_DATA_DIR``. It can freeze (SIGSTOP),
   kill and restart the server and kill a worker or its work horse. Everything it started is
   stopped by pid at teardown, before pytest-django flushes the database.
@@ -319,7 +320,7 @@ class Stack:
                 "rqworker",
                 "default",
                 "--worker-class",
-                "documents.worker.FolioWorker",
+                "tests.reliability.slow_worker.SlowStepWorker",
                 "--name",
                 name,
             ],

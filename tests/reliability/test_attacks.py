@@ -31,7 +31,8 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from documents import jobs
-from documents.models import AuditEvent, GeneratedDocument
+from documents.models import GeneratedDocument
+from portal.models import AuditEvent
 from tests.conftest import _persona
 from tests.reliability.conftest import PROJECT_ROOT, outcome
 
@@ -700,19 +701,19 @@ def test_the_admin_shows_managers_their_organizations_audit_events_read_only(
     own = AuditEvent.objects.filter(organization__memberships__user=manager).first()
     client = Client()
     client.force_login(manager)
-    listing = client.get("/admin/documents/auditevent/")
+    listing = client.get("/admin/portal/auditevent/")
     assert listing.status_code == 200
-    assert client.get(f"/admin/documents/auditevent/{own.pk}/change/").status_code == 200
-    assert client.get("/admin/documents/auditevent/add/").status_code == 403
+    assert client.get(f"/admin/portal/auditevent/{own.pk}/change/").status_code == 200
+    assert client.get("/admin/portal/auditevent/add/").status_code == 403
     assert (
-        client.post(f"/admin/documents/auditevent/{own.pk}/delete/", {"post": "yes"}).status_code
+        client.post(f"/admin/portal/auditevent/{own.pk}/delete/", {"post": "yes"}).status_code
         == 403
     )
     outsider = Client()
     outsider.force_login(other_manager)
-    assert outsider.get(f"/admin/documents/auditevent/{own.pk}/change/").status_code in (302, 404)
+    assert outsider.get(f"/admin/portal/auditevent/{own.pk}/change/").status_code in (302, 404)
     exported = client.post(
-        "/admin/documents/auditevent/",
+        "/admin/portal/auditevent/",
         {"action": "export_csv", "_selected_action": [own.pk]},
     )
     assert exported.status_code == 200

@@ -1,9 +1,10 @@
 """Faults injected into real processes (reliability plan §B): every accepted job ends terminal.
 
 Each test owns its valkey-server and workers (``stack``); they share the test database. "Mid-job"
-is made deterministic with the test-only ``FOLIO_TEST_SLOW_STEP_SECONDS`` hook (documents/jobs.py),
-which sleeps whenever a job enters a pipeline step. Workers run with a 1 s maintenance interval, a
-1 s heartbeat and ``FOLIO_STALE_JOB_SECONDS=5``, so the reconciler acts within seconds.
+is made deterministic with the test-only ``FOLIO_TEST_SLOW_STEP_SECONDS`` hook
+(tests/reliability/slow_worker.py), which sleeps whenever a job enters a pipeline step. Workers
+run with a 1 s maintenance interval, a 1 s heartbeat and ``FOLIO_STALE_JOB_SECONDS=5``, so the
+reconciler acts within seconds.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The reconciler and at-least-once delivery, case by case (reliability plan §B10, B19–B25).
 
 In-process, against the session's valkey-server: each case sets a row and RQ's state by hand,
-runs ``documents.jobs.reconcile`` and asserts what it did (and that a second pass does nothing).
+runs ``documents.reconciler.reconcile`` and asserts what it did (and that a second pass does
+nothing).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from rq.registry import FailedJobRegistry
 
 from documents import jobs, queue
 from documents.models import GeneratedDocument
+from documents.reconciler import reconcile
 from tests.reliability.conftest import outcome, output_files
 
 pytestmark = [pytest.mark.reliability(category="fault"), pytest.mark.timeout(120)]
@@ -57,9 +59,9 @@ def test_a_pending_row_whose_job_vanished_is_enqueued_again_with_the_same_id(req
     """Redis lost the queue (restart without persistence): the row's job comes back, once."""
     doc = _set(accepted(), created_at=timezone.now() - LONG_AGO)
     _connection().flushdb()
-    assert jobs.reconcile(stale_after=60) == {"failed": 0, "requeued": 1}
+    assert reconcile(stale_after=60) == {"failed": 0, "requeued": 1}
     assert queue.job_status(str(doc.id)) == "queued"
-    assert jobs.reconcile(stale_after=60) == {"failed": 0, "requeued": 0}
+    assert reconcile(stale_after=60) == {"failed": 0, "requeued": 0}
     assert django_rq.get_queue("default").job_ids == [str(doc.id)]
     outcome(request, "requeued once with the same id")
 
@@ -76,7 +78,7 @@ def test_a_stale_attempt_whose_job_failed_in_rq_is_retried_then_failed(request, 
     stale = timezone.now() - LONG_AGO
     _set(doc, status="Generating", attempts=1, heartbeat_at=stale, started_at=stale)
 
-    assert jobs.reconcile(stale_after=60) == {"failed": 0, "requeued": 1}
+    assert reconcile(stale_after=60) == {"failed": 0, "requeued": 1}
     doc.refresh_from_db()
     assert doc.status == "Pending"
     assert queue.job_status(str(doc.id)) == "queued"
@@ -84,7 +86,7 @@ def test_a_stale_attempt_whose_job_failed_in_rq_is_retried_then_failed(request, 
 
     _set(doc, status="Generating", attempts=settings.FOLIO_MAX_ATTEMPTS, heartbeat_at=stale)
     Job.fetch(str(doc.id), connection=q.connection).delete()
-    assert jobs.reconcile(stale_after=60) == {"failed": 1, "requeued": 0}
+    assert reconcile(stale_after=60) == {"failed": 1, "requeued": 0}
     doc.refresh_from_db()
     assert (doc.status, doc.error_code) == ("Failed", "worker_crashed")
     outcome(request, "retried once, then Failed worker_crashed")
@@ -109,12 +111,12 @@ def test_a_stale_row_still_run_by_a_live_worker_is_left_alone_until_the_hard_lim
     conn.hset(Job.key_for(str(doc.id)), mapping={"status": "started", "worker_name": worker_name})
     stale = timezone.now() - LONG_AGO
     _set(doc, status="Generating", attempts=1, heartbeat_at=stale, started_at=timezone.now())
-    assert jobs.reconcile(stale_after=60) == {"failed": 0, "requeued": 0}
+    assert reconcile(stale_after=60) == {"failed": 0, "requeued": 0}
     assert GeneratedDocument.objects.get(pk=doc.pk).status == "Generating"
 
     over = timezone.now() - timedelta(seconds=settings.FOLIO_JOB_HARD_LIMIT_SECONDS + 1)
     _set(doc, started_at=over)
-    assert jobs.reconcile(stale_after=60) == {"failed": 1, "requeued": 0}
+    assert reconcile(stale_after=60) == {"failed": 1, "requeued": 0}
     doc.refresh_from_db()
     assert (doc.status, doc.error_code) == ("Failed", "processing_timeout")
     outcome(request, "left alone while alive; Failed processing_timeout past the hard limit")
@@ -140,7 +142,7 @@ def test_fresh_rows_and_finished_rows_are_left_alone(accepted):
     pending = accepted()
     complete = _set(accepted(output_name="Other"), status="Complete", progress=100)
     before = set(django_rq.get_queue("default").job_ids)
-    assert jobs.reconcile(stale_after=60) == {"failed": 0, "requeued": 0}
+    assert reconcile(stale_after=60) == {"failed": 0, "requeued": 0}
     assert GeneratedDocument.objects.get(pk=pending.pk).status == "Pending"
     assert GeneratedDocument.objects.get(pk=complete.pk).status == "Complete"
     assert set(django_rq.get_queue("default").job_ids) == before
@@ -153,7 +155,7 @@ def test_nothing_happens_while_redis_is_unreachable(accepted, settings):
     saved = dict(config)
     config.update({"HOST": "127.0.0.1", "PORT": 1})
     try:
-        assert jobs.reconcile(stale_after=60) == {"failed": 0, "requeued": 0}
+        assert reconcile(stale_after=60) == {"failed": 0, "requeued": 0}
     finally:
         config.clear()
         config.update(saved)
@@ -181,7 +183,7 @@ def test_two_reconcilers_at_once_act_once(request, member, tiny_source, submit, 
 
         try:
             barrier.wait()
-            results.append(jobs.reconcile(stale_after=60))
+            results.append(reconcile(stale_after=60))
         except BaseException as exc:  # surfaced below
             errors.append(exc)
         finally:
@@ -287,7 +289,7 @@ def test_status_and_download_survive_the_rq_result_expiring(
     assert status["status"] == "Complete"
     assert status["download_url"]
     assert api_client(member).get(status["download_url"]).status_code == 200
-    assert jobs.reconcile(stale_after=0) == {"failed": 0, "requeued": 0}
+    assert reconcile(stale_after=0) == {"failed": 0, "requeued": 0}
 
 
 @pytest.mark.django_db(transaction=True)

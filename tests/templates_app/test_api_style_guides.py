@@ -1,4 +1,4 @@
-"""The style-guides API (CONTRACT §6): list, create, read, change, delete; scoping and roles."""
+"""The style-guides API (docs/api.md): list, create, read, change, delete; scoping and roles."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The templates API (CONTRACT §6): every route, its errors, organization scoping and roles."""
+"""The templates API (docs/api.md): every route, its errors, organization scoping and roles."""
 
 from __future__ import annotations
 

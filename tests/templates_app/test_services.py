@@ -397,3 +397,25 @@ def test_json_export_and_import_round_trip(acme_manager, acme_template):
     assert copy.pk != acme_template.pk
     assert outline_of(copy) == outline_of(acme_template)
     assert Rule.objects.filter(section__template=copy).count() == 1
+
+
+def test_every_template_and_style_guide_change_is_audited(acme_manager, acme, acme_template):
+    from portal.models import AuditEvent
+
+    services.template_update(user=acme_manager, template=acme_template, template_name="Renamed")
+    guide = services.style_guide_create(user=acme_manager, name="House style")
+    guide_id = str(guide.pk)
+    services.style_guide_delete(user=acme_manager, style_guide=guide)
+    with pytest.raises(services.TemplateValidationError):
+        services.template_update(user=acme_manager, template=acme_template, template_name="")
+    events = list(
+        AuditEvent.objects.filter(organization=acme)
+        .order_by("id")
+        .values_list("action", "object_type", "object_id", "details")
+    )
+    assert events[-3:] == [
+        ("update", "template", str(acme_template.pk), {"name": "Renamed"}),
+        ("create", "style_guide", guide_id, {"name": "House style"}),
+        ("delete", "style_guide", guide_id, {"name": "House style"}),
+    ]  # the refused update recorded nothing
+    assert all(e.actor_id == acme_manager.pk for e in AuditEvent.objects.filter(organization=acme))

@@ -2,7 +2,8 @@
 
 No queue and no web server are needed: the sources are read from disk, the template (and style
 guide) from the database, and the .docx (and, with ``--json``, the traceability twin) are written
-where the user says. Exit 0 on success, non-zero with a one-line reason otherwise.
+where the user says. A database that was never set up (``make run`` not run yet) is migrated
+first, as ``make run`` does. Exit 0 on success, non-zero with a one-line reason otherwise.
 """
 
 from __future__ import annotations
@@ -17,16 +18,23 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.migrations.executor import MigrationExecutor
 
 from documents.pipeline.errors import GenerationError
-from documents.pipeline.types import (
-    PipelineInput,
-    SourceDescriptor,
-    StyleGuideSpec,
-)
+from documents.pipeline.types import SourceDescriptor
+from documents.pipeline_input import pipeline_input, style_guide_spec
 
-TYPES = {".pdf": "pdf", ".docx": "docx", ".xlsx": "xlsx"}
+TYPES = {
+    ".pdf": "pdf",
+    ".docx": "docx",
+    ".xlsx": "xlsx",
+    ".rtf": "rtf",
+    ".txt": "txt",
+    ".out": "out",
+}
 
 
 def _sha256(path: Path) -> str:
@@ -73,11 +81,23 @@ class Progress:
             self.stream.write("\n")
 
 
+def _migrate_if_needed(stderr: Any) -> None:
+    """Apply the migrations a new data directory lacks (the built-in templates come with them)."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    executor = MigrationExecutor(connection)
+    pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    if pending:
+        stderr.write(f"Setting up the database first ({len(pending)} migrations, like make run).")
+        call_command("migrate", verbosity=0, interactive=False)
+
+
 class Command(BaseCommand):
     help = "Generate a document from source files in-process (no queue needed)."
 
     def add_arguments(self, parser):
-        parser.add_argument("sources", nargs="+", help="PDF, DOCX or XLSX source files")
+        parser.add_argument(
+            "sources", nargs="+", help="PDF, DOCX, XLSX, RTF, TXT or OUT source files"
+        )
         parser.add_argument("--template", required=True, help="template UUID or built-in key")
         parser.add_argument("--output", required=True, help="where to write the .docx")
         parser.add_argument("--style-guide", default=None, help="style guide UUID")
@@ -88,12 +108,12 @@ class Command(BaseCommand):
         parser.add_argument("--quiet", action="store_true", help="no progress display")
 
     def handle(self, *args, **options):
-        from documents.pipeline.outline import build_outline
         from documents.pipeline.run import run_pipeline
         from documents.pipeline.twin import section_to_dict
-        from documents.services import snapshot_sha256, template_outline
         from templates_app.models import StyleGuide, Template
+        from templates_app.selectors import template_outline
 
+        _migrate_if_needed(self.stderr)
         sources = []
         for raw in options["sources"]:
             path = Path(raw).expanduser().resolve()
@@ -128,13 +148,7 @@ class Command(BaseCommand):
                 guide = StyleGuide.objects.get(pk=uuid.UUID(options["style_guide"]))
             except (ValueError, StyleGuide.DoesNotExist) as exc:
                 raise CommandError(f"{options['style_guide']}: unknown style guide") from exc
-            style_guide = StyleGuideSpec(
-                tense=guide.tense,
-                preferred_terms=dict(guide.preferred_terms or {}),
-                abbreviations=dict(guide.abbreviations or {}),
-                banned_phrases=tuple(guide.banned_phrases or ()),
-                instructions=guide.instructions or "",
-            )
+            style_guide = style_guide_spec(guide)
 
         if options["writer"] == "llm" and not (
             settings.FOLIO_LLM_BASE_URL and settings.FOLIO_LLM_MODEL
@@ -142,21 +156,22 @@ class Command(BaseCommand):
             raise CommandError("--writer llm needs FOLIO_LLM_BASE_URL and FOLIO_LLM_MODEL")
 
         selected = {s.strip() for s in options["sections"].split(",") if s.strip()}
-        outline_dicts = template_outline(template)
+        snapshot = template_outline(template)
+        outline_dicts = snapshot.sections
         unknown = selected - {s["section_id"] for s in outline_dicts}
         if unknown:
             raise CommandError(f"unknown section ids: {', '.join(sorted(unknown))}")
-        outline = build_outline(outline_dicts, selected=selected)
 
         output = Path(options["output"]).expanduser().resolve()
         output.parent.mkdir(parents=True, exist_ok=True)
-        inp = PipelineInput(
-            sources=tuple(sources),
-            outline=outline,
+        inp = pipeline_input(
+            sources=sources,
+            outline_snapshot=outline_dicts,
+            selected_section_ids=selected,
             template_name=template.name,
+            template_tense=template.tense,
             document_type=template.document_type,
             output_name=output.stem,
-            tense=style_guide.tense if style_guide else template.tense,
             style_guide=style_guide,
             instructions=options["instructions"],
             writer=options["writer"],
@@ -183,7 +198,7 @@ class Command(BaseCommand):
                     "template": {
                         "template_id": str(template.id),
                         "name": template.name,
-                        "snapshot_sha256": snapshot_sha256(outline_dicts),
+                        "snapshot_sha256": snapshot.sha256,
                     },
                     "style_guide_id": options["style_guide"],
                     "writer": options["writer"],

@@ -6,7 +6,7 @@ dead or cut off: once (for cron, or an operator after an incident), or in a loop
 its own (``deploy/systemd/folio-reconciler.service``; a bare ``--loop`` runs a pass every
 ``FOLIO_RECONCILE_SECONDS``). In a loop a failed pass (database or Redis unreachable) is logged
 and the next pass runs on time: the loop never exits on its own. It is safe beside the workers:
-passes never act twice on one row (``documents.jobs.reconcile``).
+passes never act twice on one row (``documents.reconciler.reconcile``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connections
 
-from documents import jobs
+from documents.reconciler import reconcile
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ class Command(BaseCommand):
     def _pass(self, stale_after: int | None, *, quiet: bool) -> None:
         """One pass; in a loop (``quiet``) only a pass that changed something is reported."""
         try:
-            counts = jobs.reconcile(stale_after=stale_after)
+            counts = reconcile(stale_after=stale_after)
         finally:
             connections.close_all()
         if quiet and not any(counts.values()):

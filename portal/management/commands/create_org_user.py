@@ -1,9 +1,9 @@
 """``manage.py create_org_user ORG USERNAME --password P [--role member|manager] [--superuser]``.
 
-Creates the organization when it does not exist and the user in it; run again, it sets the
-password and the role (CONTRACT §1). Managers are staff (they use the Django admin, which shows
-only their organization's templates) and belong to the "Template managers" group, which holds the
-add/change/delete/view permissions on the template models; members are neither. ``--superuser``
+Creates the organization when it does not exist and the user in it; run again, it sets the password
+and the role (README.md, "Other commands"). Managers are staff (they use the Django admin, which
+shows only their organization's templates) and belong to the "Template managers" group, which holds
+the add/change/delete/view permissions on the template models; members are neither. ``--superuser``
 only ever promotes: an operator's rights are taken away in the admin, never by a re-run.
 
 ``org_user_ensure`` is the one write behind this command, ``ensure_demo`` and the test fixtures.

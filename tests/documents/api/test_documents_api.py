@@ -1,4 +1,4 @@
-"""Status, list, download, sections, cancel and document sets (CONTRACT §4–§6)."""
+"""Status, list, download, sections, cancel and document sets (docs/api.md)."""
 
 from __future__ import annotations
 

@@ -44,9 +44,36 @@ def test_a_docx_is_accepted_by_content(upload, member):
 
 
 def test_a_forbidden_type_is_refused_naming_the_file(upload, member):
-    response = upload(member, "notes.txt", b"plain text")
+    response = upload(member, "notes.csv", b"plain,text")
     assert response.status_code in (400, 415)
-    assert "notes.txt" in response.json()["detail"]
+    assert "notes.csv" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("t_14_2_1.rtf", b"{\\rtf1\\ansi {Table 14.2.1 Results}\\par}"),
+        ("listing.txt", b"Listing 16.2.7.1 Deaths\nSafety Set\n"),
+        ("t_demog.out", b"Population: Safety\n  Age   (N=86)\n"),
+    ],
+)
+def test_results_tables_as_rtf_and_text_are_accepted_with_their_type(upload, member, name, content):
+    from documents.models import SourceFile
+
+    response = upload(member, name, content)
+    assert response.status_code == 201, response.json()
+    assert SourceFile.objects.get(name=name).file_type == name.rsplit(".", 1)[1]
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [("fake.rtf", b"plain words, no RTF header"), ("data.txt", b"\x00\x01binary\x00data")],
+)
+def test_rtf_or_text_whose_content_disagrees_is_refused(upload, member, name, content):
+    response = upload(member, name, content)
+    assert response.status_code in (400, 415)
+    assert name in response.json()["detail"]
+    assert response.json()["code"] == "invalid_file_type"
 
 
 def test_a_file_renamed_to_pdf_that_is_not_a_pdf_is_refused(upload, member):

@@ -226,3 +226,28 @@ def test_a_text_body_is_a_415(api_client, member):
         "/api/v1/documents/generate", "hello", content_type="text/plain"
     )
     assert response.status_code == 415
+
+
+def test_a_400_names_every_field_in_detail_code_and_errors(
+    api_client, member, protocol_path, generate_body
+):
+    body = generate_body(
+        [protocol_path, "someone/else.pdf"], template_id="no-such-template", output_name=".docx"
+    )
+    response = post(api_client, member, body)
+    assert response.status_code == 400
+    answer = response.json()
+    assert answer["code"] == "invalid"
+    assert set(answer["errors"]) == {"output_name", "file_paths", "template_id"}
+    assert answer["errors"]["template_id"] == ["unknown template 'no-such-template'."]
+    for field, messages in answer["errors"].items():
+        assert f"{field}: {messages[0]}" in answer["detail"]
+
+
+def test_type_checks_are_the_serializer_s(api_client, member, protocol_path, generate_body):
+    response = post(api_client, member, generate_body(protocol_path, writer="gpt"))
+    assert response.status_code == 400
+    answer = response.json()
+    assert answer["code"] == "invalid"
+    assert set(answer["errors"]) == {"file_paths", "writer"}
+    assert "file_paths: Expected a list" in answer["detail"] and "writer:" in answer["detail"]

@@ -52,18 +52,10 @@ def error_code(path: Path, file_type: str | None = None, **kwargs) -> str:
 
 
 def python_docx_blocks(path: Path) -> list[str]:
-    """Block texts as an independent reader numbers them (python-docx, CONTRACT §5)."""
-    import docx
-    from docx.table import Table
-    from docx.text.paragraph import Paragraph
+    """Block texts as an independent reader numbers them (python-docx; docs/api.md)."""
+    from tests.helpers.citations import docx_block_texts
 
-    out: list[str] = []
-    for item in docx.Document(str(path)).iter_inner_content():
-        if isinstance(item, Paragraph):
-            out.append(item.text)
-        elif isinstance(item, Table):
-            out.extend("".join(cell.text for cell in row.cells) for row in item.rows)
-    return out
+    return docx_block_texts(str(path))
 
 
 def openpyxl_blocks(path: Path) -> list[str]:
@@ -307,10 +299,14 @@ def test_docx_blocks_are_numbered_by_paragraph_and_table_row(protocol_docx) -> N
     assert by_block[layout.inclusion_heading].text == "Inclusion Criteria"
     assert by_block[layout.results_table].kind == "table"
     assert by_block[layout.after_table].text == "After the results table."
-    # A body-level content control is invisible to python-docx readers: not counted, not read.
+    # A body-level content control is invisible to python-docx readers: it does not shift
+    # their numbering, and its text is read as an extra block numbered after the body.
     assert layout.last == layout.after_table + 1
     assert by_block[layout.last].text == "The end of the protocol."
-    assert not any("content control" in b.text for b in src.blocks)
+    inside = [b for b in src.blocks if "content control" in b.text]
+    assert [b.text for b in inside] == ["Inside a content control."]
+    assert inside[0].block == max(b.block for b in src.blocks if b is not inside[0]) + 1
+    assert src.blocks.index(inside[0]) < src.blocks.index(by_block[layout.last])
     # Empty paragraphs count but are not emitted.
     assert layout.title + 1 not in by_block
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from documents.pipeline import ingest, mapping
-from documents.pipeline.types import OutlineSection
 from tests.documents.pipeline.test_orchestrate import docx_source, protocol, results, sap
 
 
@@ -107,29 +106,3 @@ def test_heading_similarity_normalises_numbers_plurals_and_split_words() -> None
     assert mapping.heading_similarity("Removal of Patients", "Removal of Subjects") >= 0.95
     assert mapping.heading_similarity("Inclusion Criteria", "Exclusion Criteria") < 0.75
     assert mapping.heading_similarity("Blinding", "Safety Analyses") == 0.0
-
-
-def test_a_section_profile_merges_template_hints_rules_and_the_correspondence_table() -> None:
-    section = OutlineSection(
-        section_id="x",
-        number="9.7.2",
-        title="Determination of Sample Size",
-        level=3,
-        hints={"source_kinds": ["sap", "protocol"], "source_headings": ["Power Considerations"]},
-        rules=({"type": "source", "parameters": {"source_heading": "Number of Subjects"}},),
-    )
-    profile = mapping.profile_for(section)
-    wanted = [h for h, _ in profile.headings]
-    assert wanted[0] == "Number of Subjects"
-    assert "Power Considerations" in wanted and "Sample Size Considerations" in wanted
-    assert profile.kinds[:2] == ("sap", "protocol") and "results" not in profile.kinds
-    results_section = OutlineSection(
-        section_id="y", number="10.1", title="Disposition of Patients", level=2
-    )
-    assert mapping.profile_for(results_section).kinds == ("results",)
-    assert (
-        mapping.profile_for(
-            OutlineSection(section_id="z", number="2", title="Synopsis", level=1)
-        ).derived
-        == "synopsis"
-    )

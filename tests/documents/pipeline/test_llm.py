@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from documents.pipeline import llm, qc
+from documents.pipeline.citations import QuoteLocator
 from documents.pipeline.errors import LLMUnavailable
 from documents.pipeline.types import Block, OutlineSection, StyleGuideSpec
-from documents.pipeline.writer import QuoteLocator
 from tests.documents.pipeline.test_orchestrate import by_number, pdf_source, protocol, sap, write
 
 Reply = tuple[int, Any] | Callable[[dict[str, Any]], tuple[int, Any]]
@@ -229,14 +229,26 @@ def test_a_down_endpoint_raises_llm_unavailable() -> None:
     assert "did not answer" in caught.value.message
 
 
-def test_an_unconfigured_writer_is_unavailable(
-    monkeypatch: pytest.MonkeyPatch, settings: Any
-) -> None:
-    settings.FOLIO_LLM_BASE_URL = None
-    monkeypatch.delenv("FOLIO_LLM_BASE_URL", raising=False)
+def test_an_unconfigured_writer_is_unavailable() -> None:
     with pytest.raises(LLMUnavailable) as caught:
-        llm.LLMConfig.from_settings()
+        llm.require_config(None)
     assert "not configured" in caught.value.message
+    with pytest.raises(LLMUnavailable):
+        write([protocol()], writer="llm")  # no PipelineInput.llm: the run stops, named
+
+
+def test_the_llm_configuration_comes_from_django_settings(settings: Any) -> None:
+    from documents.pipeline_input import llm_config_from_settings
+
+    settings.FOLIO_LLM_BASE_URL = None
+    assert llm_config_from_settings() is None
+    settings.FOLIO_LLM_BASE_URL = "http://127.0.0.1:9/v1"
+    settings.FOLIO_LLM_MODEL = "m"
+    settings.FOLIO_LLM_API_KEY = "secret"
+    settings.FOLIO_LLM_TIMEOUT = 7
+    config = llm_config_from_settings()
+    assert config == llm.LLMConfig("http://127.0.0.1:9/v1", "m", api_key="secret", timeout=7.0)
+    assert "secret" not in repr(config)
 
 
 def test_endpoint_urls_accept_a_base_with_or_without_v1() -> None:
@@ -258,13 +270,11 @@ def echo_passages(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
 
 
 def test_the_llm_writer_in_the_pipeline_keeps_lists_and_drops_what_it_invents(
-    fake_llm: FakeLLM, settings: Any
+    fake_llm: FakeLLM,
 ) -> None:
-    settings.FOLIO_LLM_BASE_URL = fake_llm.url
-    settings.FOLIO_LLM_MODEL = "test-model"
     fake_llm.replies = [echo_passages]
     sources = [protocol(), sap()]
-    drafts = write(sources, writer="llm")
+    drafts = write(sources, writer="llm", llm=config(fake_llm.url))
     found = by_number(drafts)
     assert fake_llm.requests, "the model was asked"
     inclusion = found["9.3.1"]

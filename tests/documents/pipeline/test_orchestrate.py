@@ -117,7 +117,7 @@ def pdf_source(
 
 
 def docx_source(file_name: str, kind: str, items: Sequence[Item]) -> ExtractedSource:
-    """A DOCX/XLSX-like source: block numbers count paragraphs and table rows (CONTRACT §5)."""
+    """A DOCX/XLSX-like source: block numbers count paragraphs and table rows (docs/api.md)."""
     blocks: list[Block] = []
     stack: list[tuple[int, str]] = []
     loc = 1

@@ -150,3 +150,39 @@ def test_a_base_document_gives_its_styles_and_page_setup_and_loses_its_body(tmp_
         "9.3 Selection of Study Population",
         "9.3.1 Inclusion Criteria",
     ]
+
+
+def _bold_rows(table: docx.table.Table) -> list[bool]:
+    """Per row: whether every run of its cells is bold."""
+    return [
+        all(run.bold for cell in row.cells for p in cell.paragraphs for run in p.runs)
+        for row in table.rows
+    ]
+
+
+def test_the_twin_s_header_rows_decide_which_rows_are_bold(tmp_path: Path) -> None:
+    from documents.pipeline.twin import section_from_dict, section_to_dict
+    from documents.pipeline.types import SectionDraft, Table
+
+    rows = (("Arm", "Week 12"), ("", "Mean"), ("Placebo", "1.2"), ("Drug", "3.4"))
+    guessed = Table(title="Guessed", rows=rows)
+    told = Table(title="Told", rows=rows, header_rows=2)
+    assert guessed.header_rows == 0  # "Week 12": a number, so not taken as a header
+    draft = SectionDraft("s1", "1", "Results", 1, "generated", tables=(guessed, told))
+    as_twin = section_to_dict(draft)
+    assert [t["header_rows"] for t in as_twin["tables"]] == [0, 2]
+    assert section_from_dict(as_twin) == draft
+    legacy = {
+        **as_twin,
+        "tables": [{k: v for k, v in t.items() if k != "header_rows"} for t in as_twin["tables"]],
+    }
+    assert [t.header_rows for t in section_from_dict(legacy).tables] == [0, 0]
+
+    inp = PipelineInput(sources=(), template_name="t", document_type="CSR", output_name="o")
+    out = tmp_path / "out.docx"
+    render.render_docx([draft], sources=[], qc={}, inp=inp, path=str(out))
+    tables = [t for t in docx.Document(str(out)).tables if len(t.rows) == 4]
+    assert [_bold_rows(t) for t in tables] == [
+        [False, False, False, False],
+        [True, True, False, False],
+    ]

@@ -197,9 +197,11 @@ def test_truncated_and_non_zip_files_are_unreadable(tmp_path: Path) -> None:
 
 
 def test_limits_come_from_django_settings(settings) -> None:
+    from documents.pipeline_input import limits_from_settings
+
     settings.FOLIO_MAX_ZIP_ENTRIES = 77
     settings.FOLIO_EXTRACT_TIMEOUT = 9
-    limits = Limits.from_settings()
+    limits = limits_from_settings()
     assert limits.max_zip_entries == 77
     assert limits.extract_timeout == 9
     assert limits.max_pdf_pages == settings.FOLIO_MAX_PDF_PAGES

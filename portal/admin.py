@@ -3,7 +3,7 @@
 Superusers see every organization's events; a template manager (staff user whose membership role
 is ``manager``) sees their own organization's only, and an event of another organization is a
 404 like any unknown id. Nobody can add, change or delete an event here (the model and the
-``pre_delete`` guard in ``documents.audit_api`` refuse it elsewhere too). The "Export CSV" action
+``pre_delete`` guard in ``portal.audit`` refuse it elsewhere too). The "Export CSV" action
 downloads the selected rows; the API's ``/api/v1/audit-events/export`` exports everything.
 """
 
@@ -15,19 +15,17 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest, StreamingHttpResponse
 
-from documents import audit_api  # also registers the append-only guard
-from documents.models import AuditEvent
+from portal.audit import csv_response
+from portal.models import AuditEvent
+from portal.selectors import membership_of
 
 
 def _manager_org_id(request: HttpRequest) -> Any | None:
     user = request.user
     if not (user.is_active and user.is_staff):
         return None
-    try:
-        membership = user.membership  # type: ignore[union-attr]
-    except Exception:  # RelatedObjectDoesNotExist: no organization
-        return None
-    return membership.organization_id if membership.is_manager else None
+    membership = membership_of(user)
+    return membership.organization_id if membership is not None and membership.is_manager else None
 
 
 @admin.register(AuditEvent)
@@ -87,4 +85,4 @@ class AuditEventAdmin(admin.ModelAdmin):
         self, request: HttpRequest, queryset: QuerySet[AuditEvent]
     ) -> StreamingHttpResponse:
         scoped = self.get_queryset(request).filter(pk__in=queryset.values("pk"))
-        return audit_api.csv_response(scoped.order_by("-created_at", "-id"))
+        return csv_response(scoped.order_by("-created_at", "-id"))

@@ -1,15 +1,12 @@
-"""The audit log: read it (managers, their organization only), export it, and keep it append-only.
+"""The audit log: record an event, read an organization's events, export them, keep them.
 
-- ``GET /api/v1/audit-events/`` → ``{"count", "audit_events": [...]}`` (``?limit=&offset=``,
-  filters ``?action=``, ``?object_type=``, ``?object_id=``, ``?since=``/``?until=`` ISO 8601),
-  newest first; ``?format=csv`` answers the same rows as CSV.
-- ``GET /api/v1/audit-events/export`` → every matching row as a CSV download.
-
-Only the organization's template managers may read it (members get 403, like the template
-editing routes); rows of other organizations never appear. Events are written by the services
-(``documents.services.audit_record``) and are never changed: ``AuditEvent.save`` refuses updates
-and the ``pre_delete`` guard below refuses deletes, except when a whole organization is deleted
-(its audit trail goes with it, by the platform operator's decision).
+Both apps' services record what people do with ``audit_record`` (documents: upload, generate,
+download, cancel, regenerate; templates_app: every template and style guide change, through its
+``audited`` decorator). Events are never changed: ``AuditEvent.save`` refuses updates and
+``refuse_audit_delete`` (connected to ``pre_delete`` in ``PortalConfig.ready``) refuses deletes,
+except when a whole organization is deleted (its audit trail goes with it, by the platform
+operator's decision). The API (``portal/audit_api.py``) and the admin read them through
+``audit_events_for_user`` and export them with ``csv_response``.
 """
 
 from __future__ import annotations
@@ -22,18 +19,12 @@ from datetime import datetime
 from typing import Any
 
 from django.db.models import QuerySet
-from django.db.models.signals import pre_delete
-from django.dispatch import receiver
 from django.http import StreamingHttpResponse
 from django.utils.dateparse import parse_datetime
-from rest_framework.renderers import BaseRenderer, JSONRenderer
-from rest_framework.request import Request
-from rest_framework.views import APIView
 
-from documents.models import AuditEvent
-from portal.api_errors import APIError
-from portal.api_utils import list_response
-from portal.auth import IsOrganizationManager
+from portal.errors import InvalidInput
+from portal.models import AuditEvent, Organization
+from portal.selectors import membership_of
 
 CSV_COLUMNS = ("id", "created_at", "actor", "action", "object_type", "object_id", "details")
 
@@ -42,12 +33,30 @@ class AuditLogIsAppendOnly(Exception):
     """Raised on any attempt to delete an audit event."""
 
 
-@receiver(pre_delete, sender=AuditEvent, dispatch_uid="folio-audit-append-only")
-def _refuse_audit_delete(
+def audit_record(
+    *,
+    organization_id: Any,
+    actor: Any,
+    action: str,
+    object_type: str,
+    object_id: Any,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Append one event (an anonymous or unsaved actor is recorded as none)."""
+    AuditEvent.objects.create(
+        organization_id=organization_id,
+        actor=actor if getattr(actor, "pk", None) else None,
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id),
+        details=details or {},
+    )
+
+
+def refuse_audit_delete(
     sender: Any, instance: AuditEvent, origin: Any = None, **kwargs: Any
 ) -> None:
-    from portal.models import Organization
-
+    """``pre_delete`` receiver for ``AuditEvent`` (connected in ``PortalConfig.ready``)."""
     if isinstance(origin, Organization):
         return  # the organization itself is being deleted
     raise AuditLogIsAppendOnly("Audit events are append-only; they cannot be deleted.")
@@ -55,7 +64,7 @@ def _refuse_audit_delete(
 
 def audit_events_for_user(user: Any, params: Any) -> QuerySet[AuditEvent]:
     """The caller's organization's events, newest first, filtered by the query parameters."""
-    membership = getattr(user, "folio_membership", None)
+    membership = membership_of(user)
     if membership is None:
         return AuditEvent.objects.none()
     qs = AuditEvent.objects.filter(organization_id=membership.organization_id).select_related(
@@ -70,7 +79,7 @@ def audit_events_for_user(user: Any, params: Any) -> QuerySet[AuditEvent]:
         if raw:
             when = _parse_when(raw)
             if when is None:
-                raise APIError(f"{name}: not an ISO 8601 date-time, got {str(raw)[:40]!r}.")
+                raise InvalidInput.about(name, f"not an ISO 8601 date-time, got {str(raw)[:40]!r}.")
             qs = qs.filter(**{lookup: when})
     return qs.order_by("-created_at", "-id")
 
@@ -122,36 +131,3 @@ def csv_response(events: QuerySet[AuditEvent]) -> StreamingHttpResponse:
     response["Content-Disposition"] = 'attachment; filename="audit-events.csv"'
     response["Cache-Control"] = "no-store"
     return response
-
-
-class CSVRenderer(BaseRenderer):
-    """Lets DRF's content negotiation accept ``?format=csv`` (the view streams the CSV itself)."""
-
-    media_type = "text/csv"
-    format = "csv"
-    charset = "utf-8"
-
-    def render(
-        self, data: Any, accepted_media_type: Any = None, renderer_context: Any = None
-    ) -> bytes:
-        # Only errors reach here (the CSV itself is streamed): render them as JSON text.
-        return json.dumps(data, default=str).encode()
-
-
-class AuditEventListApi(APIView):
-    permission_classes = [IsOrganizationManager]
-    renderer_classes = [JSONRenderer, CSVRenderer]
-
-    def get(self, request: Request) -> Any:
-        events = audit_events_for_user(request.user, request.query_params)
-        if request.query_params.get("format") == "csv":
-            return csv_response(events)
-        return list_response(request, events, name="audit_events", serialize=event_item)
-
-
-class AuditEventExportApi(APIView):
-    permission_classes = [IsOrganizationManager]
-    renderer_classes = [JSONRenderer, CSVRenderer]
-
-    def get(self, request: Request) -> StreamingHttpResponse:
-        return csv_response(audit_events_for_user(request.user, request.query_params))

@@ -1,0 +1,79 @@
+"""Step 1 of the pipeline: turn one source file (PDF, DOCX, XLSX) into located, structured blocks.
+
+Every block keeps the location a citation needs (CONTRACT §5): a PDF block has its ``page``
+(1-based, one page per block: a paragraph that runs over a page break becomes two blocks, so no
+quote ever crosses a page); a DOCX/XLSX block has its ``block`` number. Parsers run in a forked
+child under ``safety.run_limited`` (deadline and memory limit); set ``FOLIO_EXTRACT_IN_PROCESS=1``
+(or pass ``in_process=True``) to run them in-process when debugging.
+
+PDF (pypdf). ``ExtractedSource.pages`` holds each page's text exactly as ``page.extract_text()``
+returns it (after ``sanitize_text``). Blocks are built from those same lines, in order, so the
+letters and digits of every block are a substring of its page's letters and digits. One
+``extract_text`` call per page, with a ``visitor_text`` callback recording each run's font size,
+boldness and position; from these:
+
+- headings: numbered lines (``9.4.1 Blinding``, ``5.1. Inclusion Criteria``) in bold or a larger
+  font, ``APPENDIX 2``-style lines, and short bold / large / all-caps lines; level = depth of the
+  number, else from the font size; a heading wrapped over two or three lines is joined;
+- running headers and footers (a line repeated at the top or bottom of most pages, digits
+  ignored) and page numbers (``Page 3 of 97``, ``- 3 -``) are dropped;
+- table-of-contents entries (lines ending in dot leaders and a page number, their wrapped first
+  lines, and the "Table of Contents" title on such pages) are **dropped**: they would otherwise
+  be retrieved as content and they duplicate every heading;
+- wrapped lines are joined into paragraphs (a new paragraph starts at a blank line, a vertical
+  gap larger than the usual line spacing, or a change of font); a hyphen at a line end is removed
+  when the joined word occurs elsewhere in the document or ends in a common suffix, else kept;
+- list items (``1.``, ``a)``, ``[3]``, ``•``, ``-``) become ``list_item`` blocks whose ``number``
+  is the label as printed and whose ``text`` is the rest; ``Table 2``/``Figure 1`` lines start
+  ``caption`` blocks. Heading and list-item ``text`` never includes the number.
+
+DOCX (python-docx, after ``safety.check_ooxml_zip``). Block numbers must agree with an
+independent reader using python-docx (``document.iter_inner_content()``, ``Paragraph.text``,
+``table.rows``/``row.cells``), so the body is read exactly as python-docx reads it: its own
+paragraphs and tables in order (body-level content controls such as a TOC are skipped); every
+paragraph counts 1 (empty ones too) and every table row counts 1; a table block carries the
+number of its first row, so row ``i`` (0-based) of a table is ``block + i``; a row's cells are
+python-docx's (a horizontally merged cell repeated per grid column, a vertically merged one
+repeating the text above).
+Headings come from the outline level: the paragraph's own ``w:outlineLvl``, else the nearest
+style in its ``basedOn`` chain named "Heading N" / "Title" or carrying ``w:outlineLvl`` (so custom
+styles such as ``01Heading1`` count). TOC paragraphs (``TOC n`` styles, "TOC Heading") are
+counted but not emitted. Hidden text (``w:vanish``, resolved through run, character and
+paragraph styles) is left out. Numbering labels are computed from ``numbering.xml``.
+Footnotes are not read: they have no block number a reader of the body could check.
+
+XLSX (openpyxl, read-only, cached values). Each worksheet is one ``table`` block (its
+``heading_path`` is the sheet name) whose rows are the rows openpyxl's read-only ``iter_rows()``
+yields: the sheet's used range as its ``<dimension>`` declares it (normally from row 1; empty
+rows included). ``block`` numbers count those rows across sheets in order, so row ``i`` of a
+sheet's table is ``block + i`` as for DOCX tables. A sheet whose declared range is absent or
+absurdly large is read row by row as stored instead (from row 1).
+
+``heading_path`` of a heading includes the heading itself, so a heading and the paragraphs under
+it share one path; entries read ``"5.1 Inclusion Criteria"`` (number without trailing dot).
+
+Modules: ``dispatch`` (``extract_text``: file type, limits, child process), ``pdf`` (pypdf pages
+and styled lines), ``pdf_layout`` (running lines, paragraphs, headings), ``toc`` (tables of
+contents), ``docx_styles`` (styles and numbering) and ``docx_body`` (the body), ``xlsx``,
+``codec`` (``source_to_json`` / ``source_from_json``, the extraction cache), ``common`` (the
+citation alphabet ``alnum``, heading patterns, the heading stack).
+"""
+
+from documents.pipeline.extract.codec import source_from_json, source_to_json
+from documents.pipeline.extract.common import (
+    EXTRACTOR_VERSION,
+    alnum,
+    iter_text_units,
+    table_row_block,
+)
+from documents.pipeline.extract.dispatch import extract_text
+
+__all__ = [
+    "EXTRACTOR_VERSION",
+    "alnum",
+    "extract_text",
+    "iter_text_units",
+    "source_from_json",
+    "source_to_json",
+    "table_row_block",
+]

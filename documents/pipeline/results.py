@@ -1,0 +1,468 @@
+"""Results: TLF tables recognised, placed in the E3 results sections, and their key figures stated.
+
+A results output (a "Table 14.2.1.1 ..." of a SAS/R table set, a sheet of a workbook, a table of a
+Word or PDF results file) is one table block whose extractor set ``caption``, ``table_number``,
+``population``, ``header_rows`` and ``footnotes``; older or simpler extractions carry the title
+and population as single-cell leading rows and the footnotes as single-cell trailing rows, which
+``parse`` reads the same way. Its *class* (disposition, analysis sets, demographics, efficacy,
+AE overview, serious AEs, deaths, ...) comes from its title (``data/results.json``), else from its
+number (14.1 / 14.2 / 14.3). E3 sections name the classes they take (``data/e3_sources.json``).
+
+For each placed output the section gets a short paragraph of its key figures, each a row of the
+table read as "label: group value; group value", cited to that row, then the table itself (title,
+population, header rows, cells, cited row by row) and its footnotes. Nothing is computed: every
+number is a cell of the table.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+from documents.pipeline import language
+from documents.pipeline.types import Block, ExtractedSource
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
+_OUTPUT_TITLE = re.compile(
+    r"^\s*(Table|Listing|Figure)\s+([0-9]{1,2}(?:[.\-][0-9A-Za-z]{1,3}){1,5})\b[\s.:\-–—]*(.*)$",
+    re.IGNORECASE,
+)
+_POPULATION = re.compile(
+    r"\b(?:analysis set|population|set\b|all (?:randomi[sz]ed|treated|screened|enrolled)|"
+    r"participants|patients|subjects)",
+    re.IGNORECASE,
+)
+_NUMERIC = re.compile(r"\d")
+_N_HEADER = re.compile(r"\(\s*[Nn]\s*=\s*\d[\d,]*\s*\)|\b[Nn]\s*=\s*\d")
+# Row labels in order of how much they matter to a reader of the results: the comparison
+# between the groups first, then the main estimates, then the main counts.
+_KEY_LABELS = [
+    re.compile(p, re.IGNORECASE)
+    for p in (
+        r"hazard ratio|odds ratio|risk ratio|rate ratio|\bGMT ratio|\bratio\b",
+        r"difference",
+        r"p-?value|\bp\s*[<=]",
+        r"\bmedian\b|least squares|\bLS mean",
+        r"response rate|seroresponse|serocon|responder|\bGMTs?\b|geometric mean|\brate\b",
+        r"^\s*(?:any|at least one|(?:patients|participants) with any)\b|\bany (?:TEAE|AE|adverse)",
+        r"grade\s*(?:≥|>=)\s*3|grade 3 or (?:higher|above|more|worse)|grade [34]\b|severe",
+        r"\bserious\b",
+        r"discontinu|withdr",
+        r"\bdeaths?\b|\bdied\b|fatal|grade 5",
+        r"randomi[sz]ed|treated|vaccinated|received|completed|(?:safety|analysis) (?:\w+ )?set",
+        r"\bmean\b|\bage\b|female|male|\bsex\b",
+    )
+]
+_SUBORDINATE = re.compile(r"\b(?:treatment-related|drug-related|related)\b", re.IGNORECASE)
+MAX_KEY_ROWS = 3
+MAX_TABLE_ROWS = 60
+
+
+@dataclass(frozen=True)
+class ResultTable:
+    s_idx: int
+    pos: int
+    block: Block
+    number: str
+    kind: str  # "Table", "Listing", "Figure"
+    title: str  # without "Table 14.2.1.1"
+    population: str
+    header: tuple[tuple[str, ...], ...]  # header rows
+    data: tuple[tuple[int, tuple[str, ...]], ...]  # (row index in block.rows, cells)
+    footnotes: tuple[tuple[int | None, str], ...]  # (row index or None, text)
+    klass: str = "other"
+    caption_row: int | None = None
+    population_row: int | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def caption(self) -> str:
+        head = f"{self.kind} {self.number}".strip()
+        return f"{head} {self.title}".strip() if self.title else head
+
+    @property
+    def is_listing(self) -> bool:
+        return self.kind.lower() == "listing" or self.number.startswith("16.")
+
+    def groups(self) -> list[str]:
+        """Column labels, first column excluded (see ``columns``)."""
+        return [c.label for c in self.columns()]
+
+    def columns(self) -> list[Column]:
+        """The value columns: which group each belongs to and whether it is a statistic of the
+        column before it ("95% CI" beside "n/N (%)").
+
+        A label of an upper header row (a treatment group over its "Dose 1 / Dose 2 / Any
+        dose" columns) belongs to the columns nearest to it; N= in a label marks a group."""
+        if not self.header:
+            width = max((len(r) for _k, r in self.data), default=1)
+            return [Column(c, "", "", False) for c in range(1, width)]
+        width = max(len(r) for r in self.header)
+        grid = [tuple(r) + ("",) * (width - len(r)) for r in self.header]
+        tops: list[str] = [""] * width
+        if len(grid) >= 2:
+            anchors = [(c, grid[0][c].strip()) for c in range(1, width) if grid[0][c].strip()]
+            for c in range(1, width):
+                if anchors:
+                    # The nearest anchor; on a tie, the one to the left (a label sits over the
+                    # first or the middle of its columns).
+                    tops[c] = min(anchors, key=lambda a: (abs(a[0] - c), a[0] > c))[1]
+        out: list[Column] = []
+        for c in range(1, width):
+            lower = [grid[r][c].strip() for r in range(1 if len(grid) >= 2 else 0, len(grid))]
+            sub = language.clean_text(" ".join(x for x in lower if x))
+            top = language.clean_text(tops[c])
+            label = language.clean_text(" ".join(x for x in (top, sub) if x))
+            stat = bool(_STAT_HEADER.search(sub or top)) and not _N_HEADER.search(label)
+            out.append(Column(c, top, sub, stat, label))
+        return out
+
+
+@dataclass(frozen=True)
+class Column:
+    index: int  # position in the row
+    group: str  # the upper header's label over it ("GVB-118"), or ""
+    sub: str  # its own header text ("Dose 1 (N=2396)", "95% CI")
+    stat: bool  # a statistic of the column before it, not a group
+    label: str = ""
+
+
+_STAT_HEADER = re.compile(
+    r"^(?:\d+\s*%\s*)?(?:CI|confidence interval)\b|\bratio\b|^p-?value|^n/N|^n \(%\)$|^%$|"
+    r"^(?:mean|median|SD|SE|range|min|max|estimate|difference|LS mean|GMT|GMFR|HR|OR)\b",
+    re.IGNORECASE,
+)
+
+
+@cache
+def _classes() -> dict:
+    with (DATA_DIR / "results.json").open(encoding="utf-8") as fh:
+        data = json.load(fh)
+    for c in data["classes"]:
+        c["_re"] = [re.compile(p, re.IGNORECASE) for p in c["title"]]
+    return data
+
+
+def classify(kind: str, number: str, title: str) -> str:
+    data = _classes()
+    listing = kind.lower() == "listing" or number.startswith("16.")
+    for c in data["classes"]:
+        if bool(c.get("listing")) != listing:
+            continue
+        if any(p.search(title) for p in c["_re"]):
+            return c["id"]
+    for prefix, klass in data["number"].items():
+        if number.startswith(prefix):
+            return klass
+    return "other"
+
+
+def is_safety(klass: str) -> bool:
+    return klass in _classes()["safety"]
+
+
+def is_efficacy(klass: str) -> bool:
+    return klass in _classes()["efficacy"]
+
+
+_VALUE = re.compile(r"^\s*[<>≤≥]?\s*[-+−]?\d[\d,]*(?:\.\d+)?\s*(?:%|\(|/|$|\[|,|;|\s*to\b)")
+_NOT_VALUE = re.compile(r"^\s*\d+\s*%\s*(?:CI|confidence)", re.IGNORECASE)
+
+
+def _value_like(cell: str) -> bool:
+    """A cell that holds a result ("166 (54.4)", "0.63 (0.49, 0.81)", "<0.0001"), not a column
+    label ("95% CI", "Ferolasib (N=305)")."""
+    return bool(_VALUE.match(cell)) and not _NOT_VALUE.match(cell) and not _N_HEADER.search(cell)
+
+
+def _cells(row: Sequence[str]) -> tuple[str, ...]:
+    return tuple(language.clean_text(c) for c in row)
+
+
+def _single(row: Sequence[str]) -> str | None:
+    filled = [c for c in row if c and c.strip()]
+    return filled[0].strip() if len(filled) == 1 else None
+
+
+def _is_banner(text: str) -> bool:
+    """A running header row ("Sponsor | Protocol | Data cut-off ...")."""
+    return text.count("|") >= 2 or bool(re.match(r"(?i)^page \d+ of \d+$", text.strip()))
+
+
+def parse(src: ExtractedSource, s_idx: int, pos: int, block: Block) -> ResultTable | None:
+    """A results output from one table block, or None when it is not one."""
+    if block.kind != "table" or not block.rows:
+        return None
+    rows = [_cells(r) for r in block.rows]
+    caption = getattr(block, "caption", "") or ""
+    number = getattr(block, "table_number", "") or ""
+    population = getattr(block, "population", "") or ""
+    header_n = int(getattr(block, "header_rows", 0) or 0)
+    footnotes: list[tuple[int | None, str]] = []
+    caption_row = population_row = None
+    i = 0
+    # Leading single-cell rows: the title, the population, banners.
+    while i < len(rows) and i < 6:
+        text = _single(rows[i])
+        if text is None:
+            if not any(c.strip() for c in rows[i]):
+                i += 1
+                continue
+            break
+        if not caption and _OUTPUT_TITLE.match(text):
+            caption, caption_row = text, i
+        elif caption and not population and _POPULATION.search(text) and len(text.split()) <= 14:
+            population, population_row = text, i
+        elif not _is_banner(text) and caption:
+            population = population or ""
+        i += 1
+    m = _OUTPUT_TITLE.match(caption or "")
+    if not m:
+        return None
+    kind, num, title = m.group(1).title(), number or m.group(2), language.clean_text(m.group(3))
+    body = rows[i:]
+    # Trailing rows: footnotes (single cell) after the last data row.
+    end = len(body)
+    while end > 0 and (
+        _single(body[end - 1]) is not None or not any(c.strip() for c in body[end - 1])
+    ):
+        end -= 1
+    for k in range(end, len(body)):
+        text = _single(body[k])
+        if text:
+            footnotes.append((i + k, text))
+    # Footnotes the extractor kept apart from the rows (none are dropped, none doubled).
+    known = {language.clean_text(t) for _k, t in footnotes}
+    for f in getattr(block, "footnotes", ()) or ():
+        if language.clean_text(f) not in known:
+            footnotes.append((None, f))
+    table_rows = [(i + k, body[k]) for k in range(end) if any(c.strip() for c in body[k])]
+    if header_n:
+        # The extractor counts header rows from the top of the block (title rows included).
+        header_n = max(0, header_n - i)
+    else:
+        for _k, r in table_rows:
+            if any(_value_like(c) for c in r[1:]):
+                break
+            header_n += 1
+        header_n = min(header_n, 3)
+    header = tuple(r for _k, r in table_rows[:header_n])
+    data = tuple(_joined_rows(table_rows[header_n:]))
+    table = ResultTable(
+        s_idx=s_idx,
+        pos=pos,
+        block=block,
+        number=num,
+        kind=kind,
+        title=title,
+        population=language.clean_text(population),
+        header=header,
+        data=data,
+        footnotes=tuple(footnotes),
+        caption_row=caption_row,
+        population_row=population_row,
+    )
+    return ResultTable(**{**table.__dict__, "klass": classify(kind, num, title)})
+
+
+_P_ROW = re.compile(r"p-?value|\bp\s*[<=]|\btest\b", re.IGNORECASE)
+_COMPARISON = re.compile(r"ratio|difference", re.IGNORECASE)
+_CI_ROW = re.compile(r"^\s*\d{2}\s*%\s*(?:CI|confidence interval)\b", re.IGNORECASE)
+
+
+def _joined_rows(
+    rows: list[tuple[int, tuple[str, ...]]],
+) -> list[tuple[int, tuple[str, ...]]]:
+    """A row label that a PDF wrapped over two rows ("Any solicited reaction (local or" +
+    "systemic)") is joined; the second row keeps its index, where the values are."""
+    out: list[tuple[int, tuple[str, ...]]] = []
+    for k, r in rows:
+        if (
+            out
+            and r
+            and r[0][:1].islower()
+            and not any(c.strip() for c in out[-1][1][1:])
+            and not out[-1][1][0].rstrip().endswith((":", "."))
+        ):
+            prev = out.pop()[1]
+            r = (f"{prev[0].rstrip()} {r[0].lstrip()}", *r[1:])
+        out.append((k, r))
+    return out
+
+
+def collect(sources: Sequence[ExtractedSource]) -> list[ResultTable]:
+    """Every results output of the job's sources, in source and document order."""
+    out: list[ResultTable] = []
+    for s_idx, src in enumerate(sources):
+        if src.kind not in {"results", "other"}:
+            continue
+        for pos, block in enumerate(src.blocks):
+            t = parse(src, s_idx, pos, block)
+            if t is not None:
+                out.append(t)
+    return out
+
+
+def key_rows(table: ResultTable, limit: int = MAX_KEY_ROWS) -> list[tuple[int, tuple[str, ...]]]:
+    """The rows worth stating in words, most important first (see ``_KEY_LABELS``); rows that
+    restate another with a qualifier ("treatment-related serious TEAE") come after. A "95% CI"
+    row is read with the row above it."""
+    rows: list[tuple[int, tuple[str, ...]]] = []
+    for k, r in table.data:
+        if not r or not r[0].strip() or not any(_value_like(c) for c in r[1:]):
+            continue
+        attach = _CI_ROW.match(r[0]) or (
+            _P_ROW.search(r[0]) and rows and _COMPARISON.search(rows[-1][1][0])
+        )
+        if attach and rows and rows[-1][0] == _previous_index(table, k):
+            pk, pr = rows[-1]
+            merged = tuple(
+                f"{a} ({clean_label(r[0])} {b})" if a and b else (a or b)
+                for a, b in zip(pr, (*r, *[""] * max(0, len(pr) - len(r))), strict=False)
+            )
+            rows[-1] = (pk, (pr[0], *merged[1:]))
+            continue
+        rows.append((k, r))
+
+    def rank(item: tuple[int, tuple[str, ...]]) -> tuple[int, int, int]:
+        label = item[1][0]
+        level = next((n for n, p in enumerate(_KEY_LABELS) if p.search(label)), len(_KEY_LABELS))
+        return (int(bool(_SUBORDINATE.search(label))), level, item[0])
+
+    return sorted(rows, key=rank)[:limit]
+
+
+def _previous_index(table: ResultTable, k: int) -> int | None:
+    prev = None
+    for kk, _r in table.data:
+        if kk == k:
+            return prev
+        prev = kk
+    return None
+
+
+# ---------------------------------------------------------------- writing an output
+
+_FURNITURE_NOTE = re.compile(
+    r"^\s*(?:abbreviations?|source|sources|program|programme|output|data cut-?off|database|"
+    r"path|run date|produced|listing produced|table produced|page \d+)\b",
+    re.IGNORECASE,
+)
+_MARKER = re.compile(r"\s*\[[a-z0-9]{1,2}\]|\s*\([a-z]\)$")
+
+
+def clean_label(label: str) -> str:
+    return _MARKER.sub("", language.clean_text(label)).strip().rstrip(":")
+
+
+def group_name(header: str) -> str:
+    """ "Ferolasib 400 mg BID (N=305)" → "Ferolasib 400 mg BID"; "GVB-118 n/N (%)" → "GVB-118"."""
+    name = re.sub(r"\s*\(\s*[Nn]\s*=\s*[\d,]+\s*\)", "", header)
+    name = re.sub(r"\s+(?:n/N|n)?\s*\(%\)\s*$|\s+n/N\s*$", "", name)
+    return name.strip() or header
+
+
+_OVERALL = re.compile(r"\b(?:any|overall|total|all|combined|pooled)\b", re.IGNORECASE)
+
+
+def row_values(
+    table: ResultTable, cells: Sequence[str], *, summary: bool = False
+) -> list[tuple[str, str]]:
+    """(column name, value) of one row: each group's value with its statistics attached
+    ("464/476 (97.5) (95% CI 95.6, 98.7)"); names are "" when the table has no groups.
+
+    ``summary`` keeps, of a group split by dose or period, only its overall column ("Any
+    dose"), when every group has one."""
+    cols = table.columns()
+    if summary:
+        groups = {c.group for c in cols if c.group and not c.stat}
+        overall = [c for c in cols if c.group and not c.stat and _OVERALL.search(c.sub)]
+        if groups and {c.group for c in overall} == groups:
+            keep = {c.index for c in overall}
+            cols = [c for c in cols if c.index in keep or (c.stat and c.index - 1 in keep)]
+    pairs: list[list[str]] = []  # [name, value]
+    plain = [c for c in cols if not c.stat]
+    any_group = len(plain) >= 2 or any(_N_HEADER.search(c.label) or c.group for c in plain)
+    for col in cols:
+        value = language.clean_text(cells[col.index]) if col.index < len(cells) else ""
+        if not value:
+            continue
+        if col.stat and pairs and any_group:
+            pairs[-1][1] += f" ({col.sub or col.label} {value})"
+        elif any_group:
+            pairs.append([group_name(col.label), value])
+        else:
+            pairs.append(["", f"{col.label} {value}".strip() if col.label else value])
+    return [(n, v) for n, v in pairs]
+
+
+def figures_phrase(table: ResultTable, cells: Sequence[str], *, style: str = "list") -> str:
+    """One row of an output in words; the styles differ so that the body, the synopsis and the
+    conclusions never repeat one another's sentences:
+
+    - ``list``: "Median PFS, months (95% CI): Ferolasib 6.9 (5.7, 8.2); Docetaxel 4.4 (3.0, 5.6)";
+    - ``with``: "median PFS, months (95% CI) 6.9 (5.7, 8.2) with Ferolasib and 4.4 (3.0, 5.6)
+      with Docetaxel";
+    - ``was``: "Median PFS, months (95% CI) was 6.9 (5.7, 8.2) in the Ferolasib group and 4.4
+      (3.0, 5.6) in the Docetaxel group";
+    - ``versus``: "median PFS, months (95% CI) 6.9 (5.7, 8.2) (Ferolasib) versus 4.4 (3.0, 5.6)
+      (Docetaxel)".
+
+    A table without groups (estimates by visit) reads "Day 57: GMT ratio 175.8, 95% CI 159.1,
+    194.3" in every style but ``was``.
+    """
+    label = clean_label(cells[0])
+    pairs = row_values(table, cells, summary=style != "list")
+    if not pairs or not label:
+        return ""
+    lower = label[:1].lower() + label[1:] if not re.match(r"[A-Z]{2}", label) else label
+    single = len(pairs) == 1 or not any(g for g, _ in pairs)
+    if single:
+        value = ", ".join(v for _, v in pairs)
+        if style == "was":
+            return f"{label} was {value}"
+        if style == "with":
+            return f"{lower} {value}"
+        if style == "versus":
+            return f"{lower}, {value}"
+        return f"{label}: {value}"
+    if style == "with":
+        named = [f"{v} with {g}" if g else v for g, v in pairs]
+        return f"{lower} {_and(named)}"
+    if style == "was":
+        named = [f"{v} in the {g} group" if g else v for g, v in pairs]
+        return f"{label} was {_and(named)}"
+    if style == "versus":
+        return f"{lower} " + " versus ".join(f"{v} ({g})" if g else v for g, v in pairs)
+    return f"{label}: " + "; ".join(f"{g} {v}".strip() for g, v in pairs)
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def output_reference(table: ResultTable) -> str:
+    ref = f"{table.kind} {table.number}"
+    return f"{ref}, {table.population}" if table.population else ref
+
+
+def prose_footnotes(table: ResultTable) -> list[tuple[int | None, str]]:
+    """Footnotes that say something about the results (not abbreviations or program lines)."""
+    out = []
+    for row, text in table.footnotes:
+        t = language.clean_text(text)
+        if not t or _FURNITURE_NOTE.match(t) or len(t.split()) < 4:
+            continue
+        out.append((row, t))
+    return out
+
+
+def is_method_note(text: str) -> bool:
+    """A footnote that names a method behind a marked figure ("[a] Exact Clopper-Pearson
+    method.") rather than saying something about the results."""
+    return bool(re.match(r"\s*(?:\[[a-z0-9]{1,2}\]|\([a-z]\))", text)) and len(text.split()) <= 20

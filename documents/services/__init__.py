@@ -1,0 +1,31 @@
+"""Every write of the documents app, in typed, keyword-only functions that the API views, the
+portal views and the job all call (the audit log's writes are ``portal.audit``'s).
+
+- ``uploads``: ``file_upload``, ``uploads_for_files``, and the text cleaning of what users type;
+- ``document_sets``: ``document_set_create``;
+- ``generation``: ``generation_request``, ``generation_cancel``, ``generation_regenerate``,
+  ``document_download_record``.
+
+Input a user can get wrong raises a ``portal.errors.ServiceError`` that names the field.
+"""
+
+from documents.services.document_sets import document_set_create
+from documents.services.generation import (
+    document_download_record,
+    generation_cancel,
+    generation_regenerate,
+    generation_request,
+)
+from documents.services.uploads import clean_text, file_upload, safe_file_name, uploads_for_files
+
+__all__ = [
+    "clean_text",
+    "document_download_record",
+    "document_set_create",
+    "file_upload",
+    "generation_cancel",
+    "generation_regenerate",
+    "generation_request",
+    "safe_file_name",
+    "uploads_for_files",
+]

@@ -1,0 +1,159 @@
+"""Results tables (TLFs): one table block with its number, title, population, header rows and
+footnotes, whatever the file type; quotes of its title and rows verify where the block says."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from documents.pipeline.errors import SourceError
+from documents.pipeline.extract import alnum, extract_text, source_from_json, source_to_json
+from documents.pipeline.qc import verify_citation
+from documents.pipeline.types import Block, Citation, ExtractedSource, SourceDescriptor
+from tests.fixtures import tlfs
+from tests.helpers.citations import citation_verifies
+
+CORPUS = Path(__file__).resolve().parents[3].parent / "shared"
+corpus = pytest.mark.skipif(
+    not (CORPUS / "corpus").is_dir(), reason=f"shared corpus not found at {CORPUS}"
+)
+
+
+def extract(path: Path) -> ExtractedSource:
+    return extract_text(
+        SourceDescriptor(
+            file_path=f"org/documents/{path.name}",
+            file_name=path.name,
+            sha256="0" * 64,
+            file_type=path.suffix.lstrip("."),
+            local_path=str(path),
+        ),
+        in_process=True,
+    )
+
+
+def the_table(src: ExtractedSource) -> Block:
+    tables = [b for b in src.blocks if b.kind == "table" and b.table_number]
+    assert len(tables) == 1, [b.caption for b in tables]
+    return tables[0]
+
+
+def data_rows(table: Block) -> list[tuple[str, ...]]:
+    end = len(table.rows) - len(table.footnotes)
+    return [r for r in table.rows[table.header_rows : end] if any(r)]
+
+
+BUILDERS = {
+    "rtf": tlfs.build_sas_rtf,
+    "out": tlfs.build_listing,
+    "pdf": tlfs.build_tlf_pdf,
+    "xlsx": tlfs.build_tlf_xlsx,
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BUILDERS))
+def test_a_results_table_is_one_block_with_its_parts(tmp_path, kind) -> None:
+    path = BUILDERS[kind](tmp_path / f"t_pfs.{kind}")
+    src = extract(path)
+    table = the_table(src)
+    assert table.caption == tlfs.CAPTION
+    assert table.table_number == tlfs.NUMBER
+    assert table.population == tlfs.POPULATION
+    # Joined over its two pages or sections: every data row once, in order.
+    rows = data_rows(table)
+    assert [r[0] for r in rows] == [r[0] for r in tlfs.ROWS]
+    assert [alnum(" ".join(r)) for r in rows] == [alnum(" ".join(r)) for r in tlfs.ROWS]
+    header = " ".join(" ".join(r) for r in table.rows[: table.header_rows])
+    assert "N=305" in header.replace(" ", "") and "N=151" in header.replace(" ", "")
+    assert all(alnum(f) in alnum(" ".join(table.footnotes)) for f in tlfs.FOOTNOTES)
+    again = source_from_json(json.loads(json.dumps(source_to_json(src))))
+    assert again == src
+
+
+@pytest.mark.parametrize("kind", sorted(BUILDERS))
+def test_quotes_of_the_title_and_rows_verify_where_the_block_points(tmp_path, kind) -> None:
+    path = BUILDERS[kind](tmp_path / f"t_pfs.{kind}")
+    src = extract(path)
+    table = the_table(src)
+    quotes = [(0, tlfs.TITLE)] + [
+        (table.rows.index(r), " ".join(r)) for r in (data_rows(table)[0], data_rows(table)[-1])
+    ]
+    for row_index, quote in quotes:
+        if src.file_type == "pdf":
+            page = table.row_pages[row_index] if table.row_pages else table.page
+            citation = Citation(src.file_path, path.name, page, None, quote)
+            assert alnum(quote) in alnum(src.pages[page - 1]), quote
+        else:
+            block = table.block + row_index
+            citation = Citation(src.file_path, path.name, None, block, quote)
+        assert verify_citation(citation, [src]), (kind, quote)
+        assert citation_verifies(citation.as_dict(), {path.name: path}), (kind, quote)
+    if src.file_type == "pdf":
+        assert set(table.row_pages) == {1, 2}
+
+
+def test_a_text_file_that_is_binary_is_refused(tmp_path) -> None:
+    path = tmp_path / "data.txt"
+    path.write_bytes(b"\x00\x01\x02binary\x00")
+    with pytest.raises(SourceError) as err:
+        extract(path)
+    assert err.value.code == "invalid_file_type"
+
+
+def test_an_rtf_without_its_header_is_refused(tmp_path) -> None:
+    path = tmp_path / "fake.rtf"
+    path.write_text("just text, not RTF")
+    with pytest.raises(SourceError) as err:
+        extract(path)
+    assert err.value.code == "invalid_file_type"
+
+
+def test_plain_text_notes_are_paragraphs(tmp_path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("First note about the study.\n\nSecond note,\nwrapped over two lines.\n")
+    src = extract(path)
+    assert [b.text for b in src.blocks] == [
+        "First note about the study.",
+        "Second note, wrapped over two lines.",
+    ]
+    assert [b.block for b in src.blocks] == [1, 2]
+
+
+# --- the corpus and the dev set -------------------------------------------------------------
+
+
+@corpus
+def test_the_lzzt_rtf_and_listing_outputs(tmp_path) -> None:
+    primary = the_table(extract(CORPUS / "corpus" / "tlf" / "tlf-primary.rtf"))
+    assert primary.table_number == "14-3.01"
+    assert primary.caption.startswith("Table 14-3.01 Primary Endpoint Analysis: ADAS Cog (11)")
+    assert primary.population == "Population: Efficacy"
+    assert ("n", "79", "81", "74") in primary.rows
+    assert any(f.startswith("[1] Based on Analysis of covariance") for f in primary.footnotes)
+    listing = extract(CORPUS / "corpus" / "tlf" / "tlf-demographic.out")
+    (table,) = [b for b in listing.blocks if b.kind == "table"]
+    assert table.population == "Population: Intent-to-Treat"
+    assert ("Mean (sd)", "75.21 (8.59)", "75.67 (8.29)", "74.38 (7.89)") in table.rows
+    efficacy = extract(CORPUS / "corpus" / "tlf" / "tlf-efficacy.rtf")
+    (table,) = [b for b in efficacy.blocks if b.kind == "table"]
+    assert table.caption == "ANCOVA of Change from Baseline at Week 20"
+
+
+@corpus
+def test_the_dev_set_results_pdf_and_workbook(tmp_path) -> None:
+    pdf = extract(CORPUS / "devset" / "studyD" / "results.pdf")
+    tables = [b for b in pdf.blocks if b.kind == "table"]
+    assert len(tables) == 20 and all(b.table_number and b.population for b in tables)
+    pages = [alnum(p) for p in pdf.pages]
+    for b in tables:
+        assert alnum(b.caption) in pages[b.page - 1]
+        for i, row in enumerate(b.rows):
+            page = b.row_pages[i] if b.row_pages else b.page
+            assert alnum(" ".join(row)) in pages[page - 1], (b.table_number, row)
+    index = [b.text for b in pdf.blocks if b.page == 1]
+    assert not any("14.1.1.1" in t or "Participant Disposition" in t for t in index), index
+    xlsx = extract(CORPUS / "devset" / "studyC" / "results.xlsx")
+    sheets = [b for b in xlsx.blocks if b.table_number]
+    assert len(sheets) == 19 and all(b.population for b in sheets)

@@ -1,0 +1,54 @@
+"""A test worker whose jobs pause at every pipeline step, so fault tests can act "mid-job".
+
+``FOLIO_TEST_SLOW_STEP_SECONDS`` (set by ``start_worker(FOLIO_TEST_SLOW_STEP_SECONDS="1")``) is
+the pause, on entering each step. The product knows nothing of it: this module wraps
+``documents.pipeline.run.run_pipeline`` in the worker process (the job looks it up at call time),
+and the forked work horses inherit the wrapper.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import time
+from typing import Any
+
+from documents.pipeline import run
+from documents.worker import FolioWorker
+
+SLOW_STEP_ENV = "FOLIO_TEST_SLOW_STEP_SECONDS"
+logger = logging.getLogger(__name__)
+
+
+def _slow_step_seconds() -> float:
+    try:
+        return max(0.0, float(os.environ.get(SLOW_STEP_ENV, "").strip() or 0))
+    except ValueError:
+        return 0.0
+
+
+def _slowed(run_pipeline: Any, seconds: float) -> Any:
+    @functools.wraps(run_pipeline)
+    def wrapper(inp: Any, *, report: Any, **kwargs: Any) -> Any:
+        entered: set[str] = set()
+
+        def slow_report(step: str, *args: Any, **kw: Any) -> None:
+            report(step, *args, **kw)
+            if step not in entered:
+                entered.add(step)
+                time.sleep(seconds)
+
+        return run_pipeline(inp, report=slow_report, **kwargs)
+
+    return wrapper
+
+
+SLOW = _slow_step_seconds()
+if SLOW:
+    logger.warning("%s=%s: test-only slow steps are on", SLOW_STEP_ENV, SLOW)
+    run.run_pipeline = _slowed(run.run_pipeline, SLOW)
+
+
+class SlowStepWorker(FolioWorker):
+    """Folio's worker, importing this module (and so its pauses) first."""
