@@ -77,7 +77,7 @@ def lose(cluster: harness.Cluster, how: str) -> dict[str, Any]:
     cluster.remove_hosts()
     cluster.recipe.update(SHORT_BOUNDS)
     cluster.start_web()
-    extra = {"FOLIO_TEST_SLOW_STEP_SECONDS": "1"}
+    extra = harness.slow_steps(1)
     hosts = [cluster.add_worker_host(extra=extra) for _ in range(2)]
     cluster.wait_workers_registered(hosts)
     api = cluster.api()

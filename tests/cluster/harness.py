@@ -34,6 +34,7 @@ from tests.cluster.hosts import Host, Network, Proc, unavailable_reason, wait_fo
 from tests.cluster.recipe import (
     INSTALL_DIR,
     INSTALL_PYTHON,
+    ROOT,
     host_environment,
     localize,
     read_unit,
@@ -430,6 +431,18 @@ class Cluster:
 
 
 # --- sources and scenarios (shared by the tests and bench/cluster.py) ----------------------------
+
+SLOW_STEPS_DIR = Path(__file__).resolve().parent / "slow_steps"
+
+
+def slow_steps(seconds: float) -> dict[str, str]:
+    """Test-only environment for a worker host whose pipeline steps pause ``seconds`` each, so
+    a test can act "mid-job" with the unit's command line unchanged (slow_steps/sitecustomize.py).
+    """
+    return {
+        "FOLIO_TEST_SLOW_STEP_SECONDS": str(seconds),
+        "PYTHONPATH": f"{SLOW_STEPS_DIR}:{ROOT}",
+    }
 
 
 def protocol_docx(tag: str = "") -> bytes:

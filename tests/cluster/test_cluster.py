@@ -8,7 +8,8 @@ as the TLS proxy would, and read the outcome from the services themselves: the r
 RQ's records of which worker (hence which host) ran a job, and each host's log.
 
 "Mid-job" is made deterministic with the test-only ``FOLIO_TEST_SLOW_STEP_SECONDS`` (each
-pipeline step sleeps that long on entry), given to the worker hosts only.
+pipeline step sleeps that long on entry; ``harness.slow_steps``, which leaves the worker's
+command line alone), given to the worker hosts only.
 """
 
 from __future__ import annotations
@@ -32,9 +33,9 @@ RECONCILE = int(TIMING["FOLIO_RECONCILE_SECONDS"])
 NOTICE_BOUND = STALE + RECONCILE + 6
 
 
-def _start(cluster: harness.Cluster, worker_hosts: int, slow_step: str) -> list[harness.Host]:
+def _start(cluster: harness.Cluster, worker_hosts: int, slow_step: float) -> list[harness.Host]:
     cluster.start_web()
-    extra = {"FOLIO_TEST_SLOW_STEP_SECONDS": slow_step}
+    extra = harness.slow_steps(slow_step)
     hosts = [cluster.add_worker_host(extra=extra) for _ in range(worker_hosts)]
     cluster.wait_workers_registered(hosts)
     return hosts
@@ -57,7 +58,7 @@ def test_documents_submitted_through_the_web_host_are_generated_on_worker_hosts(
 ) -> None:
     """Round trip: upload, generate, poll and download through the web host; every job is run
     by a worker on another host, exactly once (attempt counters, one output, one "Job OK")."""
-    workers = _start(cluster, worker_hosts=2, slow_step="0.2")
+    workers = _start(cluster, worker_hosts=2, slow_step=0.2)
     for host in [cluster.web, *workers]:
         assert host is not None
         routes = cluster.network.routes_of(host)
@@ -106,7 +107,7 @@ def test_a_worker_host_killed_mid_job_is_taken_over_by_another_host(
     (attempt 2 of FOLIO_MAX_ATTEMPTS=2), never twice and never stuck; the other host's own job
     is untouched."""
     cluster.recipe["FOLIO_MAX_ATTEMPTS"] = "2"
-    _start(cluster, worker_hosts=2, slow_step="1")
+    _start(cluster, worker_hosts=2, slow_step=1)
     api = cluster.api()
     file_path = api.upload("protocol.docx", source)
 
@@ -134,7 +135,7 @@ def test_a_worker_host_killed_on_the_last_attempt_fails_the_job_as_worker_crashe
     """The same loss with FOLIO_MAX_ATTEMPTS=1: the row is Failed `worker_crashed` within the
     bound, with no output and no run recorded; nothing else runs it later."""
     cluster.recipe["FOLIO_MAX_ATTEMPTS"] = "1"
-    _start(cluster, worker_hosts=2, slow_step="1")
+    _start(cluster, worker_hosts=2, slow_step=1)
     api = cluster.api()
     file_path = api.upload("protocol.docx", source)
 
@@ -160,7 +161,7 @@ def test_a_worker_host_cut_off_mid_job_and_restored_leaves_every_row_truthful(
     """A worker host's link taken down mid-job and restored once its attempt was given up: the
     job ends Complete once, by one attempt, with one output; the old attempt, back on the
     network, changes nothing; the cluster then serves new jobs."""
-    _start(cluster, worker_hosts=2, slow_step="1")
+    _start(cluster, worker_hosts=2, slow_step=1)
     api = cluster.api()
     file_path = api.upload("protocol.docx", source)
 
