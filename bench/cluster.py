@@ -6,20 +6,21 @@ deploy/gunicorn.conf.py, the reconciler unit) and 1, 2, then 3 worker hosts (one
 a valkey with a password and a moto S3 bucket in the root namespace; each host has only the
 recipe's environment (deploy/folio.env.example) with its defaults.
 
-1. Throughput: ``--jobs`` documents (the full ICH E3 template, each from its own small protocol
-   .docx, so no extraction is cached) are submitted at once through the web host's API; the
-   clock runs from the first POST to the last row terminal. Documents per minute, and the
-   speed-up over one worker host. Every host shares this machine's cores, so the speed-up is
-   bounded by the cores (about 2x on 2 cores), not by the number of hosts.
+1. Throughput: ``--jobs`` documents (the full ICH E3 template, each from its own 97-page protocol
+   PDF, about a real protocol's size, unique so no extraction is cached) are submitted at once
+   through the web host's API; the clock runs from the first POST to the last row terminal.
+   Documents per minute, and the speed-up over one worker host. Every host shares this machine's
+   cores, so the speed-up is bounded by the cores (about 2x on 2 cores), not by the number of
+   hosts.
 2. Losing a host mid-job, with the tests' short bounds (``FOLIO_STALE_JOB_SECONDS=5``,
    ``FOLIO_RECONCILE_SECONDS=1``): every process of the host SIGKILLed, and (unless
    ``--no-cut``) its link cut and restored. When the row left the lost attempt, when it ended,
    how, and on which host.
 
 Needs root and ``ip`` (network namespaces); prints SKIP and exits 0 otherwise. Writes
-bench/out/cluster.json. About two minutes on 2 cores.
+bench/out/cluster.json. About three minutes on 2 cores.
 
-    .venv/bin/python bench/cluster.py [--jobs 20] [--hosts 1,2,3] [--no-cut]
+    .venv/bin/python bench/cluster.py [--jobs 20] [--hosts 1,2,3] [--copies 16] [--no-cut]
 """
 
 from __future__ import annotations
@@ -47,9 +48,11 @@ SHORT_BOUNDS = {
 }
 
 
-def throughput(cluster: harness.Cluster, api: harness.Api, jobs: int, tag: str) -> dict[str, Any]:
+def throughput(
+    cluster: harness.Cluster, api: harness.Api, jobs: int, tag: str, copies: int
+) -> dict[str, Any]:
     paths = [
-        api.upload(f"protocol-{tag}-{i}.docx", harness.protocol_docx(f"{tag}-{i}"))
+        api.upload(f"protocol-{tag}-{i}.pdf", harness.protocol_pdf(f"{tag}-{i}", copies))
         for i in range(jobs)
     ]
     started = time.monotonic()
@@ -109,6 +112,12 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=20, help="documents per throughput run")
     parser.add_argument("--hosts", default="1,2,3", help="worker host counts to measure")
     parser.add_argument("--no-cut", action="store_true", help="skip the cut-link case")
+    parser.add_argument(
+        "--copies",
+        type=int,
+        default=16,
+        help="6-page protocol copies per source PDF (16: 97 pages, about a real protocol)",
+    )
     args = parser.parse_args()
     counts = sorted({int(x) for x in args.hosts.split(",") if x.strip()})
 
@@ -127,12 +136,12 @@ def main() -> int:
         api = cluster.api()
         warm = cluster.add_worker_host()
         cluster.wait_workers_registered([warm])
-        throughput(cluster, api, 2, "warm-up")
+        throughput(cluster, api, 2, "warm-up", args.copies)
         for n in counts:
             while len(cluster.workers) < n:
                 cluster.add_worker_host()
             cluster.wait_workers_registered(cluster.workers)
-            results["throughput"][n] = throughput(cluster, api, args.jobs, f"{n}h")
+            results["throughput"][n] = throughput(cluster, api, args.jobs, f"{n}h", args.copies)
         for how in ["kill"] if args.no_cut else ["kill", "cut"]:
             results["lost"].append(lose(cluster, how))
         failed = False
@@ -158,8 +167,8 @@ def main() -> int:
             ]
         )
     print_table(
-        f"Documents per minute by worker hosts ({machine}; full ICH E3 template, one small "
-        f"protocol .docx each; total run {total:.0f} s)",
+        f"Documents per minute by worker hosts ({machine}; full ICH E3 template, one "
+        f"{6 * args.copies + 1}-page protocol PDF each; total run {total:.0f} s)",
         [
             "worker hosts",
             "complete",

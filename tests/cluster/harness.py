@@ -462,6 +462,29 @@ def protocol_docx(tag: str = "") -> bytes:
         return path.read_bytes()
 
 
+def protocol_pdf(tag: str, copies: int = 16) -> bytes:
+    """A protocol PDF of ``copies`` x 6 pages (the test suite's small protocol, repeated) and a
+    last page naming ``tag``, so its content (and sha256) is unique: 16 copies make 97 pages,
+    about the size of a real protocol."""
+    import io
+
+    from pypdf import PdfWriter
+
+    from tests.fixtures.builders import build_plain_pdf, build_protocol_pdf
+
+    with tempfile.TemporaryDirectory() as tmp:
+        protocol, tag_page = Path(tmp) / "protocol.pdf", Path(tmp) / "tag.pdf"
+        build_protocol_pdf(protocol)
+        build_plain_pdf(tag_page, f"Document reference {tag}.")
+        writer = PdfWriter()
+        for _ in range(copies):
+            writer.append(str(protocol))
+        writer.append(str(tag_page))
+        out = io.BytesIO()
+        writer.write(out)
+        return out.getvalue()
+
+
 def job_ok_lines(log: str, task: str) -> int:
     """How many times an RQ worker log says it finished ``task`` successfully."""
     return log.count(f"Job OK ({task})")
