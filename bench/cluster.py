@@ -127,6 +127,7 @@ def main() -> int:
         return 0
 
     began = time.monotonic()
+    load_before = os.getloadavg()[0]
     cluster = harness.Cluster()
     results: dict[str, Any] = {"throughput": {}, "lost": []}
     failed = True
@@ -151,7 +152,12 @@ def main() -> int:
             print(f"The hosts' logs are kept in {cluster.logs}", file=sys.stderr)
     total = time.monotonic() - began
 
-    machine = f"{os.cpu_count()} CPUs, Python {platform.python_version()}"
+    # The load average says whether other work shared the cores (the run itself adds about the
+    # number of busy worker hosts).
+    machine = (
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()}, load average "
+        f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
+    )
     base = results["throughput"].get(counts[0], {}).get("per_minute") or float("nan")
     rows = []
     for n, r in results["throughput"].items():
