@@ -218,3 +218,13 @@ def test_the_reconciler_unit_keeps_running_when_a_pass_fails(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=5)
+
+
+def test_every_variable_of_the_example_is_read_by_folio() -> None:
+    """No typo in the example: each name it gives is read by the settings or gunicorn's config."""
+    _, known = recipe.recipe_environment()
+    readers = (ROOT / "portal" / "settings.py").read_text() + (
+        recipe.DEPLOY / "gunicorn.conf.py"
+    ).read_text()
+    unread = sorted(k for k in known if f'"{k}"' not in readers)
+    assert not unread, unread
