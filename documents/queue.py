@@ -30,6 +30,7 @@ from redis.retry import Retry
 from rq import Callback
 from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
+from rq.serializers import JSONSerializer
 from rq.worker import Worker
 
 logger = logging.getLogger(__name__)
@@ -94,7 +95,10 @@ def _client() -> redis.Redis:
 
 def get_queue() -> Any:
     # Enqueue right away: the caller already runs after the row's transaction committed.
-    return django_rq.get_queue(QUEUE_NAME, commit_mode="auto", connection=_client())
+    # JSON: the worker reads nothing else (documents/worker.py).
+    return django_rq.get_queue(
+        QUEUE_NAME, commit_mode="auto", connection=_client(), serializer=JSONSerializer
+    )
 
 
 # --- enqueue, requeue, cancel --------------------------------------------------------------------
@@ -135,7 +139,7 @@ def requeue_generation(document_id: str, *, force: bool = False) -> bool:
     try:
         connection = _client()
         try:
-            job = Job.fetch(document_id, connection=connection)
+            job = Job.fetch(document_id, connection=connection, serializer=JSONSerializer)
         except NoSuchJobError:
             job = None
         if job is not None:
@@ -151,7 +155,7 @@ def requeue_generation(document_id: str, *, force: bool = False) -> bool:
 def cancel_job(document_id: str) -> None:
     """Best effort: drop a queued job from Redis (the row is already Cancelled)."""
     try:
-        job = Job.fetch(document_id, connection=_client())
+        job = Job.fetch(document_id, connection=_client(), serializer=JSONSerializer)
         job.cancel()
     except Exception:  # best effort: the row, not Redis, says the document is cancelled
         logger.debug("Could not cancel RQ job %s", document_id)
@@ -166,7 +170,7 @@ def job_status(document_id: str) -> str | None:
     None when Redis cannot be reached.
     """
     try:
-        job = Job.fetch(document_id, connection=_client())
+        job = Job.fetch(document_id, connection=_client(), serializer=JSONSerializer)
     except NoSuchJobError:
         return "missing"
     except (RedisError, OSError):
@@ -225,7 +229,7 @@ def worker_is_alive(worker_name: str, *, stale_after: float | None = None) -> bo
 def job_is_running(document_id: str, *, stale_after: float | None = None) -> bool | None:
     """True when RQ says the job is started on a live worker; None when Redis cannot tell."""
     try:
-        job = Job.fetch(document_id, connection=_client())
+        job = Job.fetch(document_id, connection=_client(), serializer=JSONSerializer)
     except NoSuchJobError:
         return False
     except (RedisError, OSError):

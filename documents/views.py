@@ -26,7 +26,7 @@ from documents.downloads import document_download_response
 from documents.exceptions import QueueUnavailable
 from documents.forms import DashboardFilterForm, GenerateForm, RegenerateForm
 from documents.models import GeneratedDocument
-from documents.presenters import draft_preview, qc_items, timeline
+from documents.presenters import draft_preview, qc_items, qc_warnings, timeline
 from portal.errors import Conflict, ServiceError, TooManyRequests, add_to_form
 from portal.pages import member_required, paginate, query_without_page, render_page, section_tree
 from templates_app import selectors as template_selectors
@@ -307,6 +307,9 @@ def _live_context(document: GeneratedDocument) -> dict[str, Any]:
         "complete": document.status == GeneratedDocument.Status.COMPLETE,
         "preview": draft_preview(document.twin),
         "qc": qc_items(document.qc) if document.status == GeneratedDocument.Status.COMPLETE else [],
+        "qc_warnings": (
+            qc_warnings(document.qc) if document.status == GeneratedDocument.Status.COMPLETE else []
+        ),
     }
 
 

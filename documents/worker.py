@@ -12,6 +12,11 @@
 - Runs the reconciler when it starts and on every maintenance pass, every
   ``FOLIO_RECONCILE_SECONDS`` (the blocking dequeue is shortened to match, so an idle worker
   still runs it on time).
+- Runs only Folio's own jobs (docs/security.md, finding 1): job data is read with RQ's JSON
+  serializer, never pickle (unpickling a job someone else wrote would run their code before any
+  check), and a job whose function or callbacks are not on ``ALLOWED_FUNCTIONS`` /
+  ``ALLOWED_CALLBACKS`` is failed without being run. So a process that reaches the queue can at
+  most queue a generation of an existing Pending row, which the row's claim makes harmless.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connections
+from rq.serializers import JSONSerializer
 from rq.worker import Worker
 
 from documents import jobs
@@ -30,14 +36,36 @@ from documents.services import job_state
 
 logger = logging.getLogger(__name__)
 
+# Every function Folio enqueues, and every callback it attaches (documents/queue.py).
+ALLOWED_FUNCTIONS = frozenset({folio_queue.JOB_FUNCTION})
+ALLOWED_CALLBACKS = frozenset({"documents.jobs.on_job_failure"})
+
 try:  # heavy imports, once, in the parent
     from documents.pipeline import run as _preload_pipeline  # noqa: F401
 except Exception:  # a broken pipeline must fail jobs (with a code), not stop the worker
     logger.exception("The generation pipeline could not be imported; jobs will fail")
 
 
+def job_refusal(job: Any) -> str | None:
+    """Why ``job`` must not run (None when it is one of Folio's own)."""
+    try:
+        func_name = job.func_name
+        instance = job.instance
+    except Exception:  # not JSON, or not a job RQ can read: someone else's
+        return "its data cannot be read as a Folio job"
+    if func_name not in ALLOWED_FUNCTIONS or instance is not None:
+        return f"{str(func_name)[:200]!r} is not one of Folio's job functions"
+    for kind in ("success", "failure", "stopped"):
+        callback = getattr(job, f"_{kind}_callback_name", None)
+        if callback is not None and callback not in ALLOWED_CALLBACKS:
+            return f"its {kind} callback {str(callback)[:200]!r} is not one of Folio's"
+    return None
+
+
 class FolioWorker(Worker):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Always JSON, whatever `rqworker --serializer` says (its default is pickle).
+        kwargs["serializer"] = JSONSerializer
         kwargs.setdefault("work_horse_killed_handler", jobs.on_work_horse_killed)
         kwargs.setdefault("maintenance_interval", int(settings.FOLIO_RECONCILE_SECONDS))
         kwargs.setdefault("job_monitoring_interval", int(settings.FOLIO_WORKER_MONITOR_SECONDS))
@@ -47,6 +75,15 @@ class FolioWorker(Worker):
     def dequeue_timeout(self) -> int:
         # RQ blocks on the queue for worker_ttl - 15 s and runs maintenance only between waits.
         return max(1, min(super().dequeue_timeout, int(self.maintenance_interval)))
+
+    def execute_job(self, job: Any, queue: Any) -> None:
+        refusal = job_refusal(job)
+        if refusal is None:
+            super().execute_job(job, queue)
+            return
+        logger.warning("Refused job %s: %s; it was not run", job.id, refusal)
+        # RQ's own failure handling (not ours below: a foreign job has no row to retry).
+        Worker.handle_job_failure(self, job, queue, exc_string=f"Refused by Folio: {refusal}.")
 
     def fork_work_horse(self, job: Any, queue: Any) -> None:
         connections.close_all()

@@ -23,6 +23,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from portal.errors import ServiceError
+from portal.parsers import JSONTooDeep
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +70,13 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return Response({"detail": "Too many form fields in one request."}, status=400)
     if isinstance(exc, SuspiciousOperation):
         return Response({"detail": "The request was refused as malformed."}, status=400)
+    if isinstance(exc, RecursionError):
+        # A structure nested too deep for Python (portal/parsers.py refuses deep JSON before
+        # parsing; this is the net for any other path): a 400, and no traceback in the log.
+        logger.warning("Refused a request nested too deeply (RecursionError)")
+        return Response(
+            {"detail": "The request is nested too deeply.", "code": "json_too_deep"}, status=400
+        )
     response = drf_exception_handler(exc, context)
     if response is None:
         logger.exception("Unhandled API error", exc_info=exc)
@@ -76,7 +84,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             {"detail": "An unexpected error occurred.", "code": "internal_error"},
             status=status.HTTP_500_INTERNAL_SERVER_ERROR,
         )
-    if isinstance(exc, exceptions.ValidationError):
+    if isinstance(exc, JSONTooDeep):
+        response.data = {"detail": str(exc.detail), "code": "json_too_deep"}
+    elif isinstance(exc, exceptions.ValidationError):
         messages = _flatten(exc.detail)
         response.data = {
             "detail": "; ".join(messages) or "Invalid input.",

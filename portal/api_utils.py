@@ -12,18 +12,26 @@ from portal.errors import InvalidInput
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
+# Past this an offset is no page of anything, and SQLite (64-bit) or PostgreSQL (bigint) would fail
+# on it with a 500.
+MAX_OFFSET = 10**9
 
 
 def _int_param(request: Request, name: str, default: int, maximum: int | None = None) -> int:
     raw = request.query_params.get(name)
     if raw in (None, ""):
         return default
+    code = "invalid_parameter"
+    if len(raw) > 12:
+        raise InvalidInput.about(name, f"at most {MAX_OFFSET}.", code=code)
     try:
         value = int(raw)
     except ValueError as exc:
-        raise InvalidInput.about(name, "must be a non-negative integer.") from exc
+        raise InvalidInput.about(name, "must be a non-negative integer.", code=code) from exc
     if value < 0:
-        raise InvalidInput.about(name, "must be a non-negative integer.")
+        raise InvalidInput.about(name, "must be a non-negative integer.", code=code)
+    if value > MAX_OFFSET:
+        raise InvalidInput.about(name, f"at most {MAX_OFFSET}.", code=code)
     return min(value, maximum) if maximum is not None else value
 
 

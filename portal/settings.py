@@ -20,12 +20,16 @@ from portal.env import (
     env_int,
     env_list,
     env_str,
+    private_dir,
+    private_file,
     secret_key_from,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("FOLIO_DATA_DIR", str(BASE_DIR / "var"))).resolve()
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+# Owner only, set explicitly whatever the umask: the database, the uploads, the queue's password
+# and the signing key live here (docs/security.md, finding 7).
+private_dir(DATA_DIR)
 
 APP_VERSION = "0.1.0"
 
@@ -46,6 +50,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_rq",
     "django_htmx",
     "template_partials",
@@ -83,9 +88,10 @@ TEMPLATES = [
     },
 ]
 
+SQLITE_PATH = DATA_DIR / "folio.sqlite3"
 DATABASES = {
     "default": dj_database_url.parse(
-        env_str("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'folio.sqlite3'}",
+        env_str("DATABASE_URL") or f"sqlite:///{SQLITE_PATH}",
         conn_max_age=env_int("FOLIO_DB_CONN_MAX_AGE", 0, minimum=0),
         conn_health_checks=True,
     )
@@ -97,6 +103,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         "transaction_mode": "IMMEDIATE",
     }
+    if not env_str("DATABASE_URL"):
+        # Created 0600 before SQLite opens it; its -wal and -shm files copy the mode.
+        private_file(SQLITE_PATH)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -111,7 +120,9 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = DATA_DIR / "static"
+# `collectstatic` target. The data directory is private (0700), so a proxy that serves /static/
+# itself needs FOLIO_STATIC_ROOT outside it.
+STATIC_ROOT = Path(env_str("FOLIO_STATIC_ROOT") or str(DATA_DIR / "static"))
 STATICFILES_DIRS = [BASE_DIR / "portal" / "static"]
 
 LOGIN_URL = "/accounts/login/"
@@ -125,7 +136,12 @@ MEDIA_URL = "/media/"
 if FOLIO_STORAGE == "local":
     _default_storage = {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": str(MEDIA_ROOT)},
+        "OPTIONS": {
+            "location": str(MEDIA_ROOT),
+            # Uploads and generated documents: owner only, whatever the umask.
+            "file_permissions_mode": 0o600,
+            "directory_permissions_mode": 0o700,
+        },
     }
 elif FOLIO_STORAGE == "s3":
     AWS_STORAGE_BUCKET_NAME = env_str("AWS_STORAGE_BUCKET_NAME")
@@ -159,6 +175,8 @@ STORAGES = {
 
 FOLIO_MAX_UPLOAD_MB = env_int("FOLIO_MAX_UPLOAD_MB", 50, minimum=1)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 DATA_UPLOAD_MAX_NUMBER_FILES = env_int("FOLIO_MAX_UPLOAD_FILES", 20, minimum=1)
 
 # --- Limits on what a source may cost (docs/limits.md) ------------------------------------------
@@ -207,6 +225,8 @@ def redis_queue_config(url: str) -> dict:
         "USERNAME": unquote(parsed.username) if parsed.username else None,
         "PASSWORD": unquote(parsed.password) if parsed.password else None,
         "SSL": parsed.scheme == "rediss",
+        # JSON, never pickle: a job read from Redis is data, not code (docs/security.md, 1).
+        "SERIALIZER": "rq.serializers.JSONSerializer",
         "DEFAULT_TIMEOUT": FOLIO_JOB_TIMEOUT,
         # redis-py blocks forever on a frozen server by default: bound every call.
         "REDIS_CLIENT_KWARGS": {
@@ -222,7 +242,9 @@ RQ_QUEUES = {"default": redis_queue_config(_redis_url())}
 # The worker class that preloads the pipeline, heartbeats and reconciles, even for a plain
 # `manage.py rqworker` without --worker-class.
 RQ = {"COMMIT_MODE": "on_db_commit", "WORKER_CLASS": "documents.worker.FolioWorker"}
-RQ_SHOW_ADMIN_LINK = True
+# django-rq's admin integration (/admin/django_rq/...) checks only is_staff, and managers are
+# staff: it stays off. The dashboard is mounted at /admin/rq/ for superusers only (portal/urls.py).
+RQ_SHOW_ADMIN_LINK = False
 
 # --- API ---------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -230,7 +252,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["portal.auth.IsOrganizationMember"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "portal.parsers.JSONParser",
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -238,6 +260,10 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_THROTTLE_RATES": {"login": env_str("FOLIO_LOGIN_RATE", "20/min")},
 }
+# X-Forwarded-For hops appended by proxies we trust; 0: the client is REMOTE_ADDR (the header is
+# ignored, so it cannot be rotated to dodge a limit). portal/ratelimit.py reads it too.
+FOLIO_TRUSTED_PROXIES = env_int("FOLIO_TRUSTED_PROXIES", 0, minimum=0)
+REST_FRAMEWORK["NUM_PROXIES"] = FOLIO_TRUSTED_PROXIES
 
 FOLIO_ACCESS_TOKEN_MINUTES = max(5, env_int("FOLIO_ACCESS_TOKEN_MINUTES", 30))
 SIMPLE_JWT = {
@@ -254,6 +280,8 @@ SIMPLE_JWT = {
     "TOKEN_OBTAIN_SERIALIZER": "portal.auth.OrgTokenObtainPairSerializer",
     "TOKEN_REFRESH_SERIALIZER": "portal.auth.OrgTokenRefreshSerializer",
 }
+# A refresh chain (one login, refreshed again and again) ends this long after the login.
+FOLIO_REFRESH_CHAIN_HOURS = env_int("FOLIO_REFRESH_CHAIN_HOURS", 168, minimum=1)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Folio API",
@@ -263,6 +291,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI from drf-spectacular-sidecar's static files: /api/docs/ loads nothing from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- LLM writer (issue: grounded writer) ---------------------------------------------------------
@@ -299,6 +331,14 @@ MIDDLEWARE.insert(
     MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
     "portal.ratelimit.LoginRateLimitMiddleware",
 )
+# Before anything reads a request body (the login limit reads the form; CSRF's check reads
+# request.POST): an oversized body is refused from its declared length (portal/bodylimit.py).
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+    "portal.bodylimit.BodyLimitMiddleware",
+)
+# Usernames compared NFKC + casefold; the demo account refused outside debug mode.
+AUTHENTICATION_BACKENDS = ["portal.backends.FolioModelBackend"]
 if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("FOLIO_SECURE_COOKIES", True)
     CSRF_COOKIE_SECURE = env_bool("FOLIO_SECURE_COOKIES", True)
@@ -317,10 +357,27 @@ if not DEBUG:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        },
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        # Django's own "django.server" handler (runserver's request lines) would otherwise be
+        # kept from its DEFAULT_LOGGING, without the redaction filter added below.
+        "django.server": {"class": "logging.StreamHandler", "formatter": "django.server"},
+    },
     "root": {"handlers": ["console"], "level": env_str("FOLIO_LOG_LEVEL", "INFO")},
-    "loggers": {"rq.worker": {"level": "WARNING"}},
+    "loggers": {
+        "rq.worker": {"level": "WARNING"},
+        # Replace DEFAULT_LOGGING's handlers of these two loggers (they have no redaction).
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+    },
 }
 
 # --- Reliability and hardening (docs/reliability.md, docs/limits.md, docs/security.md) ----------
@@ -336,9 +393,19 @@ FOLIO_JOB_HARD_LIMIT_SECONDS = env_int(
 # Socket timeout of the Redis client used by requests and the reconciler (one retry): a stopped
 # or frozen Redis answers 503 in well under two seconds.
 FOLIO_REDIS_TIMEOUT_MS = env_int("FOLIO_REDIS_TIMEOUT_MS", 600, minimum=50)
-# Session-login brute-force protection (portal/ratelimit.py).
+# Login brute-force protection (portal/ratelimit.py): failures per address and account, and per
+# account from every address, counted in the database that every web process shares.
 FOLIO_LOGIN_MAX_FAILURES = env_int("FOLIO_LOGIN_MAX_FAILURES", 10, minimum=1)
+FOLIO_LOGIN_MAX_ACCOUNT_FAILURES = env_int("FOLIO_LOGIN_MAX_ACCOUNT_FAILURES", 50, minimum=1)
 FOLIO_LOGIN_LOCKOUT_SECONDS = env_int("FOLIO_LOGIN_LOCKOUT_SECONDS", 900, minimum=1)
+# Request bodies (portal/bodylimit.py): refused from their declared length, before reading.
+FOLIO_MAX_ANONYMOUS_BODY_KB = env_int("FOLIO_MAX_ANONYMOUS_BODY_KB", 64, minimum=1)
+FOLIO_MAX_BODY_MB = env_int("FOLIO_MAX_BODY_MB", 10, minimum=1)
+# Template import (.docx → outline) runs in a limited child process (templates_app/services.py).
+FOLIO_TEMPLATE_IMPORT_TIMEOUT = env_int("FOLIO_TEMPLATE_IMPORT_TIMEOUT", 20, minimum=1)
+FOLIO_TEMPLATE_IMPORT_MEMORY_MB = env_int("FOLIO_TEMPLATE_IMPORT_MEMORY_MB", 768, minimum=128)
+FOLIO_TEMPLATE_MAX_PARAGRAPHS = env_int("FOLIO_TEMPLATE_MAX_PARAGRAPHS", 50_000, minimum=100)
+FOLIO_TEMPLATE_MAX_SECTIONS = env_int("FOLIO_TEMPLATE_MAX_SECTIONS", 2000, minimum=10)
 # Content-Security-Policy of every response except /api/docs/ (empty: portal/middleware.py's).
 FOLIO_CSP = env_str("FOLIO_CSP")
 # No token, password or presigned-URL signature reaches a log handler.

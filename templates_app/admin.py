@@ -25,6 +25,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.text import slugify
 
+from portal.parsers import MAX_JSON_DEPTH, json_depth_exceeds
 from portal.selectors import membership_of
 from templates_app import selectors, services
 from templates_app.forms import TemplateDocxImportForm, TemplateJsonImportForm
@@ -251,6 +252,8 @@ class TemplateAdmin(ManagerAccessMixin, admin.ModelAdmin):
             try:
                 if len(raw) > MAX_JSON_BYTES:
                     raise ValueError("the file is larger than 20 MB")
+                if json_depth_exceeds(raw):
+                    raise ValueError(f"it is nested more than {MAX_JSON_DEPTH} levels deep")
                 data = json.loads(raw.decode("utf-8"))
             except (UnicodeDecodeError, ValueError) as exc:
                 form.add_error("file", f"{upload.name} is not valid JSON: {exc}.")

@@ -11,7 +11,10 @@ instructions; the remaining body text (and tables, one line per row) its templat
 contents entries and the front matter before the first heading are left out. Numbers typed in a
 heading ("9.4.1 Blinding") are dropped: numbering is recomputed from the levels.
 
-No database, no storage: ``read_docx_outline`` takes bytes and returns plain dataclasses.
+No database, no storage: ``read_docx_outline`` takes bytes and returns plain dataclasses, with
+caps on the paragraphs read and the sections made. ``read_docx_outline_file`` is the entry point
+that ``templates_app.services`` runs in a limited child process (``safety.run_limited``), after
+the zip pre-check: a hostile file costs a child its time and memory, never the web process.
 """
 
 from __future__ import annotations
@@ -211,8 +214,33 @@ def _check_zip(data: bytes, *, max_entries: int, max_total_bytes: int) -> None:
         raise DocxOutlineError("it is not a Word (.docx) document") from exc
 
 
+MAX_PARAGRAPHS = 50_000
+MAX_SECTIONS = 2000
+
+
+def read_docx_outline_file(
+    path: str, max_paragraphs: int = MAX_PARAGRAPHS, max_sections: int = MAX_SECTIONS
+) -> tuple[str, Any]:
+    """``("ok", DocxOutline)`` or ``("error", reason)``: the child-process entry point (its
+    result crosses a pipe, so an expected failure is a value, not an exception)."""
+    with open(path, "rb") as handle:
+        data = handle.read()
+    try:
+        return (
+            "ok",
+            read_docx_outline(data, max_paragraphs=max_paragraphs, max_sections=max_sections),
+        )
+    except DocxOutlineError as exc:
+        return ("error", str(exc))
+
+
 def read_docx_outline(
-    data: bytes, *, max_entries: int = 2000, max_total_bytes: int = 300 * 1024 * 1024
+    data: bytes,
+    *,
+    max_entries: int = 2000,
+    max_total_bytes: int = 300 * 1024 * 1024,
+    max_paragraphs: int = MAX_PARAGRAPHS,
+    max_sections: int = MAX_SECTIONS,
 ) -> DocxOutline:
     """The headings of a .docx as levelled entries with their instructions and text."""
     _check_zip(data, max_entries=max_entries, max_total_bytes=max_total_bytes)
@@ -227,7 +255,11 @@ def read_docx_outline(
     entries: list[OutlineEntry] = []
     previous_level = 0
     body = document.element.body
-    for block in _iter_blocks(body):
+    for count, block in enumerate(_iter_blocks(body), start=1):
+        if count > max_paragraphs:
+            raise DocxOutlineError(
+                f"it has more than {max_paragraphs} paragraphs and tables (the limit)"
+            )
         if block.tag == qn("w:tbl"):
             if entries:
                 entries[-1].text.extend(_table_lines(block))
@@ -251,6 +283,8 @@ def read_docx_outline(
             # becomes 1 → 2), so that every section has a parent and numbering stays sound.
             level = max(1, min(level, previous_level + 1, MAX_LEVEL))
             previous_level = level
+            if len(entries) >= max_sections:
+                raise DocxOutlineError(f"it has more than {max_sections} headings (the limit)")
             entries.append(OutlineEntry(title=text[:400], level=level, typed_number=typed))
             continue
         if not entries:

@@ -168,7 +168,7 @@ def rq_worker(redis_server: str) -> Callable[[], bool]:
 
     def drain() -> bool:
         queue = django_rq.get_queue("default")
-        worker = SimpleWorker([queue], connection=queue.connection)
+        worker = SimpleWorker([queue], connection=queue.connection, serializer=queue.serializer)
         return bool(worker.work(burst=True))
 
     return drain
@@ -224,14 +224,17 @@ def api_client(db: None) -> Callable[[Any], Any]:
     """``api_client(user)`` -> an ``APIClient`` with ``Authorization: Bearer <access>``.
 
     The token comes from ``POST /api/v1/auth/token`` with the persona's password, so the real
-    login path is exercised; the login throttle is reset first so many clients per test are fine.
+    login path is exercised; the login limits are reset first so many clients per test are fine.
     """
     from django.core.cache import cache
     from rest_framework.test import APIClient
 
+    from portal.models import RateCounter
+
     def make(user: Any, password: str | None = None) -> APIClient:
         client = APIClient()
-        cache.clear()  # the login throttle counts in the cache
+        cache.clear()
+        RateCounter.objects.all().delete()  # the login limits count in the database
         response = client.post(
             "/api/v1/auth/token",
             {"username": user.get_username(), "password": password or f"pw-{user.get_username()}"},
@@ -258,6 +261,9 @@ def _access_token_for(user: Any) -> str:
     if membership is not None:
         refresh["org"] = str(membership.organization_id)
         refresh["role"] = membership.role
+    from portal.tokens import token_version
+
+    refresh["ver"] = token_version(user)
     return str(refresh.access_token)
 
 

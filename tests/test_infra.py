@@ -76,12 +76,16 @@ def test_a_command_refusing_bad_input_exits_non_zero_with_one_line(migrated_data
 def test_the_queue_fixtures_run_a_job_in_process(clean_queue, rq_worker):
     import django_rq
     from rq.job import Job
+    from rq.serializers import JSONSerializer
 
     queue = django_rq.get_queue("default", commit_mode="auto")
     job = queue.enqueue(add, 2, 3)
     assert clean_queue.count == 1
     rq_worker()
-    assert Job.fetch(job.id, connection=queue.connection).return_value() == 5
+    assert (
+        Job.fetch(job.id, connection=queue.connection, serializer=JSONSerializer).return_value()
+        == 5
+    )
     assert queue.count == 0
 
 

@@ -3,6 +3,8 @@ and answer JSON. Errors are ``{"detail", "code", "errors"}`` (portal/api_errors.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core import signing
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404
@@ -21,6 +23,7 @@ from documents.downloads import DOCX_CONTENT_TYPE, document_download_response
 from documents.models import GeneratedDocument
 from portal.api_utils import list_response
 from portal.errors import Conflict, InvalidInput
+from portal.tokens import token_version
 
 SIGNED_URL_MAX_AGE = 3600
 LIST_PARAMETERS = [
@@ -31,11 +34,25 @@ SIGNER_SALT = "folio.file-download"
 
 
 def file_url(request: Request, storage_key: str) -> str:
-    """A URL that downloads the file without a token for one hour."""
+    """A URL that downloads the file without a token for one hour.
+
+    On local storage the link names its creator and their token version: a password change, a
+    deactivation or a logout (``portal.tokens``) revokes it with their tokens. S3 presigned URLs
+    cannot be revoked before they expire (docs/security.md).
+    """
     if hasattr(default_storage, "bucket_name"):
         return default_storage.url(storage_key)
-    token = signing.TimestampSigner(salt=SIGNER_SALT).sign_object({"k": storage_key})
+    user = request.user
+    payload = {"k": storage_key, "u": user.pk, "v": token_version(user)}
+    token = signing.TimestampSigner(salt=SIGNER_SALT).sign_object(payload)
     return request.build_absolute_uri(reverse("signed_file", args=[token]))
+
+
+def _signer_still_valid(data: dict[str, Any]) -> bool:
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.select_related("token_state").filter(pk=data.get("u")).first()
+    return user is not None and user.is_active and token_version(user) == data.get("v")
 
 
 class FileUploadApi(APIView):
@@ -110,6 +127,8 @@ class SignedFileApi(APIView):
             )
         except signing.BadSignature as exc:
             raise Http404("This link is invalid or has expired.") from exc
+        if not isinstance(data, dict) or not _signer_still_valid(data):
+            raise Http404("This link is invalid or has expired.")
         key = data["k"]
         if not default_storage.exists(key):
             raise Http404("Not found.")

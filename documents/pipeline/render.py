@@ -11,6 +11,11 @@ quote). Sentences the writer reworded (tense, terms, abbreviations) are highligh
 carry a Word comment with the source sentence; banned phrases get a comment too. ``no_source``
 sections show their one sentence in italics. The "Quality control report" is the last section.
 
+Identity (``docx_identity``, CONTRACT §8): each section heading holds a bookmark named from its
+section id, the "List of Sources and References" heading holds ``folio_end``, and
+``inp.document_properties`` become the file's custom properties, so that a copy reviewed in Word
+can be matched back to its document, version and sections.
+
 With ``inp.base_document_path`` the template .docx is opened instead of python-docx's default: its
 styles, headers, footers and page setup are kept and its body is cleared first. Heading styles it
 lacks are created (with an outline level, so the TOC field sees them), and the automatic numbering
@@ -36,6 +41,11 @@ from docx.oxml.ns import nsdecls, qn
 from docx.shared import Pt
 
 from documents.pipeline import language
+from documents.pipeline.docx_identity import (
+    END_BOOKMARK,
+    section_bookmark,
+    write_custom_properties,
+)
 from documents.pipeline.profiles import e3_entry
 from documents.pipeline.twin import interleaved
 from documents.pipeline.types import (
@@ -96,6 +106,7 @@ class _Writer:
         self.comments: list[tuple[int, str]] = []
         self.citation_numbers: dict[Citation, int] = {}
         self._next_comment_id = self._first_comment_id()
+        self._next_bookmark_id = 1
         self._styles = self._ensure_styles()
 
     # ------------------------------------------------------------ styles
@@ -193,8 +204,16 @@ class _Writer:
     def page_break(self) -> None:
         self.parts.append('<w:p><w:r><w:br w:type="page"/></w:r></w:p>')
 
-    def heading(self, text: str, level: int) -> None:
-        self.para(self.run(text), style=f"Heading {min(9, max(1, level))}", no_numbering=self.base)
+    def heading(self, text: str, level: int, *, bookmark: str | None = None) -> None:
+        runs = self.run(text)
+        if bookmark:  # docx_identity: how a reviewed copy's sections are found again
+            bid = self._next_bookmark_id
+            self._next_bookmark_id += 1
+            runs = (
+                f'<w:bookmarkStart w:id="{bid}" w:name="{_x(bookmark)}"/>{runs}'
+                f'<w:bookmarkEnd w:id="{bid}"/>'
+            )
+        self.para(runs, style=f"Heading {min(9, max(1, level))}", no_numbering=self.base)
 
     def toc(self) -> None:
         self.parts.append(
@@ -353,7 +372,7 @@ class _Writer:
 
     def section(self, draft: SectionDraft, *, with_toc: bool) -> None:
         heading = f"{draft.number} {draft.title}".strip() if draft.number else draft.title
-        self.heading(heading, draft.level)
+        self.heading(heading, draft.level, bookmark=section_bookmark(draft.section_id))
         if with_toc:
             self.toc()
         if draft.state == "skipped":
@@ -378,7 +397,7 @@ class _Writer:
             self.paragraph(item, level)
 
     def sources_list(self) -> None:
-        self.heading("List of Sources and References", 1)
+        self.heading("List of Sources and References", 1, bookmark=END_BOOKMARK)
         for src in self.sources:
             self.para(
                 self.run(src.file_name, bold=True)
@@ -423,6 +442,7 @@ class _Writer:
             [("Check", "Result")] + [(k, str(v)) for k, v in rows if v is not None], header_rows=1
         )
         for key, label in (
+            ("warnings", "Warnings"),
             ("no_source_sections", "Sections without source content"),
             ("unsupported_number_examples", "Numbers found in no source"),
             ("future_tense_examples", "Sentences still in the future tense"),
@@ -457,6 +477,7 @@ class _Writer:
             )
             wrapper = parse_xml(f"<w:comments {nsdecls('w')}>{xml}</w:comments>")
             part.element.extend(list(wrapper))
+        write_custom_properties(self.doc, self.inp.document_properties)
         self.doc.save(path)
 
 

@@ -275,6 +275,9 @@ class PipelineInput:
     # For a regeneration: section_id → the previous version's twin section, reused as is.
     reuse_sections: dict[str, dict[str, Any]] = field(default_factory=dict)
     base_document_path: str | None = None  # a template .docx whose styles and page setup to use
+    # Written into the .docx's custom properties (docx_identity: folio_document_id,
+    # folio_version, folio_template_id), so a reviewed copy can be matched back.
+    document_properties: dict[str, Any] = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
     llm: LLMConfig | None = None  # the LLM writer's server; required when writer == "llm"
 

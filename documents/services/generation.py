@@ -42,6 +42,7 @@ from portal.errors import (
     Problems,
     TooManyRequests,
 )
+from portal.models import Organization
 from templates_app.selectors import (
     TemplateOutline,
     outline_sha256,
@@ -51,6 +52,7 @@ from templates_app.selectors import (
 )
 
 logger = logging.getLogger(__name__)
+IDEMPOTENCY_KEY_MAX = 200  # GeneratedDocument.idempotency_key
 
 _TRAVERSAL = re.compile(r"(^|/)\.\.?(/|$)")
 
@@ -167,6 +169,15 @@ def _request_hash(payload: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def _lock_organization(organization: Any) -> None:
+    """Serialise generation requests of one organization until the transaction ends.
+
+    A row lock on PostgreSQL; SQLite has no row locks, but every transaction there begins
+    IMMEDIATE (portal/settings.py), which already takes the database's write lock.
+    """
+    list(Organization.objects.select_for_update().filter(pk=organization.pk).values_list("pk"))
+
+
 def _check_capacity(organization: Any) -> None:
     active = GeneratedDocument.objects.filter(
         organization=organization,
@@ -243,6 +254,17 @@ def generation_request(
     QueueUnavailable (the row then ends Failed with ``queue_unavailable``).
     """
     organization = organization_for(user)
+    if idempotency_key is not None and (
+        len(idempotency_key) > IDEMPOTENCY_KEY_MAX
+        or not idempotency_key.isascii()
+        or not idempotency_key.isprintable()
+    ):
+        raise InvalidInput.about(
+            "Idempotency-Key",
+            f"at most {IDEMPOTENCY_KEY_MAX} printable ASCII characters "
+            f"(got {len(idempotency_key)} characters).",
+            code="invalid_idempotency_key",
+        )
     problems = Problems()
     document_type, output_name, document_set_key, document_set_name, instructions = (
         clean_text(v or "")
@@ -266,7 +288,13 @@ def generation_request(
     output = output_name.strip()
     if output.lower().endswith(".docx"):
         output = output[:-5]
-    output = safe_file_name(output)
+    try:
+        output = safe_file_name(output, field="output_name")
+    except InvalidInput as exc:
+        for field, messages in exc.errors.items():
+            for message in messages:
+                problems.add(field, message)
+        output = "-"
     if not output:
         problems.add("output_name", "this field is required.")
 
@@ -381,6 +409,21 @@ def generation_request(
     snapshot_id = _outline_snapshot_id(sha, sections)
     try:
         with transaction.atomic():
+            # Count and insert under one lock: concurrent requests all counted before any was
+            # inserted used to pass the limit together (docs/security.md, finding 9).
+            _lock_organization(organization)
+            if idempotency_key and (
+                previous := GeneratedDocument.objects.filter(
+                    organization=organization, idempotency_key=idempotency_key
+                ).first()
+            ):
+                if previous.request_hash != request_hash:
+                    raise Conflict.saying(
+                        "Idempotency-Key was already used with a different request body.",
+                        code="idempotency_key_reused",
+                    )
+                return previous
+            _check_capacity(organization)
             document_set = document_set_get_or_create(
                 organization=organization, user=user, key=set_key, name=set_name
             )
@@ -551,6 +594,8 @@ def generation_regenerate(
     _check_capacity(document.organization)
     links = list(document.source_links.order_by("position"))
     with transaction.atomic():
+        _lock_organization(document.organization)
+        _check_capacity(document.organization)
         new = GeneratedDocument.objects.create(
             organization=document.organization,
             document_set=document.document_set,

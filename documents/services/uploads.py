@@ -50,7 +50,9 @@ ALLOWED_EXTENSIONS = {
     ".out": "out",
 }
 CONTAINER_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
-MAX_NAME_LENGTH = 200
+# File systems limit a name to 255 bytes, not characters (90 "€" are 270 bytes): names are
+# limited in UTF-8 bytes, leaving room for the version folder and a storage suffix.
+MAX_NAME_BYTES = 200
 
 
 def clean_text(value: Any) -> Any:
@@ -67,16 +69,22 @@ def clean_text(value: Any) -> Any:
     return value
 
 
-def safe_file_name(raw: str) -> str:
-    """Reduce a client-supplied name to a safe base name (no folders, no control characters)."""
+def safe_file_name(raw: str, *, field: str = "file_name") -> str:
+    """Reduce a client-supplied name to a safe base name (no folders, no control characters).
+
+    Raises ``InvalidInput`` (``file_name_too_long``) for a name over ``MAX_NAME_BYTES`` bytes.
+    """
     name = unicodedata.normalize("NFC", raw or "")
     name = name.replace("\\", "/").split("/")[-1]
     name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
     name = re.sub(r"[<>:\"|?*]", "_", name).strip().strip(".")
-    if len(name) > MAX_NAME_LENGTH:
-        stem, dot, ext = name.rpartition(".")
-        name = (
-            (stem[: MAX_NAME_LENGTH - len(ext) - 1] + dot + ext) if dot else name[:MAX_NAME_LENGTH]
+    size = len(name.encode("utf-8"))
+    if size > MAX_NAME_BYTES:
+        raise InvalidInput.about(
+            field,
+            f"{name[:60]!r}... is {size} bytes long in UTF-8; names are limited to "
+            f"{MAX_NAME_BYTES} bytes.",
+            code="file_name_too_long",
         )
     return name
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 from portal.api_utils import list_response
 from portal.auth import IsOrganizationManager, IsOrganizationMember
 from portal.errors import InvalidInput
+from portal.parsers import JSONParser  # nesting depth checked before parsing
 from templates_app import selectors, services
 from templates_app.api import serializers as s
 

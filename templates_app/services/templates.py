@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils.text import get_valid_filename
 
-from templates_app.docx_outline import DocxOutlineError, read_docx_outline
+from templates_app.docx_outline import DocxOutline, read_docx_outline_file
 from templates_app.models import Rule, Template, TemplateSection
 from templates_app.services.auditing import audited
 from templates_app.services.cleaning import (
@@ -268,14 +268,7 @@ def template_import_docx(
     doc_type = _required_text(document_type or "Protocol", "document_type", max_length=80)
     name_given = _text(template_name, "template_name", max_length=300)
     data = _read_limited(file, settings.FOLIO_MAX_UPLOAD_MB * 1024 * 1024, label)
-    try:
-        outline = read_docx_outline(
-            data,
-            max_entries=settings.FOLIO_MAX_ZIP_ENTRIES,
-            max_total_bytes=settings.FOLIO_MAX_ZIP_TOTAL_MB * 1024 * 1024,
-        )
-    except DocxOutlineError as exc:
-        raise TemplateImportError.about("file", f"{label!r} cannot be imported: {exc}.") from exc
+    outline = _parse_docx_limited(data, label)
 
     levels = [entry.level for entry in outline.sections]
     numbers = outline_numbers(levels)
@@ -313,6 +306,59 @@ def template_import_docx(
         default_storage.delete(key)
         raise
     return template
+
+
+_IMPORT_REFUSALS = {
+    "unreadable_document": ("it is not a Word (.docx) document", "invalid_template_file"),
+    "invalid_file_type": ("it is not a Word (.docx) document", "invalid_template_file"),
+    "encrypted_document": ("it is password-protected", "encrypted_document"),
+    "document_too_complex": (
+        "it is too large or too complex to read within Folio's limits",
+        "document_too_complex",
+    ),
+    "processing_timeout": ("reading it took longer than the time limit", "processing_timeout"),
+    "resource_limit_exceeded": (
+        "reading it needed more memory than allowed",
+        "resource_limit_exceeded",
+    ),
+}
+
+
+def _parse_docx_limited(data: bytes, label: str) -> DocxOutline:
+    """The outline of a .docx, read like a source upload (docs/security.md, finding 5): the zip
+    pre-check first (bombs, overlaps, DTDs), then python-docx in a forked child with a deadline
+    (``FOLIO_TEMPLATE_IMPORT_TIMEOUT``) and a memory limit (``FOLIO_TEMPLATE_IMPORT_MEMORY_MB``),
+    and caps on paragraphs and headings. The web process never parses the file itself."""
+    import tempfile
+
+    from documents.pipeline import safety
+    from documents.pipeline.errors import GenerationError
+
+    with tempfile.TemporaryDirectory(prefix="folio-template-") as tmp:
+        path = Path(tmp) / "template.docx"
+        path.write_bytes(data)
+        try:
+            safety.check_ooxml_zip(str(path), file_name=label, kind="docx")
+            status, result = safety.run_limited(
+                read_docx_outline_file,
+                str(path),
+                int(settings.FOLIO_TEMPLATE_MAX_PARAGRAPHS),
+                int(settings.FOLIO_TEMPLATE_MAX_SECTIONS),
+                timeout=float(settings.FOLIO_TEMPLATE_IMPORT_TIMEOUT),
+                memory_mb=int(settings.FOLIO_TEMPLATE_IMPORT_MEMORY_MB),
+                file_name=label,
+            )
+        except GenerationError as exc:
+            reason, code = _IMPORT_REFUSALS.get(exc.code, _IMPORT_REFUSALS["unreadable_document"])
+            raise TemplateImportError.about(
+                "file", f"{label!r} cannot be imported: {reason}.", code=code
+            ) from exc
+    if status != "ok":
+        code = "document_too_complex" if "(the limit)" in str(result) else "invalid_template_file"
+        raise TemplateImportError.about(
+            "file", f"{label!r} cannot be imported: {result}.", code=code
+        )
+    return result  # type: ignore[no-any-return]
 
 
 @audited("import_json", "template")

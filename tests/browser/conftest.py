@@ -129,9 +129,9 @@ class _ThreadWorker:
         try:
             while not self.stop.is_set():
                 queue = django_rq.get_queue("default")
-                ThreadSimpleWorker([queue], connection=queue.connection).work(
-                    burst=True, with_scheduler=False
-                )
+                ThreadSimpleWorker(
+                    [queue], connection=queue.connection, serializer=queue.serializer
+                ).work(burst=True, with_scheduler=False)
                 self.stop.wait(0.2)
         except BaseException as exc:  # surfaced by the fixture
             self.errors.append(exc)

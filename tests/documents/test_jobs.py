@@ -14,6 +14,7 @@ from django.conf import settings
 from django.utils import timezone
 from rq.job import Job
 from rq.registry import StartedJobRegistry
+from rq.serializers import JSONSerializer
 
 from documents import jobs, queue
 from documents.models import GeneratedDocument
@@ -37,9 +38,9 @@ def pending(
 
 def test_the_job_is_queued_with_the_rows_id_and_an_explicit_timeout(pending):
     q = django_rq.get_queue("default")
-    job = Job.fetch(str(pending.id), connection=q.connection)
+    job = Job.fetch(str(pending.id), connection=q.connection, serializer=JSONSerializer)
     assert job.func_name == "documents.jobs.run_generation"
-    assert job.args == (str(pending.id),)
+    assert list(job.args) == [str(pending.id)]  # JSON: the args come back as a list
     assert job.timeout == settings.FOLIO_JOB_TIMEOUT
 
 
@@ -73,7 +74,11 @@ def test_a_cancel_while_running_stops_at_the_next_step(pending):
 
 def test_a_killed_work_horse_fails_the_row(pending):
     GeneratedDocument.objects.filter(pk=pending.pk).update(status="Generating")
-    job = Job.fetch(str(pending.id), connection=django_rq.get_queue("default").connection)
+    job = Job.fetch(
+        str(pending.id),
+        connection=django_rq.get_queue("default").connection,
+        serializer=JSONSerializer,
+    )
     jobs.on_work_horse_killed(job, 1234, 9, None)
     pending.refresh_from_db()
     assert (pending.status, pending.error_code) == ("Failed", "worker_crashed")
@@ -82,7 +87,7 @@ def test_a_killed_work_horse_fails_the_row(pending):
 def test_rqs_abandoned_job_path_fails_the_row(pending):
     """A worker that died leaves the job in StartedJobRegistry; RQ's cleanup calls on_failure."""
     q = django_rq.get_queue("default")
-    job = Job.fetch(str(pending.id), connection=q.connection)
+    job = Job.fetch(str(pending.id), connection=q.connection, serializer=JSONSerializer)
     GeneratedDocument.objects.filter(pk=pending.pk).update(status="Generating")
     # What a worker does when it starts the job, then dies without a trace.
     q.remove(job)
@@ -100,7 +105,11 @@ def test_timeout_failures_get_processing_timeout(pending):
         pass
 
     GeneratedDocument.objects.filter(pk=pending.pk).update(status="Generating")
-    job = Job.fetch(str(pending.id), connection=django_rq.get_queue("default").connection)
+    job = Job.fetch(
+        str(pending.id),
+        connection=django_rq.get_queue("default").connection,
+        serializer=JSONSerializer,
+    )
     jobs.on_job_failure(job, None, JobTimeoutException, JobTimeoutException(), None)
     pending.refresh_from_db()
     assert pending.error_code == "processing_timeout"

@@ -40,7 +40,9 @@ def test_start_writes_the_url_file_and_answers_ping_stop_removes_it(tmp_path):
     try:
         assert (tmp_path / "redis.url").read_text().strip() == url
         assert embedded_redis.read_url_file(tmp_path) == url
-        assert url.startswith("redis://127.0.0.1:")
+        # The user and password of the server's ACL are part of the URL (and the file is 0600).
+        assert url.startswith("redis://folio:") and "@127.0.0.1:" in url
+        assert (tmp_path / "redis.url").stat().st_mode & 0o777 == 0o600
         assert embedded_redis.ping(url)
     finally:
         server.stop()

@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
+from portal.embedded_redis import redact_url
 from portal.management.commands.runstack import data_dir_lock, descendants, process_identity
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -155,7 +156,8 @@ def test_it_starts_everything_serves_health_and_ctrl_c_stops_it_all(data_dir):
         assert "rqworker" in commands
         assert "runserver" in commands
         url = (tmp_path / "redis.url").read_text().strip()
-        assert url.startswith("redis://127.0.0.1:")
+        assert url.startswith("redis://folio:") and "@127.0.0.1:" in url
+        assert url.split("@")[0] not in output, "the banner does not print the queue's password"
 
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as response:
             assert response.status == 200
@@ -191,7 +193,7 @@ def test_with_redis_url_set_no_embedded_server_is_started(data_dir, redis_server
         commands = " ".join(Path(f"/proc/{pid}/cmdline").read_text() for pid in children)
         assert "valkey-server" not in commands
         assert "rqworker" in commands
-        assert redis_server in output
+        assert redact_url(redis_server) in output
         assert not (tmp_path / "redis.url").exists()
         os.killpg(process.pid, signal.SIGINT)
         assert process.wait(timeout=60) == 0

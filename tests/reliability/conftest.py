@@ -244,6 +244,7 @@ class Stack:
     redis: Any = None
     url: str = ""
     port: int = 0
+    password: str = ""
     workers: list[WorkerProcess] = field(default_factory=list)
     worker_env: dict[str, str] = field(default_factory=dict)
 
@@ -254,8 +255,13 @@ class Stack:
         from portal import embedded_redis
         from portal.settings import redis_queue_config
 
-        self.redis = embedded_redis.EmbeddedRedis(persist=False, port=self.port or None)
+        # A restart keeps the port and the password, as `make run`'s server does: the workers
+        # reconnect with the URL they were given.
+        self.redis = embedded_redis.EmbeddedRedis(
+            persist=False, port=self.port or None, password=self.password or None
+        )
         self.url = self.redis.start()
+        self.password = self.redis.password
         self.port = int(self.url.rsplit(":", 1)[1].split("/")[0])
         settings.RQ_QUEUES["default"].update(redis_queue_config(self.url))
         return self.url
@@ -462,3 +468,7 @@ def output_files(document: Any) -> list[str]:
     if not folder.is_dir():
         return []
     return sorted(p.name for p in folder.iterdir() if p.name.startswith(str(document.id)))
+
+
+# A real gunicorn on a port the test owns (tests/reliability/live.py), for the attack tests.
+from tests.reliability.live import live_web  # noqa: E402, F401

@@ -19,6 +19,7 @@ from django.utils import timezone
 from rq import Callback
 from rq.job import Job
 from rq.registry import FailedJobRegistry
+from rq.serializers import JSONSerializer
 
 from documents import jobs, queue
 from documents.models import GeneratedDocument
@@ -71,7 +72,7 @@ def test_a_stale_attempt_whose_job_failed_in_rq_is_retried_then_failed(request, 
     """Generating, heartbeat stale, job in FailedJobRegistry: retried until FOLIO_MAX_ATTEMPTS."""
     doc = accepted()
     q = django_rq.get_queue("default")
-    job = Job.fetch(str(doc.id), connection=q.connection)
+    job = Job.fetch(str(doc.id), connection=q.connection, serializer=JSONSerializer)
     q.remove(job)
     FailedJobRegistry(queue=q).add(job, exc_string="worker died")
     job.set_status("failed")
@@ -85,7 +86,7 @@ def test_a_stale_attempt_whose_job_failed_in_rq_is_retried_then_failed(request, 
     assert str(doc.id) not in FailedJobRegistry(queue=q).get_job_ids()
 
     _set(doc, status="Generating", attempts=settings.FOLIO_MAX_ATTEMPTS, heartbeat_at=stale)
-    Job.fetch(str(doc.id), connection=q.connection).delete()
+    Job.fetch(str(doc.id), connection=q.connection, serializer=JSONSerializer).delete()
     assert reconcile(stale_after=60) == {"failed": 1, "requeued": 0}
     doc.refresh_from_db()
     assert (doc.status, doc.error_code) == ("Failed", "worker_crashed")
@@ -264,7 +265,7 @@ def test_a_job_for_code_that_no_longer_exists_fails_the_row_with_internal_error(
     """Deploy skew: a queued job names a function a new release removed."""
     doc = accepted()
     q = queue.get_queue()
-    Job.fetch(str(doc.id), connection=q.connection).delete()
+    Job.fetch(str(doc.id), connection=q.connection, serializer=JSONSerializer).delete()
     q.enqueue_call(
         "documents.jobs.run_generation_v0",
         args=(str(doc.id),),
@@ -284,7 +285,7 @@ def test_status_and_download_survive_the_rq_result_expiring(
     """RQ forgets results (result_ttl); the row, not Redis, answers status and download."""
     doc = accepted()
     rq_worker()
-    Job.fetch(str(doc.id), connection=_connection()).delete()
+    Job.fetch(str(doc.id), connection=_connection(), serializer=JSONSerializer).delete()
     status = api_client(member).get(f"/api/v1/documents/status/{doc.id}").json()
     assert status["status"] == "Complete"
     assert status["download_url"]

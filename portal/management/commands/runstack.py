@@ -40,7 +40,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.module_loading import import_string
 
 from portal import embedded_redis
-from portal.env import ImproperEnvironment, env_int
+from portal.env import ImproperEnvironment, env_int, private_file
 
 WORKER_CLASS = "documents.worker.FolioWorker"
 QUEUE_NAME = "default"
@@ -237,7 +237,8 @@ class Stack:
             self.redis_url = settings.REDIS_URL_SETTING
             if not embedded_redis.ping(self.redis_url):
                 self.warn(
-                    f"Warning: REDIS_URL ({self.redis_url}) does not answer yet; "
+                    f"Warning: REDIS_URL ({embedded_redis.redact_url(self.redis_url)}) does not "
+                    "answer yet; "
                     "the worker and the web server will keep trying."
                 )
             return
@@ -312,7 +313,7 @@ class Stack:
 
     def banner(self, health: dict[str, Any] | None) -> None:
         base = f"http://{self.host}:{self.port}"
-        queue = self.redis_url
+        queue = embedded_redis.redact_url(self.redis_url)
         if self.redis is not None:
             queue += " (embedded valkey-server, persistent)"
         lines = [
@@ -455,7 +456,7 @@ class Stack:
 @contextlib.contextmanager
 def data_dir_lock(data_dir: Path):  # type: ignore[no-untyped-def]
     """Hold an exclusive lock on the data directory; the kernel drops it if we die."""
-    path = data_dir / LOCK_FILE_NAME
+    path = private_file(data_dir / LOCK_FILE_NAME)
     handle = path.open("a+")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -526,7 +527,7 @@ class Command(BaseCommand):
                 "and records it in FOLIO_DATA_DIR) or set REDIS_URL."
             )
         argv = worker_command(worker_class_or_none(self.stdout))
-        self.stdout.write(f"Starting an RQ worker on {url}")
+        self.stdout.write(f"Starting an RQ worker on {embedded_redis.redact_url(url)}")
         self.stdout.flush()
         os.chdir(settings.BASE_DIR)
         os.execv(argv[0], argv)
