@@ -214,6 +214,7 @@ class Cluster:
             "DJANGO_SECRET_KEY": self.secret_key,
             "DJANGO_ALLOWED_HOSTS": SITE_HOST,
             "FOLIO_DATA_DIR": str(self.workdir / "data" / host.name),
+            "FOLIO_STATIC_ROOT": str(self.workdir / "data" / host.name / "static"),
             "DATABASE_URL": self.postgres.url,
             "REDIS_URL": self.valkey.url,
             "FOLIO_STORAGE": "s3",
@@ -343,9 +344,11 @@ class Cluster:
         assert self.valkey
         from rq.job import Job
         from rq.results import Result
+        from rq.serializers import JSONSerializer
 
         try:
-            job = Job.fetch(task, connection=self.valkey.client())
+            # Folio's queue writes jobs as JSON (documents/queue.py), never pickle.
+            job = Job.fetch(task, connection=self.valkey.client(), serializer=JSONSerializer)
             results = job.results()
         except Exception:
             return []
