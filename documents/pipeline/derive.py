@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 
 from documents.pipeline import language, mapping, results
 from documents.pipeline.results import ResultTable
-from documents.pipeline.state import DraftState
+from documents.pipeline.state import DraftState, section_draft
 from documents.pipeline.types import (
     Block,
     Citation,
@@ -78,24 +78,7 @@ def ordered(state: DraftState, indices: Iterable[int]) -> list[int]:
     return sorted(indices, key=lambda j: (ORDER.get(state.profiles[j].derived or "", 5), j))
 
 
-def _draft(
-    sec: OutlineSection,
-    paragraphs: Sequence[Paragraph] = (),
-    tables: Sequence[Table] = (),
-    *,
-    state: str | None = None,
-) -> SectionDraft:
-    if state is None:
-        state = "generated" if paragraphs or tables else "no_source"
-    return SectionDraft(
-        section_id=sec.section_id,
-        number=sec.number,
-        title=sec.title,
-        level=sec.level,
-        state=state,  # type: ignore[arg-type]
-        paragraphs=tuple(paragraphs),
-        tables=tuple(tables),
-    )
+_draft = section_draft
 
 
 def _no_source(sec: OutlineSection, kind: str) -> SectionDraft:

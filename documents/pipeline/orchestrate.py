@@ -34,7 +34,7 @@ from documents.pipeline.ingest import SourceIndex
 from documents.pipeline.passages import Written, write_groups
 from documents.pipeline.profiles import profile_for
 from documents.pipeline.results import ResultTable
-from documents.pipeline.state import DraftState
+from documents.pipeline.state import DraftState, section_draft
 from documents.pipeline.types import (
     Chunk,
     Citation,
@@ -382,24 +382,7 @@ def _skipped(sec: OutlineSection) -> SectionDraft:
     )
 
 
-def _draft(
-    sec: OutlineSection,
-    paragraphs: list[Paragraph] | tuple[Paragraph, ...] = (),
-    tables: list[Table] | tuple[Table, ...] = (),
-    *,
-    state: str | None = None,
-) -> SectionDraft:
-    if state is None:
-        state = "generated" if paragraphs or tables else "no_source"
-    return SectionDraft(
-        section_id=sec.section_id,
-        number=sec.number,
-        title=sec.title,
-        level=sec.level,
-        state=state,  # type: ignore[arg-type]
-        paragraphs=tuple(paragraphs),
-        tables=tuple(tables),
-    )
+_draft = section_draft
 
 
 def no_source(sec: OutlineSection, message: str) -> SectionDraft:
