@@ -24,8 +24,8 @@ def location_texts(src: ExtractedSource) -> dict[int, list[str]]:
     """DOCX/XLSX location (1-based block index) → the texts a quote at that location may lie in.
 
     A paragraph's location holds its text. A table block whose ``block`` is b holds its rows at
-    b, b+1, ... (one location per row, CONTRACT §5), each row's cells joined; the whole table text
-    is accepted at b as well, whichever way an extractor numbered it.
+    b, b+1, ... (one location per row, docs/api.md "locations"), each row's cells joined; the
+    whole table text is accepted at b as well, whichever way an extractor numbered it.
     """
     texts: dict[int, list[str]] = {}
     for b in src.blocks:

@@ -70,7 +70,7 @@ def sanitize_text(s: str) -> str:
 # --------------------------------------------------------------------------------------------
 # File type detection
 
-# The file types Folio reads, by extension (CONTRACT §3); the content must agree.
+# The file types Folio reads, by extension (docs/api.md, "Files"); the content must agree.
 FILE_TYPES: dict[str, FileType] = {
     ".pdf": "pdf",
     ".docx": "docx",

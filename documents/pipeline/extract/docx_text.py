@@ -1,19 +1,18 @@
 """DOCX text: python-docx's reading of the body, and Word's reading of what python-docx skips.
 
-Block numbers (CONTRACT §5) must agree with a reader using python-docx (``iter_inner_content``,
-``Paragraph.text``, ``table.rows`` / ``row.cells``): blocks 1..N are the body's own paragraphs
-(1 each, empty ones too) and table rows (1 each), read as python-docx reads them. python-docx
-skips text that Word shows: content controls (``w:sdt``) at body, row, cell and run level, text
-boxes (``w:txbxContent``, in ``w:drawing`` or VML ``w:pict``; of ``mc:AlternateContent`` only the
-``mc:Choice`` is read, never its ``mc:Fallback`` copy), and runs inside ``w:smartTag``,
-``w:customXml``, ``w:fldSimple``, ``w:ins`` or ``w:moveTo``. That text is not lost: each
-paragraph or table python-docx reads incompletely, and each paragraph or table row inside a body
-content control or a text box, is an *extra* unit numbered after the body, N+1, N+2, ... in
+Block numbers (docs/api.md, "locations") must agree with a reader using python-docx
+(``iter_inner_content``, ``Paragraph.text``, ``table.rows`` / ``row.cells``): blocks 1..N are the
+body's own paragraphs (1 each, empty ones too) and table rows (1 each), read as python-docx reads
+them. python-docx skips text that Word shows: content controls (``w:sdt``) at body, row, cell and
+run level, text boxes (``w:txbxContent``, in ``w:drawing`` or VML ``w:pict``; of
+``mc:AlternateContent`` only the ``mc:Choice`` is read, never its ``mc:Fallback`` copy), and runs
+inside ``w:smartTag``, ``w:customXml``, ``w:fldSimple``, ``w:ins`` or ``w:moveTo``. That text is not
+lost: each paragraph or table python-docx reads incompletely, and each paragraph or table row inside
+a body content control or a text box, is an *extra* unit numbered after the body, N+1, N+2, ... in
 document order (a table's rows one number each). An incomplete paragraph or table is emitted only
-once, whole, at its extra number (its body number holds nothing citable); text-box paragraphs
-follow the paragraph or table that anchors them. ``tests/helpers/citations.py`` implements the
-same rule independently.
-"""
+once, whole, at its extra number (its body number holds nothing citable); text-box paragraphs follow
+the paragraph or table that anchors them. ``tests/helpers/citations.py`` implements the same rule
+independently."""
 
 from __future__ import annotations
 
