@@ -26,9 +26,12 @@ from documents.pipeline.safety import sanitize_text
 MC_NS = "http://schemas.openxmlformats.org/markup-compatibility/2006"
 _R, _T, _HYPERLINK = (w(t) for t in ("r", "t", "hyperlink"))
 _TAB, _PTAB, _BR, _CR, _NB_HYPHEN = (w(t) for t in ("tab", "ptab", "br", "cr", "noBreakHyphen"))
+_SYM = w("sym")
 P, TBL, TR, TC = (w(t) for t in ("p", "tbl", "tr", "tc"))
 SDT, SDT_CONTENT, TXBX = w("sdt"), w("sdtContent"), w("txbxContent")
 _FALLBACK = f"{{{MC_NS}}}Fallback"
+# Symbol's own shapes at ASCII codes; its other punctuation is the ASCII character.
+_SYMBOL_ASCII = {0x22: "∀", 0x24: "∃", 0x27: "∋", 0x2D: "−", 0x40: "≅", 0x5C: "∴", 0x5E: "⊥"}
 # Word keeps a character typed in the Symbol font at its code in the font, in the private-use
 # area (U+F0A3 for "≤"), which no other program shows. The symbols are given their Unicode
 # characters; letters (Symbol's Greek) stay as they are, so that a quote's letters and digits
@@ -59,8 +62,24 @@ SYMBOL_FONT = str.maketrans(
         0xF0B6: "∂",
         0xF02D: "−",
         0xF0A0: " ",
+        **{
+            0xF000 + code: _SYMBOL_ASCII.get(code, chr(code))
+            for code in range(0x20, 0x7F)
+            if not chr(code).isalnum()
+        },
     }
 )
+
+
+def _symbol(code: str) -> str:
+    try:
+        value = int(code, 16)
+    except ValueError:
+        return ""
+    if value < 0xF000:
+        value += 0xF000  # w:char may give the font's own code ("B3") or its private-use one
+    return chr(value).translate(SYMBOL_FONT) if value in SYMBOL_FONT else ""
+
 
 # Run containers whose runs Word shows and python-docx's Paragraph.text leaves out.
 _RUN_CONTAINERS = frozenset(
@@ -155,6 +174,10 @@ class DocxText:
                 parts.append("\n")
             elif t == _NB_HYPHEN:
                 parts.append("-")
+            elif t == _SYM:
+                # <w:sym w:font="Symbol" w:char="F0B3"/>: "Age ≥ 18 years" (python-docx reads
+                # nothing here; only symbols are added, never letters or digits).
+                parts.append(_symbol(item.get(w("char")) or ""))
         has_text = any(x.strip() for x in parts[start:])
         if not has_text:
             return False, True

@@ -209,3 +209,22 @@ def test_symbol_font_characters_are_shown_as_their_symbols(tmp_path) -> None:
     assert block.text == "NEWS2 of ≤ 2 maintained for 24 hours; SpO2 ≥ 94%."
     # Letters and digits are unchanged, so quotes still verify against python-docx's text.
     assert alnum(block.text) == alnum(docx.Document(str(path)).paragraphs[0].text)
+
+
+def test_symbol_elements_python_docx_skips_are_read(tmp_path) -> None:
+    import docx
+    from docx.oxml import parse_xml
+    from docx.oxml.ns import nsdecls
+
+    path = tmp_path / "sym.docx"
+    document = docx.Document()
+    paragraph = document.add_paragraph("Age ")
+    paragraph._p.append(
+        parse_xml(f'<w:r {nsdecls("w")}><w:sym w:font="Symbol" w:char="F0B3"/></w:r>')
+    )
+    paragraph.add_run(" 18 years; PaO2/FiO2 \uf03c 300 mmHg")
+    document.save(str(path))
+    src = extract(path)
+    (block,) = [b for b in src.blocks if "Age" in b.text]
+    assert block.text == "Age ≥ 18 years; PaO2/FiO2 < 300 mmHg"
+    assert alnum(block.text) == alnum(docx.Document(str(path)).paragraphs[0].text)
