@@ -140,6 +140,8 @@ def abbreviations_section(
     for abbr in sorted(used, key=str.lower):
         definition = defs.get(abbr)
         if definition is None:
+            if "/" in abbr and all(part in defs for part in abbr.split("/")):
+                continue  # "CT/MRI": each part has its own row
             undefined.append(abbr)
             continue
         rows.append((abbr, definition.long_form))

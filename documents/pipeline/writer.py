@@ -533,6 +533,8 @@ def source_definitions(
             )
     for s_idx, src in enumerate(sources):
         for block in src.blocks:
+            if block.kind in {"paragraph", "list_item"} and "=" in block.text:
+                _equals_definitions(found, s_idx, block, locator)
             if block.kind not in {"paragraph", "list_item"} or "(" not in block.text:
                 continue
             text = language.clean_text(block.text)
@@ -547,6 +549,29 @@ def source_definitions(
                     cite = cites[0]
                 found[d.abbreviation] = SourceDefinition(d.abbreviation, d.long_form, cite)
     return found
+
+
+# "EOT = end of treatment; FU = follow-up; PS = performance status": the legend of a table.
+_EQUALS_DEFINITION = re.compile(
+    r"(?:^|[;,.]\s*)([A-Z][A-Za-z0-9\-]{1,10})\s*=\s*([a-z][a-z0-9 \-'’/]{2,60}?)\s*(?=[;,.]|$)"
+)
+
+
+def _equals_definitions(
+    found: dict[str, SourceDefinition], s_idx: int, block: Block, locator: QuoteLocator | None
+) -> None:
+    text = language.clean_text(block.text)
+    for m in _EQUALS_DEFINITION.finditer(text):
+        abbr, long_form = m.group(1), m.group(2).strip()
+        if abbr in found or not language.looks_like_abbreviation(abbr):
+            continue
+        cite = None
+        if locator is not None:
+            cites = locator.locate(s_idx, block, f"{abbr} = {long_form}")
+            if not cites:
+                continue
+            cite = cites[0]
+        found[abbr] = SourceDefinition(abbr, long_form, cite)
 
 
 def with_text(paragraph: Paragraph, text: str) -> Paragraph:

@@ -410,3 +410,22 @@ def test_a_list_of_verbs_after_a_converted_one_is_in_the_past_too() -> None:
     assert language.to_past("Patients will be randomized, stratified by region, and treated.") == (
         "Patients were randomized, stratified by region, and treated."
     )
+
+
+def test_a_tables_legend_defines_its_abbreviations() -> None:
+    from documents.pipeline.citations import QuoteLocator
+    from documents.pipeline.writer import source_definitions
+    from tests.documents.pipeline.test_orchestrate import docx_source
+
+    src = docx_source(
+        "protocol.docx",
+        "protocol",
+        [("p", "C = cycle; EOT = end of treatment; FU = follow-up; PS = performance status.")],
+    )
+    found = source_definitions([src], QuoteLocator((src,)))
+    assert {a: d.long_form for a, d in found.items()} == {
+        "EOT": "end of treatment",
+        "FU": "follow-up",
+        "PS": "performance status",
+    }
+    assert all(d.citation is not None and d.citation.block == 1 for d in found.values())
