@@ -50,7 +50,8 @@ from documents.review.reader import (
 AUTHOR = "Folio"
 REDLINE_ID_BASE = 500_000
 SIMILAR = 0.4  # below this share of common words, a paragraph is deleted and another inserted
-_TOKEN_RE = re.compile(r"\s+|\w+|[^\w\s]")
+# Words (hyphenated and apostrophe words whole), runs of spaces, single punctuation marks.
+_TOKEN_RE = re.compile(r"\s+|\w+(?:[-'’]\w+)*|[^\w\s]")
 _MARKER_ONLY = re.compile(r"^\s*\[[\d,\s–-]+\]\s*$")
 _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
