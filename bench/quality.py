@@ -1,14 +1,22 @@
-"""Quality report of a generated draft (issue: the grounded writer, "The quality report").
+"""How good the drafts are, measured independently of the pipeline.
 
-Generates ``ich-e3-csr`` (or ``--template``) from the corpus protocol + SAP, or from the source
-files given on the command line, and prints the pipeline's QC report next to the measures the
-drafts are judged on, computed independently of the pipeline: citations whose quote is on the
-cited page/block, numbers in the text found in no source, sentences repeated across sections,
-the draft's size against the sources, sentences with "will" left in sections 9–12.
+With no sources (the suite; what the README's quality table shows):
 
-    .venv/bin/python bench/quality.py                      # the corpus protocol + SAP
+1. each study of ``../shared/devset/`` through ``manage.py generate`` and the set's own ``score.py``
+   (checks found of 40, unsupported numbers, citations verified, repeated sentences, size, "will");
+2. the LZZT protocol + SAP + ``tlf/`` against the real CSR people wrote (``bench/yardstick.py``):
+   the share of the real text's word 4-grams in the draft's sections 5-9 and 11.1, with the
+   extractive ceiling, and the precision limits (draft words against the protocol's and SAP's,
+   repeated sentences);
+3. lines of a table of contents or page furniture in every draft (must be 0).
+
+With source files, one source set: the pipeline's QC report beside the judged measures (citations
+whose quote is on the cited page/block, numbers found in no source, repeated sentences, size,
+"will" left in sections 9-12).
+
+    .venv/bin/python bench/quality.py                      # the suite (needs ../shared)
     .venv/bin/python bench/quality.py a.pdf b.docx c.xlsx  # any source set
-    .venv/bin/python bench/quality.py --json twin.json     # also write the twin
+    .venv/bin/python bench/quality.py a.pdf --json twin.json
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import CORPUS, ROOT, migrate_quietly, print_table, setup_django
+from _quality_suite import run_suite
 
 NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*(?:%|\b)")
 SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z(])")
@@ -107,7 +116,7 @@ def main() -> None:
         if not CORPUS.exists():
             print(f"SKIP: {CORPUS} not found and no sources given.")
             return
-        paths = [CORPUS / "protocol-lzzt.pdf", CORPUS / "sap-cdiscpilot01.pdf"]
+        sys.exit(run_suite())
     setup_django()
     migrate_quietly()
     from documents.pipeline.outline import build_outline

@@ -162,3 +162,11 @@ def qc_items(qc: dict[str, Any] | None) -> list[tuple[str, Any]]:
         for key, value in qc.items()
         if isinstance(value, str | int | float | bool) or value is None
     ]
+
+
+def qc_warnings(qc: dict[str, Any] | None) -> list[str]:
+    """The QC report's plain warnings (sources that held almost nothing for the template,
+    results outputs found but not placed, extraction warnings), for the document page."""
+    if not isinstance(qc, dict):
+        return []
+    return [str(w) for w in qc.get("warnings") or [] if str(w).strip()]

@@ -26,7 +26,7 @@ from documents.downloads import document_download_response
 from documents.exceptions import QueueUnavailable
 from documents.forms import DashboardFilterForm, GenerateForm, RegenerateForm
 from documents.models import GeneratedDocument
-from documents.presenters import draft_preview, qc_items, timeline
+from documents.presenters import draft_preview, qc_items, qc_warnings, timeline
 from documents.presenters_review import review_context
 from portal.errors import Conflict, ServiceError, TooManyRequests, add_to_form
 from portal.pages import member_required, paginate, query_without_page, render_page, section_tree
@@ -310,6 +310,9 @@ def _live_context(document: GeneratedDocument) -> dict[str, Any]:
         and bool(document.previous_version_id and document.redline_key),
         "preview": draft_preview(document.twin, stale=document.stale_sections),
         "qc": qc_items(document.qc) if document.status == GeneratedDocument.Status.COMPLETE else [],
+        "qc_warnings": (
+            qc_warnings(document.qc) if document.status == GeneratedDocument.Status.COMPLETE else []
+        ),
     }
 
 

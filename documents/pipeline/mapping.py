@@ -133,14 +133,24 @@ def is_boilerplate_heading(title: str) -> bool:
     return any(compact(h) == key for h in section_map()["boilerplate_headings"])
 
 
+# "Appendix 5: Abbreviations", "Annex B - References", "Attachment 3. Glossary".
+_APPENDIX_LABEL = re.compile(
+    r"^\s*(?:appendix|annex|attachment|section)\s+[A-Z0-9]{1,4}(?:\.\d+)*\s*[:.\-–—]?\s*", re.I
+)
+
+
+def _without_appendix_label(title: str) -> str:
+    return _APPENDIX_LABEL.sub("", title) or title
+
+
 def is_abbreviation_heading(title: str) -> bool:
-    key = compact(title)
-    return any(compact(h) == key for h in section_map()["abbreviation_headings"])
+    keys = {compact(title), compact(_without_appendix_label(title))}
+    return any(compact(h) in keys for h in section_map()["abbreviation_headings"])
 
 
 def is_reference_heading(title: str) -> bool:
-    key = compact(title)
-    return any(compact(h) == key for h in section_map()["reference_headings"])
+    keys = {compact(title), compact(_without_appendix_label(title))}
+    return any(compact(h) in keys for h in section_map()["reference_headings"])
 
 
 def no_source_message(kind: str) -> str:

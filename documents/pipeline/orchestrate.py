@@ -25,7 +25,7 @@ The order of work:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from documents.pipeline import derive, elements, glossary, llm, mapping, results, revise, twin
@@ -142,6 +142,7 @@ def write_sections(
 
     # 5. The draft's size, then the derived sections and the abbreviations.
     _fit_size(state, reserve=DERIVED_RESERVE, keep=reused)
+    state.ctx.conduct = True
     for i in derive.ordered(state, derived_sections):
         if state.profiles[i].derived == "abbreviations":
             continue
@@ -176,8 +177,8 @@ def write_sections(
 
 # A draft summarises its sources: it stays under this share of their words.
 SIZE_LIMIT = 0.97
-DERIVED_RESERVE = 1200
-SMALL_TABLE_ROWS = 10  # words the title page, synopsis, conclusions and lists take
+DERIVED_RESERVE = 1200  # words the title page, synopsis, conclusions and lists take
+SMALL_TABLE_ROWS = 10  # a table this short is never given up for size
 _SECONDARY_OUTPUT = re.compile(
     r"sensitivity|supplementary|subgroup|by visit|over time|by subgroup", re.IGNORECASE
 )
@@ -428,9 +429,25 @@ def unplaced_outputs(state: DraftState) -> list[ResultTable]:
 # ---------------------------------------------------------------- body sections
 
 
+# Concepts whose present tense states facts (the disease, the rationale), not study conduct.
+BACKGROUND_CONCEPTS = frozenset(
+    {
+        "introduction",
+        "purpose",
+        "background",
+        "benefit_risk",
+        "design.rationale",
+        "dose.rationale",
+        "comparator.rationale",
+        "measurement_appropriateness",
+    }
+)
+
+
 def _write_body_section(state: DraftState, i: int) -> SectionDraft:
     sec = state.outline[i]
     prof = state.profiles[i]
+    state.ctx.conduct = not (prof.main and set(prof.main) <= BACKGROUND_CONCEPTS)
     budget = _budget(state, i)
     groups = [
         (s_idx, [(p, state.index.blocks[s_idx][p]) for p in positions])
@@ -443,7 +460,7 @@ def _write_body_section(state: DraftState, i: int) -> SectionDraft:
         for t in ts:
             tables.append(replace(t, after_paragraphs=len(paragraphs) + len(ps[:1])))
         paragraphs.extend(ps)
-    _add_elements(state, i, paragraphs)
+    _add_elements(state, i, paragraphs, tables)
     # Retrieval only serves a section the content model can describe (an E3 section that no
     # protocol or SAP part feeds, such as the sample CRF, is left for a person to attach).
     searchable = bool(prof.main or prof.also or prof.headings) or not prof.extra.get("known")
@@ -570,11 +587,17 @@ def _caption_citations(state: DraftState, table: ResultTable) -> tuple[Citation,
     return tuple(loc.locate(table.s_idx, table.block, table.caption))
 
 
-def _add_elements(state: DraftState, i: int, paragraphs: list[Paragraph]) -> None:
+def _add_elements(
+    state: DraftState, i: int, paragraphs: list[Paragraph], tables: Sequence[Table] = ()
+) -> None:
     prof = state.profiles[i]
     if not prof.elements:
         return
-    present = "\n".join(p.text for p in paragraphs)
+    # What the section states already, its tables' rows included (a design table's "Trial
+    # sites" row is not stated a second time as a sentence).
+    present = "\n".join(
+        [p.text for p in paragraphs] + [" ".join(row) for t in tables for row in t.rows]
+    )
     kinds = {s: src.kind for s, src in enumerate(state.sources)}
     owner = state.assignment.owner_of_positions()
 
@@ -603,8 +626,8 @@ def _unit_paragraph(state: DraftState, unit: elements.Unit) -> Paragraph | None:
     loc = state.ctx.locator
     if unit.row is not None:
         cites = loc.locate_row(unit.s_idx, unit.block, unit.row)
-        text = unit.text if unit.text.endswith((".", "?", "!")) else unit.text + "."
-        original = text
+        original = unit.text if unit.text.endswith((".", "?", "!")) else unit.text + "."
+        text = state.ctx.rewrite(original)  # the report's tense and terms, as for sentences
     else:
         cites = loc.locate(unit.s_idx, unit.block, unit.text)
         original = unit.text

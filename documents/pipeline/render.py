@@ -442,6 +442,7 @@ class _Writer:
             [("Check", "Result")] + [(k, str(v)) for k, v in rows if v is not None], header_rows=1
         )
         for key, label in (
+            ("warnings", "Warnings"),
             ("no_source_sections", "Sections without source content"),
             ("unsupported_number_examples", "Numbers found in no source"),
             ("future_tense_examples", "Sentences still in the future tense"),

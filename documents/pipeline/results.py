@@ -58,6 +58,30 @@ _KEY_LABELS = [
         r"\bmean\b|\bage\b|female|male|\bsex\b",
     )
 ]
+# What the key figures of a patient-flow or baseline table are: how many were randomised,
+# treated and completed or discontinued; age, sex and race (ICH E3 10.1, 11.2).
+_CLASS_KEY_LABELS = {
+    "disposition": [
+        re.compile(p, re.IGNORECASE)
+        for p in (
+            r"^(?!.*\bnot\b).*(?:randomi[sz]ed|enrolled|vaccinated)",
+            r"^(?!.*\bnot\b).*(?:\btreated\b|received|safety (?:analysis )?set)",
+            r"completed",
+            r"discontinu|withdr|early termination|did not complete",
+        )
+    ],
+    "demographics": [
+        re.compile(p, re.IGNORECASE)
+        for p in (r"\bage\b.*(?:median|mean)|^age\b", r"\bsex\b|female|\bmale\b", r"race|white")
+    ],
+}
+# A row label that means little without the label-only row above it: a statistic ("Mean (SD)"),
+# a category ("≥65 years", "0", "Current") or a short reason ("Progressive disease").
+_NEEDS_HEADER = re.compile(
+    r"^(?:n|mean|median|sd|std|min|max|range|q1|q3|iqr|geometric|[<>≤≥]|\d)\b|"
+    r"^(?:n|mean|median)\b|^[<>≤≥]|^\d|^\S+(?:\s\S+)?$",
+    re.IGNORECASE,
+)
 _SUBORDINATE = re.compile(r"\b(?:treatment-related|drug-related|related)\b", re.IGNORECASE)
 MAX_KEY_ROWS = 3
 MAX_TABLE_ROWS = 60
@@ -249,6 +273,8 @@ def parse(src: ExtractedSource, s_idx: int, pos: int, block: Block) -> ResultTab
         for _k, r in table_rows:
             if any(_value_like(c) for c in r[1:]):
                 break
+            if header_n and r[0].strip() and not any(c.strip() for c in r[1:]):
+                break  # "Age (years)" under the column headers: the first group's label
             header_n += 1
         header_n = min(header_n, 3)
     header = tuple(r for _k, r in table_rows[:header_n])
@@ -313,9 +339,15 @@ def key_rows(table: ResultTable, limit: int = MAX_KEY_ROWS) -> list[tuple[int, t
     restate another with a qualifier ("treatment-related serious TEAE") come after. A "95% CI"
     row is read with the row above it."""
     rows: list[tuple[int, tuple[str, ...]]] = []
+    header = ""
     for k, r in table.data:
+        if r and r[0].strip() and not any(c.strip() for c in r[1:]):
+            header = clean_label(r[0])  # "Age (years)" over "Mean (SD)", "Median (min, max)"
+            continue
         if not r or not r[0].strip() or not any(_value_like(c) for c in r[1:]):
             continue
+        if header and _NEEDS_HEADER.search(clean_label(r[0])):
+            r = (f"{header}, {_in_sentence(clean_label(r[0]))}", *r[1:])
         attach = _CI_ROW.match(r[0]) or (
             _P_ROW.search(r[0]) and rows and _COMPARISON.search(rows[-1][1][0])
         )
@@ -329,12 +361,31 @@ def key_rows(table: ResultTable, limit: int = MAX_KEY_ROWS) -> list[tuple[int, t
             continue
         rows.append((k, r))
 
+    order = _CLASS_KEY_LABELS.get(table.klass, _KEY_LABELS)
+
     def rank(item: tuple[int, tuple[str, ...]]) -> tuple[int, int, int]:
         label = item[1][0]
-        level = next((n for n, p in enumerate(_KEY_LABELS) if p.search(label)), len(_KEY_LABELS))
+        level = next((n for n, p in enumerate(order) if p.search(label)), len(order))
         return (int(bool(_SUBORDINATE.search(label))), level, item[0])
 
-    return sorted(rows, key=rank)[:limit]
+    chosen: list[tuple[int, tuple[str, ...]]] = []
+    for item in sorted(rows, key=rank):
+        if any(clean_label(item[1][0]) == clean_label(c[1][0]) for c in chosen):
+            continue  # "Withdrew consent" twice (screening and treatment) reads as one
+        chosen.append(item)
+    return chosen[:limit]
+
+
+def _in_sentence(label: str) -> str:
+    """A row label after a comma: a statistic or a sentence-case phrase loses its capital
+    ("Mean (SD)" → "mean (SD)", "Progressive disease" → "progressive disease"); names and
+    single categories keep theirs ("United States", "White", "IIIB")."""
+    words = label.split()
+    if not words or re.match(r"[A-Z]{2}", words[0]):
+        return label
+    stat = re.match(r"(?:n|mean|median|min|max|range|geometric)\b", label, re.IGNORECASE)
+    sentence_case = len(words) > 1 and all(not w[:1].isupper() for w in words[1:])
+    return label[:1].lower() + label[1:] if stat or sentence_case else label
 
 
 def _previous_index(table: ResultTable, k: int) -> int | None:

@@ -190,6 +190,10 @@ class WriterContext:
     seen: set[str] = field(default_factory=set)
     seen_tokens: dict[str, list[frozenset[str]]] = field(default_factory=dict)
     stats: WriterStats = field(default_factory=WriterStats)
+    # True while writing a section that describes the conduct of the study: its present tense
+    # ("Patients attend a visit") goes into the report's past too. Background sections
+    # (introduction, rationale), whose present states facts, set it False.
+    conduct: bool = True
 
     # -- duplicates
 
@@ -241,6 +245,8 @@ class WriterContext:
             out = out[:1].upper() + out[1:]  # a leading "As stated in Section 3, " was removed
         if convert_tense and self.tense == "past":
             out = language.to_past(out)
+            if self.conduct:
+                out = language.present_to_past(out)
         if self.preferred_terms:
             out = language.apply_preferred_terms(out, self.preferred_terms)
         out = re.sub(r"\s+([,.;:])", r"\1", out)

@@ -261,3 +261,23 @@ def test_the_preview_heads_a_table_with_the_twin_s_header_rows(login, member, do
     assert thead.count("<tr>") == 2 and '<th scope="col">Week 12</th>' in thead
     assert told.split("<tbody>")[1].count("<tr>") == 1
     assert "<thead>" not in old and old.count("<tr>") == 3
+
+
+def test_a_complete_documents_qc_warnings_are_shown_before_the_draft(login, member, document):
+    complete(document)
+    warning = (
+        "The sources held almost nothing for this template: 110 of 119 sections have no source."
+    )
+    GeneratedDocument.objects.filter(pk=document.pk).update(
+        qc={**document.qc, "warnings": [warning, "results.xlsx: sheet 'Notes' has no table."]}
+    )
+    body = login(member).get(f"/documents/{document.pk}/").content.decode()
+    assert "Before you read this draft" in body
+    assert "110 of 119 sections have no source." in body
+    assert "sheet &#x27;Notes&#x27; has no table." in body
+
+
+def test_no_warning_box_when_the_qc_report_has_none(login, member, document):
+    complete(document)
+    body = login(member).get(f"/documents/{document.pk}/").content.decode()
+    assert "Before you read this draft" not in body

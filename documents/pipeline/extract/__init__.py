@@ -1,4 +1,4 @@
-"""Step 1 of the pipeline: turn one source file (PDF, DOCX, XLSX) into located, structured blocks.
+"""Step 1 of the pipeline: a source file (PDF, DOCX, XLSX, RTF, text) → located, structured blocks.
 
 Every block keeps the location a citation needs (CONTRACT §5): a PDF block has its ``page``
 (1-based, one page per block: a paragraph that runs over a page break becomes two blocks, so no
@@ -17,9 +17,11 @@ boldness and position; from these:
   number, else from the font size; a heading wrapped over two or three lines is joined;
 - running headers and footers (a line repeated at the top or bottom of most pages, digits
   ignored) and page numbers (``Page 3 of 97``, ``- 3 -``) are dropped;
-- table-of-contents entries (lines ending in dot leaders and a page number, their wrapped first
-  lines, and the "Table of Contents" title on such pages) are **dropped**: they would otherwise
-  be retrieved as content and they duplicate every heading;
+- table-of-contents and list-of-tables pages are recognised by form (entries ending in a page
+  number after dot leaders, spaced or not, or none; wrapped entries; a "Contents" / "Table of
+  Contents" / "List of Tables" title) and never become text: their entries, with the PDF's
+  outline (bookmarks) when it has one, are a map of headings and pages (``toc``) that confirms
+  headings in the body;
 - wrapped lines are joined into paragraphs (a new paragraph starts at a blank line, a vertical
   gap larger than the usual line spacing, or a change of font); a hyphen at a line end is removed
   when the joined word occurs elsewhere in the document or ends in a common suffix, else kept;
@@ -43,18 +45,25 @@ paragraph styles) is left out. Numbering labels are computed from ``numbering.xm
 Footnotes are not read: they have no block number a reader of the body could check.
 
 XLSX (openpyxl, read-only, cached values). Each worksheet is one ``table`` block (its
-``heading_path`` is the sheet name) whose rows are the rows openpyxl's read-only ``iter_rows()``
-yields: the sheet's used range as its ``<dimension>`` declares it (normally from row 1; empty
-rows included). ``block`` numbers count those rows across sheets in order, so row ``i`` of a
-sheet's table is ``block + i`` as for DOCX tables. A sheet whose declared range is absent or
-absurdly large is read row by row as stored instead (from row 1).
+``heading_path`` is the sheet name) whose rows are every stored row from row 1: the declared
+``<dimension>`` is never trusted (a sheet declaring "A1" with data in C2:O11 is read whole; the
+cell budget bounds the work). ``block`` numbers count those rows across sheets in order, so row
+``i`` of a sheet's table is ``block + i`` as for DOCX tables.
+
+Content controls and text boxes (DOCX) are read too: what python-docx's body walk does not
+show is numbered after the body (``docx_text``; docs/api.md says how a citation names it).
+RTF (``rtf``: striprtf) and plain-text listings (``text``: ``.txt``, ``.out``) become lines and
+tables; results outputs (TLFs) in any format get their caption, number, population, header rows
+and footnotes from ``tlf``.
 
 ``heading_path`` of a heading includes the heading itself, so a heading and the paragraphs under
 it share one path; entries read ``"5.1 Inclusion Criteria"`` (number without trailing dot).
 
 Modules: ``dispatch`` (``extract_text``: file type, limits, child process), ``pdf`` (pypdf pages
-and styled lines), ``pdf_layout`` (running lines, paragraphs, headings), ``toc`` (tables of
-contents), ``docx_styles`` (styles and numbering) and ``docx_body`` (the body), ``xlsx``,
+and styled lines), ``pdf_lines`` / ``pdf_layout`` / ``pdf_headings`` / ``pdf_tables`` (running
+lines, paragraphs, headings, tables rebuilt from text positions), ``toc`` (tables of contents and
+PDF outlines, used as heading maps), ``docx_styles`` (styles and numbering), ``docx_body`` and
+``docx_text`` (the body, content controls, text boxes), ``xlsx``, ``rtf``, ``text``, ``tlf``,
 ``codec`` (``source_to_json`` / ``source_from_json``, the extraction cache), ``common`` (the
 citation alphabet ``alnum``, heading patterns, the heading stack).
 """

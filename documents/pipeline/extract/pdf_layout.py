@@ -16,6 +16,7 @@ from documents.pipeline.extract.common import (
     alnum,
     heading_label,
 )
+from documents.pipeline.extract.pdf_grids import Grid, find_grids
 from documents.pipeline.extract.pdf_headings import (
     Heading,
     HeadingMap,
@@ -222,13 +223,20 @@ def pdf_structure(
     candidates: list[dict[int, Heading]] = []
     spans: dict[tuple[int, int], int] = {}  # (page lines id, first line) → after a mapped heading
     top_sizes: list[float] = []
+    grids: list[dict[int, Grid]] = []
     for lines, drop, pbody in zip(pages, skip, page_body, strict=True):
         found: dict[int, Heading] = {}
         in_rows = _table_row_lines(lines, drop)
+        page_grids = {g.start: g for g in find_grids(lines, drop)}
+        grids.append(page_grids)
+        in_grid = {k for g in page_grids.values() for k in range(g.start, g.end)}
         i = 0
         while i < len(lines):
             ln = lines[i]
             if i in drop or not ln.text.strip():
+                i += 1
+                continue
+            if i in in_grid:
                 i += 1
                 continue
             hit = heading_map.match(lines, i, drop) if heading_map else None
@@ -259,7 +267,9 @@ def pdf_structure(
     # unnumbered top-level heading, after which numbering must restart near 1.
     last_number: tuple[int, ...] | None = None
     seen_numbered = False
-    for page_no, (lines, drop, found) in enumerate(zip(pages, skip, candidates, strict=True), 1):
+    for page_no, (lines, drop, found, page_grids) in enumerate(
+        zip(pages, skip, candidates, grids, strict=True), 1
+    ):
         para = _Para(page_no)
         list_x: list[float] = []
 
@@ -276,6 +286,23 @@ def pdf_structure(
                 flush()
                 prev = None
                 i += 1
+                continue
+            grid = page_grids.get(i)
+            if grid is not None:
+                flush()
+                rows = tuple(tuple(row) for row in grid.rows)
+                out.add(
+                    kind="table",
+                    text="\n".join(" | ".join(row) for row in rows),
+                    page=page_no,
+                    heading_path=stack.path,
+                    rows=rows,
+                    header_rows=grid.header_rows,
+                    font_size=ln.size,
+                )
+                prev = None
+                list_x = []
+                i = grid.end
                 continue
             h = found.get(i)
             merged: tuple[str, int] | None = None

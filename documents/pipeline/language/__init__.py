@@ -33,6 +33,7 @@ from documents.pipeline.language.tense import (
     has_future,
     negated_modal,
     past_form,
+    present_to_past,
     to_past,
 )
 from documents.pipeline.language.terms import (
@@ -75,6 +76,7 @@ __all__ = [
     "parse_abbreviation_run",
     "past_form",
     "plain_case",
+    "present_to_past",
     "repair_split_words",
     "sentences",
     "split_sentences",

@@ -23,8 +23,10 @@ def looks_like_abbreviation(token: str) -> bool:
     caps = sum(1 for c in token if c.isupper())
     if caps < 2 or sum(1 for c in token if c.isdigit()) > 2:
         return False
-    if re.fullmatch(r"[IVXLC]+", token) or token.lower() in _word_set("not_abbreviations"):
-        return False
+    if re.fullmatch(r"[IVXLC]+[A-C]?", token) or token.lower() in _word_set("not_abbreviations"):
+        return False  # roman numerals and stages ("IIIB"), listed words and degrees ("FRCP")
+    if re.search(r"-[a-z]{3,}$", token):
+        return False  # a compound of an abbreviation and a word ("BICR-assessed")
     if len(token) > 4 and any(c.isdigit() for c in token):  # codes: ITEM04, H2Q-MC-LZZT
         return False
     return any(c.isalpha() for c in token)

@@ -273,8 +273,8 @@ def _backshift(text: str) -> str:
     def repl(m: re.Match[str]) -> str:
         verb, space, neg, nxt = m.group(1), m.group(2), m.group(3) or "", m.group(4)
         preceding = m.string[: m.start()].split()[-1:]
-        if preceding and preceding[0].lower() in _MODALS:
-            return m.group(0)  # "would have represented" stays
+        if preceding and preceding[0].lower() in _MODALS | {"did", "do", "does", "not"}:
+            return m.group(0)  # "would have represented", "did not have" stay
         past = ("was" if verb == "is" else "were") if verb in {"is", "are"} else "had"
         return f"{past}{space}{neg}{nxt}"
 
@@ -467,3 +467,116 @@ def _convert_present_passive(text: str) -> str:
     )
     text = _TO_BE_RE.sub(lambda m: ("was" if m.group(1) == "is" else "were") + m.group(2), text)
     return _PRESENT_PASSIVE_RE.sub(repl, text)
+
+
+# ---------------------------------------------------------------- the present of study conduct
+
+_WORD_RE = re.compile(r"[A-Za-z][A-Za-z'’\-]*")
+_NOT_SUBJECT_END = frozenset(
+    {"to", "as", "not", "and", "or", "but", "nor", "than", "so", "if", "when", "while", "because"}
+)
+_RELATIVE = frozenset({"who", "which", "that"})
+
+
+def _present_forms() -> dict[str, tuple[str, bool]]:
+    """Present form → (base, singular form?) for the verbs of study conduct."""
+    forms: dict[str, tuple[str, bool]] = {}
+    both = _word_set("present_active_verbs")
+    single = _word_set("present_active_verbs_singular_only")
+    for base in both | single:
+        if re.search(r"(s|sh|ch|x|z|o)$", base):
+            third = base + "es"
+        elif re.search(r"[^aeiou]y$", base):
+            third = base[:-1] + "ies"
+        else:
+            third = base + "s"
+        forms[third] = (base, True)
+        if base in both:
+            forms.setdefault(base, (base, False))
+    return forms
+
+
+def _subject_before(words: list[re.Match[str]], k: int, text: str) -> str | None:
+    """The word that ends the subject before words[k] (adverbs skipped), or None when what
+    precedes is not a subject (a preposition, "to", a modal, a determiner, punctuation)."""
+    j = k - 1
+    adverbs = _word_set("adverbs")
+    while j >= 0 and (words[j].group(0).lower() in adverbs or words[j].group(0).endswith("ly")):
+        j -= 1
+    if j < 0:
+        return None
+    between = text[words[j].end() : words[k].start()]
+    if re.search(r"[,;:.(\[]", between.replace(")", "")) or "(" in between:
+        return None  # "..., continues" / "(see Section 5) includes": no clear subject
+    word = words[j].group(0)
+    low = word.lower()
+    if (
+        low in _DETERMINERS - _RELATIVE
+        or low in _word_set("prepositions")
+        or low in _NOT_SUBJECT_END
+        or low in _MODALS
+        or low in {"do", "does", "did", "is", "are", "was", "were", "be", "been", "has", "have"}
+    ):
+        return None
+    return word
+
+
+def present_to_past(sentence: str) -> str:
+    """The present tense of a protocol's description of study conduct in the report's past:
+    "The trial comprises a screening period" → "comprised", "All patients attend a visit" →
+    "attended", "Patients who do not receive" → "who did not receive".
+
+    Only the verbs of ``present_active_verbs`` are changed (a curated list of verbs that are
+    not nouns or adjectives: "receive", "undergo", "continue", ...), and only after a word that
+    can end their subject, agreeing with it (a base form needs a plural subject or a relative
+    pronoun, or follows a noun that ends a longer plural subject); general statements with
+    other verbs ("NSCLC accounts for", "is defined as") stay as written. Callers apply it to
+    sections that describe the conduct of the study, not to background sections whose present
+    tense states facts.
+    """
+    quoted: list[str] = []
+
+    def hide(m: re.Match[str]) -> str:
+        quoted.append(m.group(0))
+        return f"\ue000{len(quoted) - 1}\ue001"
+
+    text = _QUOTED_RE.sub(hide, sentence)
+    forms = _present_forms()
+    words = list(_WORD_RE.finditer(text))
+    edits: list[tuple[int, int, str]] = []
+    for k, m in enumerate(words):
+        word = m.group(0)
+        low = word.lower()
+        if low in {"do", "does"} and k + 1 < len(words) and words[k + 1].group(0) == "not":
+            if _subject_before(words, k, text) is not None:
+                edits.append((m.start(), m.end(), _match_case(word, "did")))
+            continue
+        hit = forms.get(low)
+        if hit is None or (word[:1].isupper() and k > 0):
+            continue
+        base, singular = hit
+        subject = _subject_before(words, k, text)
+        if subject is None:
+            continue
+        sub_low = subject.lower()
+        if sub_low in _RELATIVE:
+            pass  # "patients who receive", "a visit that includes"
+        elif singular:
+            if _is_plural_word(subject) and not subject.isupper():
+                continue  # "the sites continues" does not occur; "data includes" is rare
+        elif sub_low in _word_set("singular_pronouns") or sub_low in {"i", "let", "help"}:
+            continue
+        # A base form after any other noun ends a plural subject: "Patients who discontinued
+        # trial treatment continue tumour assessments" (these verbs are never nouns).
+        edits.append((m.start(), m.end(), _match_case(word, past_form(base))))
+    for start, end, new in reversed(edits):
+        text = text[:start] + new + text[end:]
+    design = _DESIGN_COPULA.sub(lambda m: f"{m.group(1)} was {m.group(2)}", text)
+    if edits or design != text:
+        text = _backshift(design)  # "who have received" → "who had received"
+    return re.sub("\ue000(\\d+)\ue001", lambda m: quoted[int(m.group(1))], text)
+
+
+# "This is a Phase 3, randomised ... trial" / "The study is an open-label ...": the design
+# statement of a protocol, in the report's past.
+_DESIGN_COPULA = re.compile(r"^(This|The (?:trial|study)) is (an?\b)")

@@ -269,3 +269,88 @@ def test_it_repairs_words_that_pdf_extraction_split() -> None:
         "Description of Study Primary Multi-center"
     )
     assert repair_split_words("in to the study", {"into": 4, "in": 9, "to": 9}) == "in to the study"
+
+
+def test_compounds_stages_and_degrees_are_not_abbreviations_to_define() -> None:
+    text = "BICR-assessed progression in stage IIIB disease; Jane Roe, MD, FRCP, PhD; the ECG."
+    assert language.abbreviations_used(text) == ["ECG"]
+
+
+def test_an_appendix_label_does_not_hide_an_abbreviation_or_reference_list() -> None:
+    from documents.pipeline import mapping
+
+    assert mapping.is_abbreviation_heading("Appendix 5: Abbreviations")
+    assert mapping.is_abbreviation_heading("List of Abbreviations")
+    assert mapping.is_reference_heading("Annex B - References")
+    assert not mapping.is_abbreviation_heading("Appendix 5: Laboratory Tests")
+
+
+@pytest.mark.parametrize(
+    ("present", "past"),
+    [
+        (
+            "The trial comprises a screening period and a treatment period.",
+            "The trial comprised a screening period and a treatment period.",
+        ),
+        (
+            "All patients attend a safety visit and were then followed for survival.",
+            "All patients attended a safety visit and were then followed for survival.",
+        ),
+        (
+            "The trial enrols adults who have received one prior line of therapy.",
+            "The trial enrolled adults who had received one prior line of therapy.",
+        ),
+        (
+            "Patients who discontinue treatment continue tumour assessments.",
+            "Patients who discontinued treatment continued tumour assessments.",
+        ),
+        (
+            "Sponsor staff do not have access to unblinded data.",
+            "Sponsor staff did not have access to unblinded data.",
+        ),
+        ("This is a Phase 3, randomised trial.", "This was a Phase 3, randomised trial."),
+    ],
+)
+def test_the_present_of_study_conduct_goes_into_the_past(present: str, past: str) -> None:
+    assert language.present_to_past(present) == past
+
+
+@pytest.mark.parametrize(
+    "unchanged",
+    [
+        "The definitions are as follows.",
+        "Sensitivity analyses are described in the SAP.",  # "analyses" is a noun here
+        "NSCLC accounts for about 85% of cases.",
+        "Patients must receive at least one dose.",
+        "To receive the drug, a patient signs the form.",
+        "The last dose is taken on Day 28.",
+        "The patient “continues to attend visits as planned” in the diary.",
+    ],
+)
+def test_nouns_modals_infinitives_and_quotations_keep_their_tense(unchanged: str) -> None:
+    assert language.present_to_past(unchanged) == unchanged
+
+
+def test_background_sections_keep_their_present_and_conduct_sections_do_not() -> None:
+    from tests.documents.pipeline.test_orchestrate import by_number, docx_source, write
+
+    src = docx_source(
+        "protocol.docx",
+        "protocol",
+        [
+            ("h", "1", "Introduction"),
+            ("h", "1.1", "Background"),
+            ("p", "Most patients with advanced disease receive chemotherapy as first-line care."),
+            ("h", "4", "Trial Design"),
+            ("h", "4.1", "Overall Design"),
+            (
+                "p",
+                "The trial comprises a screening period of 28 days and 24 weeks of treatment.",
+            ),
+        ],
+    )
+    drafts = by_number(write([src]))
+    assert "receive chemotherapy" in " ".join(p.text for p in drafts["7"].paragraphs)
+    assert "The trial comprised a screening period" in " ".join(
+        p.text for p in drafts["9.1"].paragraphs
+    )

@@ -190,3 +190,66 @@ def test_llm_drops_and_banned_phrases_are_summed_from_paragraph_flags() -> None:
     report = qc.quality_report(drafts, SOURCES)
     assert report["llm_sentences_dropped"] == 3
     assert report["banned_phrases"] == 1
+
+
+# --- warnings: what the writer must know before reading the draft --------------------------------
+
+
+def _warnings_for(sources) -> list[str]:
+    from tests.documents.pipeline.test_orchestrate import write
+
+    drafts = write(sources)
+    return qc.quality_report(drafts, sources)["warnings"]
+
+
+def test_sources_that_hold_almost_nothing_for_the_template_are_said_plainly() -> None:
+    recipe = docx_source(
+        "recipe.docx",
+        "other",
+        [("h", "1", "Pancakes"), ("p", "Whisk two eggs into the flour and fry in butter.")],
+    )
+    warnings = _warnings_for([recipe])
+    assert any("held almost nothing for this template" in w for w in warnings)
+
+
+def test_a_full_protocol_and_sap_raise_no_mostly_empty_warning() -> None:
+    from tests.documents.pipeline.test_orchestrate import protocol, sap
+
+    warnings = _warnings_for([protocol(), sap()])
+    assert not any("held almost nothing" in w for w in warnings)
+    assert any("No results file was given" in w for w in warnings)
+
+
+def test_extraction_warnings_reach_the_qc_report_with_their_file() -> None:
+    from dataclasses import replace
+
+    from tests.documents.pipeline.test_orchestrate import protocol
+
+    noisy = replace(protocol(), warnings=("page 3: text outside the page could not be placed",))
+    warnings = _warnings_for([noisy])
+    assert "protocol.pdf: page 3: text outside the page could not be placed" in warnings
+
+
+def test_the_docx_qc_appendix_lists_the_warnings(tmp_path) -> None:
+    import docx
+
+    from documents.pipeline import render
+    from documents.pipeline.types import PipelineInput
+    from tests.documents.pipeline.test_orchestrate import csr_outline, protocol, write
+
+    sources = [protocol()]
+    drafts = list(write(sources))
+    report = qc.quality_report(drafts, sources)
+    report["warnings"] = ["The sources held almost nothing for this template: 9 of 10."]
+    inp = PipelineInput(
+        sources=(),
+        outline=csr_outline(),
+        template_name="ICH E3 Clinical Study Report",
+        document_type="CSR",
+        output_name="w",
+    )
+    out = tmp_path / "w.docx"
+    render.render_docx(drafts, sources=sources, qc=report, inp=inp, path=str(out))
+    texts = [p.text for p in docx.Document(str(out)).paragraphs]
+    at = texts.index("Warnings")
+    assert texts[at + 1].startswith("The sources held almost nothing for this template")
