@@ -39,7 +39,7 @@ class WebhookForm(forms.ModelForm):
 
     def clean_url(self) -> str:
         url = self.cleaned_data.get("url", "")
-        if self.instance.pk is None:
+        if self.instance._state.adding:
             try:
                 check_url(url, allow_private=services.allow_private())
             except UrlRefused as exc:
@@ -59,12 +59,15 @@ class DeliveryInline(admin.TabularInline):
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Whoever sees the webhook (its organization's manager, a superuser) reads its log.
+        return True
+
 
 @admin.register(Webhook)
 class WebhookAdmin(admin.ModelAdmin):
     form = WebhookForm
     list_display = ["url", "event_list", "active", "created_at"]
-    inlines = [DeliveryInline]
 
     def _access(self, request: HttpRequest) -> bool:
         return request.user.is_active and (
@@ -92,6 +95,9 @@ class WebhookAdmin(admin.ModelAdmin):
             return queryset
         org_id = _manager_org_id(request)
         return queryset.filter(organization_id=org_id) if org_id else queryset.none()
+
+    def get_inlines(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        return [DeliveryInline] if obj is not None else []  # a new webhook has no deliveries
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return ["url"] if obj is not None else []
