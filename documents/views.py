@@ -310,6 +310,9 @@ def _live_context(document: GeneratedDocument) -> dict[str, Any]:
         and bool(document.previous_version_id and document.redline_key),
         "preview": draft_preview(document.twin, stale=document.stale_sections),
         "qc": qc_items(document.qc) if document.status == GeneratedDocument.Status.COMPLETE else [],
+        "number_mismatches": (document.qc or {}).get("number_mismatch_examples") or []
+        if document.status == GeneratedDocument.Status.COMPLETE
+        else [],
         "qc_warnings": (
             qc_warnings(document.qc) if document.status == GeneratedDocument.Status.COMPLETE else []
         ),
