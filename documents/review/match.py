@@ -3,7 +3,9 @@
 Folio's text and the copy are compared item by item (paragraphs and tables in reading order) on
 letters and digits only, case-folded, with citation markers ("[3, 5–7]") taken out of both: the
 markers, highlights, comments and fonts that Word or LibreOffice change are not edits; words
-are. A section whose items differ is ``edited``.
+are. "Folio's text" is the section as read from the very file Folio wrote for that version (so
+how the renderer lays a section out does not matter), or the twin when that file is gone. A
+section whose items differ is ``edited``.
 
 ``edited_section`` builds the twin section of an edited section as the reviewers sent it back
 (tracked changes accepted): a paragraph or table that is still exactly Folio's keeps its
@@ -88,7 +90,13 @@ def read_keys(items: Sequence[ReadItem]) -> list[str]:
     return [k for k in keys if k and k != "table:"]
 
 
-def is_edited(read: ReadSection, section: dict[str, Any]) -> bool:
+def is_edited(
+    read: ReadSection, section: dict[str, Any], original: ReadSection | None = None
+) -> bool:
+    """Whether people changed the section: its items compared with the same section of the
+    file Folio wrote (``original``, read the same way), or, without that file, with the twin."""
+    if original is not None:
+        return read_keys(read.items) != read_keys(original.items)
     return read_keys(read.items) != twin_keys(section)
 
 

@@ -109,14 +109,20 @@ class SectionBlocks:
     blocks: list[Any] = field(default_factory=list)
 
 
+def _is_toc(sdt: Any) -> bool:
+    gallery = sdt.find(f"{qn('w:sdtPr')}/{qn('w:docPartObj')}/{qn('w:docPartGallery')}")
+    return gallery is not None and (gallery.get(qn("w:val")) or "").lower() == "table of contents"
+
+
 def _blocks(parent: Any) -> Iterator[Any]:
-    """Top-level paragraphs and tables in order; content controls are looked into."""
+    """Top-level paragraphs and tables in order; content controls are looked into, except a
+    table of contents (computed entries, nobody's text)."""
     for child in parent:
         if child.tag in (W_P, W_TBL):
             yield child
         elif child.tag == W_SDT:
             content = child.find(W_SDT_CONTENT)
-            if content is not None:
+            if content is not None and not _is_toc(child):
                 yield from _blocks(content)
         elif child.tag == W_BOOKMARK_START:
             yield child  # a bookmark between paragraphs (another editor may put it there)

@@ -7,9 +7,10 @@
 2. Its custom properties name the version it was made from: none → ``not_a_folio_draft``;
    another document's, or another organization's → ``wrong_document`` (which of the two is not
    said). The document in the path may be any version of the same document.
-3. Each section (found by its heading bookmark) is compared with that version's twin
-   (``review/match.py``): changed text marks it ``edited``; reviewers' comments in it (never
-   Folio's own) become its instructions.
+3. Each section (found by its heading bookmark) is compared with the same section of the file
+   Folio wrote for that version (``review/match.py``; with its twin when the file is gone):
+   changed text marks it ``edited``; reviewers' comments in it (never Folio's own) become its
+   instructions.
 4. The answer lists every section with comments or edits: its comments (each acted on by the
    built-in writer, passed to the LLM writer, or left for a person), whether it is edited, and
    whether it will be regenerated. Unless ``regenerate`` is false, a new version is queued in
@@ -23,12 +24,14 @@ The review (its answer, the edited sections as sent back, their WordprocessingML
 from __future__ import annotations
 
 import hashlib
+import logging
 import tempfile
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import docx
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -40,7 +43,7 @@ from documents.pipeline.errors import GenerationError
 from documents.pipeline.revise import understood
 from documents.pipeline_input import limits_from_settings
 from documents.review import match
-from documents.review.reader import ReviewedCopy, read_reviewed_copy
+from documents.review.reader import ReadSection, ReviewedCopy, read_document, read_reviewed_copy
 from documents.selectors import document_versions, organization_for
 from documents.services.generation import raise_if_enqueue_failed
 from documents.services.uploads import clean_text
@@ -48,6 +51,7 @@ from documents.services.versions import edited_section_ids, version_create
 from portal.audit import audit_record
 from portal.errors import Conflict, FileTooLarge, InvalidInput
 
+logger = logging.getLogger(__name__)
 NOT_A_FOLIO_DRAFT = "not_a_folio_draft"
 WRONG_DOCUMENT = "wrong_document"
 UNREADABLE = "unreadable_document"
@@ -149,6 +153,22 @@ def _named_version(
     return version
 
 
+def _original_sections(version: GeneratedDocument) -> dict[str, ReadSection]:
+    """The sections of the file Folio wrote for ``version``, read like the reviewed copy (its own
+    output, so read in this process); empty when the file is gone (the twin is used then)."""
+    if not version.output_key:
+        return {}
+    try:
+        with default_storage.open(version.output_key, "rb") as fh:
+            copy = read_document(docx.Document(fh))
+    except Exception:
+        logger.warning(
+            "The .docx of version %s is not readable; comparing with the twin", version.pk
+        )
+        return {}
+    return {s.hex: s for s in copy.sections}
+
+
 def _comment_status(
     text: str, *, regenerated: bool, regenerate: bool, writer: str, edited: bool
 ) -> dict[str, Any]:
@@ -208,11 +228,12 @@ def review_upload(
 
     edited_now: dict[str, dict[str, Any]] = {}
     carried: dict[str, list[str]] = {}
+    original = _original_sections(base)
     for hex_, read in read_by_hex.items():
         section = by_hex.get(hex_)
         if section is None or (section.get("state") == "skipped" and not read.items):
             continue
-        if match.is_edited(read, section):
+        if match.is_edited(read, section, original.get(hex_)):
             edited_now[section["section_id"]] = clean_text(match.edited_section(read, section))
             carried[section["section_id"]] = list(read.xml)
     edited_before = edited_section_ids(base)

@@ -293,3 +293,17 @@ def test_the_file_field_is_required(draft) -> None:
         f"/api/v1/documents/{draft.task_id}/review", {}, format="multipart"
     )
     assert response.status_code == 400 and "file" in response.json()["detail"]
+
+
+def test_without_folio_s_file_the_copy_is_compared_with_the_twin(draft) -> None:
+    from django.core.files.storage import default_storage
+
+    default_storage.delete(GeneratedDocument.objects.get(pk=draft.task_id).output_key)
+    unchanged = review(draft.client, draft.task_id, draft.docx)
+    assert unchanged.status_code == 200 and unchanged.json()["sections"] == []
+    body = review(draft.client, draft.task_id, _reviewed_copy(draft), regenerate="false").json()
+    assert {s["number"]: s["edited"] for s in body["sections"]} == {
+        "9.3.1": False,
+        "9.7.2": False,
+        "9.4.6": True,
+    }
