@@ -1,4 +1,4 @@
-"""A document reached a terminal state: tell the organization's webhooks (CONTRACT §8).
+"""A document reached a terminal state: tell the organization's webhooks (docs/api.md, "Webhooks").
 
 Every terminal write of a document's row (``services/job_state.py``: Complete, Failed,
 Cancelled at a step boundary; ``services/generation.py``: cancelled while Pending, or failed

@@ -304,7 +304,7 @@ class GeneratedDocumentSource(models.Model):
 
 
 class DocumentReview(models.Model):
-    """A reviewed copy of a generated .docx, uploaded back (CONTRACT §8).
+    """A reviewed copy of a generated .docx, uploaded back (docs/api.md, "The review cycle").
 
     ``document`` is the version the file names (its custom properties); ``sections`` is the
     answer (per section: comments, edited, regenerate); ``edited_sections`` holds, per edited

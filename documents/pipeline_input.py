@@ -159,7 +159,7 @@ def document_pipeline_input(
 
 
 def document_properties(document: GeneratedDocument) -> dict[str, Any]:
-    """What the .docx says it is (CONTRACT §8; pipeline/docx_identity.py)."""
+    """What the .docx says it is (docs/api.md, "The review cycle"; pipeline/docx_identity.py)."""
     template_id = (document.outline or {}).get("template", {}).get("template_id")
     return {
         "folio_document_id": str(document.id),

@@ -40,8 +40,8 @@ QUEUE_NAME = "default"
 JOB_FUNCTION = "documents.jobs.run_generation"
 # RQ resolves both by name in the worker: this module never imports the job code.
 FAILURE_CALLBACK = "documents.jobs.on_job_failure"
-# The review cycle's jobs (CONTRACT §8): stale detection after a new source version, and one
-# webhook delivery (retried by RQ with back-off).
+# The review cycle's jobs (docs/api.md, "The review cycle"): stale detection after a new source
+# version, and one webhook delivery (retried by RQ with back-off).
 STALENESS_FUNCTION = "documents.staleness.run_staleness_check"
 WEBHOOK_FUNCTION = "webhooks.jobs.deliver"
 # A job in one of these RQ states is on its way to a worker (or on one): never enqueue it again.

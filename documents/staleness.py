@@ -1,5 +1,6 @@
 """The RQ job that finds the documents a new source version makes stale:
-``run_staleness_check(version_id)`` (CONTRACT §8; the rule is ``pipeline/staleness.py``).
+``run_staleness_check(version_id)`` (docs/api.md, "The review cycle"; the rule is
+``pipeline/staleness.py``).
 
 1. Find every complete document of the organization made from any version of that file.
 2. For each, take the newest version of every one of its source files (extracted once, through

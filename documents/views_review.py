@@ -1,5 +1,6 @@
-"""Portal views of the review cycle (CONTRACT §8): upload a reviewed copy, download the redline,
-regenerate the stale sections. Thin, like ``documents/views.py``: one service or selector each.
+"""Portal views of the review cycle (docs/api.md, "The review cycle"): upload a reviewed copy,
+download the redline, regenerate the stale sections. Thin, like ``documents/views.py``: one service
+or selector each.
 
 A refused reviewed copy (not a Folio draft, another document's, not a .docx) shows the document
 page again with the reason beside the **Reviewed copy** field (status 400); nothing changed.

@@ -40,7 +40,8 @@ ONE_FILE_ROUTES = frozenset(
         "file_upload",
         "template_import",
         "admin:templates_app_template_import_docx",
-        # A reviewed copy of a draft (CONTRACT §8): the API route and the portal's form.
+        # A reviewed copy of a draft (docs/api.md, "The review cycle"): the API route and the
+        # portal's form.
         "document_review",
         "documents:document_review",
     }

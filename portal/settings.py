@@ -316,7 +316,7 @@ FOLIO_LLM_MODEL = env_str("FOLIO_LLM_MODEL")
 FOLIO_LLM_API_KEY = env_str("FOLIO_LLM_API_KEY")
 FOLIO_LLM_TIMEOUT = env_int("FOLIO_LLM_TIMEOUT", 60, minimum=1)
 
-# --- The review cycle and webhooks (issue 10, CONTRACT §8) --------------------------------------
+# --- The review cycle and webhooks (issue 10; docs/api.md) --------------------------------------
 # Webhook targets on loopback, private or link-local addresses are refused (at registration and
 # at every delivery) unless this is set: a webhook must not reach the operator's own network.
 FOLIO_WEBHOOK_ALLOW_PRIVATE = env_bool("FOLIO_WEBHOOK_ALLOW_PRIVATE", False)

@@ -1,11 +1,10 @@
 """One HTTP POST of a webhook event: signed, to the address ``urlcheck`` approved, with a timeout.
 
-The signature (CONTRACT §8) is ``X-Folio-Signature: t=<unix seconds>,v1=<hex>``, the hex being
-HMAC-SHA256 of ``"<t>.<raw body>"`` keyed with the webhook's secret; a receiver recomputes it
+The signature (docs/api.md, "Webhooks") is ``X-Folio-Signature: t=<unix seconds>,v1=<hex>``, the hex
+being HMAC-SHA256 of ``"<t>.<raw body>"`` keyed with the webhook's secret; a receiver recomputes it
 and should refuse a ``t`` older than a few minutes (replays). The connection goes to the very IP
 address that was checked (for https the certificate is still verified against the host name),
-redirects are not followed, and only the first kilobytes of the answer are read.
-"""
+redirects are not followed, and only the first kilobytes of the answer are read."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Is a webhook URL one Folio may call? (CONTRACT §8; docs/security.md)
+"""Is a webhook URL one Folio may call? (docs/api.md, "Webhooks"; docs/security.md)
 
 A webhook makes the server send requests to an address a user typed, so the address is checked
 like untrusted input, twice: when the webhook is registered, and again at every delivery (a

@@ -24,8 +24,8 @@ def location_texts(src: ExtractedSource) -> dict[int, list[str]]:
     """DOCX/XLSX location (1-based block index) → the texts a quote at that location may lie in.
 
     A paragraph's location holds its text. A table block whose ``block`` is b holds its rows at
-    b, b+1, ... (one location per row, CONTRACT §5), each row's cells joined; the whole table text
-    is accepted at b as well, whichever way an extractor numbered it.
+    b, b+1, ... (one location per row, docs/api.md "locations"), each row's cells joined; the
+    whole table text is accepted at b as well, whichever way an extractor numbered it.
     """
     texts: dict[int, list[str]] = {}
     for b in src.blocks:
@@ -196,12 +196,21 @@ class QuoteLocator:
         if block.kind == "table" and block.rows:
             order = [block.block + i for i in range(len(block.rows))] + [block.block]
         for loc in order:
-            for candidate in locs.get(loc, []):
-                cnorm, cmap = language.alnum_with_map(candidate)
-                i = cnorm.find(norm)
-                if i >= 0:
-                    quote = _widen(candidate, cmap[i], cmap[i + len(norm) - 1] + 1, text)
-                    return [self._cite(s_idx, None, loc, quote)]
+            found = self._quote_in(s_idx, loc, locs.get(loc, []), text, norm)
+            if found:
+                return found
+        return []
+
+    def _quote_in(
+        self, s_idx: int, loc: int, candidates: list[str], text: str, norm: str
+    ) -> list[Citation]:
+        """A citation of ``text`` at block ``loc`` when one of its texts holds it."""
+        for candidate in candidates:
+            cnorm, cmap = language.alnum_with_map(candidate)
+            i = cnorm.find(norm)
+            if i >= 0:
+                quote = _widen(candidate, cmap[i], cmap[i + len(norm) - 1] + 1, text)
+                return [self._cite(s_idx, None, loc, quote)]
         return []
 
     def locate_row(self, s_idx: int, block: Block, row_index: int) -> list[Citation]:
@@ -218,14 +227,9 @@ class QuoteLocator:
         if s_idx not in self._locs:
             self._locs[s_idx] = location_texts(src)
         loc = block.block + row_index
-        norm = normalize_alnum(text)
-        for candidate in self._locs[s_idx].get(loc, []):
-            cnorm, cmap = language.alnum_with_map(candidate)
-            i = cnorm.find(norm)
-            if i >= 0:
-                quote = _widen(candidate, cmap[i], cmap[i + len(norm) - 1] + 1, text)
-                return [self._cite(s_idx, None, loc, quote)]
-        return []
+        return self._quote_in(
+            s_idx, loc, self._locs[s_idx].get(loc, []), text, normalize_alnum(text)
+        )
 
 
 # ---------------------------------------------------------------- verification

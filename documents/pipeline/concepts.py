@@ -129,6 +129,20 @@ def _term_patterns() -> dict[str, re.Pattern[str]]:
     }
 
 
+_WORDS = re.compile(r"[a-z0-9]+")
+
+
+@cache
+def _terms_by_first_word() -> dict[str, tuple[str, ...]]:
+    """Terms by the first word they start with: only those whose first word a text holds can
+    occur in it."""
+    out: dict[str, list[str]] = {}
+    for t in _term_patterns():
+        first = _WORDS.match(t)
+        out.setdefault(first.group(0) if first else "", []).append(t)
+    return {k: tuple(v) for k, v in out.items()}
+
+
 @cache
 def _term_weight() -> dict[str, float]:
     """Inverse frequency of each term among the concepts (a term of one concept weighs most)."""
@@ -140,21 +154,35 @@ def _term_weight() -> dict[str, float]:
     return {t: math.log(1 + n / k) for t, k in count.items()}
 
 
+@cache
+def _alias_index() -> tuple[dict[str, list[tuple[str, str]]], dict[str, list[tuple[str, str]]]]:
+    """Concept titles by each of their words (generic ones included) and by their letters."""
+    by_token: dict[str, list[tuple[str, str]]] = {}
+    by_compact: dict[str, list[tuple[str, str]]] = {}
+    for c in concepts().values():
+        for alias in c.titles:
+            for tok in mapping.heading_tokens(alias, keep_generic=True):
+                by_token.setdefault(tok, []).append((c.id, alias))
+            by_compact.setdefault(mapping.compact(alias), []).append((c.id, alias))
+    return by_token, by_compact
+
+
 def title_scores(title: str) -> dict[str, float]:
-    """Each concept's best title similarity with ``title`` (only those above a floor)."""
+    """Each concept's best title similarity with ``title`` (only those above a floor).
+
+    Only titles that share a word or their letters with ``title`` are compared: any other
+    scores 0 (``mapping.heading_similarity``)."""
     out: dict[str, float] = {}
     if not title.strip():
         return out
-    for c in concepts().values():
-        best = 0.0
-        for alias in c.titles:
-            s = mapping.heading_similarity(alias, title)
-            if s > best:
-                best = s
-                if best >= 1.0:
-                    break
-        if best >= 0.5:
-            out[c.id] = best
+    by_token, by_compact = _alias_index()
+    candidates = dict.fromkeys(by_compact.get(mapping.compact(title), []))
+    for tok in mapping.heading_tokens(title, keep_generic=True):
+        candidates.update(dict.fromkeys(by_token.get(tok, [])))
+    for cid, alias in candidates:
+        s = mapping.heading_similarity(alias, title)
+        if s >= 0.5 and s > out.get(cid, 0.0):
+            out[cid] = s
     return out
 
 
@@ -169,7 +197,15 @@ def body_evidence(text: str) -> tuple[dict[str, float], dict[str, int]]:
     weights = _term_weight()
     patterns = _term_patterns()
     found: dict[str, float] = {}
-    for t, pat in patterns.items():
+    by_word = _terms_by_first_word()
+    words = set(_WORDS.findall(low))
+    # A one-word term also matches its plural ("inhibitors" for "inhibitor").
+    words |= {w[:-1] for w in words if w.endswith("s")} | {
+        w[:-2] for w in words if w.endswith("es")
+    }
+    words.add("")  # terms that start with a sign ("%", "°C")
+    for t in {t for w in words for t in by_word.get(w, ())}:
+        pat = patterns[t]
         if t in low and pat.search(low):
             hits = min(3, len(pat.findall(low)))
             found[t] = weights[t] * (1 + math.log(hits))
@@ -216,7 +252,7 @@ def classify_nodes(index: SourceIndex) -> dict[int, NodeConcept]:
     """The concept of every heading of the job's protocol, SAP and unclassified sources."""
     out: dict[int, NodeConcept] = {}
     by_id = {n.id: n for n in index.nodes}
-    front_end = _front_matter_ends(index)
+    front_end = front_matter_ends(index)
     for node in index.nodes:  # parents come before their children
         if node.source_kind == "results":
             continue
@@ -271,7 +307,7 @@ def _reinterpret(
     return found
 
 
-def _front_matter_ends(index: SourceIndex) -> dict[int, int]:
+def front_matter_ends(index: SourceIndex) -> dict[int, int]:
     """Per source, the position of its first numbered top-level heading (0 when none)."""
     out: dict[int, int] = {}
     for node in index.nodes:

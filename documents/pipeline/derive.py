@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 
 from documents.pipeline import language, mapping, results
 from documents.pipeline.results import ResultTable
-from documents.pipeline.state import DraftState
+from documents.pipeline.state import DraftState, section_draft
 from documents.pipeline.types import (
     Block,
     Citation,
@@ -78,24 +78,7 @@ def ordered(state: DraftState, indices: Iterable[int]) -> list[int]:
     return sorted(indices, key=lambda j: (ORDER.get(state.profiles[j].derived or "", 5), j))
 
 
-def _draft(
-    sec: OutlineSection,
-    paragraphs: Sequence[Paragraph] = (),
-    tables: Sequence[Table] = (),
-    *,
-    state: str | None = None,
-) -> SectionDraft:
-    if state is None:
-        state = "generated" if paragraphs or tables else "no_source"
-    return SectionDraft(
-        section_id=sec.section_id,
-        number=sec.number,
-        title=sec.title,
-        level=sec.level,
-        state=state,  # type: ignore[arg-type]
-        paragraphs=tuple(paragraphs),
-        tables=tuple(tables),
-    )
+_draft = section_draft
 
 
 def _no_source(sec: OutlineSection, kind: str) -> SectionDraft:
@@ -249,7 +232,7 @@ def _synopsis_unit(state: DraftState, element_id: str) -> tuple[str, list[Citati
     for _eid, unit in found:
         if unit.row is not None:
             cites = state.ctx.locator.locate_row(unit.s_idx, unit.block, unit.row)
-            text = unit.text.rstrip(".") + "."
+            text = state.ctx.rewrite(unit.text.rstrip(".") + ".")
         else:
             cites = state.ctx.locator.locate(unit.s_idx, unit.block, unit.text)
             text = state.ctx.rewrite(unit.text)
@@ -398,7 +381,11 @@ def _figures_text(
         phrases = []
         for row_index, cells in rows:
             phrase = results.figures_phrase(table, cells, style=style)
-            row_cites = state.ctx.locator.locate_row(table.s_idx, table.block, row_index)
+            row_cites = [
+                c
+                for k in results.rows_read(table, row_index)
+                for c in state.ctx.locator.locate_row(table.s_idx, table.block, k)
+            ]
             if phrase and row_cites:
                 phrases.append(phrase)
                 cites.extend(row_cites)

@@ -96,6 +96,14 @@ def row_text(cells: Sequence[str]) -> str | None:
 
 
 def units_of(index: SourceIndex, s_idx: int, pos: int) -> Iterator[Unit]:
+    key = (s_idx, pos)
+    cached = index.units_cache.get(key)
+    if cached is None:
+        cached = index.units_cache[key] = tuple(_cut_units(index, s_idx, pos))
+    return iter(cached)
+
+
+def _cut_units(index: SourceIndex, s_idx: int, pos: int) -> Iterator[Unit]:
     block = index.blocks[s_idx][pos]
     if block.kind == "table" and block.rows:
         for r, row in enumerate(block.rows):
@@ -117,6 +125,15 @@ def _positions_of(
 ) -> list[tuple[int, int]]:
     """Block positions under headings of the given concepts (or their sub-concepts), in order of
     the concepts, then document order."""
+    key = ("positions", id(found), tuple(concept_ids))
+    if key not in index.memo:
+        index.memo[key] = _positions_uncached(index, found, concept_ids)
+    return index.memo[key]  # type: ignore[no-any-return]
+
+
+def _positions_uncached(
+    index: SourceIndex, found: dict[int, NodeConcept], concept_ids: Sequence[str]
+) -> list[tuple[int, int]]:
     out: list[tuple[int, int]] = []
     seen: set[tuple[int, int]] = set()
     for cid in concept_ids:
@@ -156,6 +173,39 @@ def _targets(
     return [] if el.matches(text) else [re.compile("|".join(p.pattern for p in el.any), re.I)]
 
 
+def _unread_front_matter(index: SourceIndex, found: dict[int, NodeConcept]) -> set[tuple[int, int]]:
+    """Positions before a source's first numbered section that no classified heading covers:
+    its title page and approvals ("Study Title: A Phase 2, Randomized ..." is not the design
+    statement of 9.1). A synopsis there is classified and stays readable."""
+    key = ("front", id(found))
+    if key not in index.memo:
+        covered: set[tuple[int, int]] = set()
+        for node in index.nodes:
+            if node.id in found:
+                covered.update((node.source_index, p) for p in range(node.start, node.end_direct))
+        index.memo[key] = {
+            (s_idx, p)
+            for s_idx, end in concepts.front_matter_ends(index).items()
+            for p in range(end)
+            if (s_idx, p) not in covered
+        }
+    return index.memo[key]  # type: ignore[no-any-return]
+
+
+def _eligible(index: SourceIndex, el: Element) -> set[tuple[int, int]]:
+    """Positions with a unit that can state ``el`` at all (one of its patterns and all of its
+    required ones): the only candidates worth reading, computed once per draft."""
+    key = ("eligible", el.id)
+    if key not in index.memo:
+        index.memo[key] = {
+            (s_idx, pos)
+            for s_idx, lst in index.blocks.items()
+            for pos in range(len(lst))
+            if any(el.matches(u.text) for u in units_of(index, s_idx, pos))
+        }
+    return index.memo[key]  # type: ignore[no-any-return]
+
+
 def find_units(
     *,
     index: SourceIndex,
@@ -193,6 +243,9 @@ def find_units(
             for s_idx, pos in dict.fromkeys([*order, *everywhere])
             if kinds_of.get(s_idx) in el.kinds
         ]
+        eligible = _eligible(index, el)
+        title_pages = _unread_front_matter(index, found)
+        candidates = [c for c in candidates if c in eligible and c not in title_pages]
         targets = _targets(el, text_so_far, index, candidates)
         taken_here = 0
         # A unit no other section used is preferred to one that would repeat a sentence.

@@ -118,6 +118,13 @@ def _label_value(
     """A table row "Label | Value", a line/paragraph "Label: Value", or a label line followed
     by its value line."""
     next_line = {id(a): b for a, b in pairwise(units) if a.kind == "line" == b.kind}
+    # Labels that start a line of a PDF page ("Protocol Number:"), per page: where a paragraph
+    # that extraction joined from a title page's label and value lines holds the next label.
+    line_labels: dict[int | None, list[str]] = {}
+    for u in units:
+        lm = _LINE_LABEL.match(u.text) if u.kind == "line" else None
+        if lm:
+            line_labels.setdefault(u.page, []).append(lm.group(1).strip())
     for u in units:
         if u.cells is not None:
             cells = [c.strip() for c in u.cells]
@@ -130,9 +137,10 @@ def _label_value(
             continue
         m = re.match(r"^\s*(.{2,60}?)\s*[:：]\s*(\S.*)$", u.text)
         if m and label.fullmatch(m.group(1).strip()):
-            value = m.group(2).strip()
-            if value_ok(value):
-                return _Found(_clean(value), u.text.strip(), u, rank)
+            end = _next_label(u.text, m.start(2), line_labels.get(u.page, []) if u.page else [])
+            value = u.text[m.start(2) : end].strip()
+            if value and value_ok(value):
+                return _Found(_clean(value), u.text[:end].strip(), u, rank)
             continue
         # A PDF title page laid out in two columns: the label's line, then the value's line.
         if u.kind == "line" and label.fullmatch(u.text.strip().rstrip(":")):
@@ -140,6 +148,20 @@ def _label_value(
             if nxt is not None and nxt.page == u.page and value_ok(nxt.text.strip()):
                 return _Found(_clean(nxt.text), f"{u.text.strip()} {nxt.text.strip()}", u, rank)
     return None
+
+
+_LINE_LABEL = re.compile(r"^\s*([A-Za-z][^:：]{1,58}?)\s*[:：](?:\s|$)")
+
+
+def _next_label(text: str, start: int, labels: list[str]) -> int:
+    """Where, after ``start``, ``text`` reaches one of a page's line labels ("... Ltd Protocol
+    Number: NWB-2201" → before "Protocol Number:"); the end of ``text`` when it does not."""
+    end = len(text)
+    for lab in labels:
+        hit = re.compile(r"\s" + re.escape(lab) + r"\s*[:：]").search(text, start)
+        if hit and hit.start() < end:
+            end = hit.start()
+    return end
 
 
 def _pattern(
@@ -368,7 +390,7 @@ def _find_indication(
     src: ExtractedSource, units: list[_Unit], lines: list[_Unit], title: _Found | None
 ) -> _Found | None:
     labelled = _label_value(
-        units[:250],
+        units[:250] + lines[:300],
         _INDICATION_LABEL,
         0,
         lambda v: bool(re.search(r"[A-Za-z]{3,}", v)) and len(v) <= 200,

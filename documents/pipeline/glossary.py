@@ -9,6 +9,7 @@ holds exactly those that the draft uses; one the sources never define is named i
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 
@@ -70,6 +71,7 @@ def expand_first_uses(
                 new_paragraphs.append(p)
                 continue
             text = p.text
+            text = _spell_out_defined_term(text, defs, defined if expandable(j) else set())
             for abbr in dict.fromkeys(language.abbreviations_used(text)):
                 if abbr in defined:
                     continue
@@ -89,6 +91,28 @@ def expand_first_uses(
             new_paragraphs.append(p)
         if changed:
             drafts[j] = replace(draft, paragraphs=tuple(new_paragraphs))
+
+
+# "PFS is the time from randomisation ...", "ORR was defined as the proportion ...": the
+# sentence that defines an endpoint named by its abbreviation.
+_DEFINING = re.compile(
+    r"^([A-Z][A-Za-z0-9\-]{1,11})\s+(?:is|was|are|were)\s+(?:defined\s+as\s+)?(?:the|a|an)\b"
+)
+
+
+def _spell_out_defined_term(text: str, defs: Mapping[str, Definition], defined: set[str]) -> str:
+    """A definition names its term in full even when the abbreviation was spelled out before:
+    "Progression-free survival (PFS) is the time from ..." (ICH E3 9.5.3 defines each variable;
+    a reader who opens the section there needs the name)."""
+    m = _DEFINING.match(text)
+    if not m or m.group(1) not in defined:
+        return text
+    abbr = m.group(1)
+    definition = defs.get(abbr)
+    if definition is None or definition.long_form.lower() in text.lower():
+        return text
+    long_form = definition.long_form[:1].upper() + definition.long_form[1:]
+    return f"{long_form} ({abbr}){text[m.end(1) :]}"
 
 
 def abbreviations_section(

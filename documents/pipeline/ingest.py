@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import bm25s
 import numpy as np
@@ -147,6 +148,10 @@ class SourceIndex:
     vocabulary: dict[int, dict[str, int]]
     retrievable: np.ndarray  # bool per chunk
     _vocab_ids: dict[str, int] = field(default_factory=dict)
+    # Sentences and label/value rows of each block, as ``elements.units_of`` cuts them.
+    units_cache: dict[tuple[int, int], tuple[Any, ...]] = field(default_factory=dict)
+    # Other per-run results of the content model that do not change while a draft is written.
+    memo: dict[Any, Any] = field(default_factory=dict)
 
     def source_blocks(self, source_index: int) -> list[Block]:
         return self.blocks.get(source_index, [])

@@ -36,7 +36,7 @@ from documents.pipeline.ingest import SourceIndex
 from documents.pipeline.passages import Written, write_groups
 from documents.pipeline.profiles import profile_for
 from documents.pipeline.results import ResultTable
-from documents.pipeline.state import DraftState
+from documents.pipeline.state import DraftState, section_draft
 from documents.pipeline.types import (
     Chunk,
     Citation,
@@ -105,6 +105,8 @@ def write_sections(
     body = [i for i in planned if state.profiles[i].derived is None]
     derived_sections = [i for i in planned if state.profiles[i].derived is not None]
 
+    revised: set[int] = set()
+
     def write_one(i: int, writer: Callable[[], SectionDraft]) -> None:
         if i in reused:
             revise.remember_draft(state.ctx, state.drafts[i])
@@ -113,6 +115,7 @@ def write_sections(
         with revise.section_directives(state, i):
             if revise.can_revise(state, i):
                 finish(i, revise.revise_section(state, i))
+                revised.add(i)
             else:
                 finish(i, writer())
 
@@ -141,7 +144,7 @@ def write_sections(
             write_one(i, lambda i=i: _write_body_section(state, i))
 
     # 5. The draft's size, then the derived sections and the abbreviations.
-    _fit_size(state, reserve=DERIVED_RESERVE, keep=reused)
+    _fit_size(state, reserve=DERIVED_RESERVE, keep=reused | revised)
     state.ctx.conduct = True
     for i in derive.ordered(state, derived_sections):
         if state.profiles[i].derived == "abbreviations":
@@ -172,6 +175,13 @@ def write_sections(
                 if j != i and state.profiles[j].derived not in {"title_page", "references"}
             ]
             finish(i, glossary.abbreviations_section(_draft(outline[i]), others, defs))
+
+    # 6. The whole draft's size once more: when the derived sections took more room than was
+    #    kept for them, secondary tables give way now, and the output index lists them.
+    if _fit_size(state, keep=reused | revised):
+        for i in derived_sections:
+            if state.profiles[i].derived == "output_index" and i not in reused | revised:
+                state.drafts[i] = derive.write(state, i)
     return tuple(state.drafts[i] for i in range(len(outline)))
 
 
@@ -203,19 +213,26 @@ def _source_words(src: ExtractedSource) -> int:
     return words
 
 
+def _words_of(state: DraftState, k: int) -> int:
+    if k not in state.source_words:
+        state.source_words[k] = _source_words(state.sources[k])
+    return state.source_words[k]
+
+
 def _fit_size(
     state: DraftState, *, reserve: int = 0, keep: set[int] | frozenset[int] = frozenset()
-) -> None:
+) -> bool:
     """Keep the draft shorter than its sources: when it is not, the full tables of secondary
     results outputs (listings, then sensitivity, subgroup and by-visit analyses, then the
-    longest) give way to their key figures, which stay; nothing else is cut. Sections in
-    ``keep`` (reused by a regeneration) are never cut."""
-    limit = SIZE_LIMIT * sum(_source_words(src) for src in state.sources) - reserve
+    longest) give way to their key figures, which stay; nothing else is cut. True when a table
+    was given up. Sections in ``keep`` (reused or revised by a regeneration) are never cut."""
+    limit = SIZE_LIMIT * sum(_words_of(state, k) for k in range(len(state.sources))) - reserve
     total = sum(_words(d) for d in state.drafts.values())
     if total <= limit:
-        return
-    candidates: list[tuple[int, int, int, int]] = []  # (priority, -size, section, table index)
+        return False
+    candidates: list[tuple[int, int, int, int]] = []  # (priority, -saving, section, table index)
     for i, draft in state.drafts.items():
+        by_title = {_shown_title(t): t for t in state.placed.get(i, [])}
         if not state.profiles[i].data_fed or i in keep:
             continue
         for k, table in enumerate(draft.tables):
@@ -230,17 +247,91 @@ def _fit_size(
                 priority = 2
             else:
                 continue
-            candidates.append((priority, -size, i, k))
+            # What giving the table up saves: its words, less those of the key figures that
+            # then take its place.
+            output = by_title.get(table.title)
+            if output is not None and _shown_alone(output):
+                size -= len(_key_figures_text(state, output)[0].split())
+            if size > 0:
+                candidates.append((priority, -size, i, k))
     dropped: dict[int, set[int]] = {}
     for _priority, neg_size, i, k in sorted(candidates):
         if total <= limit:
             break
         dropped.setdefault(i, set()).add(k)
         total += neg_size
+    trimmed = _trim_prose(state, total - limit, keep) if total > limit else False
     for i, ks in dropped.items():
         draft = state.drafts[i]
         kept = tuple(t for k, t in enumerate(draft.tables) if k not in ks)
-        state.drafts[i] = replace(draft, tables=kept)
+        paragraphs = list(draft.paragraphs)
+        tables = list(kept)
+        # A secondary output that gave up its table keeps its key figures, in its place.
+        by_title = {_shown_title(t): t for t in state.placed.get(i, [])}
+        for k in sorted(ks):
+            output = by_title.get(draft.tables[k].title)
+            if output is None or not _shown_alone(output):
+                continue
+            figures = _key_figures(state, output)
+            if figures is None:
+                continue
+            at = min(draft.tables[k].after_paragraphs, len(paragraphs))
+            paragraphs.insert(at, figures)
+            tables = [
+                replace(t, after_paragraphs=t.after_paragraphs + 1)
+                if t.after_paragraphs >= at
+                else t
+                for t in tables
+            ]
+        state.drafts[i] = replace(draft, paragraphs=tuple(paragraphs), tables=tuple(tables))
+    return bool(dropped) or trimmed
+
+
+PROSE_FLOOR = 300  # words a section keeps when prose is trimmed for size
+
+
+def _trim_prose(
+    state: DraftState, excess: float, keep: set[int] | frozenset[int] = frozenset()
+) -> bool:
+    """Still too long once the secondary tables gave way: the longest body sections lose their
+    last passage paragraphs (never an information element, a key-figures paragraph or a
+    paragraph a table follows), longest first, down to ``PROSE_FLOOR`` words each."""
+    trimmed = False
+    while excess > 0:
+        sizes = [
+            (_words(d), i)
+            for i, d in state.drafts.items()
+            if state.profiles[i].derived is None and d.state == "generated" and i not in keep
+        ]
+        if not sizes:
+            break
+        words, i = max(sizes)
+        if words <= PROSE_FLOOR:
+            break
+        draft = state.drafts[i]
+        anchored = {t.after_paragraphs for t in draft.tables}
+        k = next(
+            (
+                k
+                for k in range(len(draft.paragraphs) - 1, -1, -1)
+                if k + 1 not in anchored
+                and not any(f.startswith("element: ") for f in draft.paragraphs[k].flags)
+                and not draft.paragraphs[k].text.startswith("Key figures of ")
+            ),
+            None,
+        )
+        if k is None or len(draft.paragraphs) <= 1:
+            break
+        cut = len(draft.paragraphs[k].text.split())
+        paragraphs = draft.paragraphs[:k] + draft.paragraphs[k + 1 :]
+        tables = tuple(
+            replace(t, after_paragraphs=t.after_paragraphs - 1) if t.after_paragraphs > k else t
+            for t in draft.tables
+        )
+        state.drafts[i] = replace(draft, paragraphs=paragraphs, tables=tables)
+        excess -= cut
+        trimmed = True
+    return trimmed
 
 
 def sec_expandable(state: DraftState, j: int) -> bool:
@@ -313,24 +404,7 @@ def _skipped(sec: OutlineSection) -> SectionDraft:
     )
 
 
-def _draft(
-    sec: OutlineSection,
-    paragraphs: list[Paragraph] | tuple[Paragraph, ...] = (),
-    tables: list[Table] | tuple[Table, ...] = (),
-    *,
-    state: str | None = None,
-) -> SectionDraft:
-    if state is None:
-        state = "generated" if paragraphs or tables else "no_source"
-    return SectionDraft(
-        section_id=sec.section_id,
-        number=sec.number,
-        title=sec.title,
-        level=sec.level,
-        state=state,  # type: ignore[arg-type]
-        paragraphs=tuple(paragraphs),
-        tables=tuple(tables),
-    )
+_draft = section_draft
 
 
 def no_source(sec: OutlineSection, message: str) -> SectionDraft:
@@ -367,7 +441,11 @@ def _budget(state: DraftState, i: int) -> int:
 def _source_scale(state: DraftState) -> float:
     """Budgets follow the sources' size: a 150-page protocol and SAP give a longer draft than
     a 20-page one (between 0.7 and 2.5 times the base budgets)."""
-    words = sum(_source_words(s) for s in state.sources if s.kind in {"protocol", "sap", "other"})
+    words = sum(
+        _words_of(state, k)
+        for k, s in enumerate(state.sources)
+        if s.kind in {"protocol", "sap", "other"}
+    )
     return min(BUDGET_SCALE_MAX, max(BUDGET_SCALE_MIN, words / BUDGET_SCALE_WORDS))
 
 
@@ -517,34 +595,52 @@ def _no_source_message(state: DraftState, i: int) -> str:
     )
 
 
+def _key_figures_text(state: DraftState, table: ResultTable) -> tuple[str, list[Citation]]:
+    """ "Key figures of Table 14.2.1.1: ..." and its citations ("" when nothing can be stated):
+    the output's key rows in words, each figure cited to the rows it was read from."""
+    loc = state.ctx.locator
+    phrases: list[str] = []
+    figure_cites: list[Citation] = []
+    for row_index, cells in results.key_rows(table):
+        phrase = results.figures_phrase(table, cells)
+        cites = [
+            c
+            for k in results.rows_read(table, row_index)
+            for c in loc.locate_row(table.s_idx, table.block, k)
+        ]
+        if phrase and cites:
+            phrases.append(phrase)
+            figure_cites.extend(cites)
+    if not phrases:
+        return "", []
+    text = f"Key figures of {table.kind} {table.number}: " + "; ".join(phrases) + "."
+    return text, [*_caption_citations(state, table), *figure_cites]
+
+
+def _key_figures(state: DraftState, table: ResultTable) -> Paragraph | None:
+    """The key-figures paragraph of an output; None when there is nothing to state or it was
+    said before."""
+    text, cites = _key_figures_text(state, table)
+    if not text or state.ctx.is_duplicate(text):
+        return None
+    state.ctx.remember(text)
+    return Paragraph(text=text, citations=tuple(dict.fromkeys(cites)))
+
+
 def _write_output(state: DraftState, table: ResultTable) -> tuple[list[Paragraph], list[Table]]:
     """Key figures (a cited list), the table itself, and its footnotes."""
     loc = state.ctx.locator
     paragraphs: list[Paragraph] = []
-    phrases: list[str] = []
-    figure_cites: list[Citation] = []
-    # Secondary analyses (sensitivity, subgroups, by visit) are shown by their table alone.
-    secondary = bool(_SECONDARY_OUTPUT.search(table.title)) or table.is_listing
-    for row_index, cells in [] if secondary else results.key_rows(table):
-        phrase = results.figures_phrase(table, cells)
-        cites = loc.locate_row(table.s_idx, table.block, row_index)
-        if phrase and cites:
-            phrases.append(phrase)
-            figure_cites.extend(cites)
+    figures = None if _shown_alone(table) or table.is_listing else _key_figures(state, table)
+    if figures is not None:
+        paragraphs.append(figures)
     intro_cites = _caption_citations(state, table)
-    if phrases:
-        text = f"Key figures of {table.kind} {table.number}: " + "; ".join(phrases) + "."
-        if not state.ctx.is_duplicate(text):
-            state.ctx.remember(text)
-            paragraphs.append(
-                Paragraph(text=text, citations=tuple(dict.fromkeys([*intro_cites, *figure_cites])))
-            )
     rows = [*table.header, *(r for _k, r in table.data)]
     cites: list[Citation] = list(intro_cites)
     for k, _r in [*((None, h) for h in table.header), *table.data]:
         if k is not None:
             cites.extend(loc.locate_row(table.s_idx, table.block, k))
-    title = table.caption + (f" ({table.population})" if table.population else "")
+    title = _shown_title(table)
     out_tables = []
     if rows and len(rows) <= results.MAX_TABLE_ROWS + len(table.header):
         width = max(len(r) for r in rows)
@@ -576,6 +672,17 @@ def _write_output(state: DraftState, table: ResultTable) -> tuple[list[Paragraph
                 )
             )
     return paragraphs, out_tables
+
+
+def _shown_alone(table: ResultTable) -> bool:
+    """Secondary analyses (sensitivity, subgroups, by visit) are shown by their table alone (and
+    by their key figures when the size governor gives the table up); listings by their table."""
+    return bool(_SECONDARY_OUTPUT.search(table.title)) and not table.is_listing
+
+
+def _shown_title(table: ResultTable) -> str:
+    """The title a results output's table carries in the draft (``_write_output``)."""
+    return table.caption + (f" ({table.population})" if table.population else "")
 
 
 def _caption_citations(state: DraftState, table: ResultTable) -> tuple[Citation, ...]:

@@ -16,7 +16,12 @@ from dataclasses import dataclass, replace
 
 from documents.pipeline import language
 from documents.pipeline.types import Block, Paragraph, Table
-from documents.pipeline.writer import WriterContext, write_block
+from documents.pipeline.writer import (
+    WriterContext,
+    ingest_toc_line,
+    is_boilerplate_sentence,
+    write_block,
+)
 
 Group = tuple[int, list[tuple[int, Block]]]  # (source_index, [(position, block)])
 
@@ -112,8 +117,10 @@ def _reanchor(before: list[Paragraph], after: list[Paragraph], tables: list[Tabl
 def merge_page_splits(blocks: list[tuple[int, Block]]) -> list[tuple[int, Block]]:
     """Join a paragraph that extraction split in two — at a page break (PDF blocks never cross a
     page) or inside a page (a font change such as a superscript "®") — so that no sentence is cut
-    in the middle; a sentence over a page break is then cited on both pages. The positions of
-    the blocks merged away stay in the list as empty blocks, so that they are claimed."""
+    in the middle; a sentence over a page break is then cited on both pages. Page furniture
+    that extraction left (a page number, "Page 3 of 40", a table-of-contents line) is never
+    joined to the paragraph after it. The positions of the blocks merged away stay in the list
+    as empty blocks, so that they are claimed."""
     merged: list[tuple[int, Block, int, int]] = []  # (first pos, block, last pos, last page)
     for pos, block in blocks:
         if merged:
@@ -125,6 +132,12 @@ def merge_page_splits(blocks: list[tuple[int, Block]]) -> list[tuple[int, Block]
             if (
                 pos == last + 1
                 and prev.kind in {"paragraph", "list_item"}
+                # Page furniture left on the page (a page number "- 12 -", "Page 3 of 40", a
+                # table-of-contents line) starts no sentence: it is not joined to the next
+                # paragraph, which would be lost with it.
+                and re.search(r"[A-Za-z]{2,}", prev_text)
+                and not ingest_toc_line(prev_text)
+                and not is_boilerplate_sentence(prev_text)
                 and block.kind == "paragraph"
                 and prev.page is not None
                 and block.page is not None

@@ -1,14 +1,13 @@
 """Quality control of a draft: citations that verify, numbers the sources contain, register.
 
-``verify_citation`` is the contract's check (CONTRACT §5): letters and digits only, case-folded, the
-quote must lie in the cited PDF page's text, or in the cited DOCX/XLSX block (paragraph, table row
-or sheet row, by 1-based location). ``quality_report`` counts sections by state, verified citations,
-numbers that occur in no source, sentences still in the future tense, abbreviations used before
-their definition, sentences the writer rewrote, and sentences repeated across sections; the
-numbers of the synopsis and the conclusions that differ from the body they cite
-(``reconcile_numbers``); and the paragraphs and sections people edited in a reviewed copy, which
-the other checks leave out (they are not Folio's sentences and cite nothing).
-"""
+``verify_citation`` is the citation check of docs/api.md ("locations"): letters and digits only,
+case-folded, the quote must lie in the cited PDF page's text, or in the cited DOCX/XLSX block
+(paragraph, table row or sheet row, by 1-based location). ``quality_report`` counts sections by
+state, verified citations, numbers that occur in no source, sentences still in the future tense,
+abbreviations used before their definition, sentences the writer rewrote, and sentences repeated
+across sections; the numbers of the synopsis and the conclusions that differ from the body they
+cite (``reconcile_numbers``); and the paragraphs and sections people edited in a reviewed copy,
+which the other checks leave out (they are not Folio's sentences and cite nothing)."""
 
 from __future__ import annotations
 
@@ -78,7 +77,7 @@ def _section_sentences(draft: SectionDraft) -> list[str]:
 def quality_report(
     drafts: Sequence[SectionDraft], sources: Sequence[ExtractedSource], *, tense: str = "past"
 ) -> dict[str, Any]:
-    """The QC summary stored with the document (CONTRACT §4 ``qc``)."""
+    """The QC summary stored with the document (the status's ``qc``, docs/api.md "Status")."""
     states = Counter(d.state for d in drafts)
     generated = [d for d in drafts if d.state == "generated"]
     # People's paragraphs (a reviewed copy's edits) carry no citations and are not Folio's

@@ -111,7 +111,7 @@ class ResultTable:
 
     @property
     def is_listing(self) -> bool:
-        return self.kind.lower() == "listing" or self.number.startswith("16.")
+        return self.kind.lower() == "listing" or _under(self.number, "16")
 
     def groups(self) -> list[str]:
         """Column labels, first column excluded (see ``columns``)."""
@@ -172,16 +172,30 @@ def _classes() -> dict:
     return data
 
 
+def _number_parts(number: str) -> list[str]:
+    """ "14.3.1", "14-3.01" and "14_3_1" → ["14", "3", ...]: output numbers are written with
+    dots, hyphens or underscores between their parts."""
+    return [p for p in re.split(r"[.\-_]", number.strip()) if p]
+
+
+def _under(number: str, prefix: str) -> bool:
+    """Whether output ``number`` lies in the E3 section ``prefix`` ("14.3", "16.2")."""
+    parts, head = _number_parts(number), _number_parts(prefix)
+    return len(parts) >= len(head) and [p.lstrip("0") or "0" for p in parts[: len(head)]] == [
+        p.lstrip("0") or "0" for p in head
+    ]
+
+
 def classify(kind: str, number: str, title: str) -> str:
     data = _classes()
-    listing = kind.lower() == "listing" or number.startswith("16.")
+    listing = kind.lower() == "listing" or _under(number, "16")
     for c in data["classes"]:
         if bool(c.get("listing")) != listing:
             continue
         if any(p.search(title) for p in c["_re"]):
             return c["id"]
     for prefix, klass in data["number"].items():
-        if number.startswith(prefix):
+        if _under(number, prefix):
             return klass
     return "other"
 
@@ -209,8 +223,12 @@ def _cells(row: Sequence[str]) -> tuple[str, ...]:
 
 
 def _single(row: Sequence[str]) -> str | None:
-    filled = [c for c in row if c and c.strip()]
-    return filled[0].strip() if len(filled) == 1 else None
+    """The text of a row of one cell: one filled cell, or one cell merged over every column (a
+    Word table repeats a merged cell's text in each grid column it spans)."""
+    filled = [c.strip() for c in row if c and c.strip()]
+    if len(filled) == 1 or (len(filled) == len(row) > 1 and len(set(filled)) == 1):
+        return filled[0]
+    return None
 
 
 def _is_banner(text: str) -> bool:
@@ -334,46 +352,72 @@ def collect(sources: Sequence[ExtractedSource]) -> list[ResultTable]:
     return out
 
 
-def key_rows(table: ResultTable, limit: int = MAX_KEY_ROWS) -> list[tuple[int, tuple[str, ...]]]:
-    """The rows worth stating in words, most important first (see ``_KEY_LABELS``); rows that
-    restate another with a qualifier ("treatment-related serious TEAE") come after. A "95% CI"
-    row is read with the row above it."""
-    rows: list[tuple[int, tuple[str, ...]]] = []
+def _reading(table: ResultTable) -> list[tuple[int, tuple[str, ...], tuple[int, ...]]]:
+    """The data rows that hold values, in order, each with the block rows read into it: a
+    "95% CI" row is read with the row above it, and a p-value row with the comparison above it
+    ("Difference", "95% CI", "p-value": both statistic rows belong to the estimate); a
+    statistic or category row is named with the label-only row above it ("Age (years), mean
+    (SD)"), which is read too."""
+    rows: list[tuple[int, tuple[str, ...], tuple[int, ...]]] = []
+    last: int | None = None  # the data row read last into rows[-1] (itself or one attached)
     header = ""
+    header_k: int | None = None
     for k, r in table.data:
         if r and r[0].strip() and not any(c.strip() for c in r[1:]):
-            header = clean_label(r[0])  # "Age (years)" over "Mean (SD)", "Median (min, max)"
+            header, header_k = clean_label(r[0]), k  # "Age (years)" over "Mean (SD)"
             continue
         if not r or not r[0].strip() or not any(_value_like(c) for c in r[1:]):
             continue
-        if header and _NEEDS_HEADER.search(clean_label(r[0])):
-            r = (f"{header}, {_in_sentence(clean_label(r[0]))}", *r[1:])
+        named = bool(header) and bool(_NEEDS_HEADER.search(clean_label(r[0])))
         attach = _CI_ROW.match(r[0]) or (
             _P_ROW.search(r[0]) and rows and _COMPARISON.search(rows[-1][1][0])
         )
-        if attach and rows and rows[-1][0] == _previous_index(table, k):
-            pk, pr = rows[-1]
+        if attach and rows and last == _previous_index(table, k):
+            pk, pr, read = rows[-1]
             merged = tuple(
                 f"{a} ({clean_label(r[0])} {b})" if a and b else (a or b)
                 for a, b in zip(pr, (*r, *[""] * max(0, len(pr) - len(r))), strict=False)
             )
-            rows[-1] = (pk, (pr[0], *merged[1:]))
+            rows[-1] = (pk, (pr[0], *merged[1:]), (*read, k))
+            last = k
             continue
-        rows.append((k, r))
+        if named and header_k is not None:
+            r = (f"{header}, {_in_sentence(clean_label(r[0]))}", *r[1:])
+            rows.append((k, r, (header_k, k)))
+        else:
+            rows.append((k, r, (k,)))
+        last = k
+    return rows
 
+
+def key_rows(table: ResultTable, limit: int = MAX_KEY_ROWS) -> list[tuple[int, tuple[str, ...]]]:
+    """The rows worth stating in words, most important first (see ``_KEY_LABELS``, or the
+    class's own order for disposition and demographics); rows that restate another with a
+    qualifier ("treatment-related serious TEAE") come after, and a label is stated once. A
+    "95% CI" row (and a p-value row after a comparison) is read with the row above it:
+    ``rows_read`` says which block rows a key row's figures come from."""
     order = _CLASS_KEY_LABELS.get(table.klass, _KEY_LABELS)
 
-    def rank(item: tuple[int, tuple[str, ...]]) -> tuple[int, int, int]:
+    def rank(item: tuple[int, tuple[str, ...], tuple[int, ...]]) -> tuple[int, int, int]:
         label = item[1][0]
         level = next((n for n, p in enumerate(order) if p.search(label)), len(order))
         return (int(bool(_SUBORDINATE.search(label))), level, item[0])
 
     chosen: list[tuple[int, tuple[str, ...]]] = []
-    for item in sorted(rows, key=rank):
-        if any(clean_label(item[1][0]) == clean_label(c[1][0]) for c in chosen):
+    for k, cells, _read in sorted(_reading(table), key=rank):
+        if any(clean_label(cells[0]) == clean_label(c[1][0]) for c in chosen):
             continue  # "Withdrew consent" twice (screening and treatment) reads as one
-        chosen.append(item)
+        chosen.append((k, cells))
     return chosen[:limit]
+
+
+def rows_read(table: ResultTable, row_index: int) -> tuple[int, ...]:
+    """The block rows whose cells a key row (``key_rows``) states: the row itself, the
+    statistic rows read with it and the label row that names it. Each is cited."""
+    for k, _cells, read in _reading(table):
+        if k == row_index:
+            return read
+    return (row_index,)
 
 
 def _in_sentence(label: str) -> str:
@@ -473,10 +517,11 @@ def figures_phrase(table: ResultTable, cells: Sequence[str], *, style: str = "li
         return ""
     lower = label[:1].lower() + label[1:] if not re.match(r"[A-Z]{2}", label) else label
     single = len(pairs) == 1 or not any(g for g, _ in pairs)
+    verb = _verb_for(label)
     if single:
         value = ", ".join(v for _, v in pairs)
         if style == "was":
-            return f"{label} was {value}"
+            return f"{label} {verb} {value}"
         if style == "with":
             return f"{lower} {value}"
         if style == "versus":
@@ -487,10 +532,19 @@ def figures_phrase(table: ResultTable, cells: Sequence[str], *, style: str = "li
         return f"{lower} {_and(named)}"
     if style == "was":
         named = [f"{v} in the {g} group" if g else v for g, v in pairs]
-        return f"{label} was {_and(named)}"
+        return f"{label} {verb} {_and(named)}"
     if style == "versus":
         return f"{lower} " + " versus ".join(f"{v} ({g})" if g else v for g, v in pairs)
     return f"{label}: " + "; ".join(f"{g} {v}".strip() for g, v in pairs)
+
+
+def _verb_for(label: str) -> str:
+    """ "was" or "were" for a row label read as a subject: "Deaths were 3 ...", "Median PFS
+    was 6.9 ...", "Patients with any TEAE were 297 ..." (the noun before "with", "of", a comma
+    or a parenthesis decides)."""
+    head = re.split(r"\s+(?:with|of|in|by|at|from|leading|due)\b|[,(:;]", label, maxsplit=1)[0]
+    words = head.split()
+    return "were" if words and language.is_plural_word(words[-1]) else "was"
 
 
 def _and(items: list[str]) -> str:

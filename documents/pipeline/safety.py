@@ -70,7 +70,8 @@ def sanitize_text(s: str) -> str:
 # --------------------------------------------------------------------------------------------
 # File type detection
 
-_EXTENSIONS: dict[str, FileType] = {
+# The file types Folio reads, by extension (docs/api.md, "Files"); the content must agree.
+FILE_TYPES: dict[str, FileType] = {
     ".pdf": "pdf",
     ".docx": "docx",
     ".xlsx": "xlsx",
@@ -96,7 +97,7 @@ def detect_file_type(
     (an OLE2 container named .docx/.xlsx holding an ``EncryptedPackage``).
     """
     ext = Path(file_name).suffix.lower()
-    kind = _EXTENSIONS.get(ext)
+    kind = FILE_TYPES.get(ext)
     if isinstance(path_or_bytes_head, (bytes, bytearray, memoryview)):
         head = bytes(path_or_bytes_head)
         path = None

@@ -1,5 +1,5 @@
 """Stale sections: which sections of a draft cite source text that a newer version of a source
-file changed or removed (CONTRACT §8, issue 10 item 4).
+file changed or removed (docs/api.md, "The review cycle"; issue 10, item 4).
 
 Each citation is checked against the newest version of its file the way QC checks it
 (``citations.verify_citation``): the quote must still lie on the cited page (PDF) or in the cited

@@ -10,7 +10,14 @@ from documents.pipeline.assign import Assignment
 from documents.pipeline.ingest import SourceIndex
 from documents.pipeline.profiles import SectionProfile
 from documents.pipeline.results import ResultTable
-from documents.pipeline.types import ExtractedSource, OutlineSection, PipelineInput, SectionDraft
+from documents.pipeline.types import (
+    ExtractedSource,
+    OutlineSection,
+    Paragraph,
+    PipelineInput,
+    SectionDraft,
+    Table,
+)
 from documents.pipeline.writer import Directives, WriterContext
 
 
@@ -29,6 +36,7 @@ class DraftState:
     placed: dict[int, list[ResultTable]] = field(default_factory=dict)
     assignment: Assignment = field(default_factory=Assignment)
     llm_config: llm.LLMConfig | None = None
+    source_words: dict[int, int] = field(default_factory=dict)  # source index → its words
 
     @property
     def outline(self) -> Sequence[OutlineSection]:
@@ -52,3 +60,24 @@ class DraftState:
             and self.drafts[j].state == "generated"
             and (derived or self.profiles[j].derived is None)
         ]
+
+
+def section_draft(
+    sec: OutlineSection,
+    paragraphs: Sequence[Paragraph] = (),
+    tables: Sequence[Table] = (),
+    *,
+    state: str | None = None,
+) -> SectionDraft:
+    """A section's draft; ``generated`` when it has text, else ``no_source`` (unless given)."""
+    if state is None:
+        state = "generated" if paragraphs or tables else "no_source"
+    return SectionDraft(
+        section_id=sec.section_id,
+        number=sec.number,
+        title=sec.title,
+        level=sec.level,
+        state=state,  # type: ignore[arg-type]
+        paragraphs=tuple(paragraphs),
+        tables=tuple(tables),
+    )

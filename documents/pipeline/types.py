@@ -246,7 +246,8 @@ class Table:
 
 @dataclass(frozen=True)
 class ReviewComment:
-    """A reviewer's Word comment on a section (CONTRACT §8); Folio's own are never read back."""
+    """A reviewer's Word comment on a section (docs/api.md, "The review cycle"); Folio's own are
+    never read back."""
 
     author: str
     text: str

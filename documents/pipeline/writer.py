@@ -413,6 +413,9 @@ def write_block(
             list_label=label if is_list else "",
         )
         return BlockWriteResult([paragraph], [], len(cleaned.split()))
+    if ingest_toc_line(cleaned):
+        ctx.stats.sentences_boilerplate += 1
+        return BlockWriteResult([], [], 0)
     spans = language.split_sentences(cleaned)
     originals: list[str] = []
     rewritten: list[str] = []
@@ -465,8 +468,17 @@ def write_block(
     return BlockWriteResult([paragraph], [], len(text.split()))
 
 
+# A table-of-contents entry: dot leaders, spaced or not ("Inclusion Criteria . . . . 12"), up to a
+# page number; a sentence split off such a line keeps its leaders without the number.
+_TOC_LINE = re.compile(r"(?:\.{4,}|…{2,}|(?:\s\.){4,})\s*\d+\s*$")
+_TOC_LEADERS = re.compile(r"(?:\.{4,}|…{2,}|(?:\s?\.){5,})\s*\d*\s*$")
+
+
 def ingest_toc_line(text: str) -> bool:
-    return bool(re.search(r"(\.{4,}|…{2,})\s*\d+\s*$", text.strip()))
+    """A line of a table of contents (as ``ingest.is_toc_line`` reads them), or a sentence that
+    ends in dot leaders."""
+    text = text.strip()
+    return bool(_TOC_LINE.search(text) or _TOC_LEADERS.search(text))
 
 
 def write_table(ctx: WriterContext, s_idx: int, block: Block, *, caption: str = "") -> Table | None:

@@ -1,13 +1,12 @@
 """Carry people's edited sections into the next version's .docx as they left them.
 
 A section that people changed in a reviewed copy is carried into the next version unchanged
-(CONTRACT §8), tracked changes not yet accepted included: its WordprocessingML is kept from the
-reviewed copy (``ReadSection.xml``) and replaces, in the new .docx, the body that the renderer
-wrote from the twin. What cannot travel between two files is removed first: references to the
-reviewed copy's own parts (images, hyperlink targets, footnotes, numbering definitions),
-comment anchors (the comments themselves are kept on the version, not in the file) and
-bookmarks; revision ids are renumbered so they stay unique in the new file.
-"""
+(docs/api.md, "The review cycle"), tracked changes not yet accepted included: its WordprocessingML
+is kept from the reviewed copy (``ReadSection.xml``) and replaces, in the new .docx, the body that
+the renderer wrote from the twin. What cannot travel between two files is removed first: references
+to the reviewed copy's own parts (images, hyperlink targets, footnotes, numbering definitions),
+comment anchors (the comments themselves are kept on the version, not in the file) and bookmarks;
+revision ids are renumbered so they stay unique in the new file."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ section whose items differ is ``edited``.
 ``edited_section`` builds the twin section of an edited section as the reviewers sent it back
 (tracked changes accepted): a paragraph or table that is still exactly Folio's keeps its
 citations; one that people wrote or changed has ``"citations": []`` and (paragraphs) the flag
-``edited`` (CONTRACT §8: left out of the QC citation counts, counted as edited).
+``edited`` (docs/api.md: left out of the QC citation counts, counted as edited).
 """
 
 from __future__ import annotations

@@ -2,10 +2,10 @@
 previous version is a Word tracked change (``w:ins``/``w:del``, author ``Folio``, a date).
 
 It starts from the new version's own file, so the cover, the citation markers, the list of
-sources and the QC report are the new version's, unmarked (CONTRACT §8). Then, section by
-section (found by their heading bookmarks), the items of the previous text — the previous
-version's twin, or, when the version came from a review, the text as the reviewers sent it back,
-so their own edits show no marks — are aligned with the new section's paragraphs and tables:
+sources and the QC report are the new version's, unmarked (docs/api.md, "The review cycle"). Then,
+section by section (found by their heading bookmarks), the items of the previous text — the previous
+version's twin, or, when the version came from a review, the text as the reviewers sent it back, so
+their own edits show no marks — are aligned with the new section's paragraphs and tables:
 
 - an item only in the new text is marked inserted (its runs and its paragraph mark; a table's
   rows);

@@ -1,5 +1,6 @@
 """A reviewed copy uploaded back: read its comments and people's edits, and make the next version
-(CONTRACT §8, ``POST /api/v1/documents/{id}/review`` and the document page's form).
+(docs/api.md, "The review cycle": ``POST /api/v1/documents/{id}/review`` and the document page's
+form).
 
 1. The file is checked like any upload (size, a real .docx, the zip pre-check) and read in the
    limited child process (``pipeline/safety.run_limited``; ``review/reader.py``): the web process

@@ -31,6 +31,7 @@ from documents.models import (
     SourceFileVersion,
 )
 from documents.pipeline.errors import GenerationError
+from documents.pipeline.safety import FILE_TYPES
 from documents.pipeline_input import limits_from_settings
 from documents.selectors import organization_for
 from portal.audit import audit_record
@@ -43,14 +44,7 @@ from portal.errors import (
 
 logger = logging.getLogger(__name__)
 
-ALLOWED_EXTENSIONS = {
-    ".pdf": "pdf",
-    ".docx": "docx",
-    ".xlsx": "xlsx",
-    ".rtf": "rtf",
-    ".txt": "txt",
-    ".out": "out",
-}
+ALLOWED_EXTENSIONS = FILE_TYPES
 CONTAINER_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 # File systems limit a name to 255 bytes, not characters (90 "€" are 270 bytes): names are
 # limited in UTF-8 bytes, leaving room for the version folder and a storage suffix.

@@ -1,5 +1,5 @@
 """New versions of a generated document: regenerating chosen sections, the stale ones, or those a
-reviewed copy commented on (CONTRACT §4, §8).
+reviewed copy commented on (docs/api.md, "Generation" and "The review cycle").
 
 Every new version is a new ``GeneratedDocument`` row (``previous_version`` = the version it is
 made from, ``version`` = its number + 1) in which only the named sections are written again;

@@ -1,8 +1,8 @@
-"""The review cycle in a real browser (CONTRACT §8): upload a reviewed copy on the document page,
-follow the new version to Complete, see the **edited** badge, the reviewers' comment and
-**Download redline**; then a new source version marks a section **stale** and **Regenerate stale
-sections** makes the next version. Screenshots under docs/screenshots/ with FOLIO_SCREENSHOTS=1.
-"""
+"""The review cycle in a real browser (docs/api.md, "The review cycle"): upload a reviewed copy on
+the document page, follow the new version to Complete, see the **edited** badge, the reviewers'
+comment and **Download redline**; then a new source version marks a section **stale** and
+**Regenerate stale sections** makes the next version. Screenshots under docs/screenshots/ with
+FOLIO_SCREENSHOTS=1."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""The review cycle on the document page (CONTRACT §8): the **Reviewed copy** upload and its
-refusals beside the field, **Download redline**, **edited** and **stale** badges with
+"""The review cycle on the document page (docs/api.md, "The review cycle"): the **Reviewed copy**
+upload and its refusals beside the field, **Download redline**, **edited** and **stale** badges with
 **Regenerate stale sections**, reviewers' comments per section, and the version list saying who
 changed what."""
 

@@ -1,5 +1,5 @@
-"""Webhooks (CONTRACT §8) against a real HTTP server started by the test: one signed event per
-terminal document, retries with back-off on a failing receiver, nothing for another
+"""Webhooks (docs/api.md, "Webhooks") against a real HTTP server started by the test: one signed
+event per terminal document, retries with back-off on a failing receiver, nothing for another
 organization, and URLs that could reach the operator's network refused unless allowed."""
 
 from __future__ import annotations

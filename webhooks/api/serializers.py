@@ -1,4 +1,4 @@
-"""Request and response shapes of the webhooks API (CONTRACT §8, docs/api.md)."""
+"""Request and response shapes of the webhooks API (docs/api.md, "Webhooks")."""
 
 from __future__ import annotations
 

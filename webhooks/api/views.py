@@ -1,5 +1,5 @@
 """The webhooks API: ``GET/POST /api/v1/webhooks``, ``GET/DELETE /api/v1/webhooks/{id}``,
-``GET /api/v1/webhooks/{id}/deliveries`` (managers of the organization; CONTRACT §8)."""
+``GET /api/v1/webhooks/{id}/deliveries`` (managers of the organization; docs/api.md, "Webhooks")."""
 
 from __future__ import annotations
 

@@ -24,17 +24,9 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
 
 from documents.pipeline.errors import GenerationError
+from documents.pipeline.safety import FILE_TYPES
 from documents.pipeline.types import SourceDescriptor
 from documents.pipeline_input import pipeline_input, style_guide_spec
-
-TYPES = {
-    ".pdf": "pdf",
-    ".docx": "docx",
-    ".xlsx": "xlsx",
-    ".rtf": "rtf",
-    ".txt": "txt",
-    ".out": "out",
-}
 
 
 def _sha256(path: Path) -> str:
@@ -119,7 +111,7 @@ class Command(BaseCommand):
             path = Path(raw).expanduser().resolve()
             if not path.is_file():
                 raise CommandError(f"{raw}: no such file")
-            file_type = TYPES.get(path.suffix.lower())
+            file_type = FILE_TYPES.get(path.suffix.lower())
             if file_type is None:
                 raise CommandError(f"{raw}: not a PDF, DOCX or XLSX file")
             sources.append(

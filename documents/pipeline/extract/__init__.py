@@ -1,10 +1,10 @@
 """Step 1 of the pipeline: a source file (PDF, DOCX, XLSX, RTF, text) → located, structured blocks.
 
-Every block keeps the location a citation needs (CONTRACT §5): a PDF block has its ``page``
-(1-based, one page per block: a paragraph that runs over a page break becomes two blocks, so no
-quote ever crosses a page); a DOCX/XLSX block has its ``block`` number. Parsers run in a forked
-child under ``safety.run_limited`` (deadline and memory limit); set ``FOLIO_EXTRACT_IN_PROCESS=1``
-(or pass ``in_process=True``) to run them in-process when debugging.
+Every block keeps the location a citation needs (docs/api.md, "The traceability twin: locations"): a
+PDF block has its ``page`` (1-based, one page per block: a paragraph that runs over a page break
+becomes two blocks, so no quote ever crosses a page); a DOCX/XLSX block has its ``block`` number.
+Parsers run in a forked child under ``safety.run_limited`` (deadline and memory limit); set
+``FOLIO_EXTRACT_IN_PROCESS=1`` (or pass ``in_process=True``) to run them in-process when debugging.
 
 PDF (pypdf). ``ExtractedSource.pages`` holds each page's text exactly as ``page.extract_text()``
 returns it (after ``sanitize_text``). Blocks are built from those same lines, in order, so the

@@ -34,8 +34,8 @@ from documents.pipeline.extract.docx_styles import (
     Numbering,
     Styles,
     is_toc_style,
+    numbering_props,
     style_heading_level,
-    to_int,
     w,
 )
 from documents.pipeline.extract.docx_text import (
@@ -84,18 +84,7 @@ def _paragraph_info(
         bold = reader.full(p, hidden, style_bold)[2] if visible else False
     text = sanitize_text(raw).strip() if visible else ""
     # Numbering: the paragraph's own numPr, else its style's (walking basedOn).
-    num_id = ilvl = None
-    outline = None
-    if ppr is not None:
-        num_pr = ppr.find(w("numPr"))
-        if num_pr is not None:
-            nid = num_pr.find(w("numId"))
-            lvl = num_pr.find(w("ilvl"))
-            num_id = nid.get(w("val")) if nid is not None else None
-            ilvl = to_int(lvl.get(w("val"))) if lvl is not None else None
-        ol = ppr.find(w("outlineLvl"))
-        if ol is not None:
-            outline = to_int(ol.get(w("val")))
+    num_id, ilvl, outline = numbering_props(ppr)
     if num_id is None:
         num_id = styles.first(style_id, "num_id")
         if ilvl is None:

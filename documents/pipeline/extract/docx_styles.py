@@ -54,17 +54,7 @@ class Styles:
             based = st.find(w("basedOn"))
             ppr = st.find(w("pPr"))
             rpr = st.find(w("rPr"))
-            outline = num_id = ilvl = None
-            if ppr is not None:
-                ol = ppr.find(w("outlineLvl"))
-                if ol is not None:
-                    outline = to_int(ol.get(w("val")))
-                num_pr = ppr.find(w("numPr"))
-                if num_pr is not None:
-                    nid = num_pr.find(w("numId"))
-                    lvl = num_pr.find(w("ilvl"))
-                    num_id = nid.get(w("val")) if nid is not None else None
-                    ilvl = to_int(lvl.get(w("val"))) if lvl is not None else None
+            num_id, ilvl, outline = numbering_props(ppr)
             vanish = bold = None
             size = None
             if rpr is not None:
@@ -109,6 +99,22 @@ class Styles:
             if value is not None:
                 return value
         return None
+
+
+def numbering_props(ppr: Any) -> tuple[str | None, int | None, int | None]:
+    """(numId, ilvl, outlineLvl) that a paragraph's or a style's ``w:pPr`` sets itself."""
+    num_id = ilvl = outline = None
+    if ppr is not None:
+        num_pr = ppr.find(w("numPr"))
+        if num_pr is not None:
+            nid = num_pr.find(w("numId"))
+            lvl = num_pr.find(w("ilvl"))
+            num_id = nid.get(w("val")) if nid is not None else None
+            ilvl = to_int(lvl.get(w("val"))) if lvl is not None else None
+        ol = ppr.find(w("outlineLvl"))
+        if ol is not None:
+            outline = to_int(ol.get(w("val")))
+    return num_id, ilvl, outline
 
 
 def to_int(value: str | None) -> int | None:

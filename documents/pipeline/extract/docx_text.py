@@ -1,19 +1,18 @@
 """DOCX text: python-docx's reading of the body, and Word's reading of what python-docx skips.
 
-Block numbers (CONTRACT §5) must agree with a reader using python-docx (``iter_inner_content``,
-``Paragraph.text``, ``table.rows`` / ``row.cells``): blocks 1..N are the body's own paragraphs
-(1 each, empty ones too) and table rows (1 each), read as python-docx reads them. python-docx
-skips text that Word shows: content controls (``w:sdt``) at body, row, cell and run level, text
-boxes (``w:txbxContent``, in ``w:drawing`` or VML ``w:pict``; of ``mc:AlternateContent`` only the
-``mc:Choice`` is read, never its ``mc:Fallback`` copy), and runs inside ``w:smartTag``,
-``w:customXml``, ``w:fldSimple``, ``w:ins`` or ``w:moveTo``. That text is not lost: each
-paragraph or table python-docx reads incompletely, and each paragraph or table row inside a body
-content control or a text box, is an *extra* unit numbered after the body, N+1, N+2, ... in
+Block numbers (docs/api.md, "locations") must agree with a reader using python-docx
+(``iter_inner_content``, ``Paragraph.text``, ``table.rows`` / ``row.cells``): blocks 1..N are the
+body's own paragraphs (1 each, empty ones too) and table rows (1 each), read as python-docx reads
+them. python-docx skips text that Word shows: content controls (``w:sdt``) at body, row, cell and
+run level, text boxes (``w:txbxContent``, in ``w:drawing`` or VML ``w:pict``; of
+``mc:AlternateContent`` only the ``mc:Choice`` is read, never its ``mc:Fallback`` copy), and runs
+inside ``w:smartTag``, ``w:customXml``, ``w:fldSimple``, ``w:ins`` or ``w:moveTo``. That text is not
+lost: each paragraph or table python-docx reads incompletely, and each paragraph or table row inside
+a body content control or a text box, is an *extra* unit numbered after the body, N+1, N+2, ... in
 document order (a table's rows one number each). An incomplete paragraph or table is emitted only
-once, whole, at its extra number (its body number holds nothing citable); text-box paragraphs
-follow the paragraph or table that anchors them. ``tests/helpers/citations.py`` implements the
-same rule independently.
-"""
+once, whole, at its extra number (its body number holds nothing citable); text-box paragraphs follow
+the paragraph or table that anchors them. ``tests/helpers/citations.py`` implements the same rule
+independently."""
 
 from __future__ import annotations
 
@@ -30,6 +29,39 @@ _TAB, _PTAB, _BR, _CR, _NB_HYPHEN = (w(t) for t in ("tab", "ptab", "br", "cr", "
 P, TBL, TR, TC = (w(t) for t in ("p", "tbl", "tr", "tc"))
 SDT, SDT_CONTENT, TXBX = w("sdt"), w("sdtContent"), w("txbxContent")
 _FALLBACK = f"{{{MC_NS}}}Fallback"
+# Word keeps a character typed in the Symbol font at its code in the font, in the private-use
+# area (U+F0A3 for "≤"), which no other program shows. The symbols are given their Unicode
+# characters; letters (Symbol's Greek) stay as they are, so that a quote's letters and digits
+# still equal python-docx's text of the block.
+SYMBOL_FONT = str.maketrans(
+    {
+        0xF0A3: "≤",
+        0xF0B3: "≥",
+        0xF0B1: "±",
+        0xF0B4: "×",
+        0xF0B8: "÷",
+        0xF0B9: "≠",
+        0xF0BA: "≡",
+        0xF0BB: "≈",
+        0xF0B0: "°",
+        0xF0A5: "∞",
+        0xF0AE: "→",
+        0xF0AC: "←",
+        0xF0AD: "↑",
+        0xF0AF: "↓",
+        0xF0B7: "•",
+        0xF0D7: "⋅",
+        0xF0A2: "′",
+        0xF0B2: "″",
+        0xF0BC: "…",
+        0xF0D6: "√",
+        0xF0E5: "∑",
+        0xF0B6: "∂",
+        0xF02D: "−",
+        0xF0A0: " ",
+    }
+)
+
 # Run containers whose runs Word shows and python-docx's Paragraph.text leaves out.
 _RUN_CONTAINERS = frozenset(
     w(t) for t in ("sdt", "sdtContent", "smartTag", "customXml", "fldSimple", "ins", "moveTo")
@@ -116,7 +148,7 @@ class DocxText:
         for item in r:
             t = item.tag
             if t == _T:
-                parts.append(item.text or "")
+                parts.append((item.text or "").translate(SYMBOL_FONT))
             elif t in (_TAB, _PTAB):
                 parts.append("\t")
             elif t == _CR or (t == _BR and item.get(w("type"), "textWrapping") == "textWrapping"):

@@ -92,7 +92,12 @@ def page_of(text: str) -> tuple[int, int] | None:
 
 
 def _cells(row: tuple[str, ...]) -> list[str]:
-    return [c.strip() for c in row if c and c.strip()]
+    """The row's filled cells; a cell merged over every column (a Word title or footnote row,
+    repeated in each grid column it spans by ``docx_text.table_rows``) counts once."""
+    cells = [c.strip() for c in row if c and c.strip()]
+    if len(cells) == len(row) > 1 and len(set(cells)) == 1:
+        return cells[:1]
+    return cells
 
 
 def _is_numeric(cell: str) -> bool:

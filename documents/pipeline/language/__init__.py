@@ -31,6 +31,7 @@ from documents.pipeline.language.sentences import (
 )
 from documents.pipeline.language.tense import (
     has_future,
+    is_plural_word,
     negated_modal,
     past_form,
     present_to_past,
@@ -68,6 +69,7 @@ __all__ = [
     "find_phrases",
     "has_future",
     "is_defined_at",
+    "is_plural_word",
     "looks_like_abbreviation",
     "negated_modal",
     "normalize_alnum",

@@ -4,6 +4,7 @@ subject-verb agreement."""
 from __future__ import annotations
 
 import re
+from functools import cache
 
 from documents.pipeline.language._data import _data, _word_set
 
@@ -62,6 +63,11 @@ def _match_case(original: str, new: str) -> str:
     return new
 
 
+def is_plural_word(word: str) -> bool | None:
+    """Grammatical number of a noun or pronoun (True: plural); None when unknown."""
+    return _is_plural_word(word)
+
+
 def _is_plural_word(word: str) -> bool | None:
     """Grammatical number of a noun or pronoun; None when unknown."""
     raw = word.strip("()[],;:\"'“”‘’")
@@ -101,6 +107,14 @@ _DETERMINERS = frozenset(
         "our",
     ]
 )
+
+
+_CLAUSE_JOIN = re.compile(r"\b(?:and|but|or|yet|whereas|while)\s+", re.IGNORECASE)
+_FINITE = re.compile(r"\b(?:was|were|is|are|had|has|did|does)\b", re.IGNORECASE)
+
+
+# Pronouns that take one of a group ("each of", "either of", "neither of"): singular.
+_DISTRIBUTIVES = frozenset(["each", "either", "neither"])
 
 
 _PARENTHETICAL_START = re.compile(
@@ -153,6 +167,12 @@ def _subject_is_plural(before: str) -> bool:
     last = pieces[-1]
     if re.match(r"(?i)(and|as well as)\b", last) and len(pieces) > 1:
         return True
+    # "Study treatment was dispensed at each visit and unused tablets will be returned": after
+    # a clause with its own verb, the coordinator opens a clause with its own subject.
+    for m in reversed(list(_CLAUSE_JOIN.finditer(last))):
+        if _FINITE.search(last[: m.start()]) and last[m.end() :].strip():
+            last = last[m.end() :]
+            break
     tokens = last.split()
     # Strip adverbs that precede the modal: "The patients then will" (rare but cheap).
     adverbs = _word_set("adverbs")
@@ -161,6 +181,9 @@ def _subject_is_plural(before: str) -> bool:
     preps = _word_set("prepositions")
     head_part: list[str] = []
     for i, tok in enumerate(tokens):
+        if i == 1 and tok.lower() == "of" and tokens[0].lower() in _DISTRIBUTIVES:
+            # "Each of the patients": one of them, whatever the noun after "of".
+            return False
         if i > 0 and tok.lower() in preps and tokens[i - 1].lower() not in _DETERMINERS:
             # "A total of 300 patients": the quantity's noun decides.
             if head_part and head_part[-1].lower() in _word_set("quantifier_heads"):
@@ -441,7 +464,11 @@ def _convert_coordinated(text: str, pos: int, plural: bool) -> str:
             return f"{m.group(1)}{past_form(verb)}"
         return m.group(0)
 
-    new_segment = re.sub(r"(\b(?:and|or|and/or|then)\s+)([a-z]+)\b", repl, segment)
+    # "will be randomized, enroll, discontinue, or complete": the list's verbs are coordinated
+    # too (only known verbs change, so ", stratified by region" or ", the sponsor" stay).
+    new_segment = re.sub(
+        r"(\b(?:and|or|and/or|then)\s+|,\s+(?:(?:and|or)\s+)?)([a-z]+)\b", repl, segment
+    )
     return text[:pos] + new_segment + text[limit:]
 
 
@@ -478,6 +505,7 @@ _NOT_SUBJECT_END = frozenset(
 _RELATIVE = frozenset({"who", "which", "that"})
 
 
+@cache
 def _present_forms() -> dict[str, tuple[str, bool]]:
     """Present form → (base, singular form?) for the verbs of study conduct."""
     forms: dict[str, tuple[str, bool]] = {}

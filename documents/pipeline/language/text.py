@@ -14,7 +14,8 @@ _NON_ALNUM_RE = re.compile(r"[\W_]+")
 
 
 def normalize_alnum(text: str) -> str:
-    """Letters and digits only, case-folded (the citation checkers' comparison, CONTRACT §5)."""
+    """Letters and digits only, case-folded: the citation checkers' comparison (docs/api.md,
+    "locations")."""
     return _NON_ALNUM_RE.sub("", unicodedata.normalize("NFKC", text).casefold())
 
 

@@ -195,3 +195,17 @@ def test_a_damaged_image_parameter_reads_as_damaged_not_too_complex(tmp_path) ->
     with pytest.raises(SourceError) as err:
         extract(path)
     assert err.value.code == "unreadable_document"
+
+
+def test_symbol_font_characters_are_shown_as_their_symbols(tmp_path) -> None:
+    import docx
+
+    path = tmp_path / "symbols.docx"
+    document = docx.Document()
+    document.add_paragraph("NEWS2 of \uf0a3 2 maintained for 24 hours; SpO2 \uf0b3 94%.")
+    document.save(str(path))
+    src = extract(path)
+    (block,) = [b for b in src.blocks if "NEWS2" in b.text]
+    assert block.text == "NEWS2 of ≤ 2 maintained for 24 hours; SpO2 ≥ 94%."
+    # Letters and digits are unchanged, so quotes still verify against python-docx's text.
+    assert alnum(block.text) == alnum(docx.Document(str(path)).paragraphs[0].text)

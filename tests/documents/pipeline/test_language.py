@@ -354,3 +354,59 @@ def test_background_sections_keep_their_present_and_conduct_sections_do_not() ->
     assert "The trial comprised a screening period" in " ".join(
         p.text for p in drafts["9.1"].paragraphs
     )
+
+
+def test_a_definition_names_its_term_in_full_even_after_the_first_use() -> None:
+    from documents.pipeline import glossary
+    from documents.pipeline.types import Paragraph, SectionDraft
+
+    defs = {"PFS": glossary.Definition("progression-free survival", None)}
+    drafts = {
+        0: SectionDraft(
+            "a",
+            "8",
+            "Objectives",
+            1,
+            "generated",
+            (Paragraph(text="The primary objective is to compare PFS between arms."),),
+            (),
+        ),
+        1: SectionDraft(
+            "b",
+            "9.5.3",
+            "Primary Efficacy Variable(s)",
+            3,
+            "generated",
+            (
+                Paragraph(text="PFS is the time from randomisation to progression or death."),
+                Paragraph(text="PFS is assessed by central review."),  # not a definition
+            ),
+            (),
+        ),
+    }
+    glossary.expand_first_uses(
+        drafts, [0, 1], defs, expandable=lambda j: True, counts=lambda j: True
+    )
+    assert drafts[0].paragraphs[0].text == (
+        "The primary objective is to compare progression-free survival (PFS) between arms."
+    )
+    defining, other = drafts[1].paragraphs
+    assert defining.text == (
+        "Progression-free survival (PFS) is the time from randomisation to progression or death."
+    )
+    assert defining.source_text == "PFS is the time from randomisation to progression or death."
+    assert other.text == "PFS is assessed by central review."
+
+
+def test_a_list_of_verbs_after_a_converted_one_is_in_the_past_too() -> None:
+    assert language.to_past(
+        "Patients who will be randomized, enroll, discontinue, or complete the study will be "
+        "summarized."
+    ) == (
+        "Patients who were randomized, enrolled, discontinued, or completed the study were "
+        "summarized."
+    )
+    # Other words of a list stay as they are.
+    assert language.to_past("Patients will be randomized, stratified by region, and treated.") == (
+        "Patients were randomized, stratified by region, and treated."
+    )

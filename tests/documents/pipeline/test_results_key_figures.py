@@ -71,3 +71,14 @@ def test_a_label_that_occurs_twice_is_stated_once() -> None:
     )
     labels = [cells[0] for _k, cells in results.key_rows(table, limit=5)]
     assert labels == ["Withdrew consent"]
+
+
+def test_a_plural_row_label_takes_were_in_the_was_style() -> None:
+    table = _table(
+        "Table 14.3.1 Overview of Adverse Events",
+        [HEADER, ("Deaths", "0", "1 (1.7)"), ("Any TEAE", "88 (73.3)", "40 (66.7)")],
+    )
+    rows = dict(results.key_rows(table, limit=5))
+    phrases = [results.figures_phrase(table, cells, style="was") for cells in rows.values()]
+    assert "Deaths were 0 in the Drug group and 1 (1.7) in the Placebo group" in phrases
+    assert "Any TEAE was 88 (73.3) in the Drug group and 40 (66.7) in the Placebo group" in phrases

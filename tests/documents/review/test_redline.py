@@ -1,6 +1,6 @@
-"""GET /api/v1/documents/{id}/download?redline=true (CONTRACT §8): the differences from the
-previous text as Word tracked changes, in exactly the sections written again; checked in the XML
-and, where LibreOffice is installed, by converting the redline to PDF."""
+"""GET /api/v1/documents/{id}/download?redline=true (docs/api.md, "The review cycle"): the
+differences from the previous text as Word tracked changes, in exactly the sections written again;
+checked in the XML and, where LibreOffice is installed, by converting the redline to PDF."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""POST /api/v1/documents/{id}/review (CONTRACT §8) on real drafts: reviewers' comments become
-instructions for their sections, people's edits are kept, Folio's own comments are not
-instructions, and files that are no Folio draft of this document are refused with a reason."""
+"""POST /api/v1/documents/{id}/review (docs/api.md, "The review cycle") on real drafts: reviewers'
+comments become instructions for their sections, people's edits are kept, Folio's own comments are
+not instructions, and files that are no Folio draft of this document are refused with a reason."""
 
 from __future__ import annotations
 

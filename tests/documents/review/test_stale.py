@@ -1,8 +1,8 @@
-"""Stale sections (CONTRACT §8, issue 10 item 4): a new version of a source lists, on every
-document made from the old one, exactly the sections whose citations point to text that changed
-or vanished (the cited page or block, not the whole file); ``regenerate {"stale": true}`` writes
-them again from the newest sources and clears the list. The same bytes again make nothing
-stale."""
+"""Stale sections (docs/api.md, "The review cycle"; issue 10, item 4): a new version of a source
+lists, on every document made from the old one, exactly the sections whose citations point to text
+that changed or vanished (the cited page or block, not the whole file); ``regenerate {"stale":
+true}`` writes them again from the newest sources and clears the list. The same bytes again make
+nothing stale."""
 
 from __future__ import annotations
 
