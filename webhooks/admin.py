@@ -51,7 +51,15 @@ class DeliveryInline(admin.TabularInline):
     model = WebhookDelivery
     extra = 0
     can_delete = False
-    fields = ["delivered_at", "event", "attempt", "status_code", "error", "duration_ms"]
+    fields = [
+        "delivered_at",
+        "event",
+        "attempt",
+        "status_code",
+        "error",
+        "response_excerpt",
+        "duration_ms",
+    ]
     readonly_fields = fields
     ordering = ["-delivered_at"]
     max_num = 0
