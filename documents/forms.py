@@ -164,3 +164,29 @@ class DashboardFilterForm(forms.Form):
         self.fields["document_set"].choices = [("", "All document sets")] + [
             (str(s.id), s.name) for s in document_sets
         ]
+
+
+class ReviewUploadForm(forms.Form):
+    """A reviewed copy of the draft, uploaded back (the service reads and checks it)."""
+
+    file = forms.FileField(
+        label="Reviewed copy",
+        help_text="The .docx downloaded from this page, with reviewers' comments and edits.",
+        widget=forms.ClearableFileInput(attrs={"accept": ".docx"}),
+        error_messages={"required": "Choose the reviewed .docx to upload."},
+    )
+    regenerate = forms.BooleanField(
+        label="Write the commented sections again now",
+        required=False,
+        initial=True,
+    )
+    overwrite_edited = forms.BooleanField(
+        label="Also write again commented sections that people edited",
+        required=False,
+    )
+    instructions = forms.CharField(
+        label="Instructions for every commented section",
+        required=False,
+        max_length=20000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )

@@ -62,10 +62,11 @@ def _release_connections() -> None:
         close_old_connections()
 
 
-def output_key(document: GeneratedDocument, attempt: int) -> str:
-    """Where an attempt stores its .docx; the first attempt's key is the plain one."""
+def output_key(document: GeneratedDocument, attempt: int, *, redline: bool = False) -> str:
+    """Where an attempt stores its .docx (or its redline); the first attempt's key is plain."""
     suffix = "" if attempt <= 1 else f"-attempt{attempt}"
-    return f"{document.organization_id}/output/{document.id}{suffix}.docx"
+    kind = "-redline" if redline else ""
+    return f"{document.organization_id}/output/{document.id}{suffix}{kind}.docx"
 
 
 # --- the job -------------------------------------------------------------------------------------
@@ -120,9 +121,11 @@ def run_generation(document_id: str) -> str:
         return generation_should_stop(document_id, attempt)
 
     stored_key: str | None = None
+    redline_key: str | None = None
     try:
         from documents.pipeline.run import run_pipeline
         from documents.pipeline.twin import section_to_dict
+        from documents.review_outputs import finish_outputs
 
         inp, versions = document_pipeline_input(document, workdir)
         result = run_pipeline(
@@ -132,11 +135,19 @@ def run_generation(document_id: str) -> str:
             cache=DatabaseExtractionCache(versions),
             output_path=str(workdir / "output.docx"),
         )
-        key = output_key(document, attempt)
-        if default_storage.exists(key):
-            default_storage.delete(key)  # left by this very attempt's earlier, killed try
-        with open(result.docx_path, "rb") as fh:
-            stored_key = default_storage.save(key, File(fh, name=f"{document.id}.docx"))
+        # The review cycle: edited sections carried as people left them, comments on the
+        # version, and the redline against the previous version (documents/review_outputs.py).
+        outputs = finish_outputs(
+            document,
+            docx_path=result.docx_path,
+            sections=[section_to_dict(s) for s in result.sections],
+            workdir=workdir,
+        )
+        stored_key = _store(output_key(document, attempt), outputs.docx_path, document)
+        if outputs.redline_path:
+            redline_key = _store(
+                output_key(document, attempt, redline=True), outputs.redline_path, document
+            )
         ordered_versions = [
             link.version
             for link in document.source_links.select_related("version__source_file").order_by(
@@ -150,31 +161,46 @@ def run_generation(document_id: str) -> str:
             "document_id": str(document.id),
             "template_id": (document.outline or {}).get("template", {}).get("template_id"),
             "manifest": manifest,
+            "version": document.version,
+            "previous_version": str(document.previous_version_id)
+            if document.previous_version_id
+            else None,
             "qc": result.qc,
-            "sections": [section_to_dict(s) for s in result.sections],
+            "sections": outputs.sections,
         }
         done = generation_complete(
-            document_id, attempt, output_key=stored_key, twin=twin, qc=result.qc, finished=finished
+            document_id,
+            attempt,
+            output_key=stored_key,
+            redline_key=redline_key or "",
+            twin=twin,
+            qc=result.qc,
+            finished=finished,
         )
         if not done:
             # The row ended meanwhile (cancelled, reconciled, retried): leave no stray output.
             _delete_quietly(stored_key)
+            _delete_quietly(redline_key)
             return "superseded"
         for earlier in range(1, attempt):
             _delete_quietly(output_key(document, earlier))  # files of attempts that died
+            _delete_quietly(output_key(document, earlier, redline=True))
         return "complete"
     except Cancelled:
         return "cancelled" if generation_cancelled(document_id, attempt) else "superseded"
     except GenerationError as exc:
         _delete_quietly(stored_key)
+        _delete_quietly(redline_key)
         generation_fail(document_id, exc.code, exc.message, attempt=attempt)
         return f"failed-{exc.code}"
     except MemoryError:
         _delete_quietly(stored_key)
+        _delete_quietly(redline_key)
         generation_fail(document_id, "resource_limit_exceeded", attempt=attempt)
         return "failed-resource_limit_exceeded"
     except Exception as exc:
         _delete_quietly(stored_key)
+        _delete_quietly(redline_key)
         if type(exc).__name__ == "JobTimeoutException":
             # RQ's job_timeout (SIGALRM in the work horse): the job's hard limit, not a crash.
             generation_fail(document_id, "processing_timeout", attempt=attempt)
@@ -185,6 +211,13 @@ def run_generation(document_id: str) -> str:
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
         _release_connections()
+
+
+def _store(key: str, path: str, document: GeneratedDocument) -> str:
+    if default_storage.exists(key):
+        default_storage.delete(key)  # left by this very attempt's earlier, killed try
+    with open(path, "rb") as fh:
+        return default_storage.save(key, File(fh, name=f"{document.id}.docx"))
 
 
 def _delete_quietly(key: str | None) -> bool:
@@ -233,6 +266,8 @@ def on_work_horse_killed(job: Any, retpid: int, ret_val: int, rusage: Any) -> No
     ``documents.worker.FolioWorker.handle_job_failure``) or, after ``FOLIO_MAX_ATTEMPTS``
     claims, failed with ``worker_crashed``.
     """
+    if getattr(job, "func_name", None) != "documents.jobs.run_generation":
+        return  # a stale check or a webhook delivery: no status row to retry or fail
     _release_connections()
     try:
         started = getattr(job, "started_at", None)

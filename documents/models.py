@@ -191,8 +191,26 @@ class GeneratedDocument(models.Model):
         blank=True,
         related_name="documents",
     )
+
+    class Origin(models.TextChoices):
+        GENERATE = "generate", "first draft"
+        REGENERATE = "regenerate", "sections regenerated"
+        REVIEW = "review", "reviewed copy"
+        STALE = "stale", "stale sections regenerated"
+
     previous_version = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="next_versions"
+    )
+    # 1 for a first draft, +1 per regeneration (the .docx's folio_version).
+    version = models.PositiveIntegerField(default=1)
+    origin = models.CharField(max_length=12, choices=Origin.choices, default=Origin.GENERATE)
+    # The reviewed copy this version was made from (origin "review").
+    review = models.ForeignKey(
+        "DocumentReview",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="versions_made",
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
@@ -204,6 +222,12 @@ class GeneratedDocument(models.Model):
     selected_section_ids = models.JSONField(default=list, blank=True)
     # Sections to rewrite in a regeneration; all others are copied from previous_version.
     regenerate_section_ids = models.JSONField(default=list, blank=True)
+    # Instructions for single sections of a regeneration (section_id → text): a regeneration's
+    # instructions, or a reviewer's comments on that section.
+    section_instructions = models.JSONField(default=dict, blank=True)
+    # Sections whose citations point to source text that changed or vanished in a newer version
+    # of a source file (documents/services/staleness.py).
+    stale_sections = models.JSONField(default=list, blank=True)
 
     status = models.CharField(
         max_length=12, choices=Status.choices, default=Status.PENDING, db_index=True
@@ -228,6 +252,8 @@ class GeneratedDocument(models.Model):
     twin = models.JSONField(null=True, blank=True)
     qc = models.JSONField(null=True, blank=True)
     output_key = models.CharField(max_length=500, blank=True)
+    # The .docx whose differences from the previous version are tracked changes (redline).
+    redline_key = models.CharField(max_length=500, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -275,3 +301,43 @@ class GeneratedDocumentSource(models.Model):
 
     def __str__(self) -> str:
         return f"{self.document_id} ← {self.version_id}"
+
+
+class DocumentReview(models.Model):
+    """A reviewed copy of a generated .docx, uploaded back (docs/api.md, "The review cycle").
+
+    ``document`` is the version the file names (its custom properties); ``sections`` is the
+    answer (per section: comments, edited, regenerate); ``edited_sections`` holds, per edited
+    section, its twin form as the reviewers sent it back (tracked changes accepted), and
+    ``carried_xml`` its WordprocessingML as they left it (their pending tracked changes kept),
+    which the next version carries unchanged. The file itself is kept at ``storage_key``.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(
+        "portal.Organization", on_delete=models.CASCADE, related_name="document_reviews"
+    )
+    document = models.ForeignKey(
+        GeneratedDocument, on_delete=models.CASCADE, related_name="reviews"
+    )
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    file_name = models.CharField(max_length=255)
+    storage_key = models.CharField(max_length=500, blank=True)
+    sha256 = models.CharField(max_length=64)
+    size = models.BigIntegerField(default=0)
+    instructions = models.TextField(blank=True)
+    regenerate = models.BooleanField(default=True)
+    overwrite_edited = models.BooleanField(default=False)
+    sections = models.JSONField(default=list, blank=True)
+    comments_outside_sections = models.JSONField(default=list, blank=True)
+    edited_sections = models.JSONField(default=dict, blank=True)
+    carried_xml = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"review of {self.document_id} ({self.file_name})"

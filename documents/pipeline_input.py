@@ -96,6 +96,9 @@ def pipeline_input(
     regenerate_section_ids: Iterable[str] = (),
     reuse_sections: dict[str, dict[str, Any]] | None = None,
     base_document_path: str | None = None,
+    section_instructions: dict[str, str] | None = None,
+    revise_sections: dict[str, dict[str, Any]] | None = None,
+    document_properties: dict[str, Any] | None = None,
 ) -> PipelineInput:
     """One run's input; a style guide's tense wins over the template's."""
     return PipelineInput(
@@ -112,6 +115,9 @@ def pipeline_input(
         writer=writer,
         reuse_sections=reuse_sections or {},
         base_document_path=base_document_path,
+        section_instructions=dict(section_instructions or {}),
+        revise_sections=revise_sections or {},
+        document_properties=dict(document_properties or {}),
         limits=limits_from_settings(),
         llm=llm_config_from_settings() if writer == "llm" else None,
     )
@@ -143,22 +149,66 @@ def document_pipeline_input(
         style_guide=style_guide_spec(document.style_guide),
         instructions=document.instructions,
         writer=document.writer,
-        reuse_sections=_reuse_sections(document),
+        reuse_sections=reuse_sections(document),
         base_document_path=_base_document_path(document, workdir),
+        section_instructions=document.section_instructions or {},
+        revise_sections=_revise_sections(document),
+        document_properties=document_properties(document),
     )
     return inp, versions
 
 
-def _reuse_sections(document: GeneratedDocument) -> dict[str, dict[str, Any]]:
+def document_properties(document: GeneratedDocument) -> dict[str, Any]:
+    """What the .docx says it is (docs/api.md, "The review cycle"; pipeline/docx_identity.py)."""
+    template_id = (document.outline or {}).get("template", {}).get("template_id")
+    return {
+        "folio_document_id": str(document.id),
+        "folio_version": int(document.version),
+        "folio_template_id": str(template_id or document.template_id or ""),
+    }
+
+
+def previous_sections(document: GeneratedDocument) -> dict[str, dict[str, Any]]:
+    """The previous version's sections as this version starts from them: its twin, with the
+    sections people edited in a reviewed copy as they sent them back (tracked changes
+    accepted)."""
+    previous = document.previous_version
+    if previous is None or not previous.twin:
+        return {}
+    sections = {s["section_id"]: s for s in previous.twin.get("sections", [])}
+    review = document.review
+    if review is not None:
+        for section_id, edited in (review.edited_sections or {}).items():
+            if section_id in sections:
+                sections[section_id] = edited
+    return sections
+
+
+def reuse_sections(document: GeneratedDocument) -> dict[str, dict[str, Any]]:
     """For a regeneration: every section not being rewritten, from the previous version."""
     regenerate = set(document.regenerate_section_ids or [])
+    if not regenerate:
+        return {}
+    return {sid: s for sid, s in previous_sections(document).items() if sid not in regenerate}
+
+
+def _revise_sections(document: GeneratedDocument) -> dict[str, dict[str, Any]]:
+    """Sections regenerated with instructions from the very sources they were written from:
+    the previous version's text, which the built-in writer revises (pipeline/revise.py) rather
+    than writing it again. A section people edited is written again (overwrite), not revised."""
     previous = document.previous_version
-    if not regenerate or previous is None or not previous.twin:
+    wanted = set(document.section_instructions or {}) & set(document.regenerate_section_ids or [])
+    if not wanted or previous is None or not previous.twin:
+        return {}
+    same = set(document.source_links.values_list("version_id", flat=True)) == set(
+        previous.source_links.values_list("version_id", flat=True)
+    )
+    if not same:
         return {}
     return {
         s["section_id"]: s
         for s in previous.twin.get("sections", [])
-        if s["section_id"] not in regenerate
+        if s["section_id"] in wanted and not s.get("edited")
     }
 
 
@@ -235,6 +285,10 @@ def build_manifest(
         "instructions": document.instructions,
         "selected_section_ids": document.selected_section_ids,
         "regenerated_section_ids": document.regenerate_section_ids,
+        "section_instructions": document.section_instructions or {},
+        "version": document.version,
+        "origin": document.origin,
+        "review_id": str(document.review_id) if document.review_id else None,
         "previous_version": str(document.previous_version_id)
         if document.previous_version_id
         else None,

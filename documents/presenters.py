@@ -46,10 +46,14 @@ def citation_place(citation: dict[str, Any]) -> str:
     return "whole file"
 
 
-def draft_preview(twin: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The twin shaped for the template: numbered citations, grouped list items, table heads."""
+def draft_preview(
+    twin: dict[str, Any] | None, *, stale: Iterable[str] = ()
+) -> dict[str, Any] | None:
+    """The twin shaped for the template: numbered citations, grouped list items, table heads,
+    and each section's review marks (``edited``, ``stale``, reviewers' comments)."""
     if not twin or not isinstance(twin.get("sections"), list):
         return None
+    stale_ids = set(stale or ())
     counter = 0
 
     def cites(items: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -116,6 +120,9 @@ def draft_preview(twin: dict[str, Any] | None) -> dict[str, Any] | None:
                 "heading": f"h{min(level + 2, 6)}",
                 "state": state,
                 "blocks": blocks,
+                "edited": bool(raw.get("edited")),
+                "stale": raw.get("section_id") in stale_ids,
+                "review_comments": raw.get("review_comments") or [],
             }
         )
     return {"sections": sections, "counts": counts, "citations": counter}

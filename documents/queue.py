@@ -28,6 +28,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
 from rq import Callback
+from rq import Retry as RQRetry
 from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
@@ -39,6 +40,10 @@ QUEUE_NAME = "default"
 JOB_FUNCTION = "documents.jobs.run_generation"
 # RQ resolves both by name in the worker: this module never imports the job code.
 FAILURE_CALLBACK = "documents.jobs.on_job_failure"
+# The review cycle's jobs (docs/api.md, "The review cycle"): stale detection after a new source
+# version, and one webhook delivery (retried by RQ with back-off).
+STALENESS_FUNCTION = "documents.staleness.run_staleness_check"
+WEBHOOK_FUNCTION = "webhooks.jobs.deliver"
 # A job in one of these RQ states is on its way to a worker (or on one): never enqueue it again.
 IN_FLIGHT = {JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED, JobStatus.STARTED}
 
@@ -159,6 +164,37 @@ def cancel_job(document_id: str) -> None:
         job.cancel()
     except Exception:  # best effort: the row, not Redis, says the document is cancelled
         logger.debug("Could not cancel RQ job %s", document_id)
+
+
+def enqueue_staleness_check(version_id: str) -> None:
+    """Queue the check of which documents a new source file version makes stale."""
+    try:
+        get_queue().enqueue_call(
+            STALENESS_FUNCTION,
+            args=(version_id,),
+            timeout=settings.FOLIO_JOB_TIMEOUT,
+            result_ttl=600,
+            failure_ttl=7 * 24 * 3600,
+        )
+    except (RedisError, OSError) as exc:
+        raise QueueError(str(exc)) from exc
+
+
+def enqueue_webhook_delivery(webhook_id: str, event_id: str, event: str, body: str) -> None:
+    """Queue one webhook event's delivery; RQ retries it after each of
+    ``FOLIO_WEBHOOK_RETRY_SECONDS`` while the receiver does not take it."""
+    intervals = list(settings.FOLIO_WEBHOOK_RETRY_SECONDS)
+    try:
+        get_queue().enqueue_call(
+            WEBHOOK_FUNCTION,
+            args=(webhook_id, event_id, event, body),
+            timeout=max(30, int(settings.FOLIO_WEBHOOK_TIMEOUT_SECONDS) * 3),
+            result_ttl=600,
+            failure_ttl=7 * 24 * 3600,
+            retry=RQRetry(max=len(intervals), interval=intervals) if intervals else None,
+        )
+    except (RedisError, OSError) as exc:
+        raise QueueError(str(exc)) from exc
 
 
 # --- what RQ knows -------------------------------------------------------------------------------

@@ -81,6 +81,9 @@ def document_status_for_user(user: Any, document_id: Any) -> GeneratedDocument:
             "created_at",
             "started_at",
             "finished_at",
+            "version",
+            "previous_version_id",
+            "stale_sections",
         ).get(pk=pk, organization=organization_for(user))
     except GeneratedDocument.DoesNotExist as exc:
         raise Http404("Not found.") from exc

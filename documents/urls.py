@@ -2,7 +2,7 @@
 
 from django.urls import include, path
 
-from documents import views
+from documents import views, views_review
 
 app_name = "documents"
 
@@ -15,6 +15,17 @@ urlpatterns = [
     path("documents/<uuid:pk>/cancel/", views.document_cancel, name="document_cancel"),
     path("documents/<uuid:pk>/regenerate/", views.document_regenerate, name="document_regenerate"),
     path("documents/<uuid:pk>/download/", views.document_download, name="document_download"),
+    path(
+        "documents/<uuid:pk>/download/redline/",
+        views_review.document_download_redline,
+        name="document_download_redline",
+    ),
+    path("documents/<uuid:pk>/review/", views_review.document_review, name="document_review"),
+    path(
+        "documents/<uuid:pk>/regenerate/stale/",
+        views_review.document_regenerate_stale,
+        name="document_regenerate_stale",
+    ),
     path("sets/", views.document_set_list, name="document_set_list"),
     path("sets/<uuid:pk>/", views.document_set_detail, name="document_set_detail"),
     # Templates and style guides (templates_app/urls_portal.py), in this namespace.

@@ -27,6 +27,7 @@ from documents.exceptions import QueueUnavailable
 from documents.forms import DashboardFilterForm, GenerateForm, RegenerateForm
 from documents.models import GeneratedDocument
 from documents.presenters import draft_preview, qc_items, qc_warnings, timeline
+from documents.presenters_review import review_context
 from portal.errors import Conflict, ServiceError, TooManyRequests, add_to_form
 from portal.pages import member_required, paginate, query_without_page, render_page, section_tree
 from templates_app import selectors as template_selectors
@@ -305,8 +306,13 @@ def _live_context(document: GeneratedDocument) -> dict[str, Any]:
         "steps": timeline(document),
         "can_cancel": running and not document.cancel_requested,
         "complete": document.status == GeneratedDocument.Status.COMPLETE,
-        "preview": draft_preview(document.twin),
+        "redline_available": document.status == GeneratedDocument.Status.COMPLETE
+        and bool(document.previous_version_id and document.redline_key),
+        "preview": draft_preview(document.twin, stale=document.stale_sections),
         "qc": qc_items(document.qc) if document.status == GeneratedDocument.Status.COMPLETE else [],
+        "number_mismatches": (document.qc or {}).get("number_mismatch_examples") or []
+        if document.status == GeneratedDocument.Status.COMPLETE
+        else [],
         "qc_warnings": (
             qc_warnings(document.qc) if document.status == GeneratedDocument.Status.COMPLETE else []
         ),
@@ -319,13 +325,22 @@ def document_detail(request: HttpRequest, pk: Any) -> HttpResponse:
     document = selectors.document_get_for_user(request.user, pk)
     if request.htmx:
         return _status_response(request, document)
+    return document_page(request, document)
+
+
+def document_page(
+    request: HttpRequest, document: GeneratedDocument, *, review_form: Any = None, status: int = 200
+) -> HttpResponse:
+    """The document page (also shown again with a refused reviewed copy's form errors)."""
     context = {
         "nav_active": "dashboard",
         **_live_context(document),
         "sources": selectors.document_sources(document),
         "versions": selectors.document_versions(document),
+        # The review cycle's parts (documents/_review_*.html).
+        **review_context(document, form=review_form),
     }
-    response = render_page(request, "documents/document_detail.html", context)
+    response = render_page(request, "documents/document_detail.html", context, status=status)
     if not document.is_terminal:
         add_never_cache_headers(response)
     return response

@@ -37,7 +37,9 @@ from documents.services import job_state
 logger = logging.getLogger(__name__)
 
 # Every function Folio enqueues, and every callback it attaches (documents/queue.py).
-ALLOWED_FUNCTIONS = frozenset({folio_queue.JOB_FUNCTION})
+ALLOWED_FUNCTIONS = frozenset(
+    {folio_queue.JOB_FUNCTION, folio_queue.STALENESS_FUNCTION, folio_queue.WEBHOOK_FUNCTION}
+)
 ALLOWED_CALLBACKS = frozenset({"documents.jobs.on_job_failure"})
 
 try:  # heavy imports, once, in the parent
@@ -60,6 +62,13 @@ def job_refusal(job: Any) -> str | None:
         if callback is not None and callback not in ALLOWED_CALLBACKS:
             return f"its {kind} callback {str(callback)[:200]!r} is not one of Folio's"
     return None
+
+
+def is_generation(job: Any) -> bool:
+    try:
+        return bool(job.func_name == folio_queue.JOB_FUNCTION)
+    except Exception:
+        return False
 
 
 class FolioWorker(Worker):
@@ -90,6 +99,9 @@ class FolioWorker(Worker):
         super().fork_work_horse(job, queue)
 
     def maintain_heartbeats(self, job: Any, execution: Any) -> None:
+        if not is_generation(job):  # a stale check or a webhook delivery has no status row
+            super().maintain_heartbeats(job, execution)
+            return
         # The database first: it must not depend on Redis answering.
         try:
             job_state.generation_heartbeat(job.id)
@@ -101,7 +113,7 @@ class FolioWorker(Worker):
 
     def handle_job_failure(self, job: Any, queue: Any, *args: Any, **kwargs: Any) -> None:
         super().handle_job_failure(job, queue, *args, **kwargs)
-        if self.is_horse:
+        if self.is_horse or not is_generation(job):
             return
         try:
             if job_state.generation_needs_requeue(job.id):

@@ -12,10 +12,10 @@ anything reads the body and answers **413** ``{"detail", "code": "request_too_la
 
 Limits: anonymous requests ``FOLIO_MAX_ANONYMOUS_BODY_KB``; authenticated ones
 ``FOLIO_MAX_BODY_MB``, except the upload routes: one file (``FOLIO_MAX_UPLOAD_MB``) for the
-upload and template-import APIs and the admin's Word import, ``FOLIO_MAX_UPLOAD_FILES`` files for
-the portal's new-document form. Who is authenticated is decided only for a body larger than the
-anonymous limit (a session, or a valid bearer token). The reverse proxy in front should refuse
-oversized bodies too (docs/configuration.md).
+upload, template-import and reviewed-copy routes and the admin's Word import,
+``FOLIO_MAX_UPLOAD_FILES`` files for the portal's new-document form. Who is authenticated is
+decided only for a body larger than the anonymous limit (a session, or a valid bearer token).
+The reverse proxy in front should refuse oversized bodies too (docs/configuration.md).
 """
 
 from __future__ import annotations
@@ -36,7 +36,15 @@ MB = 1024 * 1024
 # Multipart framing and the other form fields around the file(s).
 ENVELOPE = 1 * MB
 ONE_FILE_ROUTES = frozenset(
-    {"file_upload", "template_import", "admin:templates_app_template_import_docx"}
+    {
+        "file_upload",
+        "template_import",
+        "admin:templates_app_template_import_docx",
+        # A reviewed copy of a draft (docs/api.md, "The review cycle"): the API route and the
+        # portal's form.
+        "document_review",
+        "documents:document_review",
+    }
 )
 MANY_FILES_ROUTES = frozenset({"documents:document_new"})
 JSON_IMPORT_ROUTES = frozenset({"admin:templates_app_template_import_json"})

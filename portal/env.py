@@ -49,6 +49,22 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [part.strip() for part in os.environ.get(name, default).split(",") if part.strip()]
 
 
+def env_int_list(name: str, default: str = "", *, minimum: int = 0) -> list[int]:
+    """A comma-separated list of integers (each at least ``minimum``)."""
+    out = []
+    for part in env_list(name, default):
+        try:
+            value = int(part)
+        except ValueError as exc:
+            raise ImproperEnvironment(
+                f"{name} must be comma-separated integers, got {part!r}"
+            ) from exc
+        if value < minimum:
+            raise ImproperEnvironment(f"{name}: each value must be at least {minimum}, got {value}")
+        out.append(value)
+    return out
+
+
 def secret_key_from(data_dir: Path) -> str:
     """Return the signing key kept in ``data_dir``, creating it (mode 600) on first use."""
     private_dir(data_dir)

@@ -104,6 +104,14 @@ class PermissionDenied(ServiceError):
     code = "permission_denied"
 
 
+class NotFound(ServiceError):
+    """A 404 that says why (with a code), for a thing that does not exist yet, such as the
+    redline of a first draft; an object of another organization stays a plain 404."""
+
+    status = 404
+    code = "not_found"
+
+
 class Conflict(ServiceError):
     status = 409
     code = "conflict"

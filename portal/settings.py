@@ -18,6 +18,7 @@ from portal.env import (
     ImproperEnvironment,
     env_bool,
     env_int,
+    env_int_list,
     env_list,
     env_str,
     private_dir,
@@ -57,6 +58,7 @@ INSTALLED_APPS = [
     "portal",
     "templates_app",
     "documents",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -295,6 +297,17 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Choice sets that two fields share, named once (the schema validates without warnings).
+    "ENUM_NAME_OVERRIDES": {
+        "ReviewCommentStatusEnum": [
+            "acted_on",
+            "passed_to_llm_writer",
+            "left_for_person",
+            "not_regenerated",
+        ],
+        "WebhookEventEnum": ["document.complete", "document.failed", "document.cancelled"],
+        "StatusEnum": ["Pending", "Generating", "Complete", "Failed", "Cancelled"],
+    },
 }
 
 # --- LLM writer (issue: grounded writer) ---------------------------------------------------------
@@ -302,6 +315,17 @@ FOLIO_LLM_BASE_URL = env_str("FOLIO_LLM_BASE_URL")
 FOLIO_LLM_MODEL = env_str("FOLIO_LLM_MODEL")
 FOLIO_LLM_API_KEY = env_str("FOLIO_LLM_API_KEY")
 FOLIO_LLM_TIMEOUT = env_int("FOLIO_LLM_TIMEOUT", 60, minimum=1)
+
+# --- The review cycle and webhooks (issue 10; docs/api.md) --------------------------------------
+# Webhook targets on loopback, private or link-local addresses are refused (at registration and
+# at every delivery) unless this is set: a webhook must not reach the operator's own network.
+FOLIO_WEBHOOK_ALLOW_PRIVATE = env_bool("FOLIO_WEBHOOK_ALLOW_PRIVATE", False)
+FOLIO_WEBHOOK_TIMEOUT_SECONDS = env_int("FOLIO_WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1)
+# Seconds before each retry of a delivery the receiver did not take (2xx); one retry per value.
+FOLIO_WEBHOOK_RETRY_SECONDS = env_int_list("FOLIO_WEBHOOK_RETRY_SECONDS", "10,60,300,1800,7200")
+# The address receivers use to reach this server (download_url in webhook events), e.g.
+# https://folio.example.com; unset, events carry the path alone.
+FOLIO_PUBLIC_URL = env_str("FOLIO_PUBLIC_URL").rstrip("/")
 
 FOLIO_DEMO_USER = env_str("FOLIO_DEMO_USER", "demo")
 FOLIO_DEMO_PASSWORD = env_str("FOLIO_DEMO_PASSWORD", "demo-password")

@@ -21,6 +21,10 @@ def iso(value: Any) -> str | None:
     return value.isoformat().replace("+00:00", "Z")
 
 
+class MessageSerializer(serializers.Serializer):
+    message = serializers.CharField()
+
+
 class UploadSerializer(serializers.Serializer):
     file_content = serializers.FileField(allow_empty_file=True)
     file_name = serializers.CharField(required=False, allow_blank=True, max_length=255)
@@ -87,8 +91,64 @@ class GenerateSerializer(serializers.Serializer):
 
 
 class RegenerateSerializer(serializers.Serializer):
-    section_ids = serializers.JSONField()
+    section_ids = serializers.JSONField(required=False)
     instructions = serializers.CharField(required=False, allow_blank=True, default="")
+    stale = serializers.BooleanField(
+        required=False, default=False, help_text="Regenerate exactly the stale sections."
+    )
+    overwrite_edited = serializers.BooleanField(
+        required=False, default=False, help_text="Also write again sections people edited."
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs.get("stale") and attrs.get("section_ids") in (None, "", []):
+            raise serializers.ValidationError(
+                {"section_ids": ["This field is required (or send stale: true)."]}
+            )
+        return attrs
+
+
+class ReviewUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(allow_empty_file=True, help_text="The reviewed .docx.")
+    regenerate = serializers.BooleanField(required=False, default=True)
+    overwrite_edited = serializers.BooleanField(required=False, default=False)
+    instructions = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=20000
+    )
+
+
+class ReviewCommentSerializer(serializers.Serializer):
+    author = serializers.CharField()
+    text = serializers.CharField()
+    status = serializers.ChoiceField(
+        choices=["acted_on", "passed_to_llm_writer", "left_for_person", "not_regenerated"],
+        required=False,
+    )
+    understood = serializers.ListField(child=serializers.CharField(), required=False)
+    note = serializers.CharField(required=False)
+
+
+class ReviewSectionSerializer(serializers.Serializer):
+    section_id = serializers.CharField()
+    number = serializers.CharField()
+    title = serializers.CharField()
+    comments = ReviewCommentSerializer(many=True)
+    edited = serializers.BooleanField()
+    regenerate = serializers.BooleanField()
+
+
+class ReviewSectionRefSerializer(serializers.Serializer):
+    section_id = serializers.CharField()
+    number = serializers.CharField()
+    title = serializers.CharField()
+
+
+class ReviewResponseSerializer(MessageSerializer):
+    task_id = serializers.UUIDField(allow_null=True)
+    review_id = serializers.UUIDField()
+    sections = ReviewSectionSerializer(many=True)
+    comments_outside_sections = ReviewCommentSerializer(many=True)
+    sections_not_found = ReviewSectionRefSerializer(many=True)
 
 
 class DocumentSetCreateSerializer(serializers.Serializer):
@@ -102,10 +162,6 @@ class PresignedUrlSerializer(serializers.Serializer):
 
 
 # --- responses (their shapes in the OpenAPI schema; the helpers below build the bodies) ----------
-
-
-class MessageSerializer(serializers.Serializer):
-    message = serializers.CharField()
 
 
 class UploadResponseSerializer(MessageSerializer):
@@ -158,6 +214,12 @@ class StatusSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
     started_at = serializers.DateTimeField(allow_null=True)
     finished_at = serializers.DateTimeField(allow_null=True)
+    version = serializers.IntegerField(help_text="1 for a first draft, +1 per regeneration.")
+    previous_version = serializers.UUIDField(allow_null=True)
+    stale_sections = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Sections citing source text that a newer source version changed.",
+    )
 
 
 class TemplateRefSerializer(serializers.Serializer):
@@ -175,6 +237,7 @@ class DocumentItemSerializer(serializers.Serializer):
     workspace_id = serializers.UUIDField(help_text="The document set's id.")
     template = TemplateRefSerializer(allow_null=True)
     previous_version = serializers.UUIDField(allow_null=True)
+    version = serializers.IntegerField()
 
 
 class DocumentListSerializer(serializers.Serializer):
@@ -214,6 +277,9 @@ class TwinSectionSerializer(serializers.Serializer):
     state = serializers.ChoiceField(choices=["generated", "no_source", "skipped"])
     paragraphs = TwinParagraphSerializer(many=True)
     tables = TwinTableSerializer(many=True)
+    edited = serializers.BooleanField(help_text="People changed this section in a reviewed copy.")
+    review_comments = ReviewCommentSerializer(many=True)
+    stale = serializers.BooleanField(help_text="A newer source version changed text it cites.")
 
 
 class TwinSerializer(serializers.Serializer):
@@ -221,6 +287,8 @@ class TwinSerializer(serializers.Serializer):
 
     document_id = serializers.UUIDField(allow_null=True)
     template_id = serializers.CharField(allow_null=True)
+    version = serializers.IntegerField()
+    previous_version = serializers.UUIDField(allow_null=True)
     manifest = serializers.DictField(help_text="Sources (sha256), template, writer, times.")
     qc = serializers.DictField()
     sections = TwinSectionSerializer(many=True)
@@ -275,6 +343,51 @@ def status_payload(document: GeneratedDocument) -> dict[str, Any]:
         "created_at": iso(document.created_at),
         "started_at": iso(document.started_at),
         "finished_at": iso(document.finished_at),
+        "version": document.version,
+        "previous_version": str(document.previous_version_id)
+        if document.previous_version_id
+        else None,
+        "stale_sections": list(document.stale_sections or []),
+    }
+
+
+def twin_payload(document: GeneratedDocument) -> dict[str, Any]:
+    """The stored twin with what the row knows now: its version and the stale sections."""
+    twin = dict(document.twin or {})
+    stale = set(document.stale_sections or [])
+    twin["version"] = document.version
+    twin["previous_version"] = (
+        str(document.previous_version_id) if document.previous_version_id else None
+    )
+    twin["sections"] = [
+        {
+            **section,
+            "edited": bool(section.get("edited", False)),
+            "review_comments": section.get("review_comments", []),
+            "stale": section.get("section_id") in stale,
+        }
+        for section in twin.get("sections", [])
+    ]
+    return twin
+
+
+def review_payload(outcome: Any) -> dict[str, Any]:
+    new = outcome.new_version
+    regenerated = sum(1 for s in outcome.sections if s["regenerate"])
+    if new is not None:
+        message = (
+            f"Review read: {regenerated} section{'s' if regenerated != 1 else ''} will be "
+            f"written again in version {new.version}; every other section is carried over."
+        )
+    else:
+        message = "Review read: nothing is to be regenerated."
+    return {
+        "message": message,
+        "task_id": str(new.id) if new is not None else None,
+        "review_id": str(outcome.review.id),
+        "sections": outcome.sections,
+        "comments_outside_sections": outcome.comments_outside_sections,
+        "sections_not_found": outcome.sections_not_found,
     }
 
 
@@ -294,6 +407,7 @@ def document_item(document: GeneratedDocument) -> dict[str, Any]:
         "previous_version": str(document.previous_version_id)
         if document.previous_version_id
         else None,
+        "version": document.version,
     }
 
 

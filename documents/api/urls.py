@@ -35,6 +35,11 @@ urlpatterns = [
         views.DocumentRegenerateApi.as_view(),
         name="document_regenerate",
     ),
+    path(
+        "documents/<str:document_id>/review",
+        views.DocumentReviewApi.as_view(),
+        name="document_review",
+    ),
     path("document-sets/", views.DocumentSetListApi.as_view(), name="document_set_list"),
     path(
         "document-sets/<str:set_id>",

@@ -12,6 +12,7 @@ from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
+from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -74,9 +75,15 @@ class FileUploadApi(APIView):
             file_name=serializer.validated_data.get("file_name") or None,
             container=serializer.validated_data.get("container") or "documents",
         )
+        message = (
+            "File uploaded successfully."
+            if getattr(version, "created", True)
+            else f"The file is unchanged: the same content as version {version.version}, so no "
+            "new version was made."
+        )
         return Response(
             {
-                "message": "File uploaded successfully.",
+                "message": message,
                 "file_path": version.source_file.file_path,
                 "size": version.size,
                 "sha256": version.sha256,
@@ -201,12 +208,25 @@ class DocumentListApi(APIView):
 
 class DocumentDownloadApi(APIView):
     @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "redline",
+                bool,
+                description="true: the differences from the previous version as Word tracked "
+                "changes (404 no_previous_version for a first draft).",
+            )
+        ],
         responses={(200, DOCX_CONTENT_TYPE): OpenApiTypes.BINARY},
         summary="The generated .docx (409 until the document is complete)",
     )
     def get(self, request: Request, document_id: str) -> FileResponse:
         document = selectors.document_get_for_user(request.user, document_id)
-        return document_download_response(user=request.user, document=document)
+        redline = request.query_params.get("redline", "").strip().lower()
+        if redline not in ("", "false", "0", "true", "1"):
+            raise InvalidInput.about("redline", "must be true or false.")
+        return document_download_response(
+            user=request.user, document=document, redline=redline in ("true", "1")
+        )
 
 
 class DocumentSectionsApi(APIView):
@@ -215,7 +235,42 @@ class DocumentSectionsApi(APIView):
         document = selectors.document_get_for_user(request.user, document_id)
         if document.twin is None:
             raise Conflict.saying(f"The document is not complete (status {document.status}).")
-        return Response(document.twin)
+        return Response(s.twin_payload(document))
+
+
+class DocumentReviewApi(APIView):
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        request={"multipart/form-data": s.ReviewUploadSerializer},
+        responses={202: s.ReviewResponseSerializer, 200: s.ReviewResponseSerializer},
+        summary="Upload a reviewed copy: comments become instructions, edits are kept",
+    )
+    def post(self, request: Request, document_id: str) -> Response:
+        document = selectors.document_get_for_user(request.user, document_id)
+        if "file" not in request.FILES:
+            raise InvalidInput.about(
+                "file", "this field is required (the reviewed .docx, as multipart form data)."
+            )
+        serializer = s.ReviewUploadSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        outcome = services.review_upload(
+            user=request.user,
+            document=document,
+            uploaded_file=data["file"],
+            regenerate=data["regenerate"],
+            overwrite_edited=data["overwrite_edited"],
+            instructions=data["instructions"],
+        )
+        body = s.review_payload(outcome)
+        if outcome.new_version is None:
+            return Response(body, status=status.HTTP_200_OK)
+        return Response(
+            body,
+            status=status.HTTP_202_ACCEPTED,
+            headers={"Location": reverse("document_status", args=[outcome.new_version.id])},
+        )
 
 
 class DocumentCancelApi(APIView):
@@ -235,11 +290,14 @@ class DocumentRegenerateApi(APIView):
         document = selectors.document_get_for_user(request.user, document_id)
         serializer = s.RegenerateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
         new = services.generation_regenerate(
             user=request.user,
             document=document,
-            section_ids=serializer.validated_data["section_ids"],
-            instructions=serializer.validated_data.get("instructions") or "",
+            section_ids=data.get("section_ids"),
+            instructions=data.get("instructions") or "",
+            stale=data.get("stale", False),
+            overwrite_edited=data.get("overwrite_edited", False),
         )
         return Response(
             {"message": "Regeneration accepted.", "task_id": str(new.id)},

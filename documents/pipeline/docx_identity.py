@@ -1,5 +1,6 @@
 """Where a generated .docx came from, written into the file so that a copy edited in Word (or
-LibreOffice) can be matched back to its document, version and sections (CONTRACT §8).
+LibreOffice) can be matched back to its document, version and sections (docs/api.md, "The review
+cycle").
 
 - **Custom document properties** (``docProps/custom.xml``): ``folio_document_id``,
   ``folio_version`` and ``folio_template_id``. python-docx reads and writes only the core

@@ -3,8 +3,10 @@
 The order of work:
 
 1. **Skipped and reused.** A section with ``selected`` False is ``skipped``. A section whose id is
-   in ``inp.reuse_sections`` is the previous version's twin section, unchanged (regeneration); its
-   sentences count as used. A section whose title an instruction excludes is skipped too.
+   in ``inp.reuse_sections`` is the previous version's twin section, unchanged (regeneration); it
+   stays in the plan below and its sentences count as used at its own turn (``revise``). A
+   section whose title an instruction excludes is skipped too. A section regenerated with
+   wording instructions only is revised from its previous version (``revise``), not rewritten.
 2. **Results placed.** Every results output (``results.collect``) goes to the section whose
    profile names its class (``data/e3_sources.json``); outputs with no such section are listed in
    the output index and named in the QC report.
@@ -26,7 +28,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from documents.pipeline import derive, elements, glossary, llm, mapping, results, twin
+from documents.pipeline import derive, elements, glossary, llm, mapping, results, revise, twin
 from documents.pipeline.assign import assign_sections
 from documents.pipeline.citations import QuoteLocator
 from documents.pipeline.errors import Cancelled
@@ -82,22 +84,40 @@ def write_sections(
         if is_cancelled():
             raise Cancelled()
 
-    # 1. Skipped, reused and excluded sections.
+    # 1. Skipped, reused and excluded sections. Reused sections stay in the plan (revise.py):
+    #    outputs and passages are placed over all of them, and their sentences count as used at
+    #    their own turn below, so that a rewritten section takes only what was its own.
     to_write: list[int] = []
+    reused: set[int] = set()
     for i, sec in enumerate(outline):
         if sec.section_id in inp.reuse_sections:
             draft = twin.section_from_dict(inp.reuse_sections[sec.section_id])
-            for p in draft.paragraphs:
-                state.ctx.remember(p.source_text or p.text)
-            finish(i, draft)
+            finish(i, replace(draft, review_comments=()))
+            if draft.state != "skipped":
+                reused.add(i)
         elif not sec.selected:
             state.drafts[i] = _skipped(sec)
         elif _excluded_by_instruction(sec, state):
             finish(i, _skipped(sec))
         else:
             to_write.append(i)
-    body = [i for i in to_write if state.profiles[i].derived is None]
-    derived_sections = [i for i in to_write if state.profiles[i].derived is not None]
+    planned = sorted([*to_write, *reused])
+    body = [i for i in planned if state.profiles[i].derived is None]
+    derived_sections = [i for i in planned if state.profiles[i].derived is not None]
+
+    revised: set[int] = set()
+
+    def write_one(i: int, writer: Callable[[], SectionDraft]) -> None:
+        if i in reused:
+            revise.remember_draft(state.ctx, state.drafts[i])
+            return
+        check_cancel()
+        with revise.section_directives(state, i):
+            if revise.can_revise(state, i):
+                finish(i, revise.revise_section(state, i))
+                revised.add(i)
+            else:
+                finish(i, writer())
 
     # 2. Results outputs to their sections; 3. passages by concept.
     _place_outputs(state, body)
@@ -121,17 +141,15 @@ def write_sections(
         for i in sorted(body, key=lambda j: (-outline[j].level if parents else 0, j)):
             if state.has_children[i] != parents:
                 continue
-            check_cancel()
-            finish(i, _write_body_section(state, i))
+            write_one(i, lambda i=i: _write_body_section(state, i))
 
     # 5. The draft's size, then the derived sections and the abbreviations.
-    _fit_size(state, reserve=DERIVED_RESERVE)
+    _fit_size(state, reserve=DERIVED_RESERVE, keep=reused | revised)
     state.ctx.conduct = True
     for i in derive.ordered(state, derived_sections):
-        check_cancel()
         if state.profiles[i].derived == "abbreviations":
             continue
-        finish(i, derive.write(state, i))
+        write_one(i, lambda i=i: derive.write(state, i))
     defs = glossary.definitions(
         sources,
         state.ctx.locator,
@@ -149,7 +167,7 @@ def write_sections(
         ),
     )
     for i in derived_sections:
-        if state.profiles[i].derived == "abbreviations":
+        if state.profiles[i].derived == "abbreviations" and i not in reused:
             check_cancel()
             others = [
                 d
@@ -160,9 +178,9 @@ def write_sections(
 
     # 6. The whole draft's size once more: when the derived sections took more room than was
     #    kept for them, secondary tables give way now, and the output index lists them.
-    if _fit_size(state):
+    if _fit_size(state, keep=reused | revised):
         for i in derived_sections:
-            if state.profiles[i].derived == "output_index":
+            if state.profiles[i].derived == "output_index" and i not in reused | revised:
                 state.drafts[i] = derive.write(state, i)
     return tuple(state.drafts[i] for i in range(len(outline)))
 
@@ -201,11 +219,13 @@ def _words_of(state: DraftState, k: int) -> int:
     return state.source_words[k]
 
 
-def _fit_size(state: DraftState, *, reserve: int = 0) -> bool:
+def _fit_size(
+    state: DraftState, *, reserve: int = 0, keep: set[int] | frozenset[int] = frozenset()
+) -> bool:
     """Keep the draft shorter than its sources: when it is not, the full tables of secondary
     results outputs (listings, then sensitivity, subgroup and by-visit analyses, then the
     longest) give way to their key figures, which stay; nothing else is cut. True when a table
-    was given up."""
+    was given up. Sections in ``keep`` (reused or revised by a regeneration) are never cut."""
     limit = SIZE_LIMIT * sum(_words_of(state, k) for k in range(len(state.sources))) - reserve
     total = sum(_words(d) for d in state.drafts.values())
     if total <= limit:
@@ -213,7 +233,7 @@ def _fit_size(state: DraftState, *, reserve: int = 0) -> bool:
     candidates: list[tuple[int, int, int, int]] = []  # (priority, -saving, section, table index)
     for i, draft in state.drafts.items():
         by_title = {_shown_title(t): t for t in state.placed.get(i, [])}
-        if not state.profiles[i].data_fed:
+        if not state.profiles[i].data_fed or i in keep:
             continue
         for k, table in enumerate(draft.tables):
             size = sum(len(c.split()) for row in table.rows for c in row)
@@ -240,7 +260,7 @@ def _fit_size(state: DraftState, *, reserve: int = 0) -> bool:
             break
         dropped.setdefault(i, set()).add(k)
         total += neg_size
-    trimmed = _trim_prose(state, total - limit) if total > limit else False
+    trimmed = _trim_prose(state, total - limit, keep) if total > limit else False
     for i, ks in dropped.items():
         draft = state.drafts[i]
         kept = tuple(t for k, t in enumerate(draft.tables) if k not in ks)
@@ -270,7 +290,9 @@ def _fit_size(state: DraftState, *, reserve: int = 0) -> bool:
 PROSE_FLOOR = 300  # words a section keeps when prose is trimmed for size
 
 
-def _trim_prose(state: DraftState, excess: float) -> bool:
+def _trim_prose(
+    state: DraftState, excess: float, keep: set[int] | frozenset[int] = frozenset()
+) -> bool:
     """Still too long once the secondary tables gave way: the longest body sections lose their
     last passage paragraphs (never an information element, a key-figures paragraph or a
     paragraph a table follows), longest first, down to ``PROSE_FLOOR`` words each."""
@@ -279,7 +301,7 @@ def _trim_prose(state: DraftState, excess: float) -> bool:
         sizes = [
             (_words(d), i)
             for i, d in state.drafts.items()
-            if state.profiles[i].derived is None and d.state == "generated"
+            if state.profiles[i].derived is None and d.state == "generated" and i not in keep
         ]
         if not sizes:
             break
@@ -785,7 +807,11 @@ def _llm_rewrite(
         sec,
         passages,
         style_guide=state.inp.style_guide,
-        instructions=state.inp.instructions,
+        instructions=" ".join(
+            t
+            for t in (state.inp.instructions, state.inp.section_instructions.get(sec.section_id))
+            if t
+        ),
         config=state.llm_config,  # type: ignore[arg-type]
     )
     written = [p for p in draft.paragraphs if p.style == "body"]

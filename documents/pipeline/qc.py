@@ -5,20 +5,25 @@ case-folded, the quote must lie in the cited PDF page's text, or in the cited DO
 (paragraph, table row or sheet row, by 1-based location). ``quality_report`` counts sections by
 state, verified citations, numbers that occur in no source, sentences still in the future tense,
 abbreviations used before their definition, sentences the writer rewrote, and sentences repeated
-across sections."""
+across sections; the numbers of the synopsis and the conclusions that differ from the body they
+cite (``reconcile_numbers``); and the paragraphs and sections people edited in a reviewed copy,
+which the other checks leave out (they are not Folio's sentences and cite nothing)."""
 
 from __future__ import annotations
 
 import re
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from documents.pipeline import language
 from documents.pipeline.citations import verify_citation
 from documents.pipeline.profiles import e3_entry
+from documents.pipeline.reconcile_numbers import number_mismatches
 from documents.pipeline.types import ExtractedSource, SectionDraft
 
+EDITED = "edited"  # the flag of a paragraph people wrote (review/match.py)
 _NUMBER_RE = re.compile(r"\d{1,3}(?:,\d{3})+(?!\d)|\d+(?:\.\d+)*")
 MAX_EXAMPLES = 10
 
@@ -75,6 +80,15 @@ def quality_report(
     """The QC summary stored with the document (the status's ``qc``, docs/api.md "Status")."""
     states = Counter(d.state for d in drafts)
     generated = [d for d in drafts if d.state == "generated"]
+    # People's paragraphs (a reviewed copy's edits) carry no citations and are not Folio's
+    # sentences: counted as edited, left out of the checks of Folio's writing below.
+    paragraphs_edited = sum(1 for d in drafts for p in d.paragraphs if EDITED in p.flags)
+    sections_edited = sum(1 for d in drafts if d.edited)
+    drafts_written = [
+        replace(d, paragraphs=tuple(p for p in d.paragraphs if EDITED not in p.flags))
+        for d in drafts
+    ]
+    generated = [d for d in drafts_written if d.state == "generated"]
 
     # Citations.
     citations_total = 0
@@ -186,6 +200,7 @@ def quality_report(
 
     source_words = sum(len(b.text.split()) for s in sources for b in s.blocks)
     warnings = _warnings(drafts, sources, states)
+    mismatches = number_mismatches(drafts_written, _numbers)
     return {
         "warnings": warnings,
         "sections_total": len(drafts),
@@ -215,6 +230,10 @@ def quality_report(
         "llm_sentences_dropped": llm_dropped,
         "words_total": words_total,
         "source_words_total": source_words,
+        "sections_edited": sections_edited,
+        "paragraphs_edited": paragraphs_edited,
+        "number_mismatches": len(mismatches),
+        "number_mismatch_examples": mismatches,
     }
 
 

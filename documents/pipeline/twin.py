@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from documents.pipeline.types import Citation, Paragraph, SectionDraft, Table
+from documents.pipeline.types import Citation, Paragraph, ReviewComment, SectionDraft, Table
 
 
 def citation_from_dict(data: dict[str, Any]) -> Citation:
@@ -55,6 +55,11 @@ def section_to_dict(draft: SectionDraft) -> dict[str, Any]:
             }
             for t in draft.tables
         ],
+        "edited": draft.edited,
+        "review_comments": [{"author": c.author, "text": c.text} for c in draft.review_comments],
+        # Stale is a property of the stored document (a newer source version), not of the text:
+        # the API and the portal overlay the document's ``stale_sections`` on read.
+        "stale": False,
     }
 
 
@@ -115,5 +120,11 @@ def section_from_dict(data: dict[str, Any]) -> SectionDraft:
                 after_paragraphs=t.get("after_paragraphs"),
             )
             for t in data.get("tables", [])
+        ),
+        edited=bool(data.get("edited", False)),
+        review_comments=tuple(
+            ReviewComment(author=str(c.get("author", "")), text=str(c.get("text", "")))
+            for c in data.get("review_comments", [])
+            if isinstance(c, dict)
         ),
     )

@@ -245,6 +245,15 @@ class Table:
 
 
 @dataclass(frozen=True)
+class ReviewComment:
+    """A reviewer's Word comment on a section (docs/api.md, "The review cycle"); Folio's own are
+    never read back."""
+
+    author: str
+    text: str
+
+
+@dataclass(frozen=True)
 class SectionDraft:
     section_id: str
     number: str
@@ -253,6 +262,11 @@ class SectionDraft:
     state: SectionState
     paragraphs: tuple[Paragraph, ...] = ()
     tables: tuple[Table, ...] = ()
+    # The review cycle: people changed this section's text in a reviewed copy (it is carried
+    # from version to version and never rewritten unless asked), and the reviewers' comments
+    # that the version was made from.
+    edited: bool = False
+    review_comments: tuple[ReviewComment, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -275,6 +289,11 @@ class PipelineInput:
     # For a regeneration: section_id → the previous version's twin section, reused as is.
     reuse_sections: dict[str, dict[str, Any]] = field(default_factory=dict)
     base_document_path: str | None = None  # a template .docx whose styles and page setup to use
+    # The review cycle: instructions for single sections (reviewers' comments), and the previous
+    # version's sections that a regeneration with instructions may revise rather than write
+    # again from the sources (revise.py).
+    section_instructions: dict[str, str] = field(default_factory=dict)
+    revise_sections: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Written into the .docx's custom properties (docx_identity: folio_document_id,
     # folio_version, folio_template_id), so a reviewed copy can be matched back.
     document_properties: dict[str, Any] = field(default_factory=dict)

@@ -148,6 +148,24 @@ def parse_directives(*texts: str) -> Directives:
     )
 
 
+def merge_directives(base: Directives, more: Directives) -> Directives:
+    """``base`` with ``more`` added (a section's own instructions on top of the document's)."""
+    preferred: dict[str, list[str]] = {k: list(v) for k, v in base.preferred_terms.items()}
+    for term, variants in more.preferred_terms.items():
+        preferred.setdefault(term, []).extend(variants)
+    factor = base.budget_factor
+    if more.budget_factor != 1.0:
+        factor = more.budget_factor
+    return Directives(
+        exclude=tuple(dict.fromkeys((*base.exclude, *more.exclude))),
+        preferred_terms=preferred,
+        banned=tuple(dict.fromkeys((*base.banned, *more.banned))),
+        emphasis=tuple(dict.fromkeys((*base.emphasis, *more.emphasis))),
+        budget_factor=factor,
+        tense=more.tense or base.tense,
+    )
+
+
 # ---------------------------------------------------------------- the writing context
 
 

@@ -3,8 +3,12 @@ portal views and the job all call (the audit log's writes are ``portal.audit``'s
 
 - ``uploads``: ``file_upload``, ``uploads_for_files``, and the text cleaning of what users type;
 - ``document_sets``: ``document_set_create``;
-- ``generation``: ``generation_request``, ``generation_cancel``, ``generation_regenerate``,
-  ``document_download_record``.
+- ``generation``: ``generation_request``, ``generation_cancel``, ``document_download_record``;
+- ``versions``: ``generation_regenerate`` (chosen or stale sections) and the new version a
+  reviewed copy asks for;
+- ``review``: ``review_upload`` (a reviewed .docx read back: comments, edits, a new version);
+- ``staleness``: which documents a new source version makes stale;
+- ``job_state``: the job's writes to its row and the extraction cache.
 
 Input a user can get wrong raises a ``portal.errors.ServiceError`` that names the field.
 """
@@ -13,10 +17,11 @@ from documents.services.document_sets import document_set_create
 from documents.services.generation import (
     document_download_record,
     generation_cancel,
-    generation_regenerate,
     generation_request,
 )
+from documents.services.review import review_upload
 from documents.services.uploads import clean_text, file_upload, safe_file_name, uploads_for_files
+from documents.services.versions import generation_regenerate
 
 __all__ = [
     "clean_text",
@@ -26,6 +31,7 @@ __all__ = [
     "generation_cancel",
     "generation_regenerate",
     "generation_request",
+    "review_upload",
     "safe_file_name",
     "uploads_for_files",
 ]

@@ -23,6 +23,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from documents import queue
+from documents.events import document_ended
 from documents.exceptions import QueueUnavailable
 from documents.models import (
     GeneratedDocument,
@@ -147,7 +148,7 @@ def _outline_from_full(outline_full: Any) -> list[dict[str, Any]]:
     return out
 
 
-def _normalise_selected(value: Any) -> list[str]:
+def normalise_selected(value: Any) -> list[str]:
     if value in (None, ""):
         return []
     if not isinstance(value, list):
@@ -169,7 +170,7 @@ def _request_hash(payload: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _lock_organization(organization: Any) -> None:
+def lock_organization(organization: Any) -> None:
     """Serialise generation requests of one organization until the transaction ends.
 
     A row lock on PostgreSQL; SQLite has no row locks, but every transaction there begins
@@ -178,7 +179,7 @@ def _lock_organization(organization: Any) -> None:
     list(Organization.objects.select_for_update().filter(pk=organization.pk).values_list("pk"))
 
 
-def _check_capacity(organization: Any) -> None:
+def check_capacity(organization: Any) -> None:
     active = GeneratedDocument.objects.filter(
         organization=organization,
         status__in=[GeneratedDocument.Status.PENDING, GeneratedDocument.Status.GENERATING],
@@ -279,7 +280,7 @@ def generation_request(
             organization=organization, idempotency_key=idempotency_key
         ).exists()
     ):
-        _check_capacity(organization)
+        check_capacity(organization)
 
     document_type = document_type.strip()
     if not document_type:
@@ -344,7 +345,7 @@ def generation_request(
     sections: list[dict[str, Any]] = []
     template_snapshot: TemplateOutline | None = None
     try:
-        selected = _normalise_selected(selected_section_ids)
+        selected = normalise_selected(selected_section_ids)
     except InvalidInput as exc:
         problems.add_error(exc)
         selected = []
@@ -411,7 +412,7 @@ def generation_request(
         with transaction.atomic():
             # Count and insert under one lock: concurrent requests all counted before any was
             # inserted used to pass the limit together (docs/security.md, finding 9).
-            _lock_organization(organization)
+            lock_organization(organization)
             if idempotency_key and (
                 previous := GeneratedDocument.objects.filter(
                     organization=organization, idempotency_key=idempotency_key
@@ -423,7 +424,7 @@ def generation_request(
                         code="idempotency_key_reused",
                     )
                 return previous
-            _check_capacity(organization)
+            check_capacity(organization)
             document_set = document_set_get_or_create(
                 organization=organization, user=user, key=set_key, name=set_name
             )
@@ -467,7 +468,7 @@ def generation_request(
                     "writer": writer,
                 },
             )
-            _enqueue_on_commit(document)
+            enqueue_on_commit(document)
     except IntegrityError:
         # Two requests raced with one Idempotency-Key: the other one won.
         previous = GeneratedDocument.objects.filter(
@@ -481,7 +482,7 @@ def generation_request(
                 code="idempotency_key_reused",
             ) from None
         return previous
-    _raise_if_enqueue_failed(document)
+    raise_if_enqueue_failed(document)
     return document
 
 
@@ -500,7 +501,7 @@ def _outline_snapshot_id(sha: str, sections: list[dict[str, Any]]) -> int:
         return OutlineSnapshot.objects.filter(sha256=sha).values_list("id", flat=True).get()
 
 
-def _enqueue_on_commit(document: GeneratedDocument) -> None:
+def enqueue_on_commit(document: GeneratedDocument) -> None:
     transaction.on_commit(partial(_enqueue_or_fail, document.pk))
 
 
@@ -514,17 +515,18 @@ def _enqueue_or_fail(document_id: Any) -> None:
     except queue.QueueError:
         _ENQUEUE_FAILED.add(str(document_id))
         logger.warning("Queue unavailable; document %s marked failed", document_id)
-        GeneratedDocument.objects.filter(
+        if GeneratedDocument.objects.filter(
             pk=document_id, status=GeneratedDocument.Status.PENDING
         ).update(
             status=GeneratedDocument.Status.FAILED,
             error=ERROR_MESSAGES["queue_unavailable"],
             error_code="queue_unavailable",
             finished_at=timezone.now(),
-        )
+        ):
+            document_ended(document_id)
 
 
-def _raise_if_enqueue_failed(document: GeneratedDocument) -> None:
+def raise_if_enqueue_failed(document: GeneratedDocument) -> None:
     if str(document.id) not in _ENQUEUE_FAILED:
         return  # queued, or the enqueue waits for an outer transaction to commit
     _ENQUEUE_FAILED.discard(str(document.id))
@@ -564,75 +566,16 @@ def generation_cancel(*, user: Any, document: GeneratedDocument) -> GeneratedDoc
             object_type="document",
             object_id=row.id,
         )
+        if row.status == GeneratedDocument.Status.CANCELLED:
+            document_ended(row.id)
     if row.status == GeneratedDocument.Status.CANCELLED:
         queue.cancel_job(str(row.id))
     return row
 
 
-def generation_regenerate(
-    *,
-    user: Any,
-    document: GeneratedDocument,
-    section_ids: Any,
-    instructions: str = "",
-) -> GeneratedDocument:
-    """A new version in which only ``section_ids`` are written again; the rest is copied."""
-    if document.status != GeneratedDocument.Status.COMPLETE:
-        raise Conflict.saying("Only a complete document can be regenerated.")
-    ids = _normalise_selected(section_ids)
-    if not ids:
-        raise InvalidInput.about("section_ids", "give at least one section id.")
-    sections = (document.outline or {}).get("sections", [])
-    known = {s["section_id"] for s in sections}
-    unknown = [s for s in ids if s not in known]
-    if unknown:
-        raise InvalidInput.about(
-            "section_ids",
-            "unknown section ids " + ", ".join(repr(u[:60]) for u in unknown) + ".",
-        )
-    instructions = clean_text(instructions)
-    _check_capacity(document.organization)
-    links = list(document.source_links.order_by("position"))
-    with transaction.atomic():
-        _lock_organization(document.organization)
-        _check_capacity(document.organization)
-        new = GeneratedDocument.objects.create(
-            organization=document.organization,
-            document_set=document.document_set,
-            template=document.template,
-            style_guide=document.style_guide,
-            previous_version=document,
-            created_by=user,
-            output_name=document.output_name,
-            document_type=document.document_type,
-            writer=document.writer,
-            instructions=instructions or document.instructions,
-            selected_section_ids=document.selected_section_ids,
-            regenerate_section_ids=ids,
-            outline=document.outline,
-            outline_snapshot_id=document.outline_snapshot_id,
-            sections_total=len(ids),
-        )
-        GeneratedDocumentSource.objects.bulk_create(
-            GeneratedDocumentSource(
-                document=new, version_id=link.version_id, position=link.position
-            )
-            for link in links
-        )
-        audit_record(
-            organization_id=document.organization_id,
-            actor=user,
-            action="regenerate",
-            object_type="document",
-            object_id=new.id,
-            details={"previous_version": str(document.id), "section_ids": ids},
-        )
-        _enqueue_on_commit(new)
-    _raise_if_enqueue_failed(new)
-    return new
-
-
-def document_download_record(*, user: Any, document: GeneratedDocument) -> None:
+def document_download_record(
+    *, user: Any, document: GeneratedDocument, redline: bool = False
+) -> None:
     audit_record(
         organization_id=document.organization_id,
         actor=user,
@@ -640,9 +583,10 @@ def document_download_record(*, user: Any, document: GeneratedDocument) -> None:
         object_type="document",
         object_id=document.id,
         details={
+            "redline": redline,
             "sources": [
                 {"file_path": link.version.source_file.file_path, "sha256": link.version.sha256}
                 for link in document.source_links.select_related("version__source_file")
-            ]
+            ],
         },
     )

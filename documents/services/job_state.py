@@ -19,6 +19,7 @@ from django.db.models import F, QuerySet
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
+from documents.events import document_ended
 from documents.models import Extraction, GeneratedDocument, SourceFileVersion
 from documents.pipeline.errors import ERROR_MESSAGES
 from documents.pipeline.types import ExtractedSource, SourceDescriptor, Step
@@ -105,14 +106,16 @@ def generation_complete(
     twin: dict[str, Any],
     qc: dict[str, Any],
     finished: datetime,
+    redline_key: str = "",
 ) -> bool:
     """Complete, in one UPDATE conditional on this attempt; False when the row ended meanwhile."""
-    return bool(
+    done = bool(
         _attempt(document_id, attempt).update(
             status=Status.COMPLETE,
             step=Step.GENERATE,
             progress=100,
             output_key=output_key,
+            redline_key=redline_key,
             twin=twin,
             qc=qc,
             sections_done=F("sections_total"),
@@ -123,12 +126,15 @@ def generation_complete(
             error_code=None,
         )
     )
+    if done:
+        document_ended(document_id)
+    return done
 
 
 def generation_cancelled(document_id: Any, attempt: int) -> bool:
     """Cancelled at a step boundary (when the user asked); False when the attempt was given up."""
     now = timezone.now()
-    return bool(
+    done = bool(
         _attempt(document_id, attempt)
         .filter(cancel_requested=True)
         .update(
@@ -139,6 +145,9 @@ def generation_cancelled(document_id: Any, attempt: int) -> bool:
             updated_at=now,
         )
     )
+    if done:
+        document_ended(document_id)
+    return done
 
 
 def generation_fail(
@@ -160,13 +169,16 @@ def generation_fail(
         qs = qs.filter(status__in=only_if)
     if attempt is not None:
         qs = qs.filter(attempts=attempt)
-    return qs.update(
+    changed = qs.update(
         status=Status.FAILED,
         error=message or ERROR_MESSAGES.get(code, ERROR_MESSAGES["internal_error"]),
         error_code=code,
         finished_at=timezone.now(),
         updated_at=timezone.now(),
     )
+    if changed:
+        document_ended(document_id)
+    return changed
 
 
 def generation_heartbeat(document_id: str) -> int:

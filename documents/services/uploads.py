@@ -2,7 +2,9 @@
 
 ``file_upload`` stores ``<organization_id>/<container>/v<N>/<name>`` (never overwritten) after
 checking the name, the extension, the size and the content (a PDF, a Word or an Excel file, and
-no zip bomb), and records it in the audit log. ``clean_text`` and ``safe_file_name`` clean what
+no zip bomb), and records it in the audit log. The same bytes uploaded again to the same path
+are not a new version (the newest one is answered); a real new version queues the check for
+documents it makes stale. ``clean_text`` and ``safe_file_name`` clean what
 users type before it is stored.
 """
 
@@ -202,6 +204,20 @@ def file_upload(
             )
         _sniff_type(tmp_path, name, file_type)
         sha256 = digest.hexdigest()
+        unchanged = _same_as_latest(organization, container, name, sha256)
+        if unchanged is not None:
+            # The same bytes to the same path are not a new version: nothing is stored, so no
+            # document made from it becomes stale.
+            audit_record(
+                organization_id=organization.id,
+                actor=user,
+                action="upload",
+                object_type="file",
+                object_id=unchanged.source_file.file_path,
+                details={"version": unchanged.version, "sha256": sha256, "unchanged": True},
+            )
+            unchanged.created = False  # type: ignore[attr-defined]
+            return unchanged
 
         for _attempt in range(5):
             existing = SourceFile.objects.filter(
@@ -241,7 +257,35 @@ def file_upload(
         object_id=version.source_file.file_path,
         details={"version": version.version, "sha256": sha256, "size": size},
     )
+    version.created = True  # type: ignore[attr-defined]
+    if version.version > 1:
+        _on_commit_new_version(version)
     return version
+
+
+def _same_as_latest(
+    organization: Any, container: str, name: str, sha256: str
+) -> SourceFileVersion | None:
+    """The newest version of ``<container>/<name>`` when it holds exactly these bytes."""
+    latest = (
+        SourceFileVersion.objects.filter(
+            source_file__organization=organization,
+            source_file__container=container,
+            source_file__name=name,
+        )
+        .select_related("source_file")
+        .order_by("-version")
+        .first()
+    )
+    return latest if latest is not None and latest.sha256 == sha256 else None
+
+
+def _on_commit_new_version(version: SourceFileVersion) -> None:
+    """A new version of a file may make documents made from an older one stale: look for them
+    in a worker once the upload is committed (documents/services/staleness.py)."""
+    from documents.services.staleness import staleness_check_queue
+
+    transaction.on_commit(lambda: staleness_check_queue(version_id=str(version.id)))
 
 
 def uploads_for_files(

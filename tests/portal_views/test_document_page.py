@@ -210,7 +210,10 @@ def test_regenerating_sections_makes_a_new_version(login, member, document):
     assert response["Location"] == f"/documents/{new.pk}/"
     assert new.previous_version_id == document.pk
     assert new.regenerate_section_ids == [section]
-    assert new.instructions == "Shorter."
+    # A regeneration's instructions are for the regenerated sections only.
+    assert new.section_instructions == {section: "Shorter."}
+    assert new.instructions == document.instructions
+    assert new.version == 2 and new.origin == "regenerate"
     page = login(member).get(f"/documents/{new.pk}/").content.decode()
     assert "Version 2 (this page)" in page
     assert f'href="/documents/{document.pk}/">Version 1</a>' in page

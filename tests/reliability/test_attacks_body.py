@@ -223,6 +223,8 @@ def test_body_limits_for_anonymous_and_authenticated_callers(member, api_client,
         ("/api/v1/templates/import", 1),
         ("/admin/templates_app/template/import-docx/", 1),
         ("/documents/new/", 20),
+        ("/api/v1/documents/00000000-0000-0000-0000-000000000001/review", 1),
+        ("/documents/00000000-0000-0000-0000-000000000001/review/", 1),
     ],
 )
 def test_the_upload_routes_accept_their_files(path, files, rf, settings):

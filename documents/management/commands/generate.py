@@ -156,7 +156,15 @@ class Command(BaseCommand):
 
         output = Path(options["output"]).expanduser().resolve()
         output.parent.mkdir(parents=True, exist_ok=True)
+        # The file names a document id of its own (also the --json twin's), so a reviewed copy of
+        # it is recognised as a Folio draft that no server holds.
+        document_id = str(uuid.uuid4())
         inp = pipeline_input(
+            document_properties={
+                "folio_document_id": document_id,
+                "folio_version": 1,
+                "folio_template_id": str(template.id),
+            },
             sources=sources,
             outline_snapshot=outline_dicts,
             selected_section_ids=selected,
@@ -180,7 +188,7 @@ class Command(BaseCommand):
 
         if options["json_path"]:
             twin = {
-                "document_id": None,
+                "document_id": document_id,
                 "template_id": str(template.id),
                 "manifest": {
                     "sources": [

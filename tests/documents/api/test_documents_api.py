@@ -64,7 +64,12 @@ def test_status_of_a_pending_document(api_client, member, task):
         "created_at",
         "started_at",
         "finished_at",
+        "version",
+        "previous_version",
+        "stale_sections",
     }
+    assert body["version"] == 1 and body["previous_version"] is None
+    assert body["stale_sections"] == []
 
 
 def test_status_of_a_complete_document_has_qc_and_download_url(api_client, member, task):

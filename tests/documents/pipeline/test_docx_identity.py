@@ -1,5 +1,5 @@
-"""Every generated .docx says where it came from (CONTRACT §8): custom document properties and a
-bookmark on each section heading, inside the heading paragraph."""
+"""Every generated .docx says where it came from (docs/api.md, "The review cycle"): custom document
+properties and a bookmark on each section heading, inside the heading paragraph."""
 
 from __future__ import annotations
 
