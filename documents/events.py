@@ -4,8 +4,8 @@ Every terminal write of a document's row (``services/job_state.py``: Complete, F
 Cancelled at a step boundary; ``services/generation.py``: cancelled while Pending, or failed
 because the queue was down) calls ``document_ended`` once the write changed the row, so each
 document gives one event. Once the transaction commits, the event body is built here and one
-delivery job per subscribed webhook is queued (``webhooks/jobs.py`` sends and retries it); the
-request or job that ended the document never waits for a receiver.
+delivery job per subscribed webhook is queued (``portal/webhooks/jobs.py`` sends and retries
+it); the request or job that ended the document never waits for a receiver.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def event_body(document: GeneratedDocument) -> dict[str, Any]:
 
 
 def _publish(document_id: str) -> None:
-    from webhooks.services import webhooks_for_event
+    from portal.webhooks.services import webhooks_for_event
 
     try:
         document = GeneratedDocument.objects.filter(pk=document_id).first()

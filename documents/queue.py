@@ -43,7 +43,7 @@ FAILURE_CALLBACK = "documents.jobs.on_job_failure"
 # The review cycle's jobs (docs/api.md, "The review cycle"): stale detection after a new source
 # version, and one webhook delivery (retried by RQ with back-off).
 STALENESS_FUNCTION = "documents.staleness.run_staleness_check"
-WEBHOOK_FUNCTION = "webhooks.jobs.deliver"
+WEBHOOK_FUNCTION = "portal.webhooks.jobs.deliver"
 # A job in one of these RQ states is on its way to a worker (or on one): never enqueue it again.
 IN_FLIGHT = {JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED, JobStatus.STARTED}
 

@@ -58,7 +58,7 @@ INSTALLED_APPS = [
     "portal",
     "templates_app",
     "documents",
-    "webhooks",
+    "portal.webhooks",
 ]
 
 MIDDLEWARE = [

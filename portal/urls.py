@@ -39,7 +39,7 @@ urlpatterns = [
     ),
     path("api/v1/", include("documents.api.urls")),
     path("api/v1/", include("templates_app.api.urls")),
-    path("api/v1/", include("webhooks.api.urls")),
+    path("api/v1/", include("portal.webhooks.api.urls")),
     path(
         "generate-presigned-url",
         documents_api.PresignedUrlApi.as_view(),

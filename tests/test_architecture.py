@@ -16,7 +16,7 @@ from pathlib import Path
 import grimp
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("documents", "templates_app", "portal", "webhooks")
+PACKAGES = ("documents", "templates_app", "portal")
 
 
 def test_the_dependency_contracts_hold() -> None:

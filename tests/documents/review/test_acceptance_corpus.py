@@ -36,7 +36,7 @@ from tests.fixtures.reviewed import (
     section_paragraphs,
     soffice,
 )
-from tests.webhooks.test_webhooks import Receiver, register, verify
+from tests.portal.webhooks.test_webhooks import Receiver, register, verify
 
 pytestmark = [
     pytest.mark.corpus,

@@ -1,7 +1,7 @@
-"""Webhooks in the Django admin: a manager sees and registers their organization's webhooks and
-reads each one's deliveries (the attempts and the answers); superusers see all. Registering goes
-through ``webhooks.services.webhook_create``, so the URL check is the API's; the secret is shown
-once, in the message after saving."""
+"""Webhooks in the Django admin: a manager sees and registers their organization's webhooks
+and reads each one's deliveries (the attempts and the answers); superusers see all. Registering
+goes through ``portal.webhooks.services.webhook_create``, so the URL check is the API's; the
+secret is shown once, in the message after saving."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from portal.selectors import membership_of
-from webhooks import services
-from webhooks.models import EVENTS, Webhook, WebhookDelivery
-from webhooks.urlcheck import UrlRefused, check_url
+from portal.webhooks import services
+from portal.webhooks.models import EVENTS, Webhook, WebhookDelivery
+from portal.webhooks.urlcheck import UrlRefused, check_url
 
 
 def _manager_org_id(request: HttpRequest) -> Any | None:

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from webhooks.api import views
+from portal.webhooks.api import views
 
 urlpatterns = [
     path("webhooks", views.WebhookListApi.as_view(), name="webhook_list"),

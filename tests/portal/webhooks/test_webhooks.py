@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from portal.webhooks.models import Webhook, WebhookDelivery
 from tests.fixtures import builders
-from webhooks.models import Webhook, WebhookDelivery
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 

@@ -12,8 +12,8 @@ from rest_framework.views import APIView
 from portal.api_utils import list_response
 from portal.errors import InvalidInput
 from portal.parsers import JSONParser
-from webhooks import selectors, services
-from webhooks.api import serializers as s
+from portal.webhooks import selectors, services
+from portal.webhooks.api import serializers as s
 
 LIST_PARAMETERS = [
     OpenApiParameter("limit", int, description="Page size (default 50, at most 500)."),

@@ -15,10 +15,10 @@ import logging
 from django.conf import settings
 from django.db import close_old_connections
 
-from webhooks.delivery import post
-from webhooks.models import Webhook
-from webhooks.services import allow_private, delivery_record
-from webhooks.urlcheck import UrlRefused, check_url
+from portal.webhooks.delivery import post
+from portal.webhooks.models import Webhook
+from portal.webhooks.services import allow_private, delivery_record
+from portal.webhooks.urlcheck import UrlRefused, check_url
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from webhooks.models import EVENTS, Webhook, WebhookDelivery
+from portal.webhooks.models import EVENTS, Webhook, WebhookDelivery
 
 
 def iso(value: Any) -> str | None:

@@ -8,8 +8,8 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import Http404
 
-from webhooks.models import Webhook, WebhookDelivery
-from webhooks.services import require_manager
+from portal.webhooks.models import Webhook, WebhookDelivery
+from portal.webhooks.services import require_manager
 
 
 def webhooks_list_for_user(user: Any) -> QuerySet[Webhook]:

@@ -9,7 +9,7 @@ import uuid
 import pytest
 from django.test import Client
 
-from webhooks.models import Webhook, WebhookDelivery
+from portal.webhooks.models import Webhook, WebhookDelivery
 
 pytestmark = pytest.mark.django_db
 ADMIN = "/admin/webhooks/webhook/"

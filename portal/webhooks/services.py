@@ -11,8 +11,8 @@ from django.conf import settings
 from portal.audit import audit_record
 from portal.errors import InvalidInput, PermissionDenied, Problems
 from portal.selectors import membership_of
-from webhooks.models import EVENTS, Webhook, WebhookDelivery
-from webhooks.urlcheck import UrlRefused, check_url
+from portal.webhooks.models import EVENTS, Webhook, WebhookDelivery
+from portal.webhooks.urlcheck import UrlRefused, check_url
 
 MAX_WEBHOOKS_PER_ORG = 20
 

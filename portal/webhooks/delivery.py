@@ -16,7 +16,7 @@ import ssl
 import time
 from dataclasses import dataclass
 
-from webhooks.urlcheck import Target
+from portal.webhooks.urlcheck import Target
 
 SIGNATURE_HEADER = "X-Folio-Signature"
 MAX_ANSWER_BYTES = 2048
