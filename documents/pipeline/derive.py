@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from documents.pipeline import language, mapping, results
+from documents.pipeline import language, mapping, outputs, results
 from documents.pipeline.results import ResultTable
 from documents.pipeline.state import DraftState, section_draft
 from documents.pipeline.types import (
@@ -492,7 +492,7 @@ def output_index(state: DraftState, sec: OutlineSection, i: int) -> SectionDraft
         if state.profiles[j].derived is None
         for t in d.tables
     }
-    chosen = [t for t in _index_choice(state, i) if _shown_title(t) not in shown]
+    chosen = [t for t in _index_choice(state, i) if outputs.shown_title(t) not in shown]
     below = {
         (t.s_idx, t.pos)
         for j in state.descendants(i)
@@ -523,11 +523,6 @@ def output_index(state: DraftState, sec: OutlineSection, i: int) -> SectionDraft
         header_rows=1,
     )
     return _draft(sec, [], [table])
-
-
-def _shown_title(t: ResultTable) -> str:
-    """The title the body gives the output's table (``orchestrate._write_output``)."""
-    return t.caption + (f" ({t.population})" if t.population else "")
 
 
 _FAMILIES = (
