@@ -395,7 +395,7 @@ def _figures_text(
                 parts.append(f"In {ref}, " + "; ".join(phrases) + ".")
             elif style == "versus":
                 joined = "; ".join(phrases)
-                parts.append(f"{joined[:1].upper()}{joined[1:]} ({table.kind} {table.number}).")
+                parts.append(f"{joined[:1].upper()}{joined[1:]} ({table.ref}).")
             else:
                 parts.append(f"{ref}: " + "; ".join(phrases) + ".")
     return " ".join(parts), cites
@@ -511,7 +511,7 @@ def output_index(state: DraftState, sec: OutlineSection, i: int) -> SectionDraft
     rows = [("Output", "Title")]
     cites: list[Citation] = []
     for t in chosen:
-        rows.append((f"{t.kind} {t.number}", t.title))
+        rows.append((f"{t.kind} {t.number}".strip(), t.title))
         if t.caption_row is not None:
             cites.extend(state.ctx.locator.locate_row(t.s_idx, t.block, t.caption_row))
         else:

@@ -395,7 +395,7 @@ def _no_source_message(state: DraftState, i: int) -> str:
         return mapping.no_source_message("default")
     if not state.outputs and not any(s.kind == "results" for s in state.sources):
         return mapping.no_source_message("results")
-    names = ", ".join(f"{t.kind} {t.number}" for t in state.outputs[:12])
+    names = ", ".join(t.ref for t in state.outputs[:12])
     if not names:
         return (
             "A results source was given, but no table of this kind was recognised in it; "

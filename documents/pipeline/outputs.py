@@ -74,7 +74,7 @@ def key_figures_text(state: DraftState, table: ResultTable) -> tuple[str, list[C
             figure_cites.extend(cites)
     if not phrases:
         return "", []
-    text = f"Key figures of {table.kind} {table.number}: " + "; ".join(phrases) + "."
+    text = f"Key figures of {table.ref}: " + "; ".join(phrases) + "."
     return text, [*caption_citations(state, table), *figure_cites]
 
 

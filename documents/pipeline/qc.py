@@ -267,7 +267,7 @@ def _warnings(
         )
     ]
     if unplaced:
-        names = ", ".join(f"{t.kind} {t.number}" for t in unplaced[:12])
+        names = ", ".join(t.ref for t in unplaced[:12])
         out.append(f"Results outputs found but not placed in any section: {names}.")
     waiting = [
         d

@@ -106,8 +106,16 @@ class ResultTable:
 
     @property
     def caption(self) -> str:
-        head = f"{self.kind} {self.number}".strip()
+        if not self.number:
+            return self.title or self.kind
+        head = f"{self.kind} {self.number}"
         return f"{head} {self.title}".strip() if self.title else head
+
+    @property
+    def ref(self) -> str:
+        """How the draft names the output: "Table 14.2.1", or its title when it has no
+        number."""
+        return f"{self.kind} {self.number}" if self.number else f"the table “{self.title}”"
 
     @property
     def is_listing(self) -> bool:
@@ -236,8 +244,12 @@ def _is_banner(text: str) -> bool:
     return text.count("|") >= 2 or bool(re.match(r"(?i)^page \d+ of \d+$", text.strip()))
 
 
-def parse(src: ExtractedSource, s_idx: int, pos: int, block: Block) -> ResultTable | None:
-    """A results output from one table block, or None when it is not one."""
+def parse(
+    src: ExtractedSource, s_idx: int, pos: int, block: Block, follows: ResultTable | None = None
+) -> ResultTable | None:
+    """A results output from one table block, or None when it is not one. ``follows``: the
+    output of the block just before it in the same source, which an untitled table of another
+    layout continues ("Pairwise comparison | Difference | p-value" under an ANCOVA table)."""
     if block.kind != "table" or not block.rows:
         return None
     rows = [_cells(r) for r in block.rows]
@@ -249,6 +261,8 @@ def parse(src: ExtractedSource, s_idx: int, pos: int, block: Block) -> ResultTab
     caption_row = population_row = None
     i = 0
     # Leading single-cell rows: the title, the population, banners.
+    plain_title = ""  # a title without an output number ("ANCOVA of Change from Baseline")
+    plain_row = None
     while i < len(rows) and i < 6:
         text = _single(rows[i])
         if text is None:
@@ -258,15 +272,38 @@ def parse(src: ExtractedSource, s_idx: int, pos: int, block: Block) -> ResultTab
             break
         if not caption and _OUTPUT_TITLE.match(text):
             caption, caption_row = text, i
-        elif caption and not population and _POPULATION.search(text) and len(text.split()) <= 14:
+        elif _POPULATION_LINE.match(text) and language.clean_text(text) == language.clean_text(
+            population
+        ):
+            population_row = i  # the extractor's population line
+        elif not population and (
+            _POPULATION_LINE.match(text)
+            or (caption and _POPULATION.search(text) and len(text.split()) <= 14)
+        ):
             population, population_row = text, i
-        elif not _is_banner(text) and caption:
-            population = population or ""
+        elif not caption and not plain_title and not _is_banner(text) and _plain_title(text):
+            plain_title, plain_row = text, i
         i += 1
     m = _OUTPUT_TITLE.match(caption or "")
-    if not m:
+    if m:
+        kind, num, title = m.group(1).title(), number or m.group(2), language.clean_text(m.group(3))
+    elif _unnumbered_output(src, rows[i:], continues=follows is not None and not population):
+        # A results table that its program did not number (R and SAS outputs often are not):
+        # its title row, or the extractor's caption, or the output it continues, or else the
+        # file it came from names it.
+        kind, num = "Table", ""
+        named = plain_title or ("" if _POPULATION_LINE.match(caption) else caption)
+        if not named and follows is not None and not population:
+            named = follows.caption
+            named += "" if named.endswith("(continued)") else " (continued)"
+            population = population or follows.population
+            kind, num = follows.kind, follows.number
+        title = language.clean_text(named) or src.file_name
+        caption_row = plain_row if plain_title else None
+        if population.lower().startswith("population"):
+            population = population.split(":", 1)[-1]
+    else:
         return None
-    kind, num, title = m.group(1).title(), number or m.group(2), language.clean_text(m.group(3))
     body = rows[i:]
     # Trailing rows: footnotes (single cell) after the last data row.
     end = len(body)
@@ -311,7 +348,53 @@ def parse(src: ExtractedSource, s_idx: int, pos: int, block: Block) -> ResultTab
         caption_row=caption_row,
         population_row=population_row,
     )
-    return ResultTable(**{**table.__dict__, "klass": classify(kind, num, title)})
+    klass = classify(kind, num, title)
+    if klass == "other":
+        klass = _classify_by_rows(kind, num, [r[0] for _k, r in data if r])
+    if not num and (klass == "other" or (title == src.file_name and block.heading_path)):
+        # An unnumbered table that neither its title nor its rows place, or an untitled one
+        # under a heading of a structured document, is left to the passages around it.
+        return None
+    return ResultTable(**{**table.__dict__, "klass": klass})
+
+
+_POPULATION_LINE = re.compile(r"^\s*(?:analysis\s+)?(?:population|analysis set)\s*:", re.IGNORECASE)
+_NOT_TITLE = re.compile(r"^\s*(?:protocol|study|sponsor|program|page|source|date)\b", re.IGNORECASE)
+
+
+def _plain_title(text: str) -> bool:
+    """A line that can title an unnumbered output: words, not a banner, a protocol line or a
+    run stamp."""
+    return (
+        bool(re.search(r"[A-Za-z]{3,}", text))
+        and len(text.split()) <= 30
+        and not _NOT_TITLE.match(text)
+        and not _POPULATION_LINE.match(text)
+        and not is_run_stamp(text)
+    )
+
+
+def _unnumbered_output(
+    src: ExtractedSource, body: Sequence[tuple[str, ...]], *, continues: bool = False
+) -> bool:
+    """Whether a table without an output number is a results output: it comes from a results
+    file, or its header names the groups' N or statistics; and it holds at least two rows of
+    results."""
+    head = [c for r in body[:4] for c in r]
+    statistical = any(_N_HEADER.search(c) or _STAT_HEADER.search(c.strip()) for c in head)
+    valued = sum(1 for r in body if sum(_value_like(c) for c in r[1:]) >= 1)
+    if continues and statistical and valued >= 1:
+        return True
+    return valued >= 2 and (src.kind == "results" or statistical)
+
+
+def _classify_by_rows(kind: str, number: str, labels: Sequence[str]) -> str:
+    """An output whose title says nothing of its class (or that has none) by its row labels:
+    age with sex, race or body size is a demographics table; otherwise the labels as a title."""
+    low = " ".join(language.clean_text(x) for x in labels).lower()
+    if re.search(r"\bage\b", low) and re.search(r"\b(?:sex|gender|race|ethnic|weight|height)", low):
+        return "demographics"
+    return classify(kind, number, low[:400])
 
 
 _P_ROW = re.compile(r"p-?value|\bp\s*[<=]|\btest\b", re.IGNORECASE)
@@ -345,10 +428,13 @@ def collect(sources: Sequence[ExtractedSource]) -> list[ResultTable]:
     for s_idx, src in enumerate(sources):
         if src.kind not in {"results", "other"}:
             continue
+        previous: ResultTable | None = None
         for pos, block in enumerate(src.blocks):
-            t = parse(src, s_idx, pos, block)
+            follows = previous if previous is not None and previous.pos == pos - 1 else None
+            t = parse(src, s_idx, pos, block, follows)
             if t is not None:
                 out.append(t)
+            previous = t
     return out
 
 
@@ -449,6 +535,44 @@ _FURNITURE_NOTE = re.compile(
     re.IGNORECASE,
 )
 _MARKER = re.compile(r"\s*\[[a-z0-9]{1,2}\]|\s*\([a-z]\)$")
+
+
+_CALENDAR = frozenset(
+    [
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "may",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "oct",
+        "nov",
+        "dec",
+        "mon",
+        "tue",
+        "wed",
+        "thu",
+        "fri",
+        "sat",
+        "sun",
+        "am",
+        "pm",
+    ]
+)
+
+
+def is_run_stamp(text: str) -> bool:
+    """The date and time a program ran ("20:43 Tuesday, July 25, 2023", "2023-07-25 20:42:50"):
+    page furniture of an output, not a result."""
+    words = re.findall(r"[A-Za-z]+", text)
+    return (
+        bool(re.search(r"\d", text))
+        and all(w.lower()[:3] in _CALENDAR for w in words)
+        and (bool(words) or bool(re.fullmatch(r"[\d\s:/.T-]+", text.strip())))
+    )
 
 
 def clean_label(label: str) -> str:
@@ -552,8 +676,7 @@ def _and(items: list[str]) -> str:
 
 
 def output_reference(table: ResultTable) -> str:
-    ref = f"{table.kind} {table.number}"
-    return f"{ref}, {table.population}" if table.population else ref
+    return f"{table.ref}, {table.population}" if table.population else table.ref
 
 
 def prose_footnotes(table: ResultTable) -> list[tuple[int | None, str]]:
@@ -561,7 +684,7 @@ def prose_footnotes(table: ResultTable) -> list[tuple[int | None, str]]:
     out = []
     for row, text in table.footnotes:
         t = language.clean_text(text)
-        if not t or _FURNITURE_NOTE.match(t) or len(t.split()) < 4:
+        if not t or _FURNITURE_NOTE.match(t) or len(t.split()) < 4 or is_run_stamp(t):
             continue
         out.append((row, t))
     return out

@@ -315,3 +315,43 @@ def test_an_output_classed_by_its_number_is_placed_too() -> None:
         "Table 14-3.01 Summary Table (Safety Population)"
     ]
     assert re.search(r"Any TEAE: Placebo 20 \(33\.3\)", all_text(drafts["12.2"]))
+
+
+def test_an_unnumbered_output_is_named_by_its_title_and_classed_by_its_rows() -> None:
+    """R and SAS programs often print no table number: a results file's table with figures is
+    still an output, named by its title line (or the file), classed by its title or rows."""
+    ancova = [
+        row("ANCOVA of Change from Baseline at Week 20"),
+        ("Treatment", "N", "LS Mean (95% CI)"),
+        ("Zanotinib 50 mg", "60", "0.16 (-0.31, 0.63)"),
+        ("Placebo", "60", "0.09 (-0.23, 0.42)"),
+    ]
+    pairwise = [
+        ("Pairwise Comparison", "Difference (95% CI)", "p-Value"),
+        ("Zanotinib vs. Placebo", "0.07 (-0.50, 0.63)", "0.822"),
+    ]
+    demographics = [
+        row("Population: Intent-to-Treat"),
+        GROUPS,
+        ("Age, mean (SD)", "75.2 (8.6)", "75.7 (8.3)"),
+        ("Sex, female n (%)", "30 (50.0)", "32 (53.3)"),
+        ("Race, White n (%)", "50 (83.3)", "52 (86.7)"),
+        row("20:43 Tuesday, July 25, 2023"),
+    ]
+    outputs = results.collect([results_source(ancova, pairwise, demographics)])
+    assert [(t.ref, t.klass) for t in outputs] == [
+        ("the table “ANCOVA of Change from Baseline at Week 20”", "efficacy"),
+        ("the table “ANCOVA of Change from Baseline at Week 20 (continued)”", "efficacy"),
+        ("the table “results.docx”", "demographics"),
+    ]
+    assert outputs[2].population == "Intent-to-Treat"
+    # The program's run stamp is not a footnote worth a sentence.
+    assert results.prose_footnotes(outputs[2]) == []
+    assert results.is_run_stamp("2023-07-25 20:42:50")
+    assert not results.is_run_stamp("Day 29 to Day 57")
+
+
+def test_a_change_from_baseline_table_is_efficacy_not_demographics() -> None:
+    title = "Primary Endpoint Analysis: ADAS Cog (11) - Change from Baseline to Week 24"
+    assert results.classify("Table", "14-3.01", title) == "efficacy"
+    assert results.classify("Table", "14.1.2", "Baseline Characteristics") == "demographics"
