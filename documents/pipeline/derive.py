@@ -397,7 +397,7 @@ def _figures_text(
                 joined = "; ".join(phrases)
                 parts.append(f"{joined[:1].upper()}{joined[1:]} ({table.ref}).")
             else:
-                parts.append(f"{ref}: " + "; ".join(phrases) + ".")
+                parts.append(f"{ref[:1].upper()}{ref[1:]}: " + "; ".join(phrases) + ".")
     return " ".join(parts), cites
 
 

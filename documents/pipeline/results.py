@@ -636,6 +636,8 @@ def figures_phrase(table: ResultTable, cells: Sequence[str], *, style: str = "li
     194.3" in every style but ``was``.
     """
     label = clean_label(cells[0])
+    if is_transposed(table):
+        return _row_group_phrase(table, label, cells, style)
     pairs = row_values(table, cells, summary=style != "list")
     if not pairs or not label:
         return ""
@@ -660,6 +662,42 @@ def figures_phrase(table: ResultTable, cells: Sequence[str], *, style: str = "li
     if style == "versus":
         return f"{lower} " + " versus ".join(f"{v} ({g})" if g else v for g, v in pairs)
     return f"{label}: " + "; ".join(f"{g} {v}".strip() for g, v in pairs)
+
+
+_GROUP_LABEL = re.compile(
+    r"\bplacebo\b|\bvs\.?(?:\s|$)|\bversus\b|\bcontrol\b|\bdose\b|\d\s*(?:mg|µg|mcg)\b|\barm\b",
+    re.IGNORECASE,
+)
+
+
+def is_transposed(table: ResultTable) -> bool:
+    """A table whose rows are the groups ("Placebo", "Drug 50 mg", "Drug vs. Placebo") and whose
+    columns are statistics or visits, rather than the usual groups in columns (no column header
+    names a group's N)."""
+    labels = [clean_label(r[0]) for _k, r in table.data if r and r[0].strip()]
+    if not labels or any(_N_HEADER.search(" ".join(h)) for h in table.header):
+        return False
+    return sum(1 for x in labels if _GROUP_LABEL.search(x)) >= max(1, (len(labels) + 1) // 2)
+
+
+def _row_group_phrase(table: ResultTable, group: str, cells: Sequence[str], style: str) -> str:
+    """A row of a transposed table in words: the row names the group, the columns the figures
+    ("Placebo: Baseline N 86, Mean (SD) 5.6 (2.14); Week 20 N 65 ..."), in each style's
+    wording."""
+    pairs = [(c.label, cells[c.index].strip()) for c in table.columns() if c.index < len(cells)]
+    pairs = [(clean_label(lab), v) for lab, v in pairs if v and _value_like(v)]
+    if not pairs or not group:
+        return ""
+    comparison = bool(re.search(r"\bvs\.?(?:\s|$)|\bversus\b", group, re.IGNORECASE))
+    if style == "was":
+        lead = f"For {group}" if comparison else f"In the {group} group"
+        return f"{lead}, " + ", ".join(f"{lab} was {v}" for lab, v in pairs)
+    figures = ", ".join(f"{lab} {v}".strip() for lab, v in pairs)
+    if style == "with":
+        return f"for {group}, {figures}"
+    if style == "versus":
+        return f"{group}: {figures}"
+    return f"{group}: " + "; ".join(f"{lab} {v}".strip() for lab, v in pairs)
 
 
 def _verb_for(label: str) -> str:

@@ -355,3 +355,28 @@ def test_a_change_from_baseline_table_is_efficacy_not_demographics() -> None:
     title = "Primary Endpoint Analysis: ADAS Cog (11) - Change from Baseline to Week 24"
     assert results.classify("Table", "14-3.01", title) == "efficacy"
     assert results.classify("Table", "14.1.2", "Baseline Characteristics") == "demographics"
+
+
+def test_a_table_with_the_groups_in_its_rows_is_read_row_by_row() -> None:
+    """An ANCOVA table lists the groups in rows and the visits and statistics in columns: each
+    figure is named by its column, each row by its group; never a visit taken for a group."""
+    ancova = [
+        row("ANCOVA of Change from Baseline at Week 20", width=5),
+        ("", "Baseline", "Baseline", "Week 20", "Week 20"),
+        ("Treatment", "N", "Mean (SD)", "N", "Mean (SD)"),
+        ("Zanotinib 50 mg", "84", "5.4 (1.34)", "31", "5.8 (1.61)"),
+        ("Placebo", "86", "5.6 (2.14)", "65", "5.8 (1.50)"),
+    ]
+    (table,) = results.collect([results_source(ancova)])
+    assert results.is_transposed(table)
+    placebo = next(cells for _k, cells in table.data if cells[0] == "Placebo")
+    listed = results.figures_phrase(table, placebo)
+    assert listed.startswith("Placebo: ")
+    for label, value in [("Baseline N", "86"), ("Baseline Mean (SD)", "5.6 (2.14)")]:
+        assert f"{label} {value}" in listed
+    assert "Week 20 N 65" in listed and "Week 20 Mean (SD) 5.8 (1.50)" in listed
+    assert results.figures_phrase(table, placebo, style="was").startswith(
+        "In the Placebo group, Baseline N was 86"
+    )
+    # The usual layout (groups in columns with their N) is not transposed.
+    assert not results.is_transposed(parsed(EFFICACY))
