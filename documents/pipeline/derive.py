@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from documents.pipeline import language, mapping, outputs, results
+from documents.pipeline import figures, language, mapping, outputs, results
 from documents.pipeline.results import ResultTable
 from documents.pipeline.state import DraftState, section_draft
 from documents.pipeline.types import (
@@ -380,7 +380,7 @@ def _figures_text(
         rows = results.key_rows(table, 4 if results.is_safety(table.klass) else 3)
         phrases = []
         for row_index, cells in rows:
-            phrase = results.figures_phrase(table, cells, style=style)
+            phrase = figures.figures_phrase(table, cells, style=style)
             row_cites = [
                 c
                 for k in results.rows_read(table, row_index)
@@ -390,7 +390,7 @@ def _figures_text(
                 phrases.append(phrase)
                 cites.extend(row_cites)
         if phrases:
-            ref = results.output_reference(table)
+            ref = figures.output_reference(table)
             if style == "was":
                 parts.append(f"In {ref}, " + "; ".join(phrases) + ".")
             elif style == "versus":
@@ -418,7 +418,7 @@ def _interpretive_notes(
     texts: list[str] = []
     cites: list[Citation] = []
     for table in tables:
-        for row_index, text in results.prose_footnotes(table):
+        for row_index, text in figures.prose_footnotes(table):
             if re.match(r"\s*(?:\[[a-z0-9]{1,2}\]|\([a-z]\)|[a-z]\s)", text):
                 continue
             for clause in re.split(r"(?<=[.;])\s+", text):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from documents.pipeline import results
+from documents.pipeline import figures, results
 from documents.pipeline.results import ResultTable
 from documents.pipeline.state import DraftState
 from documents.pipeline.types import Citation, Paragraph, Table
@@ -63,7 +63,7 @@ def key_figures_text(state: DraftState, table: ResultTable) -> tuple[str, list[C
     phrases: list[str] = []
     figure_cites: list[Citation] = []
     for row_index, cells in results.key_rows(table):
-        phrase = results.figures_phrase(table, cells)
+        phrase = figures.figures_phrase(table, cells)
         cites = [
             c
             for k in results.rows_read(table, row_index)
@@ -92,9 +92,9 @@ def write_output(state: DraftState, table: ResultTable) -> tuple[list[Paragraph]
     """Key figures (a cited list), the table itself, and its footnotes."""
     loc = state.ctx.locator
     paragraphs: list[Paragraph] = []
-    figures = None if shown_alone(table) or table.is_listing else key_figures(state, table)
-    if figures is not None:
-        paragraphs.append(figures)
+    stated = None if shown_alone(table) or table.is_listing else key_figures(state, table)
+    if stated is not None:
+        paragraphs.append(stated)
     intro_cites = caption_citations(state, table)
     rows = [*table.header, *(r for _k, r in table.data)]
     cites: list[Citation] = list(intro_cites)
@@ -114,7 +114,7 @@ def write_output(state: DraftState, table: ResultTable) -> tuple[list[Paragraph]
                 header_rows=len(table.header),
             )
         )
-    for row_index, text in results.prose_footnotes(table):
+    for row_index, text in figures.prose_footnotes(table):
         if state.ctx.is_duplicate(text):
             continue
         if row_index is not None:

@@ -38,7 +38,7 @@ _POPULATION = re.compile(
     re.IGNORECASE,
 )
 _NUMERIC = re.compile(r"\d")
-_N_HEADER = re.compile(r"\(\s*[Nn]\s*=\s*\d[\d,]*\s*\)|\b[Nn]\s*=\s*\d")
+N_HEADER = re.compile(r"\(\s*[Nn]\s*=\s*\d[\d,]*\s*\)|\b[Nn]\s*=\s*\d")
 # Row labels in order of how much they matter to a reader of the results: the comparison
 # between the groups first, then the main estimates, then the main counts.
 _KEY_LABELS = [
@@ -150,7 +150,7 @@ class ResultTable:
             sub = language.clean_text(" ".join(x for x in lower if x))
             top = language.clean_text(tops[c])
             label = language.clean_text(" ".join(x for x in (top, sub) if x))
-            stat = bool(_STAT_HEADER.search(sub or top)) and not _N_HEADER.search(label)
+            stat = bool(_STAT_HEADER.search(sub or top)) and not N_HEADER.search(label)
             out.append(Column(c, top, sub, stat, label))
         return out
 
@@ -220,10 +220,10 @@ _VALUE = re.compile(r"^\s*[<>≤≥]?\s*[-+−]?\d[\d,]*(?:\.\d+)?\s*(?:%|\(|/|$
 _NOT_VALUE = re.compile(r"^\s*\d+\s*%\s*(?:CI|confidence)", re.IGNORECASE)
 
 
-def _value_like(cell: str) -> bool:
+def value_like(cell: str) -> bool:
     """A cell that holds a result ("166 (54.4)", "0.63 (0.49, 0.81)", "<0.0001"), not a column
     label ("95% CI", "Ferolasib (N=305)")."""
-    return bool(_VALUE.match(cell)) and not _NOT_VALUE.match(cell) and not _N_HEADER.search(cell)
+    return bool(_VALUE.match(cell)) and not _NOT_VALUE.match(cell) and not N_HEADER.search(cell)
 
 
 def _cells(row: Sequence[str]) -> tuple[str, ...]:
@@ -326,7 +326,7 @@ def parse(
         header_n = max(0, header_n - i)
     else:
         for _k, r in table_rows:
-            if any(_value_like(c) for c in r[1:]):
+            if any(value_like(c) for c in r[1:]):
                 break
             if header_n and r[0].strip() and not any(c.strip() for c in r[1:]):
                 break  # "Age (years)" under the column headers: the first group's label
@@ -381,8 +381,8 @@ def _unnumbered_output(
     file, or its header names the groups' N or statistics; and it holds at least two rows of
     results."""
     head = [c for r in body[:4] for c in r]
-    statistical = any(_N_HEADER.search(c) or _STAT_HEADER.search(c.strip()) for c in head)
-    valued = sum(1 for r in body if sum(_value_like(c) for c in r[1:]) >= 1)
+    statistical = any(N_HEADER.search(c) or _STAT_HEADER.search(c.strip()) for c in head)
+    valued = sum(1 for r in body if sum(value_like(c) for c in r[1:]) >= 1)
     if continues and statistical and valued >= 1:
         return True
     return valued >= 2 and (src.kind == "results" or statistical)
@@ -452,7 +452,7 @@ def _reading(table: ResultTable) -> list[tuple[int, tuple[str, ...], tuple[int, 
         if r and r[0].strip() and not any(c.strip() for c in r[1:]):
             header, header_k = clean_label(r[0]), k  # "Age (years)" over "Mean (SD)"
             continue
-        if not r or not r[0].strip() or not any(_value_like(c) for c in r[1:]):
+        if not r or not r[0].strip() or not any(value_like(c) for c in r[1:]):
             continue
         named = bool(header) and bool(_NEEDS_HEADER.search(clean_label(r[0])))
         attach = _CI_ROW.match(r[0]) or (
@@ -529,11 +529,6 @@ def _previous_index(table: ResultTable, k: int) -> int | None:
 
 # ---------------------------------------------------------------- writing an output
 
-_FURNITURE_NOTE = re.compile(
-    r"^\s*(?:abbreviations?|source|sources|program|programme|output|data cut-?off|database|"
-    r"path|run date|produced|listing produced|table produced|page \d+)\b",
-    re.IGNORECASE,
-)
 _MARKER = re.compile(r"\s*\[[a-z0-9]{1,2}\]|\s*\([a-z]\)$")
 
 
@@ -577,158 +572,3 @@ def is_run_stamp(text: str) -> bool:
 
 def clean_label(label: str) -> str:
     return _MARKER.sub("", language.clean_text(label)).strip().rstrip(":")
-
-
-def group_name(header: str) -> str:
-    """ "Ferolasib 400 mg BID (N=305)" → "Ferolasib 400 mg BID"; "GVB-118 n/N (%)" → "GVB-118"."""
-    name = re.sub(r"\s*\(\s*[Nn]\s*=\s*[\d,]+\s*\)", "", header)
-    name = re.sub(r"\s+(?:n/N|n)?\s*\(%\)\s*$|\s+n/N\s*$", "", name)
-    return name.strip() or header
-
-
-_OVERALL = re.compile(r"\b(?:any|overall|total|all|combined|pooled)\b", re.IGNORECASE)
-
-
-def row_values(
-    table: ResultTable, cells: Sequence[str], *, summary: bool = False
-) -> list[tuple[str, str]]:
-    """(column name, value) of one row: each group's value with its statistics attached
-    ("464/476 (97.5) (95% CI 95.6, 98.7)"); names are "" when the table has no groups.
-
-    ``summary`` keeps, of a group split by dose or period, only its overall column ("Any
-    dose"), when every group has one."""
-    cols = table.columns()
-    if summary:
-        groups = {c.group for c in cols if c.group and not c.stat}
-        overall = [c for c in cols if c.group and not c.stat and _OVERALL.search(c.sub)]
-        if groups and {c.group for c in overall} == groups:
-            keep = {c.index for c in overall}
-            cols = [c for c in cols if c.index in keep or (c.stat and c.index - 1 in keep)]
-    pairs: list[list[str]] = []  # [name, value]
-    plain = [c for c in cols if not c.stat]
-    any_group = len(plain) >= 2 or any(_N_HEADER.search(c.label) or c.group for c in plain)
-    for col in cols:
-        value = language.clean_text(cells[col.index]) if col.index < len(cells) else ""
-        if not value:
-            continue
-        if col.stat and pairs and any_group:
-            pairs[-1][1] += f" ({col.sub or col.label} {value})"
-        elif any_group:
-            pairs.append([group_name(col.label), value])
-        else:
-            pairs.append(["", f"{col.label} {value}".strip() if col.label else value])
-    return [(n, v) for n, v in pairs]
-
-
-def figures_phrase(table: ResultTable, cells: Sequence[str], *, style: str = "list") -> str:
-    """One row of an output in words; the styles differ so that the body, the synopsis and the
-    conclusions never repeat one another's sentences:
-
-    - ``list``: "Median PFS, months (95% CI): Ferolasib 6.9 (5.7, 8.2); Docetaxel 4.4 (3.0, 5.6)";
-    - ``with``: "median PFS, months (95% CI) 6.9 (5.7, 8.2) with Ferolasib and 4.4 (3.0, 5.6)
-      with Docetaxel";
-    - ``was``: "Median PFS, months (95% CI) was 6.9 (5.7, 8.2) in the Ferolasib group and 4.4
-      (3.0, 5.6) in the Docetaxel group";
-    - ``versus``: "median PFS, months (95% CI) 6.9 (5.7, 8.2) (Ferolasib) versus 4.4 (3.0, 5.6)
-      (Docetaxel)".
-
-    A table without groups (estimates by visit) reads "Day 57: GMT ratio 175.8, 95% CI 159.1,
-    194.3" in every style but ``was``.
-    """
-    label = clean_label(cells[0])
-    if is_transposed(table):
-        return _row_group_phrase(table, label, cells, style)
-    pairs = row_values(table, cells, summary=style != "list")
-    if not pairs or not label:
-        return ""
-    lower = label[:1].lower() + label[1:] if not re.match(r"[A-Z]{2}", label) else label
-    single = len(pairs) == 1 or not any(g for g, _ in pairs)
-    verb = _verb_for(label)
-    if single:
-        value = ", ".join(v for _, v in pairs)
-        if style == "was":
-            return f"{label} {verb} {value}"
-        if style == "with":
-            return f"{lower} {value}"
-        if style == "versus":
-            return f"{lower}, {value}"
-        return f"{label}: {value}"
-    if style == "with":
-        named = [f"{v} with {g}" if g else v for g, v in pairs]
-        return f"{lower} {_and(named)}"
-    if style == "was":
-        named = [f"{v} in the {g} group" if g else v for g, v in pairs]
-        return f"{label} {verb} {_and(named)}"
-    if style == "versus":
-        return f"{lower} " + " versus ".join(f"{v} ({g})" if g else v for g, v in pairs)
-    return f"{label}: " + "; ".join(f"{g} {v}".strip() for g, v in pairs)
-
-
-_GROUP_LABEL = re.compile(
-    r"\bplacebo\b|\bvs\.?(?:\s|$)|\bversus\b|\bcontrol\b|\bdose\b|\d\s*(?:mg|µg|mcg)\b|\barm\b",
-    re.IGNORECASE,
-)
-
-
-def is_transposed(table: ResultTable) -> bool:
-    """A table whose rows are the groups ("Placebo", "Drug 50 mg", "Drug vs. Placebo") and whose
-    columns are statistics or visits, rather than the usual groups in columns (no column header
-    names a group's N)."""
-    labels = [clean_label(r[0]) for _k, r in table.data if r and r[0].strip()]
-    if not labels or any(_N_HEADER.search(" ".join(h)) for h in table.header):
-        return False
-    return sum(1 for x in labels if _GROUP_LABEL.search(x)) >= max(1, (len(labels) + 1) // 2)
-
-
-def _row_group_phrase(table: ResultTable, group: str, cells: Sequence[str], style: str) -> str:
-    """A row of a transposed table in words: the row names the group, the columns the figures
-    ("Placebo: Baseline N 86, Mean (SD) 5.6 (2.14); Week 20 N 65 ..."), in each style's
-    wording."""
-    pairs = [(c.label, cells[c.index].strip()) for c in table.columns() if c.index < len(cells)]
-    pairs = [(clean_label(lab), v) for lab, v in pairs if v and _value_like(v)]
-    if not pairs or not group:
-        return ""
-    comparison = bool(re.search(r"\bvs\.?(?:\s|$)|\bversus\b", group, re.IGNORECASE))
-    if style == "was":
-        lead = f"For {group}" if comparison else f"In the {group} group"
-        return f"{lead}, " + ", ".join(f"{lab} was {v}" for lab, v in pairs)
-    figures = ", ".join(f"{lab} {v}".strip() for lab, v in pairs)
-    if style == "with":
-        return f"for {group}, {figures}"
-    if style == "versus":
-        return f"{group}: {figures}"
-    return f"{group}: " + "; ".join(f"{lab} {v}".strip() for lab, v in pairs)
-
-
-def _verb_for(label: str) -> str:
-    """ "was" or "were" for a row label read as a subject: "Deaths were 3 ...", "Median PFS
-    was 6.9 ...", "Patients with any TEAE were 297 ..." (the noun before "with", "of", a comma
-    or a parenthesis decides)."""
-    head = re.split(r"\s+(?:with|of|in|by|at|from|leading|due)\b|[,(:;]", label, maxsplit=1)[0]
-    words = head.split()
-    return "were" if words and language.is_plural_word(words[-1]) else "was"
-
-
-def _and(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
-
-
-def output_reference(table: ResultTable) -> str:
-    return f"{table.ref}, {table.population}" if table.population else table.ref
-
-
-def prose_footnotes(table: ResultTable) -> list[tuple[int | None, str]]:
-    """Footnotes that say something about the results (not abbreviations or program lines)."""
-    out = []
-    for row, text in table.footnotes:
-        t = language.clean_text(text)
-        if not t or _FURNITURE_NOTE.match(t) or len(t.split()) < 4 or is_run_stamp(t):
-            continue
-        out.append((row, t))
-    return out
-
-
-def is_method_note(text: str) -> bool:
-    """A footnote that names a method behind a marked figure ("[a] Exact Clopper-Pearson
-    method.") rather than saying something about the results."""
-    return bool(re.match(r"\s*(?:\[[a-z0-9]{1,2}\]|\([a-z]\))", text)) and len(text.split()) <= 20

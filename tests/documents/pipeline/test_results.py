@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from documents.pipeline import extract, language, qc, results
+from documents.pipeline import extract, figures, language, qc, results
 from documents.pipeline.results import ResultTable
 from documents.pipeline.types import ExtractedSource, Paragraph, SourceDescriptor
 from tests.documents.pipeline.test_orchestrate import all_text, by_number, docx_source, sec, write
@@ -88,7 +88,7 @@ def test_a_tlf_table_is_parsed_into_number_title_population_groups_and_footnotes
     assert table.caption == "Table 14.2.1 Proportion of Patients Achieving PASI 75 at Week 12"
     assert table.population == "Full Analysis Set"
     assert table.header == (GROUPS,)
-    assert [results.group_name(g) for g in table.groups()] == ["Placebo", "Zanotinib 50 mg"]
+    assert [figures.group_name(g) for g in table.groups()] == ["Placebo", "Zanotinib 50 mg"]
     assert [cells[0] for _k, cells in table.data] == [
         "Responders, n (%)",
         "Difference vs placebo (%)",
@@ -100,7 +100,7 @@ def test_a_tlf_table_is_parsed_into_number_title_population_groups_and_footnotes
     assert all(EFFICACY[k] == cells for k, cells in table.data)
     assert [text for _k, text in table.footnotes] == [EFFICACY[-2][0], EFFICACY[-1][0]]
     # Only the footnote that says something about the results is written as prose.
-    assert [text for _k, text in results.prose_footnotes(table)] == [EFFICACY[-2][0]]
+    assert [text for _k, text in figures.prose_footnotes(table)] == [EFFICACY[-2][0]]
 
 
 def test_statistic_columns_belong_to_the_group_before_them() -> None:
@@ -115,7 +115,7 @@ def test_statistic_columns_belong_to_the_group_before_them() -> None:
     columns = table.columns()
     assert [(c.index, c.stat) for c in columns] == [(1, False), (2, False), (3, True), (4, True)]
     (_k, cells), *_ = table.data
-    assert results.row_values(table, cells) == [
+    assert figures.row_values(table, cells) == [
         ("Placebo", "-4.1"),
         ("Zanotinib 50 mg", "-9.8 (Difference -5.7) (95% CI -7.2, -4.2)"),
     ]
@@ -256,7 +256,7 @@ def test_ci_and_p_value_rows_attach_to_their_estimate() -> None:
         "95% CI",
         "p-value",
     ]
-    phrase = results.figures_phrase(table, difference)
+    phrase = figures.figures_phrase(table, difference)
     assert phrase == "Difference vs placebo (%): 35.0 (95% CI 18.2, 51.8) (p-value <0.001)"
 
 
@@ -346,7 +346,7 @@ def test_an_unnumbered_output_is_named_by_its_title_and_classed_by_its_rows() ->
     ]
     assert outputs[2].population == "Intent-to-Treat"
     # The program's run stamp is not a footnote worth a sentence.
-    assert results.prose_footnotes(outputs[2]) == []
+    assert figures.prose_footnotes(outputs[2]) == []
     assert results.is_run_stamp("2023-07-25 20:42:50")
     assert not results.is_run_stamp("Day 29 to Day 57")
 
@@ -368,15 +368,15 @@ def test_a_table_with_the_groups_in_its_rows_is_read_row_by_row() -> None:
         ("Placebo", "86", "5.6 (2.14)", "65", "5.8 (1.50)"),
     ]
     (table,) = results.collect([results_source(ancova)])
-    assert results.is_transposed(table)
+    assert figures.is_transposed(table)
     placebo = next(cells for _k, cells in table.data if cells[0] == "Placebo")
-    listed = results.figures_phrase(table, placebo)
+    listed = figures.figures_phrase(table, placebo)
     assert listed.startswith("Placebo: ")
     for label, value in [("Baseline N", "86"), ("Baseline Mean (SD)", "5.6 (2.14)")]:
         assert f"{label} {value}" in listed
     assert "Week 20 N 65" in listed and "Week 20 Mean (SD) 5.8 (1.50)" in listed
-    assert results.figures_phrase(table, placebo, style="was").startswith(
+    assert figures.figures_phrase(table, placebo, style="was").startswith(
         "In the Placebo group, Baseline N was 86"
     )
     # The usual layout (groups in columns with their N) is not transposed.
-    assert not results.is_transposed(parsed(EFFICACY))
+    assert not figures.is_transposed(parsed(EFFICACY))
