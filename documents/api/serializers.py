@@ -274,7 +274,12 @@ class TwinSectionSerializer(serializers.Serializer):
     number = serializers.CharField()
     title = serializers.CharField()
     level = serializers.IntegerField()
-    state = serializers.ChoiceField(choices=["generated", "no_source", "skipped"])
+    state = serializers.ChoiceField(
+        choices=["generated", "no_source", "skipped", "not_applicable"]
+    )
+    reason = serializers.CharField(
+        required=False, help_text="Why a person marked the section not applicable."
+    )
     paragraphs = TwinParagraphSerializer(many=True)
     tables = TwinTableSerializer(many=True)
     edited = serializers.BooleanField(help_text="People changed this section in a reviewed copy.")
