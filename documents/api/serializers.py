@@ -274,9 +274,7 @@ class TwinSectionSerializer(serializers.Serializer):
     number = serializers.CharField()
     title = serializers.CharField()
     level = serializers.IntegerField()
-    state = serializers.ChoiceField(
-        choices=["generated", "no_source", "skipped", "not_applicable"]
-    )
+    state = serializers.ChoiceField(choices=["generated", "no_source", "skipped", "not_applicable"])
     reason = serializers.CharField(
         required=False, help_text="Why a person marked the section not applicable."
     )
