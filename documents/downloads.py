@@ -75,8 +75,10 @@ def _make(document: GeneratedDocument, kind: str, target: Path) -> None:
             copy = docx.Document(fh)
     except Exception as exc:  # any storage backend's "not there"
         raise Http404("The generated file is missing from storage.") from exc
-    if kind in COPIES:
-        copies.apply_section_states(copy, not_applicable_sections(document))
+    marked = not_applicable_sections(document)
+    if marked:
+        copies.apply_section_states(copy, marked)
+        copies.replace_qc(copy, dict((document.twin or {}).get("qc") or document.qc or {}))
     if kind == "clean":
         copies.make_clean(copy)
     elif kind in PARTS:

@@ -285,6 +285,20 @@ class TwinSectionSerializer(serializers.Serializer):
     stale = serializers.BooleanField(help_text="A newer source version changed text it cites.")
 
 
+class SectionStateSerializer(serializers.Serializer):
+    state = serializers.ChoiceField(choices=["not_applicable", "restore"])
+    reason = serializers.CharField(
+        required=False,
+        max_length=500,
+        help_text="Required with not_applicable (400 reason_required without it).",
+    )
+
+
+class SectionStateResponseSerializer(serializers.Serializer):
+    document_id = serializers.UUIDField()
+    section = TwinSectionSerializer()
+
+
 class TwinSerializer(serializers.Serializer):
     """The traceability twin (docs/api.md, "The traceability twin")."""
 

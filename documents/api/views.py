@@ -257,6 +257,36 @@ class DocumentSectionsApi(APIView):
         return Response(s.twin_payload(document))
 
 
+class DocumentSectionStateApi(APIView):
+    @extend_schema(
+        request=s.SectionStateSerializer,
+        responses={200: s.SectionStateResponseSerializer},
+        summary="Mark a section not applicable (with a reason) or restore it; no new version",
+    )
+    def put(self, request: Request, document_id: str, section_id: str) -> Response:
+        document = selectors.document_get_for_user(request.user, document_id)
+        data = request.data if isinstance(request.data, dict) else {}
+        section = services.set_section_state(
+            document,
+            section_id,
+            str(data.get("state") or ""),
+            data.get("reason"),
+            user=request.user,
+        )
+        stale = set(document.stale_sections or [])
+        return Response(
+            {
+                "document_id": str(document.id),
+                "section": {
+                    **section,
+                    "edited": bool(section.get("edited", False)),
+                    "review_comments": section.get("review_comments", []),
+                    "stale": section.get("section_id") in stale,
+                },
+            }
+        )
+
+
 class DocumentReviewApi(APIView):
     parser_classes = [MultiPartParser]
 

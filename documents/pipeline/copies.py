@@ -7,6 +7,7 @@ appendix. Everything else is made from it and from the twin when someone downloa
 
 - ``apply_section_states``: sections a person marked not applicable (the twin's ``state``)
   lose their body for one "Not applicable: <reason>" paragraph; in both copies.
+- ``replace_qc``: the QC report written again from the twin's (recounted) ``qc``.
 - ``make_clean``: the **clean copy** for circulation — no highlights, no comments (anchors and
   the comments part both gone), no QC report (its heading, its table of contents entry and
   everything after it), and in place of the long quoted list a compact "List of Sources and
@@ -31,7 +32,8 @@ from docx.oxml import parse_xml
 from docx.oxml.ns import nsdecls, qn
 
 from documents.pipeline.docx_identity import BOOKMARK_PREFIX, END_BOOKMARK, section_bookmark
-from documents.pipeline.render import QC_BOOKMARK, _x
+from documents.pipeline.render import QC_BOOKMARK, _Writer, _x
+from documents.pipeline.types import PipelineInput
 
 W_P = qn("w:p")
 W_TBL = qn("w:tbl")
@@ -91,6 +93,25 @@ def apply_section_states(document: Any, states: Mapping[str, str]) -> list[str]:
         done.append(sid)
     _drop_orphan_comments(document)
     return done
+
+
+def replace_qc(document: Any, qc: dict[str, Any]) -> None:
+    """Write the QC report again from ``qc`` (the twin's, recounted when a section was marked)
+    in place of the one the file holds (from the ``folio_qc`` heading to the end)."""
+    blocks, _start, at = _tail(document)
+    if at is None:
+        return
+    anchor = blocks[at].getprevious()
+    parent = blocks[at].getparent()
+    for block in blocks[at:]:
+        parent.remove(block)
+    inp = PipelineInput(sources=(), template_name="", document_type="", output_name="")
+    w = _Writer(inp, [], document=document)
+    w.qc_report(qc)
+    fragment = parse_xml(f"<w:body {nsdecls('w')}>{''.join(w.parts)}</w:body>")
+    for child in list(fragment):
+        anchor.addnext(child)
+        anchor = child
 
 
 # ---------------------------------------------------------------- the clean copy

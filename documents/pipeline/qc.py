@@ -208,6 +208,13 @@ def quality_report(
         "sections_no_source": states.get("no_source", 0),
         "sections_skipped": states.get("skipped", 0),
         "no_source_sections": [d.number or d.title for d in drafts if d.state == "no_source"],
+        # Marked by a person (and kept through a regeneration): not missing, listed with why.
+        "sections_not_applicable": states.get("not_applicable", 0),
+        "not_applicable_sections": [
+            {"section": d.number or d.title, "reason": d.reason}
+            for d in drafts
+            if d.state == "not_applicable"
+        ],
         "citations_total": citations_total,
         "citations_verified": citations_verified,
         "unverified_citation_examples": unverified,

@@ -103,14 +103,25 @@ def _x(text: str) -> str:
 class _Writer:
     """Accumulates the body as WordprocessingML text."""
 
-    def __init__(self, inp: PipelineInput, sources: Sequence[ExtractedSource]) -> None:
+    def __init__(
+        self,
+        inp: PipelineInput,
+        sources: Sequence[ExtractedSource],
+        *,
+        document: Any = None,
+    ) -> None:
+        """With ``document`` (an open python-docx Document), write XML for that file and leave
+        its body as it is (``copies.py`` re-renders a part of a stored copy)."""
         self.inp = inp
         self.sources = sources
-        self.base = bool(inp.base_document_path)
-        self.doc = (
-            docx.Document(inp.base_document_path) if inp.base_document_path else docx.Document()
-        )
-        if self.base:
+        self.base = bool(inp.base_document_path) or document is not None
+        if document is not None:
+            self.doc = document
+        else:
+            self.doc = (
+                docx.Document(inp.base_document_path) if inp.base_document_path else docx.Document()
+            )
+        if self.base and document is None:
             body = self.doc.element.body
             for child in list(body):
                 if child.tag != qn("w:sectPr"):
@@ -122,7 +133,8 @@ class _Writer:
         self.cited: dict[CitationKey, Citation] = {}
         self.toc_entries: list[TocEntry] = []
         self._next_comment_id = self._first_comment_id()
-        self._next_bookmark_id = 1
+        # Ids of the bookmarks written here; over an existing file, far above its own.
+        self._next_bookmark_id = 1 if document is None else 900_000
         self._styles = self._ensure_styles()
         self.title = ""
 
@@ -428,6 +440,7 @@ class _Writer:
             ("Generated", qc.get("sections_generated")),
             ("No source content", qc.get("sections_no_source")),
             ("Skipped", qc.get("sections_skipped")),
+            ("Not applicable (marked by a person)", qc.get("sections_not_applicable")),
             (
                 "Citations verified",
                 f"{qc.get('citations_verified')} of {qc.get('citations_total')}",
@@ -452,6 +465,7 @@ class _Writer:
         for key, label in (
             ("warnings", "Warnings"),
             ("no_source_sections", "Sections without source content"),
+            ("not_applicable_sections", "Sections marked not applicable"),
             ("unsupported_number_examples", "Numbers found in no source"),
             ("future_tense_examples", "Sentences still in the future tense"),
             ("unverified_citation_examples", "Citations that did not verify"),
@@ -619,6 +633,6 @@ def _key_facts(sources: Sequence[ExtractedSource]) -> list[KeyFact]:
 
 def _describe(value: Any) -> str:
     if isinstance(value, dict):
-        keys = ("section", "number", "text", "quote", "page", "block")
+        keys = ("section", "number", "text", "quote", "page", "block", "reason")
         return ", ".join(f"{k}: {v}" for k, v in value.items() if k in keys)
     return str(value)
