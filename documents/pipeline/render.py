@@ -37,7 +37,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from typing import Any
-from xml.sax.saxutils import escape
 
 import docx
 from docx.enum.style import WD_STYLE_TYPE
@@ -55,6 +54,7 @@ from documents.pipeline.numbering import CitationKey, citation_key, number_citat
 from documents.pipeline.profiles import e3_entry
 from documents.pipeline.render_front import (
     TocEntry,
+    _x,
     fact_citation,
     toc_xml,
     write_title_page,
@@ -77,7 +77,6 @@ AUTHOR = "Folio"
 MAX_COMMENTS = 5000
 TEXT_WIDTH_TWIPS = 9000
 
-_INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 _LABEL_KINDS = (
     ("bracket", re.compile(r"^\[\d+[a-z]?\]$")),
@@ -94,10 +93,6 @@ def _label_kind(label: str) -> str:
         if pattern.match(label.strip()):
             return name
     return "other"
-
-
-def _x(text: str) -> str:
-    return escape(_INVALID_XML.sub("", text), {'"': "&quot;"})
 
 
 class _Writer:

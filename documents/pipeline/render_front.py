@@ -18,10 +18,12 @@ entries are there when the file is opened, and Word's "Update Field" can still r
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
+from xml.sax.saxutils import escape
 
 from docx.enum.style import WD_STYLE_TYPE
 from docx.oxml import OxmlElement
@@ -32,6 +34,14 @@ from documents.pipeline.types import Citation, KeyFact
 
 if TYPE_CHECKING:  # pragma: no cover
     from documents.pipeline.render import _Writer
+
+_INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _x(text: str) -> str:
+    """Text made safe for WordprocessingML (escaped, no characters XML cannot hold)."""
+    return escape(_INVALID_XML.sub("", text), {'"': "&quot;"})
+
 
 TOC_INSTRUCTION = 'TOC \\o "1-3" \\h \\z \\u'
 TOC_LEVELS = 3
@@ -152,8 +162,6 @@ def ensure_toc_styles(w: _Writer) -> None:
 
 def toc_xml(w: _Writer, entries: Sequence[TocEntry], *, heading: bool) -> str:
     """The table of contents as a ``w:sdt`` whose TOC field result holds ``entries``."""
-    from documents.pipeline.render import _x
-
     ensure_toc_styles(w)
     paras: list[str] = []
     if heading:
