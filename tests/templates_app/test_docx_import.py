@@ -35,13 +35,17 @@ def test_custom_heading_styles_inherit_their_level_from_heading_1(template_docx)
     assert outline.title == "Sponsor CSR Template"
 
 
-def test_instructional_text_becomes_instructions_and_the_rest_template_text(template_docx):
+def test_instructions_and_template_text_are_kept_and_the_study_s_text_dropped(template_docx):
     intro, objectives, methods, *_ = read_docx_outline(template_docx).sections
-    assert intro.instructions == ["Describe the background of the study."]
-    assert intro.text == ["This report presents the results of the study."]
+    assert intro.instructions == [
+        "Describe the background of the study.",  # an instruction style
+        "Give the rationale for the dose.",  # blue italic
+    ]
+    assert intro.text == ["This report presents the results of the study."]  # Template Text
+    assert intro.dropped == 1  # "Results from 21 Patients Treated with Tocilizumab in China."
     assert objectives.instructions == ["Copy the objectives from the protocol."]  # hidden
     assert methods.instructions == ["Summarise the methods (remove this text)."]  # red
-    assert methods.text == ["Visit | Week", "Baseline | 0"]  # the table, a line per row
+    assert methods.text == [] and methods.dropped == 1  # the table is the study's
 
 
 def test_import_creates_a_numbered_template_and_keeps_the_file(acme_manager, acme, template_docx):
@@ -59,7 +63,10 @@ def test_import_creates_a_numbered_template_and_keeps_the_file(acme_manager, acm
         ("3", "Results", 1),
     ]
     intro = template.sections.get(number="1")
-    assert intro.instructions == "Describe the background of the study."
+    assert intro.instructions == (
+        "Describe the background of the study.\nGive the rationale for the dose."
+    )
+    assert "Tocilizumab" not in intro.template_text
     assert intro.template_text == "This report presents the results of the study."
     assert template.base_document.startswith(f"{acme.id}/templates/sponsor-template")
     with default_storage.open(template.base_document, "rb") as stored:
