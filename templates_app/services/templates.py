@@ -280,6 +280,19 @@ def template_docx_stage(
     return token, outline
 
 
+def template_docx_outline(*, user: Any, staged: str) -> DocxOutline | None:
+    """The outline of a file waiting under ``staged`` (None when it is gone)."""
+    organization = _require_manager(user)
+    if not re.fullmatch(r"[0-9a-f]{32}", str(staged)):
+        return None
+    try:
+        with default_storage.open(_pending_key(organization, staged), "rb") as handle:
+            data = handle.read()
+    except Exception:
+        return None
+    return _parse_docx_limited(data, "template.docx")
+
+
 def prune_outline(outline: DocxOutline, keep: Iterable[int] | None) -> DocxOutline:
     """The outline with only the entries whose index is in ``keep``: an entry left out takes the
     entries under it along; levels are made sound again (one deeper at most)."""

@@ -168,3 +168,40 @@ def test_corpus_m11_protocol_with_standard_heading_styles(acme_manager, corpus_f
     assert benefits.instructions.startswith("Include an assessment of known and potential risks")
     # Table-of-contents entries are not sections.
     assert template.sections.filter(title="Protocol Summary").count() == 1
+
+
+@pytest.mark.corpus
+def test_corpus_a_filled_protocol_imports_its_outline_not_its_study(acme_manager, corpus_file):
+    """WA42380 is a filled protocol: its trial text (tocilizumab in China, ...) stays out; the
+    preview's pruning leaves out a heading and the headings under it."""
+    path = corpus_file("protocol-wa42380-m11.docx")
+    with path.open("rb") as handle:
+        token, outline = services.template_docx_stage(
+            user=acme_manager, file=handle, filename=path.name
+        )
+    assert sum(e.dropped for e in outline.sections) > 500
+    china = next(
+        k for k, e in enumerate(outline.sections) if e.title.startswith("Results from 21 Patients")
+    )
+    assert outline.sections[china].text == [] and outline.sections[china].dropped > 0
+    background = next(
+        k for k, e in enumerate(outline.sections) if e.title == "Background on Tocilizumab"
+    )
+    under = [
+        k
+        for k in range(background + 1, len(outline.sections))
+        if all(
+            e.level > outline.sections[background].level
+            for e in outline.sections[background + 1 : k + 1]
+        )
+    ]
+    keep = [k for k in range(len(outline.sections)) if k != background]
+    template = services.template_import_docx(
+        user=acme_manager, staged=token, keep=keep, filename=path.name, template_name="WA42380"
+    )
+    titles = [title for _n, title, _l in outline_of(template)]
+    assert "Background on Tocilizumab" not in titles
+    assert len(titles) == len(outline.sections) - 1 - len(under)
+    for section in template.sections.all():
+        assert "tocilizumab" not in section.template_text.lower()
+        assert "21 patients" not in section.template_text.lower()
