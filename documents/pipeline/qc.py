@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from documents.pipeline import language
+from documents.pipeline import facts, language
 from documents.pipeline.citations import verify_citation
 from documents.pipeline.profiles import e3_entry
 from documents.pipeline.reconcile_numbers import number_mismatches
@@ -199,10 +199,13 @@ def quality_report(
     repeated_occurrences = sum(len(secs) for secs in where.values() if len(secs) > 1)
 
     source_words = sum(len(b.text.split()) for s in sources for b in s.blocks)
-    warnings = _warnings(drafts, sources, states)
+    # The files name different studies (their protocol numbers disagree): said first.
+    mismatch = facts.study_mismatch(facts.protocol_numbers(sources))
+    warnings = mismatch + _warnings(drafts, sources, states)
     mismatches = number_mismatches(drafts_written, _numbers)
     return {
         "warnings": warnings,
+        "study_mismatch": mismatch,
         "sections_total": len(drafts),
         "sections_generated": states.get("generated", 0),
         "sections_no_source": states.get("no_source", 0),
