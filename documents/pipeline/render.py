@@ -268,15 +268,22 @@ class _Writer:
 
     def _same_citation(self, citation: Citation) -> Citation:
         """The twin's citation of the same place and words, when a section cites it (so the
-        title page and the body share its number)."""
+        title page and the body share its number): the same quote, else the closest quote that
+        holds it or that it holds."""
+        key = citation_key(citation)
+        if key in self.cited:
+            return self.cited[key]
         words = re.sub(r"\W+", "", citation.quote).lower()
-        for key, known in self.cited.items():
-            if key[:3] != citation_key(citation)[:3]:
+        best: tuple[int, Citation] | None = None
+        for known_key, known in self.cited.items():
+            if known_key[:3] != key[:3]:
                 continue
             other = re.sub(r"\W+", "", known.quote).lower()
             if words and other and (words in other or other in words):
-                return known
-        return citation
+                distance = abs(len(other) - len(words))
+                if best is None or distance < best[0]:
+                    best = (distance, known)
+        return best[1] if best is not None else citation
 
     def table(
         self, rows: Sequence[Sequence[str]], *, header_rows: int, bold_first_column: bool = False

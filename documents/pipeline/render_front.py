@@ -57,6 +57,7 @@ TITLE_FIELDS: tuple[tuple[str, str], ...] = (
     ("first_patient", "Study initiation date (first patient enrolled)"),
     ("last_patient", "Study completion date (last patient completed)"),
 )
+DOCUMENT_KINDS = {"CSR": "Clinical Study Report", "PROTOCOL": "Clinical Study Protocol"}
 GCP_PLACEHOLDER = (
     "[To be confirmed: this study was conducted in accordance with Good Clinical Practice (GCP), "
     "including the archiving of essential documents.]"
@@ -107,14 +108,16 @@ def write_title_page(
     if title_fact is not None and title:
         runs = w.fact_runs(runs, title_fact, marker)
     w.para(runs, style="Title" if "Title" in w._styles else None)
-    subtitle = w.inp.document_type or w.inp.template_name
+    subtitle = DOCUMENT_KINDS.get(
+        (w.inp.document_type or "").strip().upper(), w.inp.document_type or w.inp.template_name
+    )
     if subtitle:
         w.para(w.run(subtitle, bold=True))
     for name, label in TITLE_FIELDS:
         fact = by_name.get(name)
         value = " ".join(fact.value.split()) if fact is not None else ""
         if fact is None or not value:
-            w.para(w.run(f"{label}: ", bold=True) + w.run(placeholder(label), italic=True))
+            w.para(w.run(placeholder(label), italic=True))
             continue
         w.para(w.run(f"{label}: ", bold=True) + w.fact_runs(w.run(value), fact, marker))
     today = datetime.now(UTC).date().isoformat()
