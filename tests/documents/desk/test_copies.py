@@ -57,8 +57,9 @@ def test_the_clean_copy_has_no_highlight_no_comments_no_qc_and_a_compact_source_
     at = texts.index("List of Sources and References")
     tail = [t for t in texts[at + 1 :] if t.strip()]
     assert len(tail) == 2 and {t.split(":")[0] for t in tail} == {"protocol.pdf", "sap.docx"}
-    listed = sorted(int(n) for t in tail for n in re.findall(r"\[(\d+)\]", t))
+    listed = sorted(n for t in tail for g in re.findall(r"\[([\d,– ]+)\]", t) for n in _expand(g))
     assert listed == list(range(1, len(listed) + 1))
+    assert re.search(r"^protocol\.pdf: p\. \d+ \[", next(t for t in tail if "protocol" in t))
     review_refs = [t for t in _texts(review) if re.match(r"^\[\d+\]\t", t)]
     assert len(review_refs) == len(listed) and all("“" in t for t in review_refs)
     # The review cycle still finds its way in the clean copy: bookmarks and properties.
