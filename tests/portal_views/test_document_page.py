@@ -119,15 +119,27 @@ def test_a_complete_document_shows_download_and_the_preview(login, member, docum
 
 def test_download_streams_the_docx_and_records_it(login, member, document):
     complete(document, content=b"PK the docx bytes")
-    response = login(member).get(f"/documents/{document.pk}/download/")
+    # The review copy with no section marked is the stored file (the clean copy is made from
+    # it: tests/documents/test_copies.py).
+    response = login(member).get(f"/documents/{document.pk}/download/?copy=review")
     assert response.status_code == 200
     assert b"".join(response.streaming_content) == b"PK the docx bytes"
-    assert response["Content-Disposition"] == 'attachment; filename="CSR_Draft.docx"'
+    assert response["Content-Disposition"] == 'attachment; filename="CSR_Draft-review.docx"'
     assert response["Content-Type"].startswith(
         "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
     )
     event = AuditEvent.objects.get(action="download")
     assert event.actor == member and event.object_id == str(document.pk)
+
+
+def test_an_unknown_copy_is_a_400_and_the_page_links_every_copy(login, member, document):
+    complete(document, content=b"PK the docx bytes")
+    client = login(member)
+    response = client.get(f"/documents/{document.pk}/download/?copy=draft")
+    assert response.status_code == 400 and "copy" in response.content.decode()
+    page = client.get(f"/documents/{document.pk}/").content.decode()
+    for query in ("?copy=review", "?part=qc", "?part=sources"):
+        assert f"/documents/{document.pk}/download/{query}" in page
 
 
 def test_download_before_completion_is_a_409_page(login, member, document):
