@@ -197,13 +197,35 @@ def _eligible(index: SourceIndex, el: Element) -> set[tuple[int, int]]:
     required ones): the only candidates worth reading, computed once per draft."""
     key = ("eligible", el.id)
     if key not in index.memo:
+        # One search of each position's units run together tells which positions can hold a
+        # match at all (a superset); only their units are then read one by one.
+        any_re = _combined(el.any)
         index.memo[key] = {
             (s_idx, pos)
-            for s_idx, lst in index.blocks.items()
-            for pos in range(len(lst))
-            if any(el.matches(u.text) for u in units_of(index, s_idx, pos))
+            for s_idx, pos, joined in _unit_texts(index)
+            if any_re.search(joined)
+            and any(el.matches(u.text) for u in units_of(index, s_idx, pos))
         }
     return index.memo[key]  # type: ignore[no-any-return]
+
+
+def _unit_texts(index: SourceIndex) -> list[tuple[int, int, str]]:
+    """(source, position, the position's units joined), for positions with units; once."""
+    key = ("unit_texts",)
+    if key not in index.memo:
+        out = []
+        for s_idx, lst in index.blocks.items():
+            for pos in range(len(lst)):
+                texts = [u.text for u in units_of(index, s_idx, pos)]
+                if texts:
+                    out.append((s_idx, pos, "\n".join(texts)))
+        index.memo[key] = out
+    return index.memo[key]  # type: ignore[no-any-return]
+
+
+@cache
+def _combined(patterns: tuple[re.Pattern[str], ...]) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{p.pattern})" for p in patterns), re.IGNORECASE)
 
 
 def find_units(
