@@ -27,6 +27,7 @@ from documents.exceptions import QueueUnavailable
 from documents.forms import DashboardFilterForm, GenerateForm, RegenerateForm
 from documents.models import GeneratedDocument
 from documents.presenters import draft_preview, qc_items, qc_warnings, timeline
+from documents.presenters_page import place_citations, section_states, status_texts
 from documents.presenters_review import review_context
 from portal.errors import Conflict, ServiceError, TooManyRequests, add_to_form
 from portal.pages import member_required, paginate, query_without_page, render_page, section_tree
@@ -300,15 +301,18 @@ def section_picker(request: HttpRequest) -> HttpResponse:
 
 def _live_context(document: GeneratedDocument) -> dict[str, Any]:
     running = not document.is_terminal
+    preview = place_citations(draft_preview(document.twin, stale=document.stale_sections))
     return {
         "document": document,
+        **status_texts(document),
         "terminal": not running,
         "steps": timeline(document),
         "can_cancel": running and not document.cancel_requested,
         "complete": document.status == GeneratedDocument.Status.COMPLETE,
         "redline_available": document.status == GeneratedDocument.Status.COMPLETE
         and bool(document.previous_version_id and document.redline_key),
-        "preview": draft_preview(document.twin, stale=document.stale_sections),
+        "preview": preview,
+        "navigator": section_states(preview),
         "qc": qc_items(document.qc) if document.status == GeneratedDocument.Status.COMPLETE else [],
         "number_mismatches": (document.qc or {}).get("number_mismatch_examples") or []
         if document.status == GeneratedDocument.Status.COMPLETE
@@ -347,9 +351,7 @@ def document_page(
 
 
 def _status_response(request: HttpRequest, document: GeneratedDocument) -> HttpResponse:
-    response = render(
-        request, "documents/document_detail.html#live", {**_live_context(document), "oob": True}
-    )
+    response = render(request, "documents/_status_poll.html", _live_context(document))
     add_never_cache_headers(response)
     patch_vary_headers(response, ["HX-Request"])
     if document.is_terminal:
