@@ -131,6 +131,11 @@ def _table_rows(block: dict[str, Any]) -> None:
             block["table_citations"].append(citation)
 
 
+NO_SOURCE_TODO = (
+    "Nothing in the sources supports it: write it yourself, or add a source and regenerate it."
+)
+
+
 def place_citations(preview: dict[str, Any] | None) -> dict[str, Any] | None:
     """``draft_preview``'s output with each citation placed: paragraphs and list items as
     sentences with their markers (``segments``), tables as rows with theirs (``body_rows``) and
@@ -138,6 +143,10 @@ def place_citations(preview: dict[str, Any] | None) -> dict[str, Any] | None:
     if not preview:
         return preview
     for section in preview["sections"]:
+        if section["state"] == "no_source":
+            # Collapsed to one line saying what to do: the pipeline's own note when it wrote one.
+            notes = [b["text"] for b in section["blocks"] if b.get("style") == "note"]
+            section["todo"] = notes[0] if notes else NO_SOURCE_TODO
         for block in section["blocks"]:
             if block["kind"] == "table":
                 _table_rows(block)

@@ -46,9 +46,12 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         status = form.cleaned_data["status"] or None
         document_set_id = form.cleaned_data["document_set"] or None
     documents = selectors.documents_list_for_user(
-        request.user, status=status, document_set_id=document_set_id
+        request.user, status=status, document_set_id=document_set_id, newest_versions_only=True
     )
     page = paginate(request, documents)
+    for doc in page.object_list:
+        # "version 3 of 3": how many versions the document has (only regenerations need a look).
+        doc.version_count = len(selectors.document_versions(doc)) if doc.previous_version_id else 1
     active = any(not d.is_terminal for d in page.object_list)
     context = {
         "nav_active": "dashboard",

@@ -49,13 +49,14 @@ def test_table_rows_carry_their_own_citations():
     preview = {
         "sections": [
             {
+                "state": "generated",
                 "blocks": [
                     {
                         "kind": "table",
                         "body": [["Placebo", "60"], ["FOL-101", "61"]],
                         "citations": [cite(1, "FOL-101 61"), cite(2, "Disposition of patients")],
                     }
-                ]
+                ],
             }
         ]
     }
@@ -112,3 +113,16 @@ def test_the_quote_is_marked_in_its_page_text():
     parts = marked("Intro.  A total of 120\nparticipants were randomised. End.", "120 participants")
     assert [p["text"] for p in parts if p["mark"]] == ["120 participants"]
     assert marked("abc", "zzz")[0] == {"text": "abc", "mark": False}
+
+
+def test_a_section_without_a_source_is_one_line_saying_what_to_do():
+    note = {"kind": "para", "style": "note", "text": "Add a results source.", "citations": []}
+    preview = {
+        "sections": [
+            {"state": "no_source", "blocks": [note]},
+            {"state": "no_source", "blocks": []},
+        ]
+    }
+    placed = place_citations(preview)["sections"]
+    assert placed[0]["todo"] == "Add a results source."
+    assert placed[1]["todo"].startswith("Nothing in the sources supports it")
