@@ -37,7 +37,7 @@ def test_the_dashboard_shows_one_row_per_document_with_its_newest_version(
 
 
 def test_a_version_says_what_it_was_made_from(login, member, two_versions):
-    first, second, section = two_versions
+    first, second, _ = two_versions
     number = first.outline["sections"][0]["number"]
     body = login(member).get(f"/documents/{second.pk}/").content.decode()
     assert f"Regenerated {number} from version 1 with the instruction “Shorter.”." in body
@@ -45,7 +45,7 @@ def test_a_version_says_what_it_was_made_from(login, member, two_versions):
 
 
 def test_a_regeneration_that_changed_nothing_says_so(login, member, two_versions):
-    first, second, section = two_versions
+    _, second, _ = two_versions
     complete(second)  # the same twin as version 1: the section reads as before
     body = login(member).get(f"/documents/{second.pk}/").content.decode()
     assert "Nothing changed: the sections read as in the version it was made from." in body
