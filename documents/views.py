@@ -145,6 +145,8 @@ def document_new(request: HttpRequest) -> HttpResponse:
         "document_sets": document_sets,
     }
     failed_document_id: str | None = None
+    new_paths: list[str] = []
+    kept_files: list[str] = []
 
     if request.method == "POST" and request.POST.get("show_sections"):
         # The no-JS way to load a template's sections: show the form again, nothing submitted.
@@ -161,11 +163,16 @@ def document_new(request: HttpRequest) -> HttpResponse:
             if document is not None:
                 messages.success(request, f"Request accepted: {document.file_name} is on its way.")
                 return redirect("documents:document_detail", pk=document.pk)
-            if new_paths:
-                # Accepted uploads stay stored: list them ticked so nothing has to be re-sent.
-                files = list(selectors.files_list_for_user(user, "documents"))
-                form.fields["existing_files"].choices = [(f.file_path, f.name) for f in files]
-                ticked |= set(new_paths)
+        else:
+            # Another field is wrong: keep the chosen files anyway (a browser cannot refill a
+            # file input), so they are not chosen again.
+            new_paths = _keep_uploads(request, form)
+            kept_files = [p.rsplit("/", 1)[-1] for p in new_paths]
+        if new_paths:
+            # Accepted uploads stay stored: list them ticked so nothing has to be re-sent.
+            files = list(selectors.files_list_for_user(user, "documents"))
+            form.fields["existing_files"].choices = [(f.file_path, f.name) for f in files]
+            ticked |= set(new_paths)
         template = form.cleaned_data.get("template")
         if template is None:
             template = template_selectors.template_resolve_for_user(
@@ -189,6 +196,7 @@ def document_new(request: HttpRequest) -> HttpResponse:
         "file_groups": _file_groups(files, document_sets, ticked),
         "document_sets": document_sets,
         "failed_document_id": failed_document_id,
+        "kept_files": kept_files,
         **_picker_context(request, template, selected),
     }
     status = 400 if form.is_bound else 200
@@ -222,6 +230,21 @@ def _set_file_paths(set_name: str | None, document_sets: list[Any], files: list[
         return set()
     ids = {s.id for s in document_sets if s.name == set_name}
     return {f.file_path for f in files if f.document_set_id in ids}
+
+
+def _keep_uploads(request: HttpRequest, form: GenerateForm) -> list[str]:
+    """Store the files of a form refused for another field; their paths (to tick them)."""
+    if "source_files" in form.errors:
+        return []
+    paths = []
+    for uploaded in form.cleaned_data.get("source_files") or []:
+        try:
+            version = services.file_upload(user=request.user, uploaded_file=uploaded)
+        except ServiceError as exc:
+            add_to_form(form, exc, fields=FORM_FIELDS, default="source_files")
+            continue
+        paths.append(version.source_file.file_path)
+    return paths
 
 
 def _generate_from_form(
