@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from documents.models import GeneratedDocument
+from documents.pipeline.numbering import citation_key, number_twin_citations
 from documents.pipeline.types import default_header_rows
 
 STEPS = [step.value for step in GeneratedDocument.Step]
@@ -54,14 +55,16 @@ def draft_preview(
     if not twin or not isinstance(twin.get("sections"), list):
         return None
     stale_ids = set(stale or ())
-    counter = 0
+    # The one numbering of the twin, the .docx copies and this preview (pipeline/numbering.py).
+    numbers = number_twin_citations([s for s in twin["sections"] if isinstance(s, dict)])
 
     def cites(items: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-        nonlocal counter
         out = []
         for citation in items or []:
-            counter += 1
-            out.append({**citation, "n": counter, "place": citation_place(citation)})
+            n = numbers.get(citation_key(citation))
+            if n is None:  # not in the twin's reading order (cannot happen; stay safe)
+                n = numbers[citation_key(citation)] = len(numbers) + 1
+            out.append({**citation, "n": n, "place": citation_place(citation)})
         return out
 
     sections = []
@@ -126,7 +129,7 @@ def draft_preview(
                 "reason": raw.get("reason") or "",
             }
         )
-    return {"sections": sections, "counts": counts, "citations": counter}
+    return {"sections": sections, "counts": counts, "citations": len(numbers)}
 
 
 def _interleave(
@@ -134,8 +137,8 @@ def _interleave(
     tables: list[dict[str, Any]],
     cites: Any,
 ) -> list[dict[str, Any]]:
-    """Tables placed among the paragraph blocks where the twin says (``after_paragraphs``), then
-    citations numbered in that reading order (the .docx numbers them the same way)."""
+    """Tables placed among the paragraph blocks where the twin says (``after_paragraphs``), and
+    each citation given its number of the one numbering (``cites``)."""
     out: list[dict[str, Any]] = []
     pending = sorted(tables, key=lambda t: t["after"])
 

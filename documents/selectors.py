@@ -6,6 +6,7 @@ An object of another organization is reported exactly like a missing one (``Http
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from typing import Any
 
 from django.db.models import Count, Prefetch, QuerySet
@@ -185,3 +186,37 @@ def document_set_files(user: Any, document_set: DocumentSet) -> QuerySet[SourceF
         .prefetch_related(Prefetch("versions", queryset=newest_first))
         .order_by("name")
     )
+
+
+def study_mismatch(document_set: DocumentSet) -> list[str]:
+    """A warning when the set's files name different studies (their protocol numbers disagree),
+    for the page to show before generation; ``[]`` when they agree or when too few files have
+    been read. Only files Folio has already read (an earlier generation or the extraction cache,
+    keyed by content) are compared: reading a file is the worker's job, never a page's. The
+    caller passes a set it got through ``document_set_get_for_user`` (organization-scoped)."""
+    from documents.models import Extraction
+    from documents.pipeline import extract, facts
+
+    sources = []
+    files = SourceFile.objects.filter(
+        organization_id=document_set.organization_id, document_set=document_set
+    ).order_by("name")
+    for source_file in files:
+        version = source_file.latest
+        if version is None:
+            continue
+        row = Extraction.objects.filter(
+            sha256=version.sha256,
+            file_type=version.file_type,
+            extractor_version=extract.EXTRACTOR_VERSION,
+        ).first()
+        if row is None:
+            continue
+        try:
+            src = extract.source_from_json(row.data)
+        except Exception:  # an unreadable cache entry is simply not compared
+            continue
+        sources.append(replace(src, file_name=source_file.name, file_path=source_file.file_path))
+    if len(sources) < 2:
+        return []
+    return facts.study_mismatch(facts.protocol_numbers(sources))

@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HTMX_STOP_POLLING
 
 from documents import selectors, services
-from documents.downloads import document_download_response
+from documents.downloads import document_download_response, download_params
 from documents.exceptions import QueueUnavailable
 from documents.forms import DashboardFilterForm, GenerateForm, RegenerateForm
 from documents.models import GeneratedDocument
@@ -446,10 +446,17 @@ def document_regenerate(request: HttpRequest, pk: Any) -> HttpResponse:
 @require_GET
 @member_required
 def document_download(request: HttpRequest, pk: Any) -> HttpResponse:
-    """Streams the .docx of a complete document and records the download."""
+    """Streams the .docx of a complete document (the clean copy; ``?copy=review``,
+    ``?part=qc``, ``?part=sources`` as in the API) and records the download."""
     document = selectors.document_get_for_user(request.user, pk)
     try:
-        return document_download_response(user=request.user, document=document)
+        _redline, copy, part = download_params(request.GET)
+    except ServiceError as exc:
+        return HttpResponse(exc.message, status=400, content_type="text/plain; charset=utf-8")
+    try:
+        return document_download_response(
+            user=request.user, document=document, copy=copy, part=part
+        )
     except Conflict:
         return render(
             request,

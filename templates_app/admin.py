@@ -276,24 +276,106 @@ class TemplateAdmin(ManagerAccessMixin, admin.ModelAdmin):
         return self._import_page(request, form, "Import templates from JSON")
 
     def import_docx_view(self, request: HttpRequest) -> HttpResponse:
+        """Two steps: the upload is read and its outline shown with a checkbox per heading
+        (what each keeps and how much study text it drops); the second POST saves the checked
+        ones (``services.template_docx_stage``, ``template_import_docx(staged=, keep=)``)."""
         if not self.has_add_permission(request):
             raise PermissionDenied
+        if request.method == "POST" and request.POST.get("staged"):
+            return self._import_docx_save(request)
         form = TemplateDocxImportForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
             upload = form.cleaned_data["file"]
             try:
-                template = services.template_import_docx(
-                    user=request.user,
-                    file=upload,
-                    template_name=form.cleaned_data.get("template_name") or None,
-                    document_type=form.cleaned_data.get("document_type") or "Protocol",
-                    filename=upload.name,
+                token, outline = services.template_docx_stage(
+                    user=request.user, file=upload, filename=upload.name
                 )
             except services.TemplateError as exc:
                 form.add_error("file", exc.message)
             else:
-                return self._after_import(request, [template])
+                return self._import_docx_preview(
+                    request,
+                    token=token,
+                    outline=outline,
+                    file_name=upload.name,
+                    template_name=form.cleaned_data.get("template_name") or "",
+                    document_type=form.cleaned_data.get("document_type") or "Protocol",
+                )
         return self._import_page(request, form, "Import a template from Word")
+
+    def _import_docx_preview(
+        self,
+        request: HttpRequest,
+        *,
+        token: str,
+        outline: Any,
+        file_name: str,
+        template_name: str,
+        document_type: str,
+        error: str = "",
+        checked: set[int] | None = None,
+    ) -> TemplateResponse:
+        entries = [
+            {
+                "index": k,
+                "title": e.title,
+                "level": e.level,
+                "indent": (e.level - 1) * 1.5,
+                "instructions": len(e.instructions),
+                "text": len(e.text),
+                "dropped": e.dropped,
+                "checked": checked is None or k in checked,
+            }
+            for k, e in enumerate(outline.sections)
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"Import a template from Word: {file_name}",
+            "entries": entries,
+            "dropped": sum(e.dropped for e in outline.sections),
+            "staged": token,
+            "file_name": file_name,
+            "template_name": template_name or outline.title,
+            "document_type": document_type,
+            "error": error,
+        }
+        return TemplateResponse(
+            request, "admin/templates_app/template/import_docx_preview.html", context
+        )
+
+    def _import_docx_save(self, request: HttpRequest) -> HttpResponse:
+        token = request.POST.get("staged", "")
+        file_name = request.POST.get("file_name", "") or "template.docx"
+        keep = {int(k) for k in request.POST.getlist("keep") if str(k).isdigit()}
+        try:
+            template = services.template_import_docx(
+                user=request.user,
+                staged=token,
+                keep=keep,
+                filename=file_name,
+                template_name=request.POST.get("template_name") or None,
+                document_type=request.POST.get("document_type") or "Protocol",
+            )
+        except services.TemplateError as exc:
+            if exc.code == "no_sections":
+                outline = services.template_docx_outline(user=request.user, staged=token)
+                if outline is not None:
+                    return self._import_docx_preview(
+                        request,
+                        token=token,
+                        outline=outline,
+                        file_name=file_name,
+                        template_name=request.POST.get("template_name", ""),
+                        document_type=request.POST.get("document_type", "Protocol"),
+                        error=exc.message,
+                        checked=keep,
+                    )
+            self.message_user(request, f"The import failed: {exc.message}", messages.ERROR)
+            return self._import_page(
+                request, TemplateDocxImportForm(), "Import a template from Word"
+            )
+        return self._after_import(request, [template])
 
 
 # --- sections and rules ---------------------------------------------------------------------------

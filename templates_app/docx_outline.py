@@ -4,12 +4,22 @@ A paragraph is a heading when it has an outline level: set on the paragraph itse
 (``w:outlineLvl``), on its style, or on a style it inherits from (``style.base_style``), or when
 it (or an ancestor style) is one of Word's built-in "Heading N" styles. That is how custom heading
 styles such as ``01Heading 1`` (an M11 template) or a corporate ``01Heading1`` based on
-``Heading 1`` are recognised. Instructional text — paragraphs in a style whose name says
-"instruction" (``Instructional Text``, ``CPT_Instructional``, ``xInstrux``), hidden text, or text
-entirely in the red the ICH M11 template uses for instructions — becomes the section's
-instructions; the remaining body text (and tables, one line per row) its template text. Table of
-contents entries and the front matter before the first heading are left out. Numbers typed in a
-heading ("9.4.1 Blinding") are dropped: numbering is recomputed from the levels.
+``Heading 1`` are recognised.
+
+**The outline, not the study** (issue 13): a filled protocol imported as a template must not
+bring its trial text along. So under each heading only two kinds of text are kept:
+
+- *instructions*: paragraphs in a style whose name says "instruction" or "guidance"
+  (``Instructional Text``, ``CPT_Instructional``, ``xInstrux``, ``Guidance``), hidden text, text
+  entirely in the red the ICH M11 template uses for instructions, or text entirely blue and
+  italic (the other common convention for guidance);
+- *template text*: paragraphs in a style whose name says "template text" or "boilerplate"
+  (``Template Text``, ``CPT_Template Text``) — wording the template means every document to keep.
+
+Every other paragraph and every table is the study's content and is **dropped**; each entry
+counts what it dropped (``dropped``) so the import preview can say so. Table of contents entries
+and the front matter before the first heading are left out. Numbers typed in a heading ("9.4.1
+Blinding") are dropped: numbering is recomputed from the levels.
 
 No database, no storage: ``read_docx_outline`` takes bytes and returns plain dataclasses, with
 caps on the paragraphs read and the sections made. ``read_docx_outline_file`` is the entry point
@@ -30,6 +40,9 @@ from docx.oxml.ns import qn
 
 MAX_LEVEL = 9
 INSTRUCTION_STYLE = re.compile(r"instruct|instrux|guidance", re.IGNORECASE)
+TEMPLATE_TEXT_STYLE = re.compile(r"template\s*text|boilerplate", re.IGNORECASE)
+# Guidance in blue italics: the blues Word offers in its standard and theme palettes.
+GUIDANCE_BLUES = {"0000FF", "0070C0", "2E74B5", "1F4E79", "4472C4", "0563C1"}
 HEADING_NAME = re.compile(r"^heading\s*([1-9])$", re.IGNORECASE)
 TOC_STYLE = re.compile(r"^(toc\b|table of contents|toc heading)", re.IGNORECASE)
 TYPED_NUMBER = re.compile(r"^\s*(\d+(?:\.\d+)*)\.?(?:\s+|\t+)(?=\S)")
@@ -48,6 +61,8 @@ class OutlineEntry:
     typed_number: str = ""
     instructions: list[str] = field(default_factory=list)
     text: list[str] = field(default_factory=list)
+    # Paragraphs and tables of study content left out (module docstring).
+    dropped: int = 0
 
 
 @dataclass
@@ -135,7 +150,9 @@ def _paragraph_text(p_el: Any) -> str:
     return re.sub(r"\s+", " ", "".join(parts)).strip()
 
 
-def _run_is_instructional(run: Any, style_hidden: bool, style_colour: str | None) -> bool:
+def _run_is_instructional(
+    run: Any, style_hidden: bool, style_colour: str | None, style_italic: bool = False
+) -> bool:
     font = run.font
     hidden = font.hidden if font.hidden is not None else style_hidden
     if hidden:
@@ -143,12 +160,27 @@ def _run_is_instructional(run: Any, style_hidden: bool, style_colour: str | None
     colour = None
     if font.color is not None and font.color.type is not None and font.color.rgb is not None:
         colour = str(font.color.rgb)
-    colour = colour or style_colour
-    return bool(colour) and colour.upper() in INSTRUCTION_COLOURS
+    colour = (colour or style_colour or "").upper()
+    if colour in INSTRUCTION_COLOURS:
+        return True
+    italic = run.italic if run.italic is not None else style_italic
+    return bool(italic) and colour in GUIDANCE_BLUES
+
+
+def _style_names(style: Any) -> list[str]:
+    return [s.name or "" for s in _style_chain(style)] if style is not None else []
+
+
+def _style_italic(style: Any) -> bool:
+    for s in _style_chain(style) if style is not None else []:
+        if s.font.italic is not None:
+            return bool(s.font.italic)
+    return False
 
 
 def _classify_paragraph(paragraph: Any, info: _StyleInfo) -> tuple[str, int | None]:
-    """('heading', level) | ('instruction', None) | ('text', None) | ('skip', None)."""
+    """('heading', level) | ('instruction', None) | ('text', None) | ('body', None) |
+    ('skip', None): ``text`` is template text, ``body`` the study's content (dropped)."""
     try:
         style = paragraph.style
     except Exception:
@@ -164,9 +196,12 @@ def _classify_paragraph(paragraph: Any, info: _StyleInfo) -> tuple[str, int | No
     if instructional:
         return ("instruction", None)
     runs = [r for r in paragraph.runs if (r.text or "").strip()]
-    if runs and all(_run_is_instructional(r, hidden, colour) for r in runs):
+    italic = _style_italic(style)
+    if runs and all(_run_is_instructional(r, hidden, colour, italic) for r in runs):
         return ("instruction", None)
-    return ("text", None)
+    if any(TEMPLATE_TEXT_STYLE.search(n) for n in _style_names(style)):
+        return ("text", None)
+    return ("body", None)
 
 
 def _iter_blocks(container: Any):
@@ -261,8 +296,8 @@ def read_docx_outline(
                 f"it has more than {max_paragraphs} paragraphs and tables (the limit)"
             )
         if block.tag == qn("w:tbl"):
-            if entries:
-                entries[-1].text.extend(_table_lines(block))
+            if entries and _table_lines(block):
+                entries[-1].dropped += 1  # a table is the study's content
             continue
         paragraph = Paragraph(block, document._body)
         text = _paragraph_text(block)
@@ -291,8 +326,10 @@ def read_docx_outline(
             continue  # front matter before the first heading (title page, TOC title)
         if kind == "instruction":
             entries[-1].instructions.append(text)
-        else:
+        elif kind == "text":
             entries[-1].text.append(text)
+        else:
+            entries[-1].dropped += 1
 
     if not entries:
         raise DocxOutlineError(

@@ -274,12 +274,29 @@ class TwinSectionSerializer(serializers.Serializer):
     number = serializers.CharField()
     title = serializers.CharField()
     level = serializers.IntegerField()
-    state = serializers.ChoiceField(choices=["generated", "no_source", "skipped"])
+    state = serializers.ChoiceField(choices=["generated", "no_source", "skipped", "not_applicable"])
+    reason = serializers.CharField(
+        required=False, help_text="Why a person marked the section not applicable."
+    )
     paragraphs = TwinParagraphSerializer(many=True)
     tables = TwinTableSerializer(many=True)
     edited = serializers.BooleanField(help_text="People changed this section in a reviewed copy.")
     review_comments = ReviewCommentSerializer(many=True)
     stale = serializers.BooleanField(help_text="A newer source version changed text it cites.")
+
+
+class SectionStateSerializer(serializers.Serializer):
+    state = serializers.ChoiceField(choices=["not_applicable", "restore"])
+    reason = serializers.CharField(
+        required=False,
+        max_length=500,
+        help_text="Required with not_applicable (400 reason_required without it).",
+    )
+
+
+class SectionStateResponseSerializer(serializers.Serializer):
+    document_id = serializers.UUIDField()
+    section = TwinSectionSerializer()
 
 
 class TwinSerializer(serializers.Serializer):

@@ -26,6 +26,11 @@ urlpatterns = [
         name="document_sections",
     ),
     path(
+        "documents/<str:document_id>/sections/<str:section_id>/state",
+        views.DocumentSectionStateApi.as_view(),
+        name="document_section_state",
+    ),
+    path(
         "documents/<str:document_id>/cancel",
         views.DocumentCancelApi.as_view(),
         name="document_cancel",

@@ -20,7 +20,13 @@ from rest_framework.views import APIView
 
 from documents import selectors, services
 from documents.api import serializers as s
-from documents.downloads import DOCX_CONTENT_TYPE, document_download_response
+from documents.downloads import (
+    COPIES,
+    DOCX_CONTENT_TYPE,
+    PARTS,
+    document_download_response,
+    download_params,
+)
 from documents.models import GeneratedDocument
 from portal.api_utils import list_response
 from portal.errors import Conflict, InvalidInput
@@ -210,22 +216,35 @@ class DocumentDownloadApi(APIView):
     @extend_schema(
         parameters=[
             OpenApiParameter(
+                "copy",
+                str,
+                enum=list(COPIES),
+                description="clean (default): for circulation, no highlights, comments or QC "
+                "report, citations as bracketed references; review: rewritten sentences marked, "
+                "source sentences as Word comments, the QC report as an appendix.",
+            ),
+            OpenApiParameter(
+                "part",
+                str,
+                enum=list(PARTS),
+                description="qc: the QC report; sources: the list of sources with their quotes; "
+                "each as its own .docx.",
+            ),
+            OpenApiParameter(
                 "redline",
                 bool,
                 description="true: the differences from the previous version as Word tracked "
                 "changes (404 no_previous_version for a first draft).",
-            )
+            ),
         ],
         responses={(200, DOCX_CONTENT_TYPE): OpenApiTypes.BINARY},
-        summary="The generated .docx (409 until the document is complete)",
+        summary="The generated .docx, a copy or a part (409 until the document is complete)",
     )
     def get(self, request: Request, document_id: str) -> FileResponse:
         document = selectors.document_get_for_user(request.user, document_id)
-        redline = request.query_params.get("redline", "").strip().lower()
-        if redline not in ("", "false", "0", "true", "1"):
-            raise InvalidInput.about("redline", "must be true or false.")
+        redline, copy, part = download_params(request.query_params)
         return document_download_response(
-            user=request.user, document=document, redline=redline in ("true", "1")
+            user=request.user, document=document, redline=redline, copy=copy, part=part
         )
 
 
@@ -236,6 +255,36 @@ class DocumentSectionsApi(APIView):
         if document.twin is None:
             raise Conflict.saying(f"The document is not complete (status {document.status}).")
         return Response(s.twin_payload(document))
+
+
+class DocumentSectionStateApi(APIView):
+    @extend_schema(
+        request=s.SectionStateSerializer,
+        responses={200: s.SectionStateResponseSerializer},
+        summary="Mark a section not applicable (with a reason) or restore it; no new version",
+    )
+    def put(self, request: Request, document_id: str, section_id: str) -> Response:
+        document = selectors.document_get_for_user(request.user, document_id)
+        data = request.data if isinstance(request.data, dict) else {}
+        section = services.set_section_state(
+            document,
+            section_id,
+            str(data.get("state") or ""),
+            data.get("reason"),
+            user=request.user,
+        )
+        stale = set(document.stale_sections or [])
+        return Response(
+            {
+                "document_id": str(document.id),
+                "section": {
+                    **section,
+                    "edited": bool(section.get("edited", False)),
+                    "review_comments": section.get("review_comments", []),
+                    "stale": section.get("section_id") in stale,
+                },
+            }
+        )
 
 
 class DocumentReviewApi(APIView):

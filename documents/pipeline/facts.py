@@ -15,7 +15,7 @@ nothing is inferred. Each fact is attached to the source it was found in, so the
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from itertools import pairwise
 
@@ -629,3 +629,51 @@ def all_key_facts(sources: tuple[ExtractedSource, ...]) -> dict[str, KeyFact]:
         for fact in src.key_facts:
             out.setdefault(fact.name, fact)
     return out
+
+
+# --- one study? ---------------------------------------------------------------------------
+
+
+def protocol_numbers(sources: Sequence[ExtractedSource]) -> list[tuple[str, str]]:
+    """(file name, protocol number) for every source that names one on its own pages (each
+    file searched by itself, unlike ``attach_key_facts``, which keeps one value per fact)."""
+    out: list[tuple[str, str]] = []
+    for src in sources:
+        try:
+            units = _units(src)
+            lines = list(_page_lines(src, 5)) if src.file_type == "pdf" else []
+            found = _find_protocol_number(src, units, lines)
+        except Exception:  # facts are optional: a surprising document names none
+            found = None
+        if found is not None and _verified(src, found):
+            out.append((src.file_name, found.value.strip()))
+    return out
+
+
+def _same_number(a: str, b: str) -> bool:
+    x, y = alnum(a), alnum(b)
+    return bool(x) and bool(y) and (x == y or x in y or y in x)
+
+
+def study_mismatch(named: Sequence[tuple[str, str]]) -> list[str]:
+    """A warning when the files name different studies (their protocol numbers disagree; one
+    number that contains the other, "LZZT" and "H2Q-MC-LZZT", is the same study). ``named``
+    is ``protocol_numbers``'s answer; the message names each file and its number."""
+    groups: list[list[tuple[str, str]]] = []
+    for file_name, number in named:
+        for group in groups:
+            if _same_number(group[0][1], number):
+                group.append((file_name, number))
+                break
+        else:
+            groups.append([(file_name, number)])
+    if len(groups) < 2:
+        return []
+    # The same words whatever the order of the files (the page and the report agree).
+    listed = "; ".join(
+        sorted(f"{group[0][1]} in {', '.join(sorted(f for f, _n in group))}" for group in groups)
+    )
+    return [
+        f"The sources name different studies (protocol numbers: {listed}). Check that every "
+        "file belongs to the same study before relying on the draft."
+    ]

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from documents.pipeline import language
+from documents.pipeline import facts, language
 from documents.pipeline.citations import verify_citation
 from documents.pipeline.profiles import e3_entry
 from documents.pipeline.reconcile_numbers import number_mismatches
@@ -199,15 +199,25 @@ def quality_report(
     repeated_occurrences = sum(len(secs) for secs in where.values() if len(secs) > 1)
 
     source_words = sum(len(b.text.split()) for s in sources for b in s.blocks)
-    warnings = _warnings(drafts, sources, states)
+    # The files name different studies (their protocol numbers disagree): said first.
+    mismatch = facts.study_mismatch(facts.protocol_numbers(sources))
+    warnings = mismatch + _warnings(drafts, sources, states)
     mismatches = number_mismatches(drafts_written, _numbers)
     return {
         "warnings": warnings,
+        "study_mismatch": mismatch,
         "sections_total": len(drafts),
         "sections_generated": states.get("generated", 0),
         "sections_no_source": states.get("no_source", 0),
         "sections_skipped": states.get("skipped", 0),
         "no_source_sections": [d.number or d.title for d in drafts if d.state == "no_source"],
+        # Marked by a person (and kept through a regeneration): not missing, listed with why.
+        "sections_not_applicable": states.get("not_applicable", 0),
+        "not_applicable_sections": [
+            {"section": d.number or d.title, "reason": d.reason}
+            for d in drafts
+            if d.state == "not_applicable"
+        ],
         "citations_total": citations_total,
         "citations_verified": citations_verified,
         "unverified_citation_examples": unverified,

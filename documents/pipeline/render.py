@@ -1,15 +1,20 @@
 """Render the drafts as a Word document.
 
-Layout: a cover page (output name, template, document type, the study's key facts with their
-sources), a real table-of-contents field (``TOC \\o "1-4" \\h \\z \\u``; Word fills it on "Update
-Field"; placed in the outline's table-of-contents section when there is one, else after the
-cover), then every section as a real ``Heading N`` paragraph whose text carries the template's
-number ("9.4.1 Blinding"), its paragraphs, lists (with the source's own labels, indented by label
-kind), tables (``Table Grid``) and a bracketed citation marker "[12, 13]" after each paragraph and
-table. The markers point into the numbered "List of Sources and References" (file, page or block,
-quote). Sentences the writer reworded (tense, terms, abbreviations) are highlighted in yellow and
-carry a Word comment with the source sentence; banned phrases get a comment too. ``no_source``
-sections show their one sentence in italics. The "Quality control report" is the last section.
+Layout: the E3 title page and the table of contents with its entries already written
+(``render_front.py``; the TOC is placed in the outline's table-of-contents section when there
+is one, else after the title page), then every section as a real ``Heading N`` paragraph whose
+text carries the template's number ("9.4.1 Blinding"), its paragraphs, lists (with the source's
+own labels, indented by label kind), tables (``Table Grid``) and a bracketed citation marker
+"[12, 13]" after each paragraph and table. The numbers are the one numbering of
+``numbering.py`` (the preview and the twin's consumers use the same). The markers point into
+the numbered "List of Sources and References" (file, page or block, quote). Sentences the
+writer reworded (tense, terms, abbreviations) are highlighted in yellow and carry a Word comment
+with the source sentence; banned phrases get a comment too. ``no_source`` sections show their
+one sentence in italics, ``not_applicable`` ones "Not applicable: <reason>". The "Quality
+control report" is the last section (bookmark ``folio_qc``).
+
+This file is the **review copy**; the clean copy, the QC report and the list of sources as
+their own files are made from it and the twin on download (``copies.py``, docs/api.md).
 
 Identity (``docx_identity``, CONTRACT §8): each section heading holds a bookmark named from its
 section id, the "List of Sources and References" heading holds ``folio_end``, and
@@ -32,7 +37,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from typing import Any
-from xml.sax.saxutils import escape
 
 import docx
 from docx.enum.style import WD_STYLE_TYPE
@@ -46,7 +50,15 @@ from documents.pipeline.docx_identity import (
     section_bookmark,
     write_custom_properties,
 )
+from documents.pipeline.numbering import CitationKey, citation_key, number_citations
 from documents.pipeline.profiles import e3_entry
+from documents.pipeline.render_front import (
+    TocEntry,
+    _x,
+    fact_citation,
+    toc_xml,
+    write_title_page,
+)
 from documents.pipeline.twin import interleaved
 from documents.pipeline.types import (
     Citation,
@@ -58,13 +70,13 @@ from documents.pipeline.types import (
     Table,
 )
 
-TOC_PLACEHOLDER = "Right-click to update the table of contents"
-TOC_INSTRUCTION = 'TOC \\o "1-4" \\h \\z \\u'
+QC_BOOKMARK = "folio_qc"  # the QC report's heading: the clean copy leaves it out
+SOURCES_HEADING = "List of Sources and References"
+QC_HEADING = "Quality control report"
 AUTHOR = "Folio"
 MAX_COMMENTS = 5000
 TEXT_WIDTH_TWIPS = 9000
 
-_INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 _LABEL_KINDS = (
     ("bracket", re.compile(r"^\[\d+[a-z]?\]$")),
@@ -83,31 +95,43 @@ def _label_kind(label: str) -> str:
     return "other"
 
 
-def _x(text: str) -> str:
-    return escape(_INVALID_XML.sub("", text), {'"': "&quot;"})
-
-
 class _Writer:
     """Accumulates the body as WordprocessingML text."""
 
-    def __init__(self, inp: PipelineInput, sources: Sequence[ExtractedSource]) -> None:
+    def __init__(
+        self,
+        inp: PipelineInput,
+        sources: Sequence[ExtractedSource],
+        *,
+        document: Any = None,
+    ) -> None:
+        """With ``document`` (an open python-docx Document), write XML for that file and leave
+        its body as it is (``copies.py`` re-renders a part of a stored copy)."""
         self.inp = inp
         self.sources = sources
-        self.base = bool(inp.base_document_path)
-        self.doc = (
-            docx.Document(inp.base_document_path) if inp.base_document_path else docx.Document()
-        )
-        if self.base:
+        self.base = bool(inp.base_document_path) or document is not None
+        if document is not None:
+            self.doc = document
+        else:
+            self.doc = (
+                docx.Document(inp.base_document_path) if inp.base_document_path else docx.Document()
+            )
+        if self.base and document is None:
             body = self.doc.element.body
             for child in list(body):
                 if child.tag != qn("w:sectPr"):
                     body.remove(child)
         self.parts: list[str] = []
         self.comments: list[tuple[int, str]] = []
-        self.citation_numbers: dict[Citation, int] = {}
+        # The one numbering (numbering.py), set by ``render_docx`` before anything is written.
+        self.citation_numbers: dict[CitationKey, int] = {}
+        self.cited: dict[CitationKey, Citation] = {}
+        self.toc_entries: list[TocEntry] = []
         self._next_comment_id = self._first_comment_id()
-        self._next_bookmark_id = 1
+        # Ids of the bookmarks written here; over an existing file, far above its own.
+        self._next_bookmark_id = 1 if document is None else 900_000
         self._styles = self._ensure_styles()
+        self.title = ""
 
     # ------------------------------------------------------------ styles
 
@@ -215,26 +239,51 @@ class _Writer:
             )
         self.para(runs, style=f"Heading {min(9, max(1, level))}", no_numbering=self.base)
 
-    def toc(self) -> None:
-        self.parts.append(
-            "<w:p>"
-            '<w:r><w:fldChar w:fldCharType="begin"/></w:r>'
-            f'<w:r><w:instrText xml:space="preserve"> {_x(TOC_INSTRUCTION)} </w:instrText></w:r>'
-            '<w:r><w:fldChar w:fldCharType="separate"/></w:r>'
-            f"<w:r><w:t>{_x(TOC_PLACEHOLDER)}</w:t></w:r>"
-            '<w:r><w:fldChar w:fldCharType="end"/></w:r>'
-            "</w:p>"
-        )
+    def toc(self, *, heading: bool = False) -> None:
+        """The table of contents with its entries written (render_front.py)."""
+        self.parts.append(toc_xml(self, self.toc_entries, heading=heading))
+
+    def number(self, citation: Citation) -> int:
+        """The citation's number in the one numbering; one the twin does not cite (a title-page
+        fact) is numbered after the twin's."""
+        key = citation_key(citation)
+        if key not in self.citation_numbers:
+            self.citation_numbers[key] = len(self.citation_numbers) + 1
+        self.cited.setdefault(key, citation)
+        return self.citation_numbers[key]
 
     def marker(self, citations: Sequence[Citation]) -> str:
         if not citations:
             return ""
-        numbers = set()
-        for c in citations:
-            if c not in self.citation_numbers:
-                self.citation_numbers[c] = len(self.citation_numbers) + 1
-            numbers.add(self.citation_numbers[c])
+        numbers = {self.number(c) for c in citations}
         return self.run(" [" + ", ".join(_compress(sorted(numbers))) + "]", small=True, grey=True)
+
+    def fact_runs(self, runs: str, fact: KeyFact, marker: Any) -> str:
+        """A title-page value with its citation: the bracketed reference, and a comment with
+        the source sentence (the clean copy drops comments, the reference stays)."""
+        citation = self._same_citation(fact_citation(fact))
+        where = _location(fact.file_name, fact.page, fact.block)
+        quote = re.sub(r"\s+", " ", fact.quote).strip()
+        return self.commented(runs, f"Source: {where}: “{quote}”") + marker([citation])
+
+    def _same_citation(self, citation: Citation) -> Citation:
+        """The twin's citation of the same place and words, when a section cites it (so the
+        title page and the body share its number): the same quote, else the closest quote that
+        holds it or that it holds."""
+        key = citation_key(citation)
+        if key in self.cited:
+            return self.cited[key]
+        words = re.sub(r"\W+", "", citation.quote).lower()
+        best: tuple[int, Citation] | None = None
+        for known_key, known in self.cited.items():
+            if known_key[:3] != key[:3]:
+                continue
+            other = re.sub(r"\W+", "", known.quote).lower()
+            if words and other and (words in other or other in words):
+                distance = abs(len(other) - len(words))
+                if best is None or distance < best[0]:
+                    best = (distance, known)
+        return best[1] if best is not None else citation
 
     def table(
         self, rows: Sequence[Sequence[str]], *, header_rows: int, bold_first_column: bool = False
@@ -283,39 +332,6 @@ class _Writer:
         self.parts.append("".join(out))
 
     # ------------------------------------------------------------ content
-
-    def cover(self) -> None:
-        title = self.inp.output_name or self.inp.template_name
-        if "Title" in self._styles:
-            self.para(self.run(title), style="Title")
-        else:
-            self.para(self.run(title, bold=True))
-        for label, value in (
-            ("Template", self.inp.template_name),
-            ("Document type", self.inp.document_type),
-        ):
-            self.para(self.run(f"{label}: ", bold=True) + self.run(value or ""))
-        self.para(
-            self.run(
-                "Draft written by Folio from the source documents listed at the end. Every "
-                "paragraph cites its sources; highlighted sentences were reworded (tense, terms, "
-                "abbreviations) and carry the source sentence as a comment. Review before use.",
-                italic=True,
-            )
-        )
-        facts = _key_facts(self.sources)
-        if facts:
-            self.para(self.run("Key facts of the study", bold=True))
-            rows = [("Fact", "Value", "Source")] + [
-                (
-                    fact.name.replace("_", " ").capitalize(),
-                    fact.value,
-                    _location(fact.file_name, fact.page, fact.block),
-                )
-                for fact in facts
-            ]
-            self.table(rows, header_rows=1)
-        self.page_break()
 
     def paragraph(self, para: Paragraph, list_level: int = 0) -> None:
         if para.style == "note":
@@ -377,6 +393,9 @@ class _Writer:
             self.toc()
         if draft.state == "skipped":
             return
+        if draft.state == "not_applicable":
+            self.para(not_applicable_runs(self, draft.reason))
+            return
         kinds: list[str] = []
         synopsis = (e3_entry(draft.title) or {}).get("derived") == "synopsis"
         for item in interleaved(draft):
@@ -397,14 +416,17 @@ class _Writer:
             self.paragraph(item, level)
 
     def sources_list(self) -> None:
-        self.heading("List of Sources and References", 1, bookmark=END_BOOKMARK)
+        self.heading(SOURCES_HEADING, 1, bookmark=END_BOOKMARK)
         for src in self.sources:
             self.para(
                 self.run(src.file_name, bold=True)
                 + self.run(f" ({src.kind}; {src.file_path}; sha256 {src.sha256[:12]})"),
                 style="List Paragraph",
             )
-        for citation, number in sorted(self.citation_numbers.items(), key=lambda kv: kv[1]):
+        for key, number in sorted(self.citation_numbers.items(), key=lambda kv: kv[1]):
+            citation = self.cited.get(key)
+            if citation is None:
+                continue
             quote = re.sub(r"\s+", " ", citation.quote).strip()
             self.para(
                 self.run(f"[{number}]\t", bold=True)
@@ -414,12 +436,13 @@ class _Writer:
             )
 
     def qc_report(self, qc: dict[str, Any]) -> None:
-        self.heading("Quality control report", 1)
+        self.heading(QC_HEADING, 1, bookmark=QC_BOOKMARK)
         rows = [
             ("Sections", qc.get("sections_total")),
             ("Generated", qc.get("sections_generated")),
             ("No source content", qc.get("sections_no_source")),
             ("Skipped", qc.get("sections_skipped")),
+            ("Not applicable (marked by a person)", qc.get("sections_not_applicable")),
             (
                 "Citations verified",
                 f"{qc.get('citations_verified')} of {qc.get('citations_total')}",
@@ -444,6 +467,7 @@ class _Writer:
         for key, label in (
             ("warnings", "Warnings"),
             ("no_source_sections", "Sections without source content"),
+            ("not_applicable_sections", "Sections marked not applicable"),
             ("unsupported_number_examples", "Numbers found in no source"),
             ("future_tense_examples", "Sentences still in the future tense"),
             ("unverified_citation_examples", "Citations that did not verify"),
@@ -478,6 +502,10 @@ class _Writer:
             wrapper = parse_xml(f"<w:comments {nsdecls('w')}>{xml}</w:comments>")
             part.element.extend(list(wrapper))
         write_custom_properties(self.doc, self.inp.document_properties)
+        core = self.doc.core_properties
+        core.title = (self.title or self.inp.output_name or self.inp.template_name)[:255]
+        core.subject = (self.inp.document_type or "")[:255]
+        core.author = AUTHOR
         self.doc.save(path)
 
 
@@ -489,10 +517,33 @@ def render_docx(
     inp: PipelineInput,
     path: str,
 ) -> None:
-    """Write the .docx for ``drafts`` to ``path`` (see the module docstring)."""
+    """Write the .docx for ``drafts`` to ``path`` (see the module docstring). This is the review
+    copy; the clean copy is made from it on download (``copies.py``)."""
     w = _Writer(inp, sources)
-    w.cover()
     visible = _visible_sections(drafts)
+    shown = [d for k, d in enumerate(drafts) if k in visible]
+    w.citation_numbers = number_citations(shown)
+    for draft in shown:
+        for item in interleaved(draft) if draft.state != "not_applicable" else ():
+            for citation in item.citations:
+                w.cited.setdefault(citation_key(citation), citation)
+    w.toc_entries = [
+        TocEntry(
+            level=d.level,
+            text=f"{d.number} {d.title}".strip() if d.number else d.title,
+            bookmark=section_bookmark(d.section_id),
+        )
+        for d in shown
+    ] + [
+        TocEntry(level=1, text=SOURCES_HEADING, bookmark=END_BOOKMARK),
+        TocEntry(level=1, text=QC_HEADING, bookmark=QC_BOOKMARK),
+    ]
+    w.title = write_title_page(
+        w,
+        _key_facts(sources),
+        marker=w.marker,
+        version=(inp.document_properties or {}).get("folio_version"),
+    )
     toc_index = next(
         (
             k
@@ -502,8 +553,7 @@ def render_docx(
         None,
     )
     if toc_index is None:
-        w.para(w.run("Table of Contents", bold=True), style="TOC Heading")
-        w.toc()
+        w.toc(heading=True)
         w.page_break()
     for k, draft in enumerate(drafts):
         if k in visible:
@@ -511,6 +561,10 @@ def render_docx(
     w.sources_list()
     w.qc_report(qc)
     w.save(path)
+
+
+def not_applicable_runs(w: _Writer, reason: str) -> str:
+    return w.run("Not applicable: ", bold=True) + w.run(reason or "(no reason given)", italic=True)
 
 
 # ---------------------------------------------------------------- helpers
@@ -581,6 +635,6 @@ def _key_facts(sources: Sequence[ExtractedSource]) -> list[KeyFact]:
 
 def _describe(value: Any) -> str:
     if isinstance(value, dict):
-        keys = ("section", "number", "text", "quote", "page", "block")
+        keys = ("section", "number", "text", "quote", "page", "block", "reason")
         return ", ".join(f"{k}: {v}" for k, v in value.items() if k in keys)
     return str(value)

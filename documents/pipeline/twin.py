@@ -60,6 +60,7 @@ def section_to_dict(draft: SectionDraft) -> dict[str, Any]:
         # Stale is a property of the stored document (a newer source version), not of the text:
         # the API and the portal overlay the document's ``stale_sections`` on read.
         "stale": False,
+        **({"reason": draft.reason} if draft.reason else {}),
     }
 
 
@@ -127,4 +128,5 @@ def section_from_dict(data: dict[str, Any]) -> SectionDraft:
             for c in data.get("review_comments", [])
             if isinstance(c, dict)
         ),
+        reason=str(data.get("reason") or ""),
     )

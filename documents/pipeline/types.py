@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 SourceKind = Literal["protocol", "sap", "results", "other"]
 BlockKind = Literal["heading", "paragraph", "list_item", "table", "caption"]
-SectionState = Literal["generated", "no_source", "skipped"]
+SectionState = Literal["generated", "no_source", "skipped", "not_applicable"]
 
 
 class Step(StrEnum):
@@ -267,6 +267,8 @@ class SectionDraft:
     # that the version was made from.
     edited: bool = False
     review_comments: tuple[ReviewComment, ...] = ()
+    # ``not_applicable`` (a person marked it, CONTRACT §9): why; the section keeps no text.
+    reason: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)

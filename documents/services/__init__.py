@@ -8,6 +8,7 @@ portal views and the job all call (the audit log's writes are ``portal.audit``'s
   reviewed copy asks for;
 - ``review``: ``review_upload`` (a reviewed .docx read back: comments, edits, a new version);
 - ``staleness``: which documents a new source version makes stale;
+- ``section_state``: ``set_section_state``, a section marked not applicable or restored;
 - ``job_state``: the job's writes to its row and the extraction cache.
 
 Input a user can get wrong raises a ``portal.errors.ServiceError`` that names the field.
@@ -20,6 +21,7 @@ from documents.services.generation import (
     generation_request,
 )
 from documents.services.review import review_upload
+from documents.services.section_state import set_section_state
 from documents.services.uploads import clean_text, file_upload, safe_file_name, uploads_for_files
 from documents.services.versions import generation_regenerate
 
@@ -33,5 +35,6 @@ __all__ = [
     "generation_request",
     "review_upload",
     "safe_file_name",
+    "set_section_state",
     "uploads_for_files",
 ]

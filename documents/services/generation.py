@@ -574,7 +574,7 @@ def generation_cancel(*, user: Any, document: GeneratedDocument) -> GeneratedDoc
 
 
 def document_download_record(
-    *, user: Any, document: GeneratedDocument, redline: bool = False
+    *, user: Any, document: GeneratedDocument, redline: bool = False, kind: str = "clean"
 ) -> None:
     audit_record(
         organization_id=document.organization_id,
@@ -584,6 +584,7 @@ def document_download_record(
         object_id=document.id,
         details={
             "redline": redline,
+            "copy": kind,
             "sources": [
                 {"file_path": link.version.source_file.file_path, "sha256": link.version.sha256}
                 for link in document.source_links.select_related("version__source_file")

@@ -4,6 +4,7 @@ Section ids are UUIDs that survive reordering and renaming; ``order_index`` stay
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
@@ -243,20 +244,15 @@ def _read_limited(file: Any, max_bytes: int, label: str) -> bytes:
     return data
 
 
-@audited("import_docx", "template")
-def template_import_docx(
-    *,
-    user: Any,
-    file: IO[bytes] | Any,
-    template_name: str | None = None,
-    document_type: str = "Protocol",
-    filename: str | None = None,
-) -> Template:
-    """A template from a Word file: its headings become sections (levels from the heading
-    outline level, following style inheritance), instructional text becomes each section's
-    instructions, other text its template text; numbering is recomputed. The file is kept as
-    the template's base document at ``<organization_id>/templates/<name>``."""
-    organization = _require_manager(user)
+PENDING_DIR = "templates/pending"
+
+
+def _pending_key(organization: Any, token: str) -> str:
+    prefix = str(organization.id) if organization is not None else "global"
+    return f"{prefix}/{PENDING_DIR}/{token}.docx"
+
+
+def _docx_label(file: Any, filename: str | None) -> str:
     label = Path(filename or getattr(file, "name", "") or "template.docx").name
     if not label.lower().endswith(".docx"):
         raise TemplateImportError.about(
@@ -265,10 +261,100 @@ def template_import_docx(
             status=400,
             code="invalid_file_type",
         )
-    doc_type = _required_text(document_type or "Protocol", "document_type", max_length=80)
-    name_given = _text(template_name, "template_name", max_length=300)
+    return label
+
+
+def template_docx_stage(
+    *, user: Any, file: IO[bytes] | Any, filename: str | None = None
+) -> tuple[str, DocxOutline]:
+    """Read a Word file for the import preview: its outline (what would become sections, and how
+    much study text each drops), and a token under which the file waits for
+    ``template_import_docx(staged=token, keep=...)``. The file is kept in the organization's
+    ``templates/pending/`` until the import (or forever if nobody imports it: a few MB)."""
+    organization = _require_manager(user)
+    label = _docx_label(file, filename)
     data = _read_limited(file, settings.FOLIO_MAX_UPLOAD_MB * 1024 * 1024, label)
     outline = _parse_docx_limited(data, label)
+    token = uuid.uuid4().hex
+    default_storage.save(_pending_key(organization, token), ContentFile(data))
+    return token, outline
+
+
+def template_docx_outline(*, user: Any, staged: str) -> DocxOutline | None:
+    """The outline of a file waiting under ``staged`` (None when it is gone)."""
+    organization = _require_manager(user)
+    if not re.fullmatch(r"[0-9a-f]{32}", str(staged)):
+        return None
+    try:
+        with default_storage.open(_pending_key(organization, staged), "rb") as handle:
+            data = handle.read()
+    except Exception:
+        return None
+    return _parse_docx_limited(data, "template.docx")
+
+
+def prune_outline(outline: DocxOutline, keep: Iterable[int] | None) -> DocxOutline:
+    """The outline with only the entries whose index is in ``keep``: an entry left out takes the
+    entries under it along; levels are made sound again (one deeper at most)."""
+    if keep is None:
+        return outline
+    wanted = {int(k) for k in keep}
+    kept = []
+    dropped_level: int | None = None
+    for index, entry in enumerate(outline.sections):
+        if dropped_level is not None and entry.level > dropped_level:
+            continue
+        dropped_level = None
+        if index not in wanted:
+            dropped_level = entry.level
+            continue
+        kept.append(entry)
+    previous = 0
+    for entry in kept:
+        entry.level = max(1, min(entry.level, previous + 1))
+        previous = entry.level
+    if not kept:
+        raise TemplateImportError.about("keep", "keep at least one section.", code="no_sections")
+    return DocxOutline(title=outline.title, sections=kept)
+
+
+@audited("import_docx", "template")
+def template_import_docx(
+    *,
+    user: Any,
+    file: IO[bytes] | Any = None,
+    template_name: str | None = None,
+    document_type: str = "Protocol",
+    filename: str | None = None,
+    staged: str | None = None,
+    keep: Iterable[int] | None = None,
+) -> Template:
+    """A template from a Word file: its headings become sections (levels from the heading
+    outline level, following style inheritance), instructional text becomes each section's
+    instructions and text in a template-text style its template text; the study's own text is
+    dropped (``docx_outline``); numbering is recomputed. ``staged`` names a file read by
+    ``template_docx_stage`` (the preview), ``keep`` the indexes of its outline entries to keep.
+    The file is kept as the template's base document at ``<organization_id>/templates/<name>``."""
+    organization = _require_manager(user)
+    doc_type = _required_text(document_type or "Protocol", "document_type", max_length=80)
+    name_given = _text(template_name, "template_name", max_length=300)
+    pending: str | None = None
+    if staged is not None:
+        if not re.fullmatch(r"[0-9a-f]{32}", str(staged)):
+            raise TemplateImportError.about("file", "upload the Word file again.", code="expired")
+        pending = _pending_key(organization, str(staged))
+        label = _docx_label(None, filename or "template.docx")
+        try:
+            with default_storage.open(pending, "rb") as handle:
+                data = handle.read()
+        except Exception as exc:
+            raise TemplateImportError.about(
+                "file", "upload the Word file again.", code="expired"
+            ) from exc
+    else:
+        label = _docx_label(file, filename)
+        data = _read_limited(file, settings.FOLIO_MAX_UPLOAD_MB * 1024 * 1024, label)
+    outline = prune_outline(_parse_docx_limited(data, label), keep)
 
     levels = [entry.level for entry in outline.sections]
     numbers = outline_numbers(levels)
@@ -305,6 +391,8 @@ def template_import_docx(
     except Exception:
         default_storage.delete(key)
         raise
+    if pending is not None:
+        default_storage.delete(pending)
     return template
 
 

@@ -207,6 +207,10 @@ def test_importing_a_word_template_in_the_admin_shows_its_sections(page, manager
     page.get_by_label("Word file (.docx)").set_input_files(str(path))
     page.get_by_label("Template name").fill("Sponsor Protocol Template")
     page.get_by_role("button", name="Import").click()
+    # The outline to prune before saving: every heading checked.
+    page.get_by_role("checkbox", name="Study Objectives").wait_for()
+    assert page.get_by_role("checkbox", name="Methods", exact=True).is_checked()
+    page.get_by_role("button", name="Save the template").click()
     page.get_by_text("Imported: Sponsor Protocol Template.").wait_for()
     # The admin's change page lists the sections inline.
     admin_sections = page.content()

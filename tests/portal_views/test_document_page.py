@@ -126,10 +126,12 @@ def test_a_complete_document_shows_download_and_the_preview(login, member, docum
 
 def test_download_streams_the_docx_and_records_it(login, member, document):
     complete(document, content=b"PK the docx bytes")
-    response = login(member).get(f"/documents/{document.pk}/download/")
+    # The review copy with no section marked is the stored file (the clean copy is made from
+    # it: tests/documents/test_copies.py).
+    response = login(member).get(f"/documents/{document.pk}/download/?copy=review")
     assert response.status_code == 200
     assert b"".join(response.streaming_content) == b"PK the docx bytes"
-    assert response["Content-Disposition"] == 'attachment; filename="CSR_Draft.docx"'
+    assert response["Content-Disposition"] == 'attachment; filename="CSR_Draft-review.docx"'
     assert response["Content-Type"].startswith(
         "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
     )

@@ -154,19 +154,28 @@ def _set_outline_level(paragraph: Any, level0: int) -> None:
 def build_template_docx() -> bytes:
     """A Word template with custom heading styles based on Heading 1/2 (no outline level of
     their own), a paragraph made a heading by its own outline level, a typed number to drop,
-    instructional text (style, hidden, red), a table and a table-of-contents entry."""
+    instructional text (style, hidden, red, blue italic), template text in a "Template Text"
+    style, the study's own text (a paragraph and a table: dropped) and a table-of-contents
+    entry."""
     document = Document()
     document.core_properties.title = "Sponsor CSR Template"
     _paragraph_style(document, "01Heading1", "Heading 1")
     _paragraph_style(document, "02Heading2", "Heading 2")
     _paragraph_style(document, "Sponsor Instruction", "Normal")
     _paragraph_style(document, "toc 1", "Normal")
+    _paragraph_style(document, "CPT_Template Text", "Normal")
 
     document.add_paragraph("Clinical Study Report", style="Title")  # front matter: dropped
     document.add_paragraph("1 Introduction ........ 3", style="toc 1")
     document.add_paragraph("Introduction", style="01Heading1")
     document.add_paragraph("Describe the background of the study.", style="Sponsor Instruction")
-    document.add_paragraph("This report presents the results of the study.")
+    document.add_paragraph(
+        "This report presents the results of the study.", style="CPT_Template Text"
+    )
+    document.add_paragraph("Results from 21 Patients Treated with Tocilizumab in China.")
+    blue = document.add_paragraph().add_run("Give the rationale for the dose.")
+    blue.font.color.rgb = RGBColor(0x00, 0x70, 0xC0)
+    blue.italic = True
     document.add_paragraph("Study Objectives", style="02Heading2")
     hidden = document.add_paragraph().add_run("Copy the objectives from the protocol.")
     hidden.font.hidden = True

@@ -4,6 +4,7 @@ actions and import pages go through the services."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -208,10 +209,47 @@ def test_the_word_import_page_creates_a_template(admin_for, acme_manager, acme, 
             "document_type": "CSR",
         },
     )
+    # Step 1: the outline to prune, a checkbox per heading; nothing saved yet.
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert not Template.objects.filter(name="Word shell").exists()
+    boxes = re.findall(r'name="keep" value="(\d+)" checked', page)
+    assert boxes == ["0", "1", "2", "3", "4", "5"]
+    assert "Statistical Methods" in page and "study paragraph" in page
+    assert "Tocilizumab" not in page
+    staged = re.search(r'name="staged" value="([0-9a-f]{32})"', page).group(1)
+    # Nothing checked: the page again, with the error.
+    again = client.post(
+        f"{TEMPLATES}import-docx/",
+        {"staged": staged, "file_name": "shell.docx", "template_name": "Word shell"},
+    )
+    assert again.status_code == 200 and "keep at least one section" in again.content.decode()
+    # Step 2: "Methods" (2) unchecked takes its sub-sections (3, 4) along.
+    response = client.post(
+        f"{TEMPLATES}import-docx/",
+        {
+            "staged": staged,
+            "file_name": "shell.docx",
+            "template_name": "Word shell",
+            "document_type": "CSR",
+            "keep": ["0", "1", "3", "4", "5"],
+        },
+    )
     assert response.status_code == 302
     template = Template.objects.get(name="Word shell")
     assert template.organization == acme
-    assert outline_of(template)[1] == ("1.1", "Study Objectives", 2)
+    assert outline_of(template) == [
+        ("1", "Introduction", 1),
+        ("1.1", "Study Objectives", 2),
+        ("2", "Results", 1),
+    ]
+    assert "Tocilizumab" not in template.sections.get(number="1").template_text
+    # The staged file is gone once saved; the token cannot be used twice.
+    response = client.post(
+        f"{TEMPLATES}import-docx/",
+        {"staged": staged, "file_name": "shell.docx", "keep": ["0"]},
+    )
+    assert response.status_code == 200 and "upload the Word file again" in response.content.decode()
 
 
 def test_import_pages_are_refused_to_members(admin_for, acme):

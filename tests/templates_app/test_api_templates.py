@@ -217,7 +217,9 @@ def test_import_a_word_template(client_for, acme_manager, acme, template_docx):
         "2.1.1 Sample Size",
         "3 Results",
     ]
-    assert body["sections"][0]["template_instructions"] == "Describe the background of the study."
+    assert body["sections"][0]["template_instructions"] == (
+        "Describe the background of the study.\nGive the rationale for the dose."
+    )
     assert body["source_document_name"].startswith("shell")
     assert Template.objects.get(pk=body["template_id"]).base_document.startswith(f"{acme.id}/")
 

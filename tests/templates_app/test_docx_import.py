@@ -35,13 +35,17 @@ def test_custom_heading_styles_inherit_their_level_from_heading_1(template_docx)
     assert outline.title == "Sponsor CSR Template"
 
 
-def test_instructional_text_becomes_instructions_and_the_rest_template_text(template_docx):
+def test_instructions_and_template_text_are_kept_and_the_study_s_text_dropped(template_docx):
     intro, objectives, methods, *_ = read_docx_outline(template_docx).sections
-    assert intro.instructions == ["Describe the background of the study."]
-    assert intro.text == ["This report presents the results of the study."]
+    assert intro.instructions == [
+        "Describe the background of the study.",  # an instruction style
+        "Give the rationale for the dose.",  # blue italic
+    ]
+    assert intro.text == ["This report presents the results of the study."]  # Template Text
+    assert intro.dropped == 1  # "Results from 21 Patients Treated with Tocilizumab in China."
     assert objectives.instructions == ["Copy the objectives from the protocol."]  # hidden
     assert methods.instructions == ["Summarise the methods (remove this text)."]  # red
-    assert methods.text == ["Visit | Week", "Baseline | 0"]  # the table, a line per row
+    assert methods.text == [] and methods.dropped == 1  # the table is the study's
 
 
 def test_import_creates_a_numbered_template_and_keeps_the_file(acme_manager, acme, template_docx):
@@ -59,7 +63,10 @@ def test_import_creates_a_numbered_template_and_keeps_the_file(acme_manager, acm
         ("3", "Results", 1),
     ]
     intro = template.sections.get(number="1")
-    assert intro.instructions == "Describe the background of the study."
+    assert intro.instructions == (
+        "Describe the background of the study.\nGive the rationale for the dose."
+    )
+    assert "Tocilizumab" not in intro.template_text
     assert intro.template_text == "This report presents the results of the study."
     assert template.base_document.startswith(f"{acme.id}/templates/sponsor-template")
     with default_storage.open(template.base_document, "rb") as stored:
@@ -161,3 +168,40 @@ def test_corpus_m11_protocol_with_standard_heading_styles(acme_manager, corpus_f
     assert benefits.instructions.startswith("Include an assessment of known and potential risks")
     # Table-of-contents entries are not sections.
     assert template.sections.filter(title="Protocol Summary").count() == 1
+
+
+@pytest.mark.corpus
+def test_corpus_a_filled_protocol_imports_its_outline_not_its_study(acme_manager, corpus_file):
+    """WA42380 is a filled protocol: its trial text (tocilizumab in China, ...) stays out; the
+    preview's pruning leaves out a heading and the headings under it."""
+    path = corpus_file("protocol-wa42380-m11.docx")
+    with path.open("rb") as handle:
+        token, outline = services.template_docx_stage(
+            user=acme_manager, file=handle, filename=path.name
+        )
+    assert sum(e.dropped for e in outline.sections) > 500
+    china = next(
+        k for k, e in enumerate(outline.sections) if e.title.startswith("Results from 21 Patients")
+    )
+    assert outline.sections[china].text == [] and outline.sections[china].dropped > 0
+    background = next(
+        k for k, e in enumerate(outline.sections) if e.title == "Background on Tocilizumab"
+    )
+    under = [
+        k
+        for k in range(background + 1, len(outline.sections))
+        if all(
+            e.level > outline.sections[background].level
+            for e in outline.sections[background + 1 : k + 1]
+        )
+    ]
+    keep = [k for k in range(len(outline.sections)) if k != background]
+    template = services.template_import_docx(
+        user=acme_manager, staged=token, keep=keep, filename=path.name, template_name="WA42380"
+    )
+    titles = [title for _n, title, _l in outline_of(template)]
+    assert "Background on Tocilizumab" not in titles
+    assert len(titles) == len(outline.sections) - 1 - len(under)
+    for section in template.sections.all():
+        assert "tocilizumab" not in section.template_text.lower()
+        assert "21 patients" not in section.template_text.lower()

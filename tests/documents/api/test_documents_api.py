@@ -129,10 +129,15 @@ def test_download_is_409_until_complete_then_the_docx(api_client, member, task):
     client = api_client(member)
     assert client.get(f"/api/v1/documents/{task.id}/download").status_code == 409
     complete(task)
-    response = client.get(f"/api/v1/documents/{task.id}/download")
+    # The review copy of a document with no section marked is the stored file itself.
+    response = client.get(f"/api/v1/documents/{task.id}/download?copy=review")
     assert response.status_code == 200
-    assert 'filename="CSR_Draft.docx"' in response["Content-Disposition"]
+    assert 'filename="CSR_Draft-review.docx"' in response["Content-Disposition"]
     assert b"".join(response.streaming_content) == b"PK fake docx"
+    for bad in ("copy=draft", "part=all", "redline=maybe"):
+        response = client.get(f"/api/v1/documents/{task.id}/download?{bad}")
+        assert response.status_code == 400
+        assert response.json()["code"] == "invalid"
 
 
 def test_sections_is_409_until_complete(api_client, member, task):

@@ -10,6 +10,7 @@ import pytest
 from docx.enum.text import WD_COLOR_INDEX
 
 from documents.pipeline import qc, render
+from documents.pipeline.docx_identity import section_bookmark
 from documents.pipeline.types import PipelineInput
 from tests.documents.pipeline.test_orchestrate import csr_outline, protocol, sap, write
 
@@ -49,17 +50,56 @@ def test_headings_use_word_heading_styles_with_the_template_numbers_in_order(ren
     ]
 
 
-def test_it_has_a_real_table_of_contents_field(rendered) -> None:
-    path, _, _ = rendered
-    xml = zipfile.ZipFile(path).read("word/document.xml").decode()
-    assert 'w:fldCharType="begin"' in xml and 'w:fldCharType="end"' in xml
-    assert 'TOC \\o "1-4" \\h \\z \\u' in xml
-    assert render.TOC_PLACEHOLDER in xml
-    # The field sits in the template's own table-of-contents section.
+def test_the_table_of_contents_entries_are_written_before_any_field_update(rendered) -> None:
+    from lxml import etree
+
+    path, drafts, _ = rendered
+    xml = zipfile.ZipFile(path).read("word/document.xml")
+    root = etree.fromstring(xml)
+    ns = {"w": "http://schemas.openxmlformats.org/wordprocessingml/2006/main"}
+    w = "{" + ns["w"] + "}"
+    sdts = [
+        sdt
+        for sdt in root.iter(f"{w}sdt")
+        if sdt.find(".//w:docPartGallery", ns) is not None
+        and sdt.find(".//w:docPartGallery", ns).get(f"{w}val") == "Table of Contents"
+    ]
+    assert len(sdts) == 1
+    toc = sdts[0]
+    text = etree.tostring(toc).decode()
+    assert 'TOC \\o "1-3" \\h \\z \\u' in text
+    assert "Right-click" not in xml.decode()
+    # The field's result (between ``separate`` and ``end``) holds one entry per heading to
+    # level 3, each a TOCn paragraph linking to the heading's bookmark.
+    entries = []
+    in_result = False
+    for p in toc.iter(f"{w}p"):
+        for el in p.iter(f"{w}fldChar", f"{w}hyperlink"):
+            if el.tag == f"{w}fldChar":
+                kind = el.get(f"{w}fldCharType")
+                in_result = kind == "separate" or (in_result and kind != "end")
+            elif in_result:
+                style = p.find("w:pPr/w:pStyle", ns).get(f"{w}val")
+                entries.append((style, "".join(el.itertext()), el.get(f"{w}anchor")))
+    expected = [
+        (f"TOC{d.level}", f"{d.number} {d.title}", section_bookmark(d.section_id))
+        for d in drafts
+        if d.level <= 3
+    ]
+    assert entries[: len(expected)] == expected
+    assert [e[1] for e in entries[len(expected) :]] == [
+        "List of Sources and References",
+        "Quality control report",
+    ]
+    assert any(e[0] == "TOC3" and e[1] == "9.3.1 Inclusion Criteria" for e in entries)
+    # The control sits in the template's own table-of-contents section.
+    body = etree.tostring(root).decode()
+    toc_id = next(d for d in drafts if "Table of Contents" in d.title).section_id
+    after = next(d for d in drafts if "Abbreviations" in d.title).section_id
     assert (
-        xml.index("3 Table of Contents")
-        < xml.index(render.TOC_PLACEHOLDER)
-        < xml.index("4 List of Abbreviations")
+        body.index(f'w:name="{section_bookmark(toc_id)}"')
+        < body.index("docPartGallery")
+        < body.index(f'w:name="{section_bookmark(after)}"')
     )
 
 
@@ -104,14 +144,29 @@ def test_no_source_sections_show_one_italic_sentence_and_qc_is_last(rendered) ->
     assert cells["Numbers found in no source"] == "0"
 
 
-def test_tables_use_table_grid_and_the_cover_lists_key_facts(rendered) -> None:
+def test_the_title_page_shows_each_fact_with_its_citation_or_a_placeholder(rendered) -> None:
     path, _, _ = rendered
     document = docx.Document(str(path))
-    assert document.paragraphs[0].text == "zx-100-csr"
-    cover = document.tables[0]
-    assert cover.style.name == "Table Grid"
-    rows = [[c.text for c in r.cells] for r in cover.rows]
-    assert ["Protocol number", "ZX-100", "protocol.pdf, page 1"] in rows
+    texts = [p.text for p in document.paragraphs]
+    first = document.paragraphs[0]
+    assert first.style.name == "Title"
+    assert "zanotinib" in first.text.lower() and first.text != "zx-100-csr"
+    assert document.core_properties.title == first.text.split(" [")[0]
+    protocol_line = next(t for t in texts if t.startswith("Protocol number: "))
+    assert protocol_line.startswith("Protocol number: ZX-100 [")
+    # Its reference is a number of the list of sources, which names the fact's page.
+    number = protocol_line.rsplit("[", 1)[1].rstrip("]")
+    sources_at = texts.index("List of Sources and References")
+    entry = next(t for t in texts[sources_at:] if t.startswith(f"[{number}]\t"))
+    assert "protocol.pdf, page 1" in entry
+    # And the review copy comments the value with its source sentence.
+    assert any(c.text.startswith("Source: protocol.pdf, page 1") for c in document.comments)
+    # A fact the sources do not give is a visible placeholder.
+    assert any(
+        "[Study completion date (last patient completed): not found in the sources" in t
+        for t in texts
+    )
+    assert any(t.startswith("Good Clinical Practice: [To be confirmed") for t in texts)
     synopsis = next(
         t
         for t in document.tables

@@ -56,9 +56,10 @@ def generate(client: Any, paths: list[str], rq_worker: Any, **extra: Any) -> str
     return task_id
 
 
-def fetch(client: Any, task_id: str) -> tuple[dict[str, Any], bytes]:
+def fetch(client: Any, task_id: str, copy: str = "review") -> tuple[dict[str, Any], bytes]:
+    """The twin and a copy of the .docx (the review copy unless ``copy="clean"``)."""
     twin = client.get(f"/api/v1/documents/{task_id}/sections").json()
-    download = client.get(f"/api/v1/documents/{task_id}/download")
+    download = client.get(f"/api/v1/documents/{task_id}/download", {"copy": copy})
     assert download.status_code == 200
     return twin, b"".join(download.streaming_content)
 

@@ -67,6 +67,18 @@ def test_an_unchanged_copy_finds_nothing_and_makes_no_version(draft) -> None:
     assert GeneratedDocument.objects.count() == 1
 
 
+def test_the_clean_copy_reads_back_too_and_unchanged_finds_nothing(draft) -> None:
+    from tests.documents.review.conftest import fetch
+
+    _twin, clean = fetch(draft.client, draft.task_id, copy="clean")
+    assert "word/comments.xml" not in zipfile.ZipFile(io.BytesIO(clean)).namelist()
+    response = review(draft.client, draft.task_id, clean)
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert body["sections"] == [] and body["sections_not_found"] == []
+    assert GeneratedDocument.objects.count() == 1
+
+
 def test_two_commented_sections_are_written_again_and_an_edited_one_is_kept(
     draft, rq_worker
 ) -> None:
