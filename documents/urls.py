@@ -2,7 +2,7 @@
 
 from django.urls import include, path
 
-from documents import views, views_review, views_source
+from documents import views, views_review, views_section_state, views_source
 
 app_name = "documents"
 
@@ -35,6 +35,11 @@ urlpatterns = [
         "documents/<uuid:pk>/citations/<int:n>/page.png",
         views_source.citation_page_image,
         name="citation_page_image",
+    ),
+    path(
+        "documents/<uuid:pk>/sections/<str:section_id>/state/",
+        views_section_state.section_state,
+        name="section_state",
     ),
     path("sets/", views.document_set_list, name="document_set_list"),
     path("sets/<uuid:pk>/", views.document_set_detail, name="document_set_detail"),

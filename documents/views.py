@@ -192,6 +192,7 @@ def document_new(request: HttpRequest) -> HttpResponse:
 
     context = {
         "nav_active": "new",
+        "study_mismatch": _set_study_mismatch(form, document_sets),
         "form": form,
         "file_groups": _file_groups(files, document_sets, ticked),
         "document_sets": document_sets,
@@ -230,6 +231,13 @@ def _set_file_paths(set_name: str | None, document_sets: list[Any], files: list[
         return set()
     ids = {s.id for s in document_sets if s.name == set_name}
     return {f.file_path for f in files if f.document_set_id in ids}
+
+
+def _set_study_mismatch(form: GenerateForm, document_sets: list[Any]) -> list[str]:
+    """The warning that the chosen set's files name different studies (before generation)."""
+    name = form.data.get("document_set") if form.is_bound else form.initial.get("document_set")
+    chosen = next((s for s in document_sets if name and s.name == str(name).strip()), None)
+    return selectors.study_mismatch(chosen) if chosen is not None else []
 
 
 def _keep_uploads(request: HttpRequest, form: GenerateForm) -> list[str]:
@@ -359,10 +367,17 @@ def document_detail(request: HttpRequest, pk: Any) -> HttpResponse:
 
 
 def document_page(
-    request: HttpRequest, document: GeneratedDocument, *, review_form: Any = None, status: int = 200
+    request: HttpRequest,
+    document: GeneratedDocument,
+    *,
+    review_form: Any = None,
+    section_state_error: dict[str, str] | None = None,
+    status: int = 200,
 ) -> HttpResponse:
-    """The document page (also shown again with a refused reviewed copy's form errors)."""
+    """The document page (also shown again with a refused reviewed copy's form errors, or a
+    refused "not applicable" beside that section's reason)."""
     context = {
+        "state_error": section_state_error or {},
         "nav_active": "dashboard",
         **_live_context(document),
         "sources": selectors.document_sources(document),
@@ -488,5 +503,6 @@ def document_set_detail(request: HttpRequest, pk: Any) -> HttpResponse:
         "page": paginate(request, documents),
         "query": "",
         "files": selectors.document_set_files(request.user, document_set),
+        "study_mismatch": selectors.study_mismatch(document_set),
     }
     return render_page(request, "documents/document_set_detail.html", context, partial="results")
