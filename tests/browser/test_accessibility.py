@@ -193,6 +193,8 @@ def test_the_running_page_keeps_focus_speaks_once_and_titles_itself(
     assert page.locator("#messages").count() == 0
     assert page.get_by_text("is on its way").count() == 0
     assert page.get_by_role("link", name="Download .docx").is_visible()
+    # Focus was on Cancel, which is gone: it moved to the finished card's first action.
+    assert page.evaluate("document.activeElement.textContent.trim()") == "Download .docx"
     assert status.locator("progress").get_attribute("aria-valuetext") == "Complete, 100 %"
 
 
@@ -276,6 +278,23 @@ def test_the_complete_page_navigator_markers_focus_ring_and_sticky_bar(
     shot(page, "document-narrow", full_page=False)
     page.set_viewport_size({"width": 1280, "height": 900})
     assert axe_violations(page) == [], "the complete document page"
+
+    # A section without a source is marked not applicable with a reason: no longer missing.
+    section = page.locator("#draft-preview .draft-section.state-no_source").first
+    section_id = section.get_attribute("id")
+    section.locator("summary", has_text="Not applicable…").click()
+    section.get_by_label(re.compile(r"^Why is .* not applicable\?$")).fill(
+        "No interim analysis was planned."
+    )
+    section.get_by_role("button", name="Mark not applicable").click()
+    page.wait_for_url(re.compile(rf"#{section_id}$"))
+    marked = page.locator(f"#{section_id}")
+    assert "state-not_applicable" in marked.get_attribute("class")
+    assert "No interim analysis was planned." in marked.inner_text()
+    entry = nav.locator(f'li:has(a[href="#{section_id}"])')
+    assert entry.locator(".nav-state").first.inner_text() == "not applicable"
+    assert page.locator("#draft-preview .draft-section.state-no_source").count() == missing - 1
+    assert page.get_by_role("button", name=re.compile(r"^Restore ")).count() == 1
 
 
 def test_versions_have_their_own_titles(page, member, login, worker, source_files):

@@ -10,7 +10,11 @@
  * - A sticky bar (.regenerate-bar) never hides the focused element (WCAG 2.4.11): its height is
  *   kept in --sticky-bottom (the page's scroll-padding-bottom), and an element focused under it
  *   is scrolled above it.
+ * - When the job ends and the card's buttons are swapped, focus that was on Cancel moves to the
+ *   first button of the finished card (Download .docx).
  * - The section navigator (details.section-nav) starts open on wide screens, closed on narrow.
+ * - A citation's "Show page …" link fills the side panel (#source-panel) and moves focus to its
+ *   heading; Close empties it and gives focus back to the link.
  * Event delegation keeps these working on content swapped in by htmx.
  */
 (function () {
@@ -145,7 +149,22 @@
       placeNavigator();
     }
   });
+  // The buttons are swapped once, when the job ends: focus that was on them (Cancel) moves to
+  // the first action of the finished card (Download .docx) instead of falling to the page.
+  var focusWasInActions = false;
+  document.addEventListener("htmx:oobBeforeSwap", function (event) {
+    var target = event.detail && event.detail.target;
+    if (target && target.id === "status-actions") {
+      focusWasInActions = target.contains(document.activeElement);
+    }
+  });
   document.addEventListener("htmx:oobAfterSwap", function (event) {
+    var swapped = event.detail && event.detail.target;
+    if (focusWasInActions && swapped && swapped.id === "status-actions") {
+      focusWasInActions = false;
+      var next = document.querySelector("#status-actions a, #status-actions button");
+      if (next) { next.focus(); }
+    }
     followStatus(false);
     measureBar();
     var target = event.detail && (event.detail.target || event.detail.elt);
