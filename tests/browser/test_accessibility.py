@@ -307,8 +307,19 @@ def test_versions_have_their_own_titles(page, member, login, worker, source_file
     page.wait_for_url(lambda url: url != first and "/documents/" in url)
     wait_complete(page)
     assert page.title() == "CSR_V · version 2 · Complete · Folio"
+    versions = page.get_by_role("complementary").locator(".versions")
+    assert re.search(r"Regenerated [\d.]+ from version 1\.", versions.inner_text())
     page.goto(first)
     assert page.title() == "CSR_V · version 1 · Complete · Folio"
+
+    # The dashboard: one row, at the newest version; it and the set's page pass the scan.
+    page.goto("/")
+    rows = page.locator("#document-results tbody tr")
+    assert rows.count() == 1 and "version 2 of 2" in rows.inner_text()
+    assert axe_violations(page) == [], "the dashboard with a document"
+    page.get_by_role("link", name="Study FOL-101-201").first.click()
+    page.get_by_role("heading", name="Study FOL-101-201", level=1).wait_for()
+    assert axe_violations(page) == [], "a document set's page"
 
 
 @pytest.mark.parametrize(
