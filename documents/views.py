@@ -61,9 +61,12 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "filtered": bool(status or document_set_id),
         "active": active,
     }
+    polling = bool(request.htmx and request.htmx.trigger == "document-results")
+    # A poll swaps only the rows' status cells (out of band): focus stays where it is.
+    context["poll"] = polling
     response = render_page(request, "documents/dashboard.html", context, partial="results")
     # The results poll themselves while a document runs; stop polling once none does.
-    if request.htmx and request.htmx.trigger == "document-results" and not active:
+    if polling and not active:
         response.status_code = HTMX_STOP_POLLING
     return response
 

@@ -368,3 +368,25 @@ def test_the_scan_itself_finds_a_violation(page, member, login):
     found = axe_violations(page)
     assert any(v.startswith("image-alt (critical)") for v in found), found
     assert page.evaluate("axe.version") == "4.10.3"
+
+
+def test_the_dashboard_keeps_focus_while_it_polls(
+    page, member, login, source_files, clean_queue, request
+):
+    login(page, member)
+    generate(page, source_files, name="CSR_DASH")  # no worker yet: Pending
+    page.goto("/")
+    link = page.get_by_role("link", name="CSR_DASH")
+    link.focus()
+    request.getfixturevalue("worker")
+    cell = page.locator("#document-results tbody tr td").nth(1)
+    deadline = time.monotonic() + GENERATION_TIMEOUT_S
+    seen = set()
+    while time.monotonic() < deadline:
+        status = cell.locator(".badge").inner_text()
+        seen.add(status)
+        assert page.evaluate("document.activeElement.textContent.trim()") == "CSR_DASH", seen
+        if status == "Complete":
+            break
+        page.wait_for_timeout(200)
+    assert "Complete" in seen and len(seen) >= 2, seen
