@@ -12,7 +12,7 @@ appendix. Everything else is made from it and from the twin when someone downloa
   the comments part both gone), no QC report (its heading, its table of contents entry and
   everything after it), and in place of the long quoted list a compact "List of Sources and
   References": one paragraph per source file giving each reference number and its page or
-  block ("protocol.pdf: [3] p. 12; [4] p. 13"), read from the review copy's own list, so the
+  block ("protocol.pdf: p. 12 [3, 7–9]; p. 13 [4]"), read from the review copy's own list, so the
   numbers are the ones its markers carry (``numbering.py``).
 - ``cut_part``: the list of sources (files and every reference with its quote) or the QC report,
   each as its own .docx: the review copy with everything else removed.
@@ -32,7 +32,7 @@ from docx.oxml import parse_xml
 from docx.oxml.ns import nsdecls, qn
 
 from documents.pipeline.docx_identity import BOOKMARK_PREFIX, END_BOOKMARK, section_bookmark
-from documents.pipeline.render import QC_BOOKMARK, _Writer, _x
+from documents.pipeline.render import QC_BOOKMARK, _compress, _Writer, _x
 from documents.pipeline.types import PipelineInput
 
 W_P = qn("w:p")
@@ -181,19 +181,30 @@ def read_sources_list(blocks: Sequence[Any]) -> tuple[list[str], list[tuple[int,
     return files, refs
 
 
+def _place_key(place: str) -> tuple[int, int]:
+    kind, _sep, number = place.partition(" ")
+    order = {"p.": 0, "block": 1}.get(kind, 2)
+    return (order, int(number) if number.isdigit() else 0)
+
+
 def compact_sources_xml(files: Sequence[str], refs: Sequence[tuple[int, str, str]]) -> list[str]:
-    """One paragraph per source file: its name, then "[n] p. X" for each reference into it."""
-    by_file: dict[str, list[str]] = {name: [] for name in files}
-    for number, name, place in sorted(refs):
-        by_file.setdefault(name, []).append(f"[{number}] {place}")
+    """One paragraph per source file: its name, then each page or block it is cited at with the
+    reference numbers there ("protocol.pdf: p. 3 [1, 4–6]; p. 12 [2]")."""
+    by_file: dict[str, dict[str, list[int]]] = {name: {} for name in files}
+    for number, name, place in refs:
+        by_file.setdefault(name, {}).setdefault(place, []).append(number)
     out = []
-    for name, listed in by_file.items():
+    for name, places in by_file.items():
+        listed = "; ".join(
+            f"{place} [{', '.join(_compress(sorted(numbers)))}]"
+            for place, numbers in sorted(places.items(), key=lambda kv: _place_key(kv[0]))
+        )
         out.append(
             f'<w:p {nsdecls("w")}><w:pPr><w:spacing w:after="80"/></w:pPr>'
             f'<w:r><w:rPr><w:b/></w:rPr><w:t xml:space="preserve">{_x(name)}</w:t></w:r>'
             + (
                 f'<w:r><w:rPr><w:sz w:val="18"/></w:rPr><w:t xml:space="preserve">: '
-                f"{_x('; '.join(listed))}</w:t></w:r>"
+                f"{_x(listed)}</w:t></w:r>"
                 if listed
                 else ""
             )

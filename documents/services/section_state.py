@@ -106,7 +106,12 @@ def set_section_state(
             section["state"] = NOT_APPLICABLE
             section["reason"] = text
         elif before == NOT_APPLICABLE:
-            section["state"] = section.pop("marked_from", "generated")
+            # A section carried marked into a new version has no ``marked_from``: its text says.
+            has_text = any(
+                p.get("citations") for p in section.get("paragraphs") or [] if isinstance(p, dict)
+            ) or bool(section.get("tables"))
+            fallback = "generated" if has_text else "no_source"
+            section["state"] = section.pop("marked_from", None) or fallback
             section.pop("reason", None)
         twin["qc"] = recount_qc(twin.get("qc"), sections)
         row.twin = twin

@@ -32,11 +32,17 @@ def test_it_writes_the_docx_and_the_twin_with_progress(tmp_path: Path):
         str(out),
         "--json",
         str(twin_path),
+        "--clean",
+        str(tmp_path / "clean.docx"),
         stdout=stdout,
         stderr=stderr,
     )
     assert out.exists()
     Document(str(out))  # opens
+    # The clean copy beside it: the same title page, no comments.
+    clean = Document(str(tmp_path / "clean.docx"))
+    assert clean.paragraphs[0].text == Document(str(out)).paragraphs[0].text
+    assert not list(clean.comments)
     progress = stderr.getvalue()
     for step in ("Extract", "Classify", "Ingest", "Outline", "Orchestrate", "Generate"):
         assert step in progress

@@ -139,6 +139,16 @@ def test_download_streams_the_docx_and_records_it(login, member, document):
     assert event.actor == member and event.object_id == str(document.pk)
 
 
+def test_an_unknown_copy_is_a_400_and_the_page_links_every_copy(login, member, document):
+    complete(document, content=b"PK the docx bytes")
+    client = login(member)
+    response = client.get(f"/documents/{document.pk}/download/?copy=draft")
+    assert response.status_code == 400 and "copy" in response.content.decode()
+    page = client.get(f"/documents/{document.pk}/").content.decode()
+    for query in ("?copy=review", "?part=qc", "?part=sources"):
+        assert f"/documents/{document.pk}/download/{query}" in page
+
+
 def test_download_before_completion_is_a_409_page(login, member, document):
     response = login(member).get(f"/documents/{document.pk}/download/")
     assert response.status_code == 409

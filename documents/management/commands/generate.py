@@ -97,6 +97,13 @@ class Command(BaseCommand):
         parser.add_argument("--instructions", default="", help="document-level instructions")
         parser.add_argument("--writer", choices=["builtin", "llm"], default="builtin")
         parser.add_argument("--json", dest="json_path", default=None, help="write the twin here")
+        parser.add_argument(
+            "--clean",
+            dest="clean_path",
+            default=None,
+            help="also write the clean copy here (no highlights, comments or QC report; "
+            "--output is the review copy)",
+        )
         parser.add_argument("--quiet", action="store_true", help="no progress display")
 
     def handle(self, *args, **options):
@@ -185,6 +192,16 @@ class Command(BaseCommand):
             raise CommandError(exc.message) from exc
         progress.finish()
         shutil.move(result.docx_path, output)
+        if options["clean_path"]:
+            import docx
+
+            from documents.pipeline.copies import make_clean
+
+            clean = docx.Document(str(output))
+            make_clean(clean)
+            clean_path = Path(options["clean_path"]).expanduser().resolve()
+            clean_path.parent.mkdir(parents=True, exist_ok=True)
+            clean.save(str(clean_path))
 
         if options["json_path"]:
             twin = {

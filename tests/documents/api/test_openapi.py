@@ -49,6 +49,15 @@ def test_every_success_response_has_a_body_schema(schema) -> None:
     assert missing == []
     download = schema["paths"]["/api/v1/documents/{document_id}/download"]["get"]
     assert set(download["responses"]["200"]["content"]) == {DOCX_CONTENT_TYPE}
+    assert {p["name"] for p in download["parameters"]} >= {"copy", "part", "redline"}
+    state = schema["paths"]["/api/v1/documents/{document_id}/sections/{section_id}/state"]["put"]
+    request = resolve(schema, state["requestBody"]["content"]["application/json"]["schema"])
+    assert set(request["properties"]) == {"state", "reason"}
+    assert set(
+        body_schema(
+            schema, "/api/v1/documents/{document_id}/sections/{section_id}/state", "put", "200"
+        )["properties"]
+    ) == {"document_id", "section"}
 
 
 def test_the_schema_validates_without_warnings(tmp_path) -> None:

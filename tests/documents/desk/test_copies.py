@@ -57,8 +57,9 @@ def test_the_clean_copy_has_no_highlight_no_comments_no_qc_and_a_compact_source_
     at = texts.index("List of Sources and References")
     tail = [t for t in texts[at + 1 :] if t.strip()]
     assert len(tail) == 2 and {t.split(":")[0] for t in tail} == {"protocol.pdf", "sap.docx"}
-    listed = sorted(int(n) for t in tail for n in re.findall(r"\[(\d+)\]", t))
+    listed = sorted(n for t in tail for g in re.findall(r"\[([\d,– ]+)\]", t) for n in _expand(g))
     assert listed == list(range(1, len(listed) + 1))
+    assert re.search(r"^protocol\.pdf: p\. \d+ \[", next(t for t in tail if "protocol" in t))
     review_refs = [t for t in _texts(review) if re.match(r"^\[\d+\]\t", t)]
     assert len(review_refs) == len(listed) and all("“" in t for t in review_refs)
     # The review cycle still finds its way in the clean copy: bookmarks and properties.
@@ -145,3 +146,33 @@ def test_citation_numbers_are_the_same_in_the_preview_and_both_copies(draft) -> 
 def test_the_clean_copy_is_also_what_the_twin_fetch_helper_gets(draft) -> None:
     _twin, clean = fetch(draft.client, draft.task_id, copy="clean")
     assert clean == _download(draft.client, draft.task_id)
+
+
+def test_the_numbers_in_the_preview_html_are_the_numbers_in_the_docx(draft, member) -> None:
+    """What a reviewer sees in the portal's preview and in Word point at the same source."""
+    import lxml.html
+    from django.test import Client
+
+    client = Client()
+    client.force_login(member)
+    page = client.get(f"/documents/{draft.task_id}/")
+    assert page.status_code == 200
+    tree = lxml.html.fromstring(page.content.decode())
+    shown: dict[str, list[int]] = {}
+    for holder in tree.xpath("//*[details[contains(concat(' ', @class, ' '), ' cite ')]]"):
+        text = " ".join((holder.text or "").split())
+        numbers = [
+            int(s.text_content().strip("[] "))
+            for s in holder.xpath("./details[contains(@class, 'cite')]/summary")
+        ]
+        if text and numbers:
+            shown[text] = sorted(set(numbers))
+    assert len(shown) >= 5
+    for data in (draft.docx, _download(draft.client, draft.task_id)):
+        in_word = {}
+        for text in _texts(data):
+            match = re.match(r"^(.*) \[([\d,– ]+)\]$", text, re.S)
+            if match and " ".join(match.group(1).split()) in shown:
+                in_word[" ".join(match.group(1).split())] = _expand(match.group(2))
+        assert len(in_word) >= 5
+        assert in_word == {k: shown[k] for k in in_word}
