@@ -76,6 +76,33 @@ CONTRAST_OF_FOCUSED = """
 }
 """
 
+# Pairs of neighbouring markers where the second went to a new line although the first's line
+# had room for it (markers "stacked one per line").
+STACKED_MARKERS = """
+() => {
+  const out = [];
+  for (const first of document.querySelectorAll("details.cite:not([open])")) {
+    let second = first.nextSibling;  // the very next node: no sentence between them
+    while (second && second.nodeType === 3 && !second.textContent.trim()) {
+      second = second.nextSibling;
+    }
+    if (!second || second.nodeType !== 1 || !second.matches("details.cite:not([open])")) {
+      continue;
+    }
+    const a = first.querySelector("summary").getBoundingClientRect();
+    const b = second.querySelector("summary").getBoundingClientRect();
+    if (!a.width || !b.width) { continue; }
+    const box = first.parentElement.getBoundingClientRect();
+    const room = box.right - a.right;
+    if (b.top >= a.bottom - 2 && room > b.width + 8) {
+      const pair = [first, second].map((d) => d.querySelector("summary").textContent);
+      out.push(pair.join(""));
+    }
+  }
+  return out;
+}
+"""
+
 FOCUSED_UNDER_BAR = """
 () => {
   const bar = document.querySelector(".regenerate-bar");
@@ -231,6 +258,7 @@ def test_the_complete_page_navigator_markers_focus_ring_and_sticky_bar(
     for i in range(min(markers.count(), 40)):
         box = markers.nth(i).bounding_box()
         assert box and box["width"] >= 24 and box["height"] >= 24, box
+    assert page.evaluate(STACKED_MARKERS) == []
     para = page.locator(".para:has(details.cite)").first
     para_box = para.bounding_box()
     first_marker = para.locator("details.cite > summary").first.bounding_box()
