@@ -1,7 +1,8 @@
-"""The document page of a study Folio has never seen (../shared/devset/studyC: a protocol PDF, a
-SAP in Word, results in Excel), as a new user would make it: it passes the axe scan and the
-keyboard checks of test_accessibility.py, and its results tables carry their own citations.
-Marked ``corpus``: skipped when ../shared is absent."""
+"""The document page of real studies, made as a new user would: the corpus study (the CDISC pilot's
+protocol and SAP with two of its results outputs, ../shared/corpus) and a study Folio has never
+seen (../shared/devset/studyC: a protocol PDF, a SAP in Word, results in Excel). Each passes the
+axe scan and the keyboard checks of test_accessibility.py; markers stand side by side, and
+results tables carry their own citations. Marked ``corpus``: skipped when ../shared is absent."""
 
 from __future__ import annotations
 
@@ -19,25 +20,42 @@ from tests.browser.test_accessibility import (
     wait_complete,
 )
 
-STUDY_C = Path(__file__).resolve().parents[3] / "shared" / "devset" / "studyC"
+SHARED = Path(__file__).resolve().parents[3] / "shared"
+STUDIES = {
+    "studyC": [
+        SHARED / "devset" / "studyC" / name for name in ("protocol.pdf", "sap.docx", "results.xlsx")
+    ],
+    "corpus": [
+        SHARED / "corpus" / name
+        for name in (
+            "protocol-lzzt.pdf",
+            "sap-cdiscpilot01.pdf",
+            "tlf/tlf-primary.rtf",
+            "tlf/tlf-demographic.out",
+        )
+    ],
+}
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.corpus,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not STUDY_C.is_dir(), reason=f"{STUDY_C} not found"),
 ]
 
 
-def test_study_c_document_page_passes_the_scan_and_the_keyboard_checks(
-    page, member, login, worker, shot
+@pytest.mark.parametrize("study", sorted(STUDIES))
+def test_a_real_study_document_page_passes_the_scan_and_the_keyboard_checks(
+    page, member, login, worker, study
 ):
-    files = [STUDY_C / name for name in ("protocol.pdf", "sap.docx", "results.xlsx")]
+    files = STUDIES[study]
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        pytest.skip(f"not found: {missing}")
     login(page, member)
-    generate(page, files, name="CSR_StudyC")
+    generate(page, files, name=f"CSR_{study}")
     wait_complete(page)
     page.reload()
-    assert page.title() == "CSR_StudyC · version 1 · Complete · Folio"
+    assert page.title() == f"CSR_{study} · version 1 · Complete · Folio"
 
     nav = page.get_by_role("navigation", name="Sections")
     assert nav.locator("li").count() == page.locator("#draft-preview .draft-section").count()
@@ -47,8 +65,6 @@ def test_study_c_document_page_passes_the_scan_and_the_keyboard_checks(
         "() => [...document.querySelectorAll('details.cite + details.cite')].length"
     )
     assert pairs > 0
-    page.locator("details.cite + details.cite").first.scroll_into_view_if_needed()
-    shot(page, "markers", full_page=False)
     assert page.evaluate(STACKED_MARKERS) == []
     markers = page.locator("details.cite > summary")
     for i in range(0, markers.count(), max(1, markers.count() // 40)):
@@ -56,7 +72,7 @@ def test_study_c_document_page_passes_the_scan_and_the_keyboard_checks(
         if box:  # markers of hidden (skipped) sections have no box
             assert box["width"] >= 24 and box["height"] >= 24, box
 
-    assert axe_violations(page) == [], "studyC's document page"
+    assert axe_violations(page) == [], f"{study}: the document page"
     rings = tab_through(page, CONTRAST_OF_FOCUSED, 120)
     weak = [r for r in rings if r["style"] == "none" or r["width"] < 2 or r["ratio"] < 3]
     assert weak == [], weak
@@ -66,6 +82,3 @@ def test_study_c_document_page_passes_the_scan_and_the_keyboard_checks(
         covered = [s for s in tab_through(page, FOCUSED_UNDER_BAR, 200) if s["covered"]]
         assert covered == [], f"{width}×{height}: {covered[:5]}"
     page.set_viewport_size({"width": 1280, "height": 900})
-    table = page.locator(".draft-table").first
-    table.scroll_into_view_if_needed()
-    shot(page, "document-results-table", full_page=False)
