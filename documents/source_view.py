@@ -122,12 +122,50 @@ def cited_source(document: GeneratedDocument, citation: dict[str, Any]) -> dict[
     return out
 
 
+RENDER_TIMEOUT_S = 20
+RENDER_MEMORY_MB = 768
+
+
+class PageNotDrawn(Exception):
+    """The page could not be drawn within the limits (``code``: the pipeline's error code)."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
 def pdf_page_png(version: SourceFileVersion, page: int) -> bytes | None:
-    """The 1-based ``page`` of a PDF version as a PNG, or None when the file has no such page."""
-    import pypdfium2 as pdfium
+    """The 1-based ``page`` of a PDF version as a PNG, or None when the file has no such page.
+
+    An uploaded PDF is untrusted input: like extraction, it is rendered in a forked child with a
+    deadline and a memory limit (``documents.pipeline.safety.run_limited``; ``PageNotDrawn`` on
+    timeout, exhaustion or an unreadable file), in-process only when ``FOLIO_EXTRACT_IN_PROCESS``
+    says so (debugging)."""
+    from documents.pipeline.errors import GenerationError
+    from documents.pipeline.extract.dispatch import _in_process_default
+    from documents.pipeline.safety import run_limited
 
     with default_storage.open(version.storage_key, "rb") as fh:
         data = fh.read()
+    if _in_process_default():
+        return render_pdf_page(data, page)
+    try:
+        return run_limited(
+            render_pdf_page,
+            data,
+            page,
+            timeout=RENDER_TIMEOUT_S,
+            memory_mb=RENDER_MEMORY_MB,
+            file_name=version.source_file.name,
+        )
+    except GenerationError as exc:
+        raise PageNotDrawn(getattr(exc, "code", "unreadable_document")) from exc
+
+
+def render_pdf_page(data: bytes, page: int) -> bytes | None:
+    """``page`` (1-based) of the PDF ``data`` as a PNG; None when there is no such page."""
+    import pypdfium2 as pdfium
+
     pdf = pdfium.PdfDocument(data)
     try:
         if page < 1 or page > len(pdf):

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET
 from documents import selectors
 from documents.presenters import draft_preview
 from documents.presenters_page import citation_by_number
-from documents.source_view import cited_source, pdf_page_png, source_version
+from documents.source_view import PageNotDrawn, cited_source, pdf_page_png, source_version
 from portal.pages import member_required
 
 
@@ -52,7 +52,15 @@ def citation_page_image(request: HttpRequest, pk: Any, n: int) -> HttpResponse:
     page = citation.get("page")
     if version is None or version.file_type != "pdf" or not page:
         raise Http404("This citation names no PDF page.")
-    png = pdf_page_png(version, int(page))
+    try:
+        png = pdf_page_png(version, int(page))
+    except PageNotDrawn as exc:
+        # Too slow or too large to draw here: the panel still shows the page's text.
+        return HttpResponse(
+            f"The page could not be drawn ({exc.code}).",
+            status=503,
+            content_type="text/plain; charset=utf-8",
+        )
     if png is None:
         raise Http404("The file has no such page.")
     response = HttpResponse(png, content_type="image/png")

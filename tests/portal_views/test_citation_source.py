@@ -87,3 +87,14 @@ def test_the_markers_link_to_their_source(login, member, document):
     assert f'href="/documents/{document.pk}/citations/1/"' in body
     assert 'hx-target="#source-panel"' in body
     assert ">Show page 1 of protocol.pdf</a>" in body
+
+
+def test_a_page_that_cannot_be_drawn_in_time_is_a_503_not_a_500(
+    login, member, document, monkeypatch
+):
+    # The page is drawn in a limited child process (untrusted input); give it no time at all.
+    monkeypatch.delenv("FOLIO_EXTRACT_IN_PROCESS", raising=False)
+    monkeypatch.setattr("documents.source_view.RENDER_TIMEOUT_S", 0)
+    response = login(member).get(f"/documents/{document.pk}/citations/1/page.png")
+    assert response.status_code == 503
+    assert "processing_timeout" in response.content.decode()
