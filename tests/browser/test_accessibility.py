@@ -209,7 +209,8 @@ def test_the_running_page_keeps_focus_speaks_once_and_titles_itself(
     page.wait_for_timeout(2500)  # polling has stopped (286); nothing more is said
 
     assert page.url == url
-    assert len(values) >= 2, values
+    # A fast job may end between two polls; whatever was seen came in place, focus kept.
+    assert values and values[0] == "Waiting to start, 0 %", values
     assert all(re.fullmatch(r"(Waiting to start|\w+), \d+ %", v) for v in values), values
     announced = page.evaluate("window.__announced")
     assert announced.count("Complete: the draft is ready to download.") == 1, announced
