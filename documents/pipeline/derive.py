@@ -1,7 +1,8 @@
 """Derived sections, written last from the rest of the draft and the key facts.
 
-- **Title page** (E3 1): the study's key facts, each cited (``classify.attach_key_facts``), and a
-  visible placeholder for each fact E3 expects that the sources do not give.
+- **Title page** (E3 1): the title page itself (``title_page.py``): the study title, the key
+  facts each cited (``classify.attach_key_facts``), a visible placeholder for each fact E3
+  expects that the sources do not give; the renderer writes this section as the title page.
 - **Synopsis** (E3 2): a two-column table in E3's order (objectives, methodology, number of
   patients, diagnosis and criteria, test product, criteria for evaluation, statistical methods,
   efficacy results, safety results, conclusions). Design rows take the protocol's own synopsis
@@ -20,14 +21,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 
-from documents.pipeline import language, mapping, results
+from documents.pipeline import figures, language, mapping, outputs, results
 from documents.pipeline.results import ResultTable
 from documents.pipeline.state import DraftState, section_draft
+from documents.pipeline.title_page import key_facts, title_lines
 from documents.pipeline.types import (
     Block,
     Citation,
-    KeyFact,
     OutlineSection,
     Paragraph,
     SectionDraft,
@@ -47,29 +49,6 @@ ORDER = {
     "abbreviations": 9,
 }
 
-TITLE_PAGE_FACTS = (
-    ("title", "Study title"),
-    ("acronym", "Study acronym"),
-    ("protocol_number", "Protocol number"),
-    ("phase", "Phase of development"),
-    ("sponsor", "Sponsor"),
-    ("product", "Investigational product"),
-    ("indication", "Indication"),
-    ("coordinating_investigator", "Coordinating investigator"),
-    ("first_patient", "Study initiation date"),
-    ("data_cutoff", "Data cut-off"),
-    ("last_patient", "Study completion date"),
-)
-PLACEHOLDERS = (
-    ("Report date and version", "[to be completed]"),
-    (
-        "Good Clinical Practice",
-        "[confirm: this study was conducted in accordance with Good Clinical Practice, "
-        "including the archiving of essential documents]",
-    ),
-)
-# Facts E3 expects on the title page: a missing one gets a visible placeholder.
-EXPECTED = ("title", "protocol_number", "phase", "sponsor", "product", "indication")
 
 MAX_CONCLUSION_OUTPUTS = 4
 
@@ -113,32 +92,33 @@ def write(state: DraftState, i: int) -> SectionDraft:
 
 
 def title_page(state: DraftState, sec: OutlineSection) -> SectionDraft:
-    # Each fact with the source it was found in (``facts.attach_key_facts`` attaches it there).
-    facts: dict[str, tuple[int, KeyFact]] = {}
-    for s_idx, src in enumerate(state.sources):
-        for fact in src.key_facts:
-            facts.setdefault(fact.name, (s_idx, fact))
+    """The section *is* the title page (``title_page.py``): its lines as paragraphs, each flagged
+    with its kind for the renderer; a fact carries its citation when the locator finds it."""
+    index = {src.file_path: k for k, src in enumerate(state.sources)}
+    version = (state.inp.document_properties or {}).get("folio_version")
+    lines = title_lines(
+        key_facts(state.sources),
+        document_type=state.inp.document_type or "",
+        template_name=state.inp.template_name or "",
+        version=version,
+        today=datetime.now(UTC).date().isoformat(),
+    )
     paragraphs: list[Paragraph] = []
-    for name, label in TITLE_PAGE_FACTS:
-        if name not in facts:
-            if name in EXPECTED:
-                note = f"{label}: [not found in the sources]"
-                paragraphs.append(Paragraph(text=note, style="note"))
-            continue
-        s_idx, fact = facts[name]
-        block = Block(index=0, kind="paragraph", text=fact.quote, page=fact.page, block=fact.block)
-        cites = state.ctx.locator.locate(s_idx, block, fact.quote)
-        if not cites:
-            continue
-        value = language.clean_text(fact.value)
-        # The value must not carry a number its quote does not have.
-        if not set(language.numbers_in(value)) <= set(language.numbers_in(fact.quote)):
-            value = language.clean_text(fact.quote)
-        paragraphs.append(Paragraph(text=f"{label}: {value}", citations=(cites[0],)))
-    for label, text in PLACEHOLDERS:
-        paragraphs.append(Paragraph(text=f"{label}: {text}", style="note"))
+    for line in lines:
+        cites: tuple[Citation, ...] = ()
+        fact = line.fact
+        if fact is not None and fact.file_path in index:
+            block = Block(
+                index=0, kind="paragraph", text=fact.quote, page=fact.page, block=fact.block
+            )
+            found = state.ctx.locator.locate(index[fact.file_path], block, fact.quote)
+            cites = tuple(found[:1])
+        style = "body" if line.kind in {"title", "fact"} else "note"
+        paragraphs.append(
+            Paragraph(text=line.text, citations=cites, style=style, flags=(line.flag,))
+        )
     if not any(p.citations for p in paragraphs):
-        return _no_source(sec, "title_page")
+        return _draft(sec, paragraphs, state="no_source")
     return _draft(sec, paragraphs)
 
 
@@ -380,7 +360,7 @@ def _figures_text(
         rows = results.key_rows(table, 4 if results.is_safety(table.klass) else 3)
         phrases = []
         for row_index, cells in rows:
-            phrase = results.figures_phrase(table, cells, style=style)
+            phrase = figures.figures_phrase(table, cells, style=style)
             row_cites = [
                 c
                 for k in results.rows_read(table, row_index)
@@ -390,14 +370,14 @@ def _figures_text(
                 phrases.append(phrase)
                 cites.extend(row_cites)
         if phrases:
-            ref = results.output_reference(table)
+            ref = figures.output_reference(table)
             if style == "was":
                 parts.append(f"In {ref}, " + "; ".join(phrases) + ".")
             elif style == "versus":
                 joined = "; ".join(phrases)
-                parts.append(f"{joined[:1].upper()}{joined[1:]} ({table.kind} {table.number}).")
+                parts.append(f"{joined[:1].upper()}{joined[1:]} ({table.ref}).")
             else:
-                parts.append(f"{ref}: " + "; ".join(phrases) + ".")
+                parts.append(f"{ref[:1].upper()}{ref[1:]}: " + "; ".join(phrases) + ".")
     return " ".join(parts), cites
 
 
@@ -418,7 +398,7 @@ def _interpretive_notes(
     texts: list[str] = []
     cites: list[Citation] = []
     for table in tables:
-        for row_index, text in results.prose_footnotes(table):
+        for row_index, text in figures.prose_footnotes(table):
             if re.match(r"\s*(?:\[[a-z0-9]{1,2}\]|\([a-z]\)|[a-z]\s)", text):
                 continue
             for clause in re.split(r"(?<=[.;])\s+", text):
@@ -492,7 +472,7 @@ def output_index(state: DraftState, sec: OutlineSection, i: int) -> SectionDraft
         if state.profiles[j].derived is None
         for t in d.tables
     }
-    chosen = [t for t in _index_choice(state, i) if _shown_title(t) not in shown]
+    chosen = [t for t in _index_choice(state, i) if outputs.shown_title(t) not in shown]
     below = {
         (t.s_idx, t.pos)
         for j in state.descendants(i)
@@ -511,7 +491,7 @@ def output_index(state: DraftState, sec: OutlineSection, i: int) -> SectionDraft
     rows = [("Output", "Title")]
     cites: list[Citation] = []
     for t in chosen:
-        rows.append((f"{t.kind} {t.number}", t.title))
+        rows.append((f"{t.kind} {t.number}".strip(), t.title))
         if t.caption_row is not None:
             cites.extend(state.ctx.locator.locate_row(t.s_idx, t.block, t.caption_row))
         else:
@@ -523,11 +503,6 @@ def output_index(state: DraftState, sec: OutlineSection, i: int) -> SectionDraft
         header_rows=1,
     )
     return _draft(sec, [], [table])
-
-
-def _shown_title(t: ResultTable) -> str:
-    """The title the body gives the output's table (``orchestrate._write_output``)."""
-    return t.caption + (f" ({t.population})" if t.population else "")
 
 
 _FAMILIES = (

@@ -24,22 +24,30 @@ The order of work:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from documents.pipeline import derive, elements, glossary, llm, mapping, results, revise, twin
+from documents.pipeline import (
+    derive,
+    elements,
+    glossary,
+    llm,
+    mapping,
+    outputs,
+    results,
+    revise,
+    size,
+    twin,
+)
 from documents.pipeline.assign import assign_sections
 from documents.pipeline.citations import QuoteLocator
 from documents.pipeline.errors import Cancelled
 from documents.pipeline.ingest import SourceIndex
 from documents.pipeline.passages import Written, write_groups
 from documents.pipeline.profiles import profile_for
-from documents.pipeline.results import ResultTable
 from documents.pipeline.state import DraftState, section_draft
 from documents.pipeline.types import (
     Chunk,
-    Citation,
     ExtractedSource,
     OutlineSection,
     Paragraph,
@@ -120,7 +128,7 @@ def write_sections(
                 finish(i, writer())
 
     # 2. Results outputs to their sections; 3. passages by concept.
-    _place_outputs(state, body)
+    outputs.place_outputs(state, body)
     present = {t.klass for lst in state.placed.values() for t in lst}
     with_outputs = {t.s_idx for t in state.outputs}
     state.assignment = assign_sections(
@@ -129,7 +137,7 @@ def write_sections(
         body,
         has_children=state.has_children,
         results_present=present,
-        result_takers=_takers(state, body),
+        result_takers=outputs.takers(state, body),
         prose_results=[
             s for s, src in enumerate(sources) if src.kind == "results" and s not in with_outputs
         ],
@@ -144,7 +152,7 @@ def write_sections(
             write_one(i, lambda i=i: _write_body_section(state, i))
 
     # 5. The draft's size, then the derived sections and the abbreviations.
-    _fit_size(state, reserve=DERIVED_RESERVE, keep=reused | revised)
+    size.fit_size(state, reserve=size.DERIVED_RESERVE, keep=reused | revised)
     state.ctx.conduct = True
     for i in derive.ordered(state, derived_sections):
         if state.profiles[i].derived == "abbreviations":
@@ -178,160 +186,11 @@ def write_sections(
 
     # 6. The whole draft's size once more: when the derived sections took more room than was
     #    kept for them, secondary tables give way now, and the output index lists them.
-    if _fit_size(state, keep=reused | revised):
+    if size.fit_size(state, keep=reused | revised):
         for i in derived_sections:
             if state.profiles[i].derived == "output_index" and i not in reused | revised:
                 state.drafts[i] = derive.write(state, i)
     return tuple(state.drafts[i] for i in range(len(outline)))
-
-
-# A draft summarises its sources: it stays under this share of their words.
-SIZE_LIMIT = 0.97
-DERIVED_RESERVE = 1200  # words the title page, synopsis, conclusions and lists take
-SMALL_TABLE_ROWS = 10  # a table this short is never given up for size
-_SECONDARY_OUTPUT = re.compile(
-    r"sensitivity|supplementary|subgroup|by visit|over time|by subgroup", re.IGNORECASE
-)
-
-
-def _words(draft: SectionDraft) -> int:
-    return sum(len(p.text.split()) for p in draft.paragraphs) + sum(
-        len(c.split()) for t in draft.tables for row in t.rows for c in row
-    )
-
-
-def _source_words(src: ExtractedSource) -> int:
-    """Words of a source as a reader counts them: its pages, or its paragraphs and cells."""
-    if src.pages:
-        return sum(len(page.split()) for page in src.pages)
-    words = 0
-    for b in src.blocks:
-        if b.kind == "table" and b.rows:
-            words += sum(len(c.split()) for row in b.rows for c in row)
-        else:
-            words += len(b.text.split())
-    return words
-
-
-def _words_of(state: DraftState, k: int) -> int:
-    if k not in state.source_words:
-        state.source_words[k] = _source_words(state.sources[k])
-    return state.source_words[k]
-
-
-def _fit_size(
-    state: DraftState, *, reserve: int = 0, keep: set[int] | frozenset[int] = frozenset()
-) -> bool:
-    """Keep the draft shorter than its sources: when it is not, the full tables of secondary
-    results outputs (listings, then sensitivity, subgroup and by-visit analyses, then the
-    longest) give way to their key figures, which stay; nothing else is cut. True when a table
-    was given up. Sections in ``keep`` (reused or revised by a regeneration) are never cut."""
-    limit = SIZE_LIMIT * sum(_words_of(state, k) for k in range(len(state.sources))) - reserve
-    total = sum(_words(d) for d in state.drafts.values())
-    if total <= limit:
-        return False
-    candidates: list[tuple[int, int, int, int]] = []  # (priority, -saving, section, table index)
-    for i, draft in state.drafts.items():
-        by_title = {_shown_title(t): t for t in state.placed.get(i, [])}
-        if not state.profiles[i].data_fed or i in keep:
-            continue
-        for k, table in enumerate(draft.tables):
-            size = sum(len(c.split()) for row in table.rows for c in row)
-            if len(table.rows) <= SMALL_TABLE_ROWS:
-                continue  # a short table costs little and may be all the section has
-            if re.match(r"(?i)listing\b", table.title):
-                priority = 0
-            elif _SECONDARY_OUTPUT.search(table.title):
-                priority = 1
-            elif len(table.rows) > 25:
-                priority = 2
-            else:
-                continue
-            # What giving the table up saves: its words, less those of the key figures that
-            # then take its place.
-            output = by_title.get(table.title)
-            if output is not None and _shown_alone(output):
-                size -= len(_key_figures_text(state, output)[0].split())
-            if size > 0:
-                candidates.append((priority, -size, i, k))
-    dropped: dict[int, set[int]] = {}
-    for _priority, neg_size, i, k in sorted(candidates):
-        if total <= limit:
-            break
-        dropped.setdefault(i, set()).add(k)
-        total += neg_size
-    trimmed = _trim_prose(state, total - limit, keep) if total > limit else False
-    for i, ks in dropped.items():
-        draft = state.drafts[i]
-        kept = tuple(t for k, t in enumerate(draft.tables) if k not in ks)
-        paragraphs = list(draft.paragraphs)
-        tables = list(kept)
-        # A secondary output that gave up its table keeps its key figures, in its place.
-        by_title = {_shown_title(t): t for t in state.placed.get(i, [])}
-        for k in sorted(ks):
-            output = by_title.get(draft.tables[k].title)
-            if output is None or not _shown_alone(output):
-                continue
-            figures = _key_figures(state, output)
-            if figures is None:
-                continue
-            at = min(draft.tables[k].after_paragraphs, len(paragraphs))
-            paragraphs.insert(at, figures)
-            tables = [
-                replace(t, after_paragraphs=t.after_paragraphs + 1)
-                if t.after_paragraphs >= at
-                else t
-                for t in tables
-            ]
-        state.drafts[i] = replace(draft, paragraphs=tuple(paragraphs), tables=tuple(tables))
-    return bool(dropped) or trimmed
-
-
-PROSE_FLOOR = 300  # words a section keeps when prose is trimmed for size
-
-
-def _trim_prose(
-    state: DraftState, excess: float, keep: set[int] | frozenset[int] = frozenset()
-) -> bool:
-    """Still too long once the secondary tables gave way: the longest body sections lose their
-    last passage paragraphs (never an information element, a key-figures paragraph or a
-    paragraph a table follows), longest first, down to ``PROSE_FLOOR`` words each."""
-    trimmed = False
-    while excess > 0:
-        sizes = [
-            (_words(d), i)
-            for i, d in state.drafts.items()
-            if state.profiles[i].derived is None and d.state == "generated" and i not in keep
-        ]
-        if not sizes:
-            break
-        words, i = max(sizes)
-        if words <= PROSE_FLOOR:
-            break
-        draft = state.drafts[i]
-        anchored = {t.after_paragraphs for t in draft.tables}
-        k = next(
-            (
-                k
-                for k in range(len(draft.paragraphs) - 1, -1, -1)
-                if k + 1 not in anchored
-                and not any(f.startswith("element: ") for f in draft.paragraphs[k].flags)
-                and not draft.paragraphs[k].text.startswith("Key figures of ")
-            ),
-            None,
-        )
-        if k is None or len(draft.paragraphs) <= 1:
-            break
-        cut = len(draft.paragraphs[k].text.split())
-        paragraphs = draft.paragraphs[:k] + draft.paragraphs[k + 1 :]
-        tables = tuple(
-            replace(t, after_paragraphs=t.after_paragraphs - 1) if t.after_paragraphs > k else t
-            for t in draft.tables
-        )
-        state.drafts[i] = replace(draft, paragraphs=paragraphs, tables=tables)
-        excess -= cut
-        trimmed = True
-    return trimmed
 
 
 def sec_expandable(state: DraftState, j: int) -> bool:
@@ -442,7 +301,7 @@ def _source_scale(state: DraftState) -> float:
     """Budgets follow the sources' size: a 150-page protocol and SAP give a longer draft than
     a 20-page one (between 0.7 and 2.5 times the base budgets)."""
     words = sum(
-        _words_of(state, k)
+        size.words_of(state, k)
         for k, s in enumerate(state.sources)
         if s.kind in {"protocol", "sap", "other"}
     )
@@ -456,52 +315,6 @@ def _abbreviation_blocks(state: DraftState) -> list:
             src_blocks = state.index.blocks[node.source_index]
             blocks.extend((node.source_index, b) for b in src_blocks[node.start : node.end_subtree])
     return blocks
-
-
-# ---------------------------------------------------------------- results placement
-
-
-def _takers(state: DraftState, body: list[int]) -> dict[str, int]:
-    """Results class → the body section that takes it: the deepest, then the first (E3's
-    "Adverse Events" takes adverse-event tables only when it has no subsections for them)."""
-    return {klass: lst[0] for klass, lst in _taker_lists(state, body).items()}
-
-
-def _taker_lists(state: DraftState, body: list[int]) -> dict[str, list[int]]:
-    takers: dict[str, list[int]] = {}
-    for i in body:
-        for klass in state.profiles[i].results:
-            takers.setdefault(klass, []).append(i)
-    for lst in takers.values():
-        lst.sort(key=lambda i: (-state.outline[i].level, i))
-    return takers
-
-
-def _place_outputs(state: DraftState, body: list[int]) -> None:
-    """Each results output to the section that takes its class (``_takers``)."""
-    takers = _taker_lists(state, body)
-    for table in state.outputs:
-        targets = takers.get(table.klass)
-        if not targets:
-            fallback = (
-                "efficacy"
-                if results.is_efficacy(table.klass)
-                else ("ae_common" if results.is_safety(table.klass) else None)
-            )
-            targets = takers.get(fallback or "", [])
-        if targets:
-            state.placed.setdefault(targets[0], []).append(table)
-    for lst in state.placed.values():
-        lst.sort(key=lambda t: (_number_key(t.number), t.s_idx, t.pos))
-
-
-def _number_key(number: str) -> tuple:
-    return tuple(int(p) if p.isdigit() else 0 for p in number.replace("-", ".").split("."))
-
-
-def unplaced_outputs(state: DraftState) -> list[ResultTable]:
-    placed = {(t.s_idx, t.pos) for lst in state.placed.values() for t in lst}
-    return [t for t in state.outputs if (t.s_idx, t.pos) not in placed]
 
 
 # ---------------------------------------------------------------- body sections
@@ -534,7 +347,7 @@ def _write_body_section(state: DraftState, i: int) -> SectionDraft:
     written = write_groups(state.ctx, groups, budget, source_kind=lambda s: state.sources[s].kind)
     paragraphs, tables = list(written.paragraphs), list(written.tables)
     for table in state.placed.get(i, []):
-        ps, ts = _write_output(state, table)
+        ps, ts = outputs.write_output(state, table)
         for t in ts:
             tables.append(replace(t, after_paragraphs=len(paragraphs) + len(ps[:1])))
         paragraphs.extend(ps)
@@ -582,7 +395,7 @@ def _no_source_message(state: DraftState, i: int) -> str:
         return mapping.no_source_message("default")
     if not state.outputs and not any(s.kind == "results" for s in state.sources):
         return mapping.no_source_message("results")
-    names = ", ".join(f"{t.kind} {t.number}" for t in state.outputs[:12])
+    names = ", ".join(t.ref for t in state.outputs[:12])
     if not names:
         return (
             "A results source was given, but no table of this kind was recognised in it; "
@@ -593,105 +406,6 @@ def _no_source_message(state: DraftState, i: int) -> str:
         f"({names}{', ...' if len(state.outputs) > 12 else ''}); add one or write this "
         "section manually."
     )
-
-
-def _key_figures_text(state: DraftState, table: ResultTable) -> tuple[str, list[Citation]]:
-    """ "Key figures of Table 14.2.1.1: ..." and its citations ("" when nothing can be stated):
-    the output's key rows in words, each figure cited to the rows it was read from."""
-    loc = state.ctx.locator
-    phrases: list[str] = []
-    figure_cites: list[Citation] = []
-    for row_index, cells in results.key_rows(table):
-        phrase = results.figures_phrase(table, cells)
-        cites = [
-            c
-            for k in results.rows_read(table, row_index)
-            for c in loc.locate_row(table.s_idx, table.block, k)
-        ]
-        if phrase and cites:
-            phrases.append(phrase)
-            figure_cites.extend(cites)
-    if not phrases:
-        return "", []
-    text = f"Key figures of {table.kind} {table.number}: " + "; ".join(phrases) + "."
-    return text, [*_caption_citations(state, table), *figure_cites]
-
-
-def _key_figures(state: DraftState, table: ResultTable) -> Paragraph | None:
-    """The key-figures paragraph of an output; None when there is nothing to state or it was
-    said before."""
-    text, cites = _key_figures_text(state, table)
-    if not text or state.ctx.is_duplicate(text):
-        return None
-    state.ctx.remember(text)
-    return Paragraph(text=text, citations=tuple(dict.fromkeys(cites)))
-
-
-def _write_output(state: DraftState, table: ResultTable) -> tuple[list[Paragraph], list[Table]]:
-    """Key figures (a cited list), the table itself, and its footnotes."""
-    loc = state.ctx.locator
-    paragraphs: list[Paragraph] = []
-    figures = None if _shown_alone(table) or table.is_listing else _key_figures(state, table)
-    if figures is not None:
-        paragraphs.append(figures)
-    intro_cites = _caption_citations(state, table)
-    rows = [*table.header, *(r for _k, r in table.data)]
-    cites: list[Citation] = list(intro_cites)
-    for k, _r in [*((None, h) for h in table.header), *table.data]:
-        if k is not None:
-            cites.extend(loc.locate_row(table.s_idx, table.block, k))
-    title = _shown_title(table)
-    out_tables = []
-    if rows and len(rows) <= results.MAX_TABLE_ROWS + len(table.header):
-        width = max(len(r) for r in rows)
-        rows = [tuple(r) + ("",) * (width - len(r)) for r in rows]
-        out_tables.append(
-            Table(
-                title=title,
-                rows=tuple(rows),
-                citations=tuple(dict.fromkeys(cites)),
-                header_rows=len(table.header),
-            )
-        )
-    for row_index, text in results.prose_footnotes(table):
-        if state.ctx.is_duplicate(text):
-            continue
-        if row_index is not None:
-            fcites = loc.locate_row(table.s_idx, table.block, row_index)
-        else:
-            fcites = loc.locate(table.s_idx, table.block, text)
-        if fcites:
-            state.ctx.remember(text)
-            new = state.ctx.rewrite(text, convert_tense=False)
-            paragraphs.append(
-                Paragraph(
-                    text=new,
-                    citations=tuple(fcites),
-                    style="note",
-                    source_text=text if new != text else None,
-                )
-            )
-    return paragraphs, out_tables
-
-
-def _shown_alone(table: ResultTable) -> bool:
-    """Secondary analyses (sensitivity, subgroups, by visit) are shown by their table alone (and
-    by their key figures when the size governor gives the table up); listings by their table."""
-    return bool(_SECONDARY_OUTPUT.search(table.title)) and not table.is_listing
-
-
-def _shown_title(table: ResultTable) -> str:
-    """The title a results output's table carries in the draft (``_write_output``)."""
-    return table.caption + (f" ({table.population})" if table.population else "")
-
-
-def _caption_citations(state: DraftState, table: ResultTable) -> tuple[Citation, ...]:
-    loc = state.ctx.locator
-    if table.caption_row is not None:
-        cites = loc.locate_row(table.s_idx, table.block, table.caption_row)
-        if cites:
-            return tuple(cites)
-    return tuple(loc.locate(table.s_idx, table.block, table.caption))
 
 
 def _add_elements(

@@ -110,7 +110,10 @@ def quality_report(
     unsupported = 0
     unsupported_examples: list[dict[str, str]] = []
     for d in generated:
-        texts = [p.text for p in d.paragraphs] + [c for t in d.tables for r in t.rows for c in r]
+        # The title page's own lines (its report date and version) are not the study's numbers.
+        texts = [
+            p.text for p in d.paragraphs if not (p.style == "note" and _derived(d) == "title_page")
+        ] + [c for t in d.tables for r in t.rows for c in r]
         texts += [t.title for t in d.tables]
         for text in texts:
             for num in _numbers(text):
@@ -277,7 +280,7 @@ def _warnings(
         )
     ]
     if unplaced:
-        names = ", ".join(f"{t.kind} {t.number}" for t in unplaced[:12])
+        names = ", ".join(t.ref for t in unplaced[:12])
         out.append(f"Results outputs found but not placed in any section: {names}.")
     waiting = [
         d

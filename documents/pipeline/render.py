@@ -1,17 +1,18 @@
 """Render the drafts as a Word document.
 
 Layout: the E3 title page and the table of contents with its entries already written
-(``render_front.py``; the TOC is placed in the outline's table-of-contents section when there
-is one, else after the title page), then every section as a real ``Heading N`` paragraph whose
-text carries the template's number ("9.4.1 Blinding"), its paragraphs, lists (with the source's
-own labels, indented by label kind), tables (``Table Grid``) and a bracketed citation marker
-"[12, 13]" after each paragraph and table. The numbers are the one numbering of
-``numbering.py`` (the preview and the twin's consumers use the same). The markers point into
-the numbered "List of Sources and References" (file, page or block, quote). Sentences the
-writer reworded (tense, terms, abbreviations) are highlighted in yellow and carry a Word comment
-with the source sentence; banned phrases get a comment too. ``no_source`` sections show their
-one sentence in italics, ``not_applicable`` ones "Not applicable: <reason>". The "Quality
-control report" is the last section (bookmark ``folio_qc``).
+(``render_front.py``; the outline's "1 Title Page" section is written as the title page, else the
+title page is a cover before the first section; the TOC is placed in the outline's table-of-contents
+section when there is one, else after the title page), then every section as a real ``Heading N``
+paragraph whose text carries the template's number ("9.4.1 Blinding"), its paragraphs, lists (with
+the source's own labels, indented by label kind), tables (``Table Grid``) and a bracketed citation
+marker "[12, 13]" after each paragraph and table. The numbers are the one numbering of
+``numbering.py`` (the preview and the twin's consumers use the same). The markers point into the
+numbered "List of Sources and References" (file, page or block, quote). Sentences the writer
+reworded (tense, terms, abbreviations) are highlighted in yellow and carry a Word comment with the
+source sentence; banned phrases get a comment too. ``no_source`` sections show their one sentence in
+italics, ``not_applicable`` ones "Not applicable: <reason>". The "Quality control report" is the
+last section (bookmark ``folio_qc``).
 
 This file is the **review copy**; the clean copy, the QC report and the list of sources as
 their own files are made from it and the twin on download (``copies.py``, docs/api.md).
@@ -56,9 +57,12 @@ from documents.pipeline.render_front import (
     TocEntry,
     _x,
     fact_citation,
+    is_title_section,
     toc_xml,
     write_title_page,
+    write_title_section,
 )
+from documents.pipeline.title_page import key_facts
 from documents.pipeline.twin import interleaved
 from documents.pipeline.types import (
     Citation,
@@ -266,6 +270,12 @@ class _Writer:
         quote = re.sub(r"\s+", " ", fact.quote).strip()
         return self.commented(runs, f"Source: {where}: “{quote}”") + marker([citation])
 
+    def cited_runs(self, runs: str, citation: Citation) -> str:
+        """Runs with a comment giving the citation's source sentence (review copy)."""
+        where = _location(citation.file_name, citation.page, citation.block)
+        quote = re.sub(r"\s+", " ", citation.quote).strip()
+        return self.commented(runs, f"Source: {where}: “{quote}”")
+
     def _same_citation(self, citation: Citation) -> Citation:
         """The twin's citation of the same place and words, when a section cites it (so the
         title page and the body share its number): the same quote, else the closest quote that
@@ -386,11 +396,14 @@ class _Writer:
         if marker:
             self.para(marker)
 
-    def section(self, draft: SectionDraft, *, with_toc: bool) -> None:
+    def section(self, draft: SectionDraft, *, with_toc: bool, title_page: bool = False) -> None:
         heading = f"{draft.number} {draft.title}".strip() if draft.number else draft.title
         self.heading(heading, draft.level, bookmark=section_bookmark(draft.section_id))
         if with_toc:
             self.toc()
+        if title_page:  # the section is the title page (render_front.py)
+            self.title = write_title_section(self, draft) or self.title
+            return
         if draft.state == "skipped":
             return
         if draft.state == "not_applicable":
@@ -538,12 +551,23 @@ def render_docx(
         TocEntry(level=1, text=SOURCES_HEADING, bookmark=END_BOOKMARK),
         TocEntry(level=1, text=QC_HEADING, bookmark=QC_BOOKMARK),
     ]
-    w.title = write_title_page(
-        w,
-        _key_facts(sources),
-        marker=w.marker,
-        version=(inp.document_properties or {}).get("folio_version"),
+    title_index = next(
+        (
+            k
+            for k, d in enumerate(drafts)
+            if k in visible
+            and (e3_entry(d.title) or {}).get("derived") == "title_page"
+            and is_title_section(d)
+        ),
+        None,
     )
+    if title_index is None:  # no title-page section: the same page as a cover
+        w.title = write_title_page(
+            w,
+            key_facts(sources),
+            marker=w.marker,
+            version=(inp.document_properties or {}).get("folio_version"),
+        )
     toc_index = next(
         (
             k
@@ -552,12 +576,15 @@ def render_docx(
         ),
         None,
     )
-    if toc_index is None:
+    if toc_index is None and title_index is None:
         w.toc(heading=True)
         w.page_break()
     for k, draft in enumerate(drafts):
         if k in visible:
-            w.section(draft, with_toc=(k == toc_index))
+            w.section(draft, with_toc=(k == toc_index), title_page=(k == title_index))
+        if k == title_index and toc_index is None:
+            w.toc(heading=True)
+            w.page_break()
     w.sources_list()
     w.qc_report(qc)
     w.save(path)
@@ -609,28 +636,6 @@ def _location(file_name: str, page: int | None, block: int | None) -> str:
     if block is not None:
         return f"{file_name}, block {block}"
     return file_name
-
-
-def _key_facts(sources: Sequence[ExtractedSource]) -> list[KeyFact]:
-    seen: set[str] = set()
-    out: list[KeyFact] = []
-    for src in sorted(sources, key=lambda s: {"protocol": 0, "sap": 1}.get(s.kind, 2)):
-        for fact in src.key_facts:
-            if fact.name in seen or not fact.value.strip():
-                continue
-            seen.add(fact.name)
-            out.append(
-                KeyFact(
-                    name=fact.name,
-                    value=fact.value,
-                    quote=fact.quote,
-                    file_path=src.file_path,
-                    file_name=src.file_name,
-                    page=fact.page,
-                    block=fact.block,
-                )
-            )
-    return out
 
 
 def _describe(value: Any) -> str:

@@ -1,13 +1,16 @@
 """The front matter of a rendered .docx: the E3 title page and the table of contents.
 
-**Title page** (ICH E3 section 1): the study title (``Title`` style), then one line per field —
-protocol number, phase, sponsor, investigational product, indication, study initiation and
-completion dates, report date and version, and the GCP compliance statement to confirm. Each
-filled value comes from the sources' key facts (``render._key_facts``) and carries its citation
-as a bracketed reference in the one numbering (``numbering.py``) and, in the review copy, a
-Word comment with the source sentence; each missing value is a visible placeholder
-("[Sponsor: not found in the sources — to be completed]"). The file's core property ``title``
-is the study title (the output name when the sources do not give one).
+**Title page** (ICH E3 section 1; its lines come from ``title_page.py``): the study title
+(``Title`` style), the kind of document, then one line per key fact — protocol number, phase,
+sponsor, investigational product, indication, study dates, ... — the report date and version,
+and the GCP compliance statement to confirm. Each filled value carries its citation as a
+bracketed reference in the one numbering (``numbering.py``) and, in the review copy, a Word
+comment with the source sentence; each missing value is a visible placeholder ("[Sponsor: not
+found in the sources — to be completed]"). When the outline has E3's "1 Title Page" section,
+that section *is* the title page (``write_title_section``: its twin paragraphs, laid out under
+its heading), so each fact appears once; otherwise the same lines are a cover before the first
+section (``write_title_page``). The file's core property ``title`` is the study title (the
+output name when the sources do not give one).
 
 **Table of contents**: a ``w:sdt`` content control of the "Table of Contents" gallery holding a
 ``TOC \\o "1-3" \\h \\z \\u`` field whose result is already written — one ``TOC1``..``TOC3``
@@ -30,7 +33,16 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Pt
 
-from documents.pipeline.types import Citation, KeyFact
+from documents.pipeline.title_page import (
+    DATE_LABEL,
+    GCP_LABEL,
+    TITLE_FIELDS,
+    TO_CONFIRM,
+    line_kind,
+    study_title,
+    title_lines,
+)
+from documents.pipeline.types import Citation, KeyFact, SectionDraft
 
 if TYPE_CHECKING:  # pragma: no cover
     from documents.pipeline.render import _Writer
@@ -47,39 +59,12 @@ TOC_INSTRUCTION = 'TOC \\o "1-3" \\h \\z \\u'
 TOC_LEVELS = 3
 TOC_GALLERY = "Table of Contents"
 
-# (fact name, label) in the order E3's title page lists them.
-TITLE_FIELDS: tuple[tuple[str, str], ...] = (
-    ("protocol_number", "Protocol number"),
-    ("phase", "Phase of development"),
-    ("sponsor", "Sponsor"),
-    ("product", "Investigational product"),
-    ("indication", "Indication"),
-    ("first_patient", "Study initiation date (first patient enrolled)"),
-    ("last_patient", "Study completion date (last patient completed)"),
-)
-DOCUMENT_KINDS = {"CSR": "Clinical Study Report", "PROTOCOL": "Clinical Study Protocol"}
-GCP_PLACEHOLDER = (
-    "[To be confirmed: this study was conducted in accordance with Good Clinical Practice (GCP), "
-    "including the archiving of essential documents.]"
-)
-
-
-def placeholder(label: str) -> str:
-    return f"[{label}: not found in the sources — to be completed]"
-
 
 @dataclass(frozen=True)
 class TocEntry:
     level: int
     text: str
     bookmark: str
-
-
-def study_title(facts: Sequence[KeyFact]) -> str | None:
-    for fact in facts:
-        if fact.name == "title" and fact.value.strip():
-            return " ".join(fact.value.split())
-    return None
 
 
 def fact_citation(fact: KeyFact) -> Citation:
@@ -92,6 +77,34 @@ def fact_citation(fact: KeyFact) -> Citation:
     )
 
 
+def _line_runs(
+    w: _Writer, kind: str, text: str, label: str, value_runs: Callable[[str], str]
+) -> str:
+    """A title-page line's runs: the label bold, a placeholder or note italic, "[to be
+    confirmed]" italic; ``value_runs`` wraps the value (its citation)."""
+    if kind == "note":
+        return w.run(text, italic=True, small=True)
+    if kind == "placeholder":
+        return w.run(text, italic=True)
+    if kind == "subtitle":
+        return w.run(text, bold=True)
+    if not label or not text.startswith(f"{label}: "):
+        return value_runs(text)
+    value = text[len(label) + 2 :]
+    head = w.run(f"{label}: ", bold=True)
+    if kind == "gcp":
+        return head + w.run(value, italic=True)
+    if kind == "date" and value.endswith(TO_CONFIRM):
+        return head + w.run(value[: -len(TO_CONFIRM)]) + w.run(TO_CONFIRM, italic=True)
+    return head + value_runs(value)
+
+
+def _label(text: str) -> str:
+    head = text.split(": ", 1)[0]
+    known = {label for _n, label, _e in TITLE_FIELDS} | {DATE_LABEL, GCP_LABEL}
+    return head if head in known else ""
+
+
 def write_title_page(
     w: _Writer,
     facts: Sequence[KeyFact],
@@ -99,46 +112,57 @@ def write_title_page(
     marker: Callable[[Sequence[Citation]], str],
     version: object = None,
 ) -> str:
-    """Write the title page; returns the study title it used (for the core properties)."""
-    by_name = {f.name: f for f in facts}
-    title_fact = by_name.get("title")
-    title = study_title(facts)
-    shown = title or placeholder("Study title")
-    runs = w.run(shown)
-    if title_fact is not None and title:
-        runs = w.fact_runs(runs, title_fact, marker)
-    w.para(runs, style="Title" if "Title" in w._styles else None)
-    subtitle = DOCUMENT_KINDS.get(
-        (w.inp.document_type or "").strip().upper(), w.inp.document_type or w.inp.template_name
+    """The title page as a cover before the first section, for an outline without a title-page
+    section; returns the study title it used (for the core properties)."""
+    lines = title_lines(
+        facts,
+        document_type=w.inp.document_type or "",
+        template_name=w.inp.template_name or "",
+        version=version,
+        today=datetime.now(UTC).date().isoformat(),
     )
-    if subtitle:
-        w.para(w.run(subtitle, bold=True))
-    for name, label in TITLE_FIELDS:
-        fact = by_name.get(name)
-        value = " ".join(fact.value.split()) if fact is not None else ""
-        if fact is None or not value:
-            w.para(w.run(placeholder(label), italic=True))
-            continue
-        w.para(w.run(f"{label}: ", bold=True) + w.fact_runs(w.run(value), fact, marker))
-    today = datetime.now(UTC).date().isoformat()
-    version_text = f"draft version {version}" if version else "draft"
-    w.para(
-        w.run("Report date and version: ", bold=True)
-        + w.run(f"{today}, {version_text} ")
-        + w.run("[to be confirmed]", italic=True)
-    )
-    w.para(w.run("Good Clinical Practice: ", bold=True) + w.run(GCP_PLACEHOLDER, italic=True))
-    w.para(
-        w.run(
-            "Draft written by Folio from the source documents listed at the end. Every value and "
-            "paragraph cites its sources; bracketed values are placeholders to complete. Review "
-            "before use.",
-            italic=True,
-            small=True,
-        )
-    )
+    for line in lines:
+        fact = line.fact
+
+        def value_runs(value: str, fact: KeyFact | None = fact) -> str:
+            runs = w.run(value)
+            return w.fact_runs(runs, fact, marker) if fact is not None else runs
+
+        runs = _line_runs(w, line.kind, line.text, line.label, value_runs)
+        w.para(runs, style="Title" if line.kind == "title" and "Title" in w._styles else None)
     w.page_break()
-    return title or ""
+    return study_title(facts) or ""
+
+
+def write_title_section(w: _Writer, draft: SectionDraft) -> str:
+    """The title-page section's paragraphs (``derive.title_page``) written as the title page:
+    the same words as the twin, laid out as ``write_title_page`` lays them, each citation a
+    bracketed reference and, in the review copy, a comment with its source sentence. Returns
+    the study title (empty when it is a placeholder)."""
+    title = ""
+    for para in draft.paragraphs:
+        kind = line_kind(para.flags) or "fact"
+        if kind == "title" and para.style != "note":
+            title = para.text
+        citations = para.citations
+
+        def value_runs(value: str, citations: Sequence[Citation] = citations) -> str:
+            runs = w.run(value)
+            if not citations:
+                return runs
+            return w.cited_runs(runs, citations[0]) + w.marker(citations)
+
+        runs = _line_runs(w, kind, para.text, _label(para.text), value_runs)
+        w.para(runs, style="Title" if kind == "title" and "Title" in w._styles else None)
+    w.page_break()
+    return title
+
+
+def is_title_section(draft: SectionDraft) -> bool:
+    """A section written as the title page: derived title-page lines, still Folio's own."""
+    return draft.state in {"generated", "no_source"} and any(
+        line_kind(p.flags) for p in draft.paragraphs
+    )
 
 
 def ensure_toc_styles(w: _Writer) -> None:

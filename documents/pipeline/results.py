@@ -38,7 +38,7 @@ _POPULATION = re.compile(
     re.IGNORECASE,
 )
 _NUMERIC = re.compile(r"\d")
-_N_HEADER = re.compile(r"\(\s*[Nn]\s*=\s*\d[\d,]*\s*\)|\b[Nn]\s*=\s*\d")
+N_HEADER = re.compile(r"\(\s*[Nn]\s*=\s*\d[\d,]*\s*\)|\b[Nn]\s*=\s*\d")
 # Row labels in order of how much they matter to a reader of the results: the comparison
 # between the groups first, then the main estimates, then the main counts.
 _KEY_LABELS = [
@@ -106,8 +106,16 @@ class ResultTable:
 
     @property
     def caption(self) -> str:
-        head = f"{self.kind} {self.number}".strip()
+        if not self.number:
+            return self.title or self.kind
+        head = f"{self.kind} {self.number}"
         return f"{head} {self.title}".strip() if self.title else head
+
+    @property
+    def ref(self) -> str:
+        """How the draft names the output: "Table 14.2.1", or its title when it has no
+        number."""
+        return f"{self.kind} {self.number}" if self.number else f"the table “{self.title}”"
 
     @property
     def is_listing(self) -> bool:
@@ -142,7 +150,7 @@ class ResultTable:
             sub = language.clean_text(" ".join(x for x in lower if x))
             top = language.clean_text(tops[c])
             label = language.clean_text(" ".join(x for x in (top, sub) if x))
-            stat = bool(_STAT_HEADER.search(sub or top)) and not _N_HEADER.search(label)
+            stat = bool(_STAT_HEADER.search(sub or top)) and not N_HEADER.search(label)
             out.append(Column(c, top, sub, stat, label))
         return out
 
@@ -212,10 +220,10 @@ _VALUE = re.compile(r"^\s*[<>≤≥]?\s*[-+−]?\d[\d,]*(?:\.\d+)?\s*(?:%|\(|/|$
 _NOT_VALUE = re.compile(r"^\s*\d+\s*%\s*(?:CI|confidence)", re.IGNORECASE)
 
 
-def _value_like(cell: str) -> bool:
+def value_like(cell: str) -> bool:
     """A cell that holds a result ("166 (54.4)", "0.63 (0.49, 0.81)", "<0.0001"), not a column
     label ("95% CI", "Ferolasib (N=305)")."""
-    return bool(_VALUE.match(cell)) and not _NOT_VALUE.match(cell) and not _N_HEADER.search(cell)
+    return bool(_VALUE.match(cell)) and not _NOT_VALUE.match(cell) and not N_HEADER.search(cell)
 
 
 def _cells(row: Sequence[str]) -> tuple[str, ...]:
@@ -236,8 +244,12 @@ def _is_banner(text: str) -> bool:
     return text.count("|") >= 2 or bool(re.match(r"(?i)^page \d+ of \d+$", text.strip()))
 
 
-def parse(src: ExtractedSource, s_idx: int, pos: int, block: Block) -> ResultTable | None:
-    """A results output from one table block, or None when it is not one."""
+def parse(
+    src: ExtractedSource, s_idx: int, pos: int, block: Block, follows: ResultTable | None = None
+) -> ResultTable | None:
+    """A results output from one table block, or None when it is not one. ``follows``: the
+    output of the block just before it in the same source, which an untitled table of another
+    layout continues ("Pairwise comparison | Difference | p-value" under an ANCOVA table)."""
     if block.kind != "table" or not block.rows:
         return None
     rows = [_cells(r) for r in block.rows]
@@ -249,6 +261,8 @@ def parse(src: ExtractedSource, s_idx: int, pos: int, block: Block) -> ResultTab
     caption_row = population_row = None
     i = 0
     # Leading single-cell rows: the title, the population, banners.
+    plain_title = ""  # a title without an output number ("ANCOVA of Change from Baseline")
+    plain_row = None
     while i < len(rows) and i < 6:
         text = _single(rows[i])
         if text is None:
@@ -258,15 +272,38 @@ def parse(src: ExtractedSource, s_idx: int, pos: int, block: Block) -> ResultTab
             break
         if not caption and _OUTPUT_TITLE.match(text):
             caption, caption_row = text, i
-        elif caption and not population and _POPULATION.search(text) and len(text.split()) <= 14:
+        elif _POPULATION_LINE.match(text) and language.clean_text(text) == language.clean_text(
+            population
+        ):
+            population_row = i  # the extractor's population line
+        elif not population and (
+            _POPULATION_LINE.match(text)
+            or (caption and _POPULATION.search(text) and len(text.split()) <= 14)
+        ):
             population, population_row = text, i
-        elif not _is_banner(text) and caption:
-            population = population or ""
+        elif not caption and not plain_title and not _is_banner(text) and _plain_title(text):
+            plain_title, plain_row = text, i
         i += 1
     m = _OUTPUT_TITLE.match(caption or "")
-    if not m:
+    if m:
+        kind, num, title = m.group(1).title(), number or m.group(2), language.clean_text(m.group(3))
+    elif _unnumbered_output(src, rows[i:], continues=follows is not None and not population):
+        # A results table that its program did not number (R and SAS outputs often are not):
+        # its title row, or the extractor's caption, or the output it continues, or else the
+        # file it came from names it.
+        kind, num = "Table", ""
+        named = plain_title or ("" if _POPULATION_LINE.match(caption) else caption)
+        if not named and follows is not None and not population:
+            named = follows.caption
+            named += "" if named.endswith("(continued)") else " (continued)"
+            population = population or follows.population
+            kind, num = follows.kind, follows.number
+        title = language.clean_text(named) or src.file_name
+        caption_row = plain_row if plain_title else None
+        if population.lower().startswith("population"):
+            population = population.split(":", 1)[-1]
+    else:
         return None
-    kind, num, title = m.group(1).title(), number or m.group(2), language.clean_text(m.group(3))
     body = rows[i:]
     # Trailing rows: footnotes (single cell) after the last data row.
     end = len(body)
@@ -289,7 +326,7 @@ def parse(src: ExtractedSource, s_idx: int, pos: int, block: Block) -> ResultTab
         header_n = max(0, header_n - i)
     else:
         for _k, r in table_rows:
-            if any(_value_like(c) for c in r[1:]):
+            if any(value_like(c) for c in r[1:]):
                 break
             if header_n and r[0].strip() and not any(c.strip() for c in r[1:]):
                 break  # "Age (years)" under the column headers: the first group's label
@@ -311,7 +348,53 @@ def parse(src: ExtractedSource, s_idx: int, pos: int, block: Block) -> ResultTab
         caption_row=caption_row,
         population_row=population_row,
     )
-    return ResultTable(**{**table.__dict__, "klass": classify(kind, num, title)})
+    klass = classify(kind, num, title)
+    if klass == "other":
+        klass = _classify_by_rows(kind, num, [r[0] for _k, r in data if r])
+    if not num and (klass == "other" or (title == src.file_name and block.heading_path)):
+        # An unnumbered table that neither its title nor its rows place, or an untitled one
+        # under a heading of a structured document, is left to the passages around it.
+        return None
+    return ResultTable(**{**table.__dict__, "klass": klass})
+
+
+_POPULATION_LINE = re.compile(r"^\s*(?:analysis\s+)?(?:population|analysis set)\s*:", re.IGNORECASE)
+_NOT_TITLE = re.compile(r"^\s*(?:protocol|study|sponsor|program|page|source|date)\b", re.IGNORECASE)
+
+
+def _plain_title(text: str) -> bool:
+    """A line that can title an unnumbered output: words, not a banner, a protocol line or a
+    run stamp."""
+    return (
+        bool(re.search(r"[A-Za-z]{3,}", text))
+        and len(text.split()) <= 30
+        and not _NOT_TITLE.match(text)
+        and not _POPULATION_LINE.match(text)
+        and not is_run_stamp(text)
+    )
+
+
+def _unnumbered_output(
+    src: ExtractedSource, body: Sequence[tuple[str, ...]], *, continues: bool = False
+) -> bool:
+    """Whether a table without an output number is a results output: it comes from a results
+    file, or its header names the groups' N or statistics; and it holds at least two rows of
+    results."""
+    head = [c for r in body[:4] for c in r]
+    statistical = any(N_HEADER.search(c) or _STAT_HEADER.search(c.strip()) for c in head)
+    valued = sum(1 for r in body if sum(value_like(c) for c in r[1:]) >= 1)
+    if continues and statistical and valued >= 1:
+        return True
+    return valued >= 2 and (src.kind == "results" or statistical)
+
+
+def _classify_by_rows(kind: str, number: str, labels: Sequence[str]) -> str:
+    """An output whose title says nothing of its class (or that has none) by its row labels:
+    age with sex, race or body size is a demographics table; otherwise the labels as a title."""
+    low = " ".join(language.clean_text(x) for x in labels).lower()
+    if re.search(r"\bage\b", low) and re.search(r"\b(?:sex|gender|race|ethnic|weight|height)", low):
+        return "demographics"
+    return classify(kind, number, low[:400])
 
 
 _P_ROW = re.compile(r"p-?value|\bp\s*[<=]|\btest\b", re.IGNORECASE)
@@ -345,10 +428,13 @@ def collect(sources: Sequence[ExtractedSource]) -> list[ResultTable]:
     for s_idx, src in enumerate(sources):
         if src.kind not in {"results", "other"}:
             continue
+        previous: ResultTable | None = None
         for pos, block in enumerate(src.blocks):
-            t = parse(src, s_idx, pos, block)
+            follows = previous if previous is not None and previous.pos == pos - 1 else None
+            t = parse(src, s_idx, pos, block, follows)
             if t is not None:
                 out.append(t)
+            previous = t
     return out
 
 
@@ -366,7 +452,7 @@ def _reading(table: ResultTable) -> list[tuple[int, tuple[str, ...], tuple[int, 
         if r and r[0].strip() and not any(c.strip() for c in r[1:]):
             header, header_k = clean_label(r[0]), k  # "Age (years)" over "Mean (SD)"
             continue
-        if not r or not r[0].strip() or not any(_value_like(c) for c in r[1:]):
+        if not r or not r[0].strip() or not any(value_like(c) for c in r[1:]):
             continue
         named = bool(header) and bool(_NEEDS_HEADER.search(clean_label(r[0])))
         attach = _CI_ROW.match(r[0]) or (
@@ -443,131 +529,46 @@ def _previous_index(table: ResultTable, k: int) -> int | None:
 
 # ---------------------------------------------------------------- writing an output
 
-_FURNITURE_NOTE = re.compile(
-    r"^\s*(?:abbreviations?|source|sources|program|programme|output|data cut-?off|database|"
-    r"path|run date|produced|listing produced|table produced|page \d+)\b",
-    re.IGNORECASE,
-)
 _MARKER = re.compile(r"\s*\[[a-z0-9]{1,2}\]|\s*\([a-z]\)$")
+
+
+_CALENDAR = frozenset(
+    [
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "may",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "oct",
+        "nov",
+        "dec",
+        "mon",
+        "tue",
+        "wed",
+        "thu",
+        "fri",
+        "sat",
+        "sun",
+        "am",
+        "pm",
+    ]
+)
+
+
+def is_run_stamp(text: str) -> bool:
+    """The date and time a program ran ("20:43 Tuesday, July 25, 2023", "2023-07-25 20:42:50"):
+    page furniture of an output, not a result."""
+    words = re.findall(r"[A-Za-z]+", text)
+    return (
+        bool(re.search(r"\d", text))
+        and all(w.lower()[:3] in _CALENDAR for w in words)
+        and (bool(words) or bool(re.fullmatch(r"[\d\s:/.T-]+", text.strip())))
+    )
 
 
 def clean_label(label: str) -> str:
     return _MARKER.sub("", language.clean_text(label)).strip().rstrip(":")
-
-
-def group_name(header: str) -> str:
-    """ "Ferolasib 400 mg BID (N=305)" → "Ferolasib 400 mg BID"; "GVB-118 n/N (%)" → "GVB-118"."""
-    name = re.sub(r"\s*\(\s*[Nn]\s*=\s*[\d,]+\s*\)", "", header)
-    name = re.sub(r"\s+(?:n/N|n)?\s*\(%\)\s*$|\s+n/N\s*$", "", name)
-    return name.strip() or header
-
-
-_OVERALL = re.compile(r"\b(?:any|overall|total|all|combined|pooled)\b", re.IGNORECASE)
-
-
-def row_values(
-    table: ResultTable, cells: Sequence[str], *, summary: bool = False
-) -> list[tuple[str, str]]:
-    """(column name, value) of one row: each group's value with its statistics attached
-    ("464/476 (97.5) (95% CI 95.6, 98.7)"); names are "" when the table has no groups.
-
-    ``summary`` keeps, of a group split by dose or period, only its overall column ("Any
-    dose"), when every group has one."""
-    cols = table.columns()
-    if summary:
-        groups = {c.group for c in cols if c.group and not c.stat}
-        overall = [c for c in cols if c.group and not c.stat and _OVERALL.search(c.sub)]
-        if groups and {c.group for c in overall} == groups:
-            keep = {c.index for c in overall}
-            cols = [c for c in cols if c.index in keep or (c.stat and c.index - 1 in keep)]
-    pairs: list[list[str]] = []  # [name, value]
-    plain = [c for c in cols if not c.stat]
-    any_group = len(plain) >= 2 or any(_N_HEADER.search(c.label) or c.group for c in plain)
-    for col in cols:
-        value = language.clean_text(cells[col.index]) if col.index < len(cells) else ""
-        if not value:
-            continue
-        if col.stat and pairs and any_group:
-            pairs[-1][1] += f" ({col.sub or col.label} {value})"
-        elif any_group:
-            pairs.append([group_name(col.label), value])
-        else:
-            pairs.append(["", f"{col.label} {value}".strip() if col.label else value])
-    return [(n, v) for n, v in pairs]
-
-
-def figures_phrase(table: ResultTable, cells: Sequence[str], *, style: str = "list") -> str:
-    """One row of an output in words; the styles differ so that the body, the synopsis and the
-    conclusions never repeat one another's sentences:
-
-    - ``list``: "Median PFS, months (95% CI): Ferolasib 6.9 (5.7, 8.2); Docetaxel 4.4 (3.0, 5.6)";
-    - ``with``: "median PFS, months (95% CI) 6.9 (5.7, 8.2) with Ferolasib and 4.4 (3.0, 5.6)
-      with Docetaxel";
-    - ``was``: "Median PFS, months (95% CI) was 6.9 (5.7, 8.2) in the Ferolasib group and 4.4
-      (3.0, 5.6) in the Docetaxel group";
-    - ``versus``: "median PFS, months (95% CI) 6.9 (5.7, 8.2) (Ferolasib) versus 4.4 (3.0, 5.6)
-      (Docetaxel)".
-
-    A table without groups (estimates by visit) reads "Day 57: GMT ratio 175.8, 95% CI 159.1,
-    194.3" in every style but ``was``.
-    """
-    label = clean_label(cells[0])
-    pairs = row_values(table, cells, summary=style != "list")
-    if not pairs or not label:
-        return ""
-    lower = label[:1].lower() + label[1:] if not re.match(r"[A-Z]{2}", label) else label
-    single = len(pairs) == 1 or not any(g for g, _ in pairs)
-    verb = _verb_for(label)
-    if single:
-        value = ", ".join(v for _, v in pairs)
-        if style == "was":
-            return f"{label} {verb} {value}"
-        if style == "with":
-            return f"{lower} {value}"
-        if style == "versus":
-            return f"{lower}, {value}"
-        return f"{label}: {value}"
-    if style == "with":
-        named = [f"{v} with {g}" if g else v for g, v in pairs]
-        return f"{lower} {_and(named)}"
-    if style == "was":
-        named = [f"{v} in the {g} group" if g else v for g, v in pairs]
-        return f"{label} {verb} {_and(named)}"
-    if style == "versus":
-        return f"{lower} " + " versus ".join(f"{v} ({g})" if g else v for g, v in pairs)
-    return f"{label}: " + "; ".join(f"{g} {v}".strip() for g, v in pairs)
-
-
-def _verb_for(label: str) -> str:
-    """ "was" or "were" for a row label read as a subject: "Deaths were 3 ...", "Median PFS
-    was 6.9 ...", "Patients with any TEAE were 297 ..." (the noun before "with", "of", a comma
-    or a parenthesis decides)."""
-    head = re.split(r"\s+(?:with|of|in|by|at|from|leading|due)\b|[,(:;]", label, maxsplit=1)[0]
-    words = head.split()
-    return "were" if words and language.is_plural_word(words[-1]) else "was"
-
-
-def _and(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
-
-
-def output_reference(table: ResultTable) -> str:
-    ref = f"{table.kind} {table.number}"
-    return f"{ref}, {table.population}" if table.population else ref
-
-
-def prose_footnotes(table: ResultTable) -> list[tuple[int | None, str]]:
-    """Footnotes that say something about the results (not abbreviations or program lines)."""
-    out = []
-    for row, text in table.footnotes:
-        t = language.clean_text(text)
-        if not t or _FURNITURE_NOTE.match(t) or len(t.split()) < 4:
-            continue
-        out.append((row, t))
-    return out
-
-
-def is_method_note(text: str) -> bool:
-    """A footnote that names a method behind a marked figure ("[a] Exact Clopper-Pearson
-    method.") rather than saying something about the results."""
-    return bool(re.match(r"\s*(?:\[[a-z0-9]{1,2}\]|\([a-z]\))", text)) and len(text.split()) <= 20

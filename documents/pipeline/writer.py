@@ -264,15 +264,35 @@ def is_boilerplate_sentence(sentence: str) -> bool:
     return any(p.search(s) for p in mapping.drop_sentence_patterns())
 
 
+_PLACEHOLDER_TOKEN = re.compile(r"^\(?(?:[xX]{2,}|[xX]+\.[xX]+)(?:\.[xX]+)?%?\)?[,;:]?$")
+
+
+def _stutters(toks: list[str]) -> bool:
+    """Three or more words repeated right after themselves."""
+    low = [t.lower() for t in toks]
+    return any(
+        low[i : i + n] == low[i + n : i + 2 * n]
+        for n in range(3, len(low) // 2 + 1)
+        for i in range(len(low) - 2 * n + 1)
+    )
+
+
 def is_debris(sentence: str, *, list_item: bool = False) -> bool:
     """Figure labels, axis ticks and table debris that PDF extraction leaves in running text."""
     toks = sentence.split()
     if not toks:
         return True
+    # A mock table shell's placeholders ("xx (xx%)", "xx.x"): a plan's template, not a fact.
+    if sum(1 for t in toks if _PLACEHOLDER_TOKEN.match(t)) >= 2:
+        return True
     alpha = [t for t in toks if re.search(r"[A-Za-z]{2,}", t)]
     if list_item:
         return not alpha
     if len(toks) < 3:
+        return True
+    # Diagram labels run together repeat themselves back to back ("Placebo interim analysis
+    # (50% complete) interim analysis (50% complete)"); a sentence that does so ends like one.
+    if not re.search(r"[.!?:;][)\]\"”’]*$", sentence.strip()) and _stutters(toks):
         return True
     words = sum(1 for t in toks if re.search(r"[A-Za-z]{3,}", t))
     function_words = sum(1 for t in toks if t.lower() in language.STOPWORDS)

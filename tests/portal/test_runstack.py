@@ -24,7 +24,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from portal.embedded_redis import redact_url
-from portal.management.commands.runstack import data_dir_lock, descendants, process_identity
+from portal.management.commands.runstack import data_dir_lock
+from portal.processes import descendants, process_identity
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT = 120.0

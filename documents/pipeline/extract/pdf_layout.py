@@ -95,6 +95,37 @@ def running_lines(pages: list[list[Line]]) -> list[set[int]]:
     return out
 
 
+def run_in_term(first: Line, text: str) -> str:
+    """A definition list's term in bold at the start of its paragraph, run into the definition
+    ("**Screen** Screening is the act ..."), gets the colon that the layout's column stood for:
+    "Screen: Screening is the act ...". Only a short term (up to four words) that ends in bold
+    and is followed by a capitalised word in the regular font; the letters are unchanged, so
+    quotes still verify."""
+    term = ""
+    bold = False
+    for k, run in enumerate(first.runs):
+        piece = run.text
+        if not run.bold and k > 0 and bold and piece.strip()[:1].isupper():
+            break
+        term += piece
+        bold = run.bold
+    else:
+        return text
+    words = term.split()
+    if (
+        not bold
+        or not 1 <= len(words) <= 4
+        or re.search(r"[.:;,!?)”\"]", term)
+        or not words[0][:1].isupper()
+        or not text.startswith(term.strip())
+    ):
+        return text
+    rest = text[len(term.strip()) :]
+    if not rest[:1].isspace() or not rest.strip()[:1].isupper():
+        return text
+    return f"{term.strip()}: {rest.lstrip()}"
+
+
 @dataclass
 class _Para:
     """The paragraph being assembled from consecutive lines of one page."""
@@ -118,6 +149,8 @@ class _Para:
         for ln in self.lines:
             text = dehyphenate_join(text, ln.text, vocab, hyphenated) if text else ln.text
         text = text.strip()
+        if self.kind == "paragraph":
+            text = run_in_term(self.lines[0], text)
         if alnum(text):
             first = self.lines[0]
             out.add(
@@ -159,6 +192,11 @@ def _breaks_paragraph(prev: Line, cur: Line, usual: dict[float, float]) -> bool:
     if not (prev.styled and cur.styled):
         return False
     if abs(prev.size - cur.size) >= 1.0 or prev.bold != cur.bold:
+        return True
+    # The next term of a definition list starts its own paragraph.
+    if re.search(r"[.!?][)\]\"”’]*$", prev.text.strip()) and run_in_term(cur, cur.text.strip()) != (
+        cur.text.strip()
+    ):
         return True
     gap = prev.pos - cur.pos
     if gap < -0.5 * max(cur.size, 1.0):

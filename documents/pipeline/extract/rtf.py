@@ -34,7 +34,7 @@ from documents.pipeline.extract.tlf import annotate_table, page_of, population_o
 from documents.pipeline.safety import Limits, sanitize_text
 from documents.pipeline.types import ExtractedSource, SourceDescriptor
 
-_CELL, _ROW, _INTBL, _PARD, _LINE, _HEAD, _FOOT, _END = (chr(0xE000 + k) for k in range(8))
+_CELL, _ROW, _INTBL, _PARD, _LINE, _HEAD, _FOOT, _END, _CELLX = (chr(0xE000 + k) for k in range(9))
 _MARKERS = {
     "cell": _CELL,
     "nestcell": _CELL,
@@ -43,10 +43,12 @@ _MARKERS = {
     "intbl": _INTBL,
     "pard": _PARD,
     "line": _LINE,
+    "cellx": _CELLX,
 }
 # A control word (not preceded by an escaping backslash) that the text rebuild needs to see.
 _CONTROL = re.compile(
-    r"(?<!\\)((?:\\\\)*)\\(cell|nestcell|row|nestrow|intbl|pard|line)(?![a-zA-Z])"
+    r"(?<!\\)((?:\\\\)*)\\(cell|nestcell|row|nestrow|intbl|pard|line)(?![a-zA-Z])|"
+    r"(?<!\\)((?:\\\\)*)\\(cellx)(?=-?\d)"
 )
 _HF_START = re.compile(r"\{\\(header|footer)[lrf]?(?![a-zA-Z])")
 _TOKEN = re.compile(r"\\\\|\\[{}]|\\bin(\d+) ?|[{}]")
@@ -95,7 +97,14 @@ def _mark_controls(rtf: str) -> str:
     """Markers for cells, rows, table paragraphs and line breaks; striprtf's own rendering of
     these words ("|", newlines) is dropped with them."""
     rtf = _TAB_LIKE.sub(lambda m: "\\tab ", rtf)
-    return _CONTROL.sub(lambda m: m.group(1) + _marker(_MARKERS[m.group(2)]), rtf)
+    return _CONTROL.sub(
+        lambda m: (
+            m.group(1) + _marker(_MARKERS[m.group(2)])
+            if m.group(2)
+            else m.group(3) + _marker(_CELLX)
+        ),
+        rtf,
+    )
 
 
 def _units(text: str) -> tuple[list[Any], list[Any], list[Any]]:
@@ -106,6 +115,9 @@ def _units(text: str) -> tuple[list[Any], list[Any], list[Any]]:
     in_table = False
     cells: list[str] = []
     rows: list[tuple[str, ...]] = []
+    edges: list[list[int]] = []  # each row's cell right edges (\cellx), when the file gives them
+    row_edges: list[int] = []
+    want_edge = False
 
     def flush_para() -> None:
         s = re.sub(r"\s+", " ", "".join(cur)).strip()
@@ -116,13 +128,25 @@ def _units(text: str) -> tuple[list[Any], list[Any], list[Any]]:
 
     def close_table() -> None:
         if rows:
-            parts[where].append(list(rows))
+            parts[where].extend(_on_grid(list(rows), list(edges)))
             rows.clear()
+            edges.clear()
 
-    for ch in re.split(f"([{_CELL}{_ROW}{_INTBL}{_PARD}{_LINE}{_HEAD}{_FOOT}{_END}\n])", text):
+    split = f"([{_CELL}{_ROW}{_INTBL}{_PARD}{_LINE}{_HEAD}{_FOOT}{_END}{_CELLX}\n])"
+    for ch in re.split(split, text):
         if not ch:
             continue
-        if ch == _INTBL:
+        if want_edge:
+            want_edge = False
+            m = re.match(r"\s*(-?\d+)\s?", ch)
+            if m:
+                row_edges.append(int(m.group(1)))
+                ch = ch[m.end() :]
+                if not ch:
+                    continue
+        if ch == _CELLX:
+            want_edge = True
+        elif ch == _INTBL:
             in_table = True
         elif ch == _PARD:
             in_table = False
@@ -132,6 +156,8 @@ def _units(text: str) -> tuple[list[Any], list[Any], list[Any]]:
         elif ch == _ROW:
             if cells:
                 rows.append(tuple(cells))
+                edges.append(list(row_edges))
+            row_edges = []
             cells = []
             cur.clear()
             in_table = False
@@ -152,6 +178,72 @@ def _units(text: str) -> tuple[list[Any], list[Any], list[Any]]:
     return parts["head"], parts["body"], parts["foot"]
 
 
+class _Fresh(list):  # type: ignore[type-arg]
+    """A table that starts where another ended with another column layout: not a page's
+    continuation of it (``_join_tables`` leaves it apart)."""
+
+
+_EDGE_SLACK = 40  # twips: writers round a column's edge differently from row to row
+
+
+def _on_grid(rows: list[tuple[str, ...]], edges: list[list[int]]) -> list[list[Any]]:
+    """A table's rows on one column grid, from the cells' right edges (``\\cellx``): a header
+    cell that spans several columns of the rows below ("Week 20" over "N" and "Mean (SD)") is
+    repeated in each of them, as Word does with a merged cell, so that every value sits under
+    its own header; a row of another layout after the data ("Pairwise comparison | Difference
+    | p-value") starts a table of its own. Rows without edges are left as they are."""
+    if len(edges) != len(rows) or any(
+        len(e) != len(r) or not e for e, r in zip(edges, rows, strict=True)
+    ):
+        return [rows]
+    tables: list[list[int]] = [[0]]
+    for k in range(1, len(rows)):
+        same = _same_edges(edges[k], edges[k - 1])
+        valued = any(_is_value(c) for r in rows[tables[-1][0] : k] for c in r[1:])
+        if not same and valued and not any(_is_value(c) for c in rows[k][1:]):
+            tables.append([k])
+        else:
+            tables[-1].append(k)
+    out: list[list[Any]] = []
+    for n, members in enumerate(tables):
+        grid = sorted({x for k in members for x in edges[k]})
+        merged: list[int] = []
+        for x in grid:
+            if merged and x - merged[-1] <= _EDGE_SLACK:
+                merged[-1] = x
+            else:
+                merged.append(x)
+        table: list[Any] = _Fresh() if n else []
+        for k in members:
+            cells: list[str] = []
+            left = -(10**9)
+            for text, right in zip(rows[k], edges[k], strict=True):
+                span = [g for g in merged if left + _EDGE_SLACK < g <= right + _EDGE_SLACK]
+                span = span or [min(merged, key=lambda g: abs(g - right))]
+                header = not any(_is_value(c) for c in rows[k][1:])
+                cells.extend(
+                    [text] * len(span) if header and text else [text] + [""] * (len(span) - 1)
+                )
+                left = right
+            width = len(merged)
+            cells = (cells + [""] * width)[:width]
+            table.append(tuple(cells))
+        out.append(table)
+    return out
+
+
+_VALUE_CELL = re.compile(r"^\s*[<>≤≥]?\s*[-+−]?\.?\d[\d,.]*\s*(?:\(|%|$|[-–;:/]\s*\d)")
+
+
+def _is_value(cell: str) -> bool:
+    """A cell holding a figure ("84", "5.4 ( 1.34)", "<0.001"), not a label ("Week 20")."""
+    return bool(_VALUE_CELL.match(cell))
+
+
+def _same_edges(a: list[int], b: list[int]) -> bool:
+    return len(a) == len(b) and all(abs(x - y) <= _EDGE_SLACK for x, y in zip(a, b, strict=True))
+
+
 def _dedupe(units: list[Any]) -> list[Any]:
     """Page headers and footers repeat on every page: keep each once, in order."""
     seen: set[str] = set()
@@ -169,7 +261,7 @@ def _join_tables(units: list[Any]) -> list[Any]:
     repeated leading rows dropped."""
     out: list[Any] = []
     for u in units:
-        if isinstance(u, list) and out:
+        if isinstance(u, list) and out and not isinstance(u, _Fresh):
             k = len(out) - 1
             while k >= 0 and isinstance(out[k], str) and page_of(out[k]) and len(out[k]) < 40:
                 k -= 1

@@ -159,12 +159,17 @@ def annotate_table(rows: list[tuple[str, ...]] | tuple[tuple[str, ...], ...]) ->
     if last_n >= 0:
         header_end = last_n + 1
     else:
+        # Rows of labels without figures, up to three ("Baseline | Week 20" over
+        # "N | Mean (SD) | N | Mean (SD)").
         first = title_rows
         while first < n and not _cells(rows[first]):
             first += 1
-        cells = _cells(rows[first]) if first < n else []
-        if len(cells) >= 2 and not any(_is_numeric(c) for c in cells[1:]):
-            header_end = first + 1
+        while first < n and first < title_rows + 3:
+            cells = _cells(rows[first])
+            if len(cells) < 2 or any(_is_numeric(c) for c in cells[1:]):
+                break
+            first += 1
+            header_end = first
     # Footnotes: trailing rows of one cell.
     footnotes: list[str] = []
     j = n - 1

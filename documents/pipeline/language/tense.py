@@ -585,6 +585,12 @@ def present_to_past(sentence: str) -> str:
         base, singular = hit
         subject = _subject_before(words, k, text)
         if subject is None:
+            # "which takes the models above and adds the term": a verb coordinated with one
+            # just put in the past, in the same clause, goes with it.
+            if edits and k > 0 and words[k - 1].group(0).lower() in {"and", "or"}:
+                between = text[edits[-1][1] : m.start()]
+                if not re.search(r"[.;:]", between):
+                    edits.append((m.start(), m.end(), _match_case(word, past_form(base))))
             continue
         sub_low = subject.lower()
         if sub_low in _RELATIVE:

@@ -41,6 +41,7 @@ from django.utils.module_loading import import_string
 
 from portal import embedded_redis
 from portal.env import ImproperEnvironment, env_int, private_file
+from portal.processes import descendants, isolated_popen_kwargs, kill_if_same
 
 WORKER_CLASS = "documents.worker.FolioWorker"
 QUEUE_NAME = "default"
@@ -79,48 +80,6 @@ def worker_command(worker_class: str | None) -> list[str]:
     if worker_class:
         command += ["--worker-class", worker_class]
     return command
-
-
-def _proc_stat(pid: int) -> list[str] | None:
-    """The fields of ``/proc/<pid>/stat`` after the command name (Linux; None elsewhere)."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # The command name may contain spaces and parentheses: split after the last ")".
-    return text[text.rfind(")") + 2 :].split()
-
-
-def process_identity(pid: int) -> str | None:
-    """The process's start time: with the pid, it tells a process from a later one."""
-    fields = _proc_stat(pid)
-    return fields[19] if fields and len(fields) > 19 else None
-
-
-def descendants(pid: int) -> dict[int, str]:
-    """Every live descendant of ``pid`` with its identity (Linux ``/proc``; empty elsewhere)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").glob("[0-9]*"):
-        fields = _proc_stat(int(entry.name))
-        if fields and len(fields) > 1:
-            children.setdefault(int(fields[1]), []).append(int(entry.name))
-    found: dict[int, str] = {}
-    pending = [pid]
-    while pending:
-        for child in children.get(pending.pop(), []):
-            identity = process_identity(child)
-            if identity is not None:
-                found[child] = identity
-            pending.append(child)
-    return found
-
-
-def kill_if_same(processes: dict[int, str]) -> None:
-    """SIGKILL each process that is still the one recorded (pids get reused)."""
-    for pid, identity in processes.items():
-        if process_identity(pid) == identity:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
 
 
 def wait_for_port(host: str, port: int, timeout: float) -> bool:
@@ -220,7 +179,7 @@ class Stack:
             env=self.child_env(),
             cwd=str(settings.BASE_DIR),
             stdin=subprocess.DEVNULL,
-            **embedded_redis.isolated_popen_kwargs(),
+            **isolated_popen_kwargs(),
         )
         return Child(name=name, process=process)
 

@@ -11,7 +11,7 @@ import docx
 import pytest
 from django.core.files.storage import default_storage
 
-from documents.pipeline.docx_identity import END_BOOKMARK, section_bookmark
+from documents.pipeline.docx_identity import END_BOOKMARK, section_bookmark, section_hex
 from documents.presenters import draft_preview
 from tests.documents.review.conftest import fetch
 
@@ -69,12 +69,44 @@ def test_the_clean_copy_has_no_highlight_no_comments_no_qc_and_a_compact_source_
     assert f'w:name="{END_BOOKMARK}"' in xml
     props = _xml(clean, "docProps/custom.xml")
     assert "folio_document_id" in props and draft.task_id in props
-    # And both open with the title page and the written table of contents.
+    # And both open with the title page (E3 section 1) and the written table of contents.
     for data in (clean, review):
         document = docx.Document(io.BytesIO(data))
-        assert document.paragraphs[0].style.name == "Title"
-        assert document.core_properties.title == document.paragraphs[0].text.split(" [")[0]
+        assert document.paragraphs[0].text == "1 Title Page"
+        assert document.paragraphs[1].style.name == "Title"
+        assert document.core_properties.title == document.paragraphs[1].text.split(" [")[0]
         assert "Table of Contents" in _xml(data) and "Right-click" not in _xml(data)
+
+
+def test_the_title_page_is_section_1_each_fact_once_and_reads_back_unchanged(draft) -> None:
+    from documents.review import match
+    from documents.review.reader import read_document
+
+    twin_section = draft.section("1")
+    kinds = [f for p in twin_section["paragraphs"] for f in p.get("flags", [])]
+    assert "title_page:title" in kinds and "title_page:fact" in kinds
+    clean = _download(draft.client, draft.task_id)
+    for data in (clean, draft.docx):
+        document = docx.Document(io.BytesIO(data))
+        texts = [t for t in _texts(data) if t.strip()]
+        # Each title-page line once in the whole copy, as the twin's section 1 states it.
+        for paragraph in twin_section["paragraphs"]:
+            shown = [t for t in texts if match.key(t) == match.key(paragraph["text"])]
+            assert len(shown) == 1, paragraph["text"]
+        assert len([p for p in document.paragraphs if p.style.name == "Title"]) == 1
+        # Returned unchanged, section 1 is not edited, read against the twin alone too.
+        read = {s.hex: s for s in read_document(document).sections}
+        section_read = read[section_hex(twin_section["section_id"])]
+        assert not match.is_edited(section_read, twin_section)
+    # Against the twin, an edited fact is an edit.
+    document = docx.Document(io.BytesIO(clean))
+    fact = next(
+        p["text"] for p in twin_section["paragraphs"] if "title_page:fact" in p.get("flags", [])
+    )
+    line = next(p for p in document.paragraphs if p.text.startswith(fact.split(": ")[0] + ": "))
+    line.runs[-1].text = line.runs[-1].text + " (amended)"
+    read = {s.hex: s for s in read_document(document).sections}
+    assert match.is_edited(read[section_hex(twin_section["section_id"])], twin_section)
 
 
 def test_the_qc_report_and_the_sources_are_their_own_files(draft) -> None:

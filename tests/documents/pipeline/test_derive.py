@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from documents.pipeline import derive, extract, facts, language, qc
+from documents.pipeline import extract, facts, language, qc
+from documents.pipeline import title_page as title_page_module
 from documents.pipeline.types import ExtractedSource, SectionDraft, SourceDescriptor
 from tests.documents.pipeline.test_orchestrate import (
     by_number,
@@ -120,24 +121,31 @@ def test_the_title_page_cites_each_fact_and_shows_a_placeholder_for_each_missing
     sources = list(facts.attach_key_facts((load_pdf(path),)))
     title_page = by_number(write(sources, (sec("1", "Title Page"), sec("7", "Introduction"))))["1"]
     assert title_page.state == "generated"
-    lines = {p.text.split(":", 1)[0]: p for p in title_page.paragraphs}
-    expected = {
-        "Study title": "A Randomised Study of Zanotinib in Plaque Psoriasis",
-        "Protocol number": "NWB-2201",
-        "Sponsor": "Northwind Biologics Ltd",
-    }
+    title, subtitle = title_page.paragraphs[:2]
+    assert title.text == "A Randomised Study of Zanotinib in Plaque Psoriasis"
+    assert title.flags == ("title_page:title",) and title.style == "body"
+    assert title.citations and all(qc.verify_citation(c, sources) for c in title.citations)
+    assert subtitle.flags == ("title_page:subtitle",)
+    lines = {p.text.split(":", 1)[0]: p for p in title_page.paragraphs[2:]}
+    expected = {"Protocol number": "NWB-2201", "Sponsor": "Northwind Biologics Ltd"}
     for label, value in expected.items():
         para = lines[label]
         assert para.text == f"{label}: {value}"
         assert para.citations and all(qc.verify_citation(c, sources) for c in para.citations)
-        assert para.style != "note"
-    labels = dict(derive.TITLE_PAGE_FACTS)
-    missing = [labels[name] for name in derive.EXPECTED if labels[name] not in expected]
-    assert missing  # phase, product and indication are not stated
+        assert para.style != "note" and para.flags == ("title_page:fact",)
+    missing = [
+        label
+        for _name, label, needed in title_page_module.TITLE_FIELDS
+        if needed and label not in expected
+    ]
+    assert "Phase of development" in missing  # phase, product and indication are not stated
     for label in missing:
-        para = lines[label]
+        para = lines[f"[{label}"]
         assert para.style == "note" and not para.citations
-        assert "[not found in the sources]" in para.text
+        assert para.text == title_page_module.placeholder(label)
+    # Each fact once: no label repeated.
+    texts = [p.text.split(":", 1)[0] for p in title_page.paragraphs]
+    assert len(texts) == len(set(texts))
 
 
 # ---------------------------------------------------------------- synopsis

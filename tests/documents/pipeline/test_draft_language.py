@@ -269,3 +269,32 @@ def test_a_draft_from_real_pdfs_holds_no_toc_line_header_or_page_number(
         assert not re.fullmatch(r"\d+(?:\.\d+)*\s+[A-Z][\w ,]+\s+\d+", text), text
     report = qc.quality_report(list(drafts), sources)
     assert report["citations_verified"] == report["citations_total"]
+
+
+@pytest.mark.parametrize(
+    ("fragment", "kept"),
+    [
+        # a SAP's mock table shell: placeholders, not facts
+        ("Marked improvement xx (xx%) xx (xx%) xx (xx%)", False),
+        ("Mean (SD) xx.x (xx.xx) xx.x (xx.xx)", False),
+        # a design diagram's labels run together
+        ("Placebo interim analysis (50% complete) interim analysis (50% complete)", False),
+        # real text with an x, and an objective without a full stop that repeats words apart
+        ("Each patient applied 2 x 25 cm2 patches daily in the morning.", True),
+        (
+            "To compare the progression-free survival of patients treated with zanotinib with "
+            "that of patients treated with placebo",
+            True,
+        ),
+    ],
+)
+def test_mock_shells_and_diagram_labels_are_not_written_as_text(fragment: str, kept: bool) -> None:
+    sentence = "Patients were randomised in a 1:1 ratio to zanotinib or placebo."
+    src = pdf_source("sap.pdf", "sap", [[("p", sentence), ("p", fragment)]])
+    ctx = WriterContext(sources=[src], locator=QuoteLocator([src]))
+    written = write_groups(
+        ctx, [(0, list(enumerate(src.blocks)))], 500, source_kind=lambda s: "sap"
+    )
+    texts = [p.text for p in written.paragraphs]
+    assert texts[0] == sentence
+    assert (fragment in texts) is kept, texts

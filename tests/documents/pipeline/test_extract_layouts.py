@@ -228,3 +228,11 @@ def test_symbol_elements_python_docx_skips_are_read(tmp_path) -> None:
     (block,) = [b for b in src.blocks if "Age" in b.text]
     assert block.text == "Age ≥ 18 years; PaO2/FiO2 < 300 mmHg"
     assert alnum(block.text) == alnum(docx.Document(str(path)).paragraphs[0].text)
+
+
+def test_a_bold_term_run_into_its_definition_gets_its_colon(tmp_path) -> None:
+    src = extract(layouts.build_definition_list_pdf(tmp_path / "protocol.pdf"))
+    texts = [b.text for b in src.blocks]
+    for term, definition in layouts.DEFINITIONS:
+        assert f"{term}: {definition}" in texts, texts
+    assert layouts.DEFINITION_TAIL in texts  # regular text is left as it is

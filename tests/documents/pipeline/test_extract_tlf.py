@@ -137,8 +137,22 @@ def test_the_lzzt_rtf_and_listing_outputs(tmp_path) -> None:
     assert table.population == "Population: Intent-to-Treat"
     assert ("Mean (sd)", "75.21 (8.59)", "75.67 (8.29)", "74.38 (7.89)") in table.rows
     efficacy = extract(CORPUS / "corpus" / "tlf" / "tlf-efficacy.rtf")
-    (table,) = [b for b in efficacy.blocks if b.kind == "table"]
+    table, pairwise = [b for b in efficacy.blocks if b.kind == "table"]
     assert table.caption == "ANCOVA of Change from Baseline at Week 20"
+    # The spanning headers sit over their own columns (\cellx), the values under them.
+    spans, labels = table.rows[1], table.rows[2]
+    row = next(r for r in table.rows if r[0] == "Placebo")
+    assert [(spans[k], labels[k], row[k]) for k in (1, 2, 3, 4)] == [
+        ("Baselinea", "N", "86"),
+        ("Baselinea", "Mean (SD)", "5.6 ( 2.14)"),
+        ("Week 20", "N", "65"),
+        ("Week 20", "Mean (SD)", "5.8 ( 1.50)"),
+    ]
+    # The pairwise comparison under it has its own layout: a table of its own.
+    assert pairwise.rows == (
+        ("Pairwise Comparison", "Difference in LS Mean (95% CI)b", "p-Value"),
+        ("Xanomeline High Dose vs. Placebo", "0.07 (-0.50, 0.63)", "0.822"),
+    )
 
 
 @corpus
@@ -157,3 +171,42 @@ def test_the_dev_set_results_pdf_and_workbook(tmp_path) -> None:
     xlsx = extract(CORPUS / "devset" / "studyC" / "results.xlsx")
     sheets = [b for b in xlsx.blocks if b.table_number]
     assert len(sheets) == 19 and all(b.population for b in sheets)
+
+
+def _rtf_row(cells: list[str], edges: list[int]) -> str:
+    defs = "".join(f"\\cellx{e}" for e in edges)
+    body = "".join(f"\\pard\\intbl\\qc{{\\fs18 {c}}}\\cell\n" for c in cells)
+    return "\\trowd\\trgaph108" + defs + "\n" + body + "\\row\n"
+
+
+def test_rtf_spanning_headers_sit_over_their_columns_and_another_layout_is_its_own_table(
+    tmp_path: Path,
+) -> None:
+    """r2rtf and SAS write a header cell over two columns as one wide cell (its right edge,
+    \\cellx, is the second column's): the cell is repeated over both columns, so that each value
+    sits under its header; a comparison block with another layout is a table of its own."""
+    fine = [2000, 2500, 3700, 4200, 5400]
+    rtf = (
+        "{\\rtf1\\ansi\\deff0{\\fonttbl{\\f0 Times;}}\n"
+        "{\\pard\\qc{\\f0 ANCOVA of Change from Baseline at Week 20}\\par}\n"
+        + _rtf_row(["", "Baseline", "Week 20"], [2000, 3701, 5399])
+        + _rtf_row(["Treatment", "N", "Mean (SD)", "N", "Mean (SD)"], fine)
+        + _rtf_row(["Drug A", "84", "5.4 (1.34)", "31", "5.8 (1.61)"], fine)
+        + _rtf_row(["Placebo", "86", "5.6 (2.14)", "65", "5.8 (1.50)"], fine)
+        + _rtf_row(["Pairwise Comparison", "Difference (95% CI)", "p-Value"], [3700, 4900, 5400])
+        + _rtf_row(["Drug A vs. Placebo", "0.07 (-0.50, 0.63)", "0.822"], [3700, 4900, 5400])
+        + "}"
+    )
+    path = tmp_path / "t_ancova.rtf"
+    path.write_text(rtf, encoding="latin-1")
+    main, pairwise = [b for b in extract(path).blocks if b.kind == "table"]
+    assert main.caption == "ANCOVA of Change from Baseline at Week 20"
+    spans = next(r for r in main.rows if "Baseline" in r)
+    placebo = next(r for r in main.rows if r[0] == "Placebo")
+    assert list(zip(spans[1:], placebo[1:], strict=True)) == [
+        ("Baseline", "86"),
+        ("Baseline", "5.6 (2.14)"),
+        ("Week 20", "65"),
+        ("Week 20", "5.8 (1.50)"),
+    ]
+    assert pairwise.rows[1] == ("Drug A vs. Placebo", "0.07 (-0.50, 0.63)", "0.822")

@@ -1,11 +1,11 @@
-"""The size governor (``orchestrate._fit_size``): a draft that would be longer than its sources
+"""The size governor (``size.fit_size``): a draft that would be longer than its sources
 gives up the full tables of secondary results outputs (listings first, then sensitivity,
 subgroup and by-visit analyses, then the longest), keeps their key figures and the short tables,
 and lists what it gave up in the output index."""
 
 from __future__ import annotations
 
-from documents.pipeline import ingest, orchestrate
+from documents.pipeline import ingest, orchestrate, size
 from documents.pipeline.types import ExtractedSource, PipelineInput, SectionDraft, Table
 from tests.documents.pipeline.test_orchestrate import all_text, by_number, docx_source, sec, write
 from tests.documents.pipeline.test_results import row
@@ -131,7 +131,7 @@ def test_tables_are_given_up_listings_first_then_secondary_analyses_then_the_lon
     for reserve in range(0, 6000, 20):
         state = orchestrate._state(inp, srcs, index)
         state.drafts = dict(full)
-        orchestrate._fit_size(state, reserve=reserve)
+        size.fit_size(state, reserve=reserve)
         kept = {t.title for d in state.drafts.values() for t in d.tables}
         for name, title in TITLES.items():
             if title not in kept and name not in order:
@@ -155,13 +155,13 @@ def test_a_short_table_is_never_given_up() -> None:
 
     # A listing of 10 rows stays however far over its sources' size the draft is; one of 11
     # rows goes.
-    short, longer = listing(orchestrate.SMALL_TABLE_ROWS), listing(orchestrate.SMALL_TABLE_ROWS + 1)
+    short, longer = listing(size.SMALL_TABLE_ROWS), listing(size.SMALL_TABLE_ROWS + 1)
     state.drafts = {
         5: SectionDraft(
             "s-12.2", "12.2", "Adverse Events (AEs)", 2, "generated", (), (short, longer)
         )
     }
-    orchestrate._fit_size(state, reserve=10**6)
+    size.fit_size(state, reserve=10**6)
     assert state.drafts[5].tables == (short,)
 
 
@@ -181,9 +181,9 @@ def test_prose_gives_way_last_from_the_longest_section_keeping_elements_and_a_fl
     long = SectionDraft("s-7", "7", "Introduction", 1, "generated", (*filler, element), ())
     short = SectionDraft("s-12.2", "12.2", "Adverse Events", 2, "generated", tuple(filler[:2]), ())
     state.drafts = {0: long, 5: short}
-    assert orchestrate._fit_size(state, reserve=0)
+    assert size.fit_size(state, reserve=0)
     kept = state.drafts[0].paragraphs
     # The longest section lost its last passage paragraphs, not its element, down to the floor.
     assert kept[-1] == element and kept[: len(kept) - 1] == tuple(filler[: len(kept) - 1])
-    assert orchestrate._words(state.drafts[0]) >= orchestrate.PROSE_FLOOR
+    assert size.words(state.drafts[0]) >= size.PROSE_FLOOR
     assert state.drafts[5] == replace(short)

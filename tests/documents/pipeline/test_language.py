@@ -309,6 +309,24 @@ def test_an_appendix_label_does_not_hide_an_abbreviation_or_reference_list() -> 
             "Sponsor staff did not have access to unblinded data.",
         ),
         ("This is a Phase 3, randomised trial.", "This was a Phase 3, randomised trial."),
+        # committees, pharmacists and systems act in the report's past too
+        (
+            "An independent committee oversees the safety of participants.",
+            "An independent committee oversaw the safety of participants.",
+        ),
+        (
+            "On Day 1 the IWRS assigns each participant to zanotinib or placebo.",
+            "On Day 1 the IWRS assigned each participant to zanotinib or placebo.",
+        ),
+        (
+            "Each participant takes part for approximately 6 months.",
+            "Each participant took part for approximately 6 months.",
+        ),
+        # a verb coordinated with a converted one follows it
+        (
+            "The full model takes the main model and adds the interaction term.",
+            "The full model took the main model and added the interaction term.",
+        ),
     ],
 )
 def test_the_present_of_study_conduct_goes_into_the_past(present: str, past: str) -> None:
@@ -325,6 +343,8 @@ def test_the_present_of_study_conduct_goes_into_the_past(present: str, past: str
         "To receive the drug, a patient signs the form.",
         "The last dose is taken on Day 28.",
         "The patient “continues to attend visits as planned” in the diary.",
+        "Medical records and study monitors are listed in the site file.",  # nouns, not verbs
+        "The DSMB reviews safety data and makes recommendations.",  # "reviews" may be a noun
     ],
 )
 def test_nouns_modals_infinitives_and_quotations_keep_their_tense(unchanged: str) -> None:

@@ -148,9 +148,15 @@ def test_the_title_page_shows_each_fact_with_its_citation_or_a_placeholder(rende
     path, _, _ = rendered
     document = docx.Document(str(path))
     texts = [p.text for p in document.paragraphs]
-    first = document.paragraphs[0]
+    # The E3 section "1 Title Page" is the title page: its heading, then the study title.
+    assert (document.paragraphs[0].style.name, texts[0]) == ("Heading 1", "1 Title Page")
+    first = document.paragraphs[1]
     assert first.style.name == "Title"
     assert "zanotinib" in first.text.lower() and first.text != "zx-100-csr"
+    # Each fact once in the whole document (no cover repeating the section).
+    for label in ("Protocol number", "Sponsor", "Good Clinical Practice", "Report date"):
+        assert len([t for t in texts if t.lstrip("[").startswith(label)]) == 1, label
+    assert len([p for p in document.paragraphs if p.style.name == "Title"]) == 1
     assert document.core_properties.title == first.text.split(" [")[0]
     protocol_line = next(t for t in texts if t.startswith("Protocol number: "))
     assert protocol_line.startswith("Protocol number: ZX-100 [")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from documents.pipeline import extract, language, qc, results
+from documents.pipeline import extract, figures, language, qc, results
 from documents.pipeline.results import ResultTable
 from documents.pipeline.types import ExtractedSource, Paragraph, SourceDescriptor
 from tests.documents.pipeline.test_orchestrate import all_text, by_number, docx_source, sec, write
@@ -88,7 +88,7 @@ def test_a_tlf_table_is_parsed_into_number_title_population_groups_and_footnotes
     assert table.caption == "Table 14.2.1 Proportion of Patients Achieving PASI 75 at Week 12"
     assert table.population == "Full Analysis Set"
     assert table.header == (GROUPS,)
-    assert [results.group_name(g) for g in table.groups()] == ["Placebo", "Zanotinib 50 mg"]
+    assert [figures.group_name(g) for g in table.groups()] == ["Placebo", "Zanotinib 50 mg"]
     assert [cells[0] for _k, cells in table.data] == [
         "Responders, n (%)",
         "Difference vs placebo (%)",
@@ -100,7 +100,7 @@ def test_a_tlf_table_is_parsed_into_number_title_population_groups_and_footnotes
     assert all(EFFICACY[k] == cells for k, cells in table.data)
     assert [text for _k, text in table.footnotes] == [EFFICACY[-2][0], EFFICACY[-1][0]]
     # Only the footnote that says something about the results is written as prose.
-    assert [text for _k, text in results.prose_footnotes(table)] == [EFFICACY[-2][0]]
+    assert [text for _k, text in figures.prose_footnotes(table)] == [EFFICACY[-2][0]]
 
 
 def test_statistic_columns_belong_to_the_group_before_them() -> None:
@@ -115,7 +115,7 @@ def test_statistic_columns_belong_to_the_group_before_them() -> None:
     columns = table.columns()
     assert [(c.index, c.stat) for c in columns] == [(1, False), (2, False), (3, True), (4, True)]
     (_k, cells), *_ = table.data
-    assert results.row_values(table, cells) == [
+    assert figures.row_values(table, cells) == [
         ("Placebo", "-4.1"),
         ("Zanotinib 50 mg", "-9.8 (Difference -5.7) (95% CI -7.2, -4.2)"),
     ]
@@ -256,7 +256,7 @@ def test_ci_and_p_value_rows_attach_to_their_estimate() -> None:
         "95% CI",
         "p-value",
     ]
-    phrase = results.figures_phrase(table, difference)
+    phrase = figures.figures_phrase(table, difference)
     assert phrase == "Difference vs placebo (%): 35.0 (95% CI 18.2, 51.8) (p-value <0.001)"
 
 
@@ -315,3 +315,68 @@ def test_an_output_classed_by_its_number_is_placed_too() -> None:
         "Table 14-3.01 Summary Table (Safety Population)"
     ]
     assert re.search(r"Any TEAE: Placebo 20 \(33\.3\)", all_text(drafts["12.2"]))
+
+
+def test_an_unnumbered_output_is_named_by_its_title_and_classed_by_its_rows() -> None:
+    """R and SAS programs often print no table number: a results file's table with figures is
+    still an output, named by its title line (or the file), classed by its title or rows."""
+    ancova = [
+        row("ANCOVA of Change from Baseline at Week 20"),
+        ("Treatment", "N", "LS Mean (95% CI)"),
+        ("Zanotinib 50 mg", "60", "0.16 (-0.31, 0.63)"),
+        ("Placebo", "60", "0.09 (-0.23, 0.42)"),
+    ]
+    pairwise = [
+        ("Pairwise Comparison", "Difference (95% CI)", "p-Value"),
+        ("Zanotinib vs. Placebo", "0.07 (-0.50, 0.63)", "0.822"),
+    ]
+    demographics = [
+        row("Population: Intent-to-Treat"),
+        GROUPS,
+        ("Age, mean (SD)", "75.2 (8.6)", "75.7 (8.3)"),
+        ("Sex, female n (%)", "30 (50.0)", "32 (53.3)"),
+        ("Race, White n (%)", "50 (83.3)", "52 (86.7)"),
+        row("20:43 Tuesday, July 25, 2023"),
+    ]
+    outputs = results.collect([results_source(ancova, pairwise, demographics)])
+    assert [(t.ref, t.klass) for t in outputs] == [
+        ("the table “ANCOVA of Change from Baseline at Week 20”", "efficacy"),
+        ("the table “ANCOVA of Change from Baseline at Week 20 (continued)”", "efficacy"),
+        ("the table “results.docx”", "demographics"),
+    ]
+    assert outputs[2].population == "Intent-to-Treat"
+    # The program's run stamp is not a footnote worth a sentence.
+    assert figures.prose_footnotes(outputs[2]) == []
+    assert results.is_run_stamp("2023-07-25 20:42:50")
+    assert not results.is_run_stamp("Day 29 to Day 57")
+
+
+def test_a_change_from_baseline_table_is_efficacy_not_demographics() -> None:
+    title = "Primary Endpoint Analysis: ADAS Cog (11) - Change from Baseline to Week 24"
+    assert results.classify("Table", "14-3.01", title) == "efficacy"
+    assert results.classify("Table", "14.1.2", "Baseline Characteristics") == "demographics"
+
+
+def test_a_table_with_the_groups_in_its_rows_is_read_row_by_row() -> None:
+    """An ANCOVA table lists the groups in rows and the visits and statistics in columns: each
+    figure is named by its column, each row by its group; never a visit taken for a group."""
+    ancova = [
+        row("ANCOVA of Change from Baseline at Week 20", width=5),
+        ("", "Baseline", "Baseline", "Week 20", "Week 20"),
+        ("Treatment", "N", "Mean (SD)", "N", "Mean (SD)"),
+        ("Zanotinib 50 mg", "84", "5.4 (1.34)", "31", "5.8 (1.61)"),
+        ("Placebo", "86", "5.6 (2.14)", "65", "5.8 (1.50)"),
+    ]
+    (table,) = results.collect([results_source(ancova)])
+    assert figures.is_transposed(table)
+    placebo = next(cells for _k, cells in table.data if cells[0] == "Placebo")
+    listed = figures.figures_phrase(table, placebo)
+    assert listed.startswith("Placebo: ")
+    for label, value in [("Baseline N", "86"), ("Baseline Mean (SD)", "5.6 (2.14)")]:
+        assert f"{label} {value}" in listed
+    assert "Week 20 N 65" in listed and "Week 20 Mean (SD) 5.8 (1.50)" in listed
+    assert figures.figures_phrase(table, placebo, style="was").startswith(
+        "In the Placebo group, Baseline N was 86"
+    )
+    # The usual layout (groups in columns with their N) is not transposed.
+    assert not figures.is_transposed(parsed(EFFICACY))

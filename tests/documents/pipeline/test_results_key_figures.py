@@ -1,9 +1,9 @@
 """Which rows of a results output are stated in words, and how they read (``results.key_rows``,
-``results.figures_phrase``)."""
+``figures.figures_phrase``)."""
 
 from __future__ import annotations
 
-from documents.pipeline import results
+from documents.pipeline import figures, results
 from documents.pipeline.types import Block, ExtractedSource
 
 
@@ -37,7 +37,7 @@ def test_a_statistic_row_is_named_with_the_label_only_row_above_it() -> None:
     assert "Age (years), median (min, max)" in labels
     assert "Sex, Female" in labels
     assert "Region, United States" in labels  # a name keeps its capitals
-    phrase = results.figures_phrase(table, dict(results.key_rows(table, limit=10))[3])
+    phrase = figures.figures_phrase(table, dict(results.key_rows(table, limit=10))[3])
     assert phrase == "Age (years), mean (SD): Drug 51.2 (9.8); Placebo 50.7 (10.1)"
 
 
@@ -79,6 +79,6 @@ def test_a_plural_row_label_takes_were_in_the_was_style() -> None:
         [HEADER, ("Deaths", "0", "1 (1.7)"), ("Any TEAE", "88 (73.3)", "40 (66.7)")],
     )
     rows = dict(results.key_rows(table, limit=5))
-    phrases = [results.figures_phrase(table, cells, style="was") for cells in rows.values()]
+    phrases = [figures.figures_phrase(table, cells, style="was") for cells in rows.values()]
     assert "Deaths were 0 in the Drug group and 1 (1.7) in the Placebo group" in phrases
     assert "Any TEAE was 88 (73.3) in the Drug group and 40 (66.7) in the Placebo group" in phrases
