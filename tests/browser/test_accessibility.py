@@ -169,7 +169,7 @@ def tab_through(page: Any, check: str, stops: int) -> list[dict[str, Any]]:
 
 
 def test_the_running_page_keeps_focus_speaks_once_and_titles_itself(
-    page, member, login, source_files, clean_queue, request
+    page, member, login, source_files, clean_queue, request, shot
 ):
     page.add_init_script(RECORD_ANNOUNCEMENTS)
     login(page, member)
@@ -185,8 +185,11 @@ def test_the_running_page_keeps_focus_speaks_once_and_titles_itself(
 
     cancel = page.get_by_role("button", name="Cancel")
     cancel.focus()
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Tab")  # focused from the keyboard: the focus ring shows
     page.wait_for_timeout(1500)  # a poll or two while nothing changes
     assert page.evaluate("document.activeElement.textContent.trim()") == "Cancel"
+    shot(page, "document-pending", full_page=False)
 
     request.getfixturevalue("worker")  # now the job runs while the page polls
     values: list[str] = []
