@@ -43,6 +43,8 @@ def version_summary(version: GeneratedDocument) -> str:
         commented = [s["section_id"] for s in review.sections or [] if s.get("comments")]
         edited = list(review.edited_sections or {})
         parts = [f"From a reviewed copy ({review.file_name})"]
+        if version.previous_version is not None:
+            parts[0] += f" of version {version.previous_version.version}"
         if commented:
             parts.append(f"comments in {_numbers(version, commented)}")
         if edited:
@@ -50,7 +52,10 @@ def version_summary(version: GeneratedDocument) -> str:
         parts.append(f"written again: {_numbers(version, ids)}")
         return "; ".join(parts) + "."
     if origin == GeneratedDocument.Origin.STALE:
-        return f"Stale sections written again from the newest sources: {_numbers(version, ids)}."
+        text = f"Stale sections written again from the newest sources: {_numbers(version, ids)}"
+        if version.previous_version is not None:
+            text += f" (the rest as in version {version.previous_version.version})"
+        return text + "."
     instructions = next(iter((version.section_instructions or {}).values()), "")
     previous = version.previous_version
     text = f"Regenerated {_numbers(version, ids)}"
