@@ -12,10 +12,12 @@ What is downloaded (CONTRACT §9, docs/api.md "Downloads"):
 - ``part="qc"`` / ``part="sources"``: the QC report, the list of sources, each its own .docx;
 - ``redline=True``: the stored tracked-changes copy against the previous version (review-style).
 
-Copies are **made on request** from the stored review copy and the twin
-(``pipeline/copies.py``), so a section marked not applicable afterwards shows as such in every
-copy without a regeneration. Each made file is kept in storage under a key derived from the
-document, the stored file, the twin's section states and the kind of copy
+Copies are **made on request** from the stored review copy (the redline: the stored redline) and
+the twin (``pipeline/copies.py``), so a section marked not applicable afterwards shows as such in
+every copy and in the redline without a regeneration (in the redline its "Not applicable:
+<reason>" paragraph replaces the section's marked body unmarked: the state is the document's now,
+not a difference between the two versions). Each made file is kept in storage under a key derived
+from the document, the stored file, the twin's section states and the kind of copy
 (``<org>/output/copies/<document>-<digest>.docx``): the next identical download is the stored
 file, and a change of state makes a new key.
 """
@@ -58,9 +60,14 @@ def not_applicable_sections(document: GeneratedDocument) -> dict[str, str]:
     }
 
 
+def _stored_key(document: GeneratedDocument, kind: str) -> str:
+    """The stored file a copy is made from: the redline for the redline, else the review copy."""
+    return document.redline_key if kind == "redline" else document.output_key
+
+
 def _cache_key(document: GeneratedDocument, kind: str) -> str:
     state = {
-        "file": document.output_key,
+        "file": _stored_key(document, kind),
         "kind": kind,
         "not_applicable": sorted(not_applicable_sections(document).items()),
         "version": COPIES_VERSION,
@@ -71,7 +78,7 @@ def _cache_key(document: GeneratedDocument, kind: str) -> str:
 
 def _make(document: GeneratedDocument, kind: str, target: Path) -> None:
     try:
-        with default_storage.open(document.output_key, "rb") as fh:
+        with default_storage.open(_stored_key(document, kind), "rb") as fh:
             copy = docx.Document(fh)
     except Exception as exc:  # any storage backend's "not there"
         raise Http404("The generated file is missing from storage.") from exc
@@ -88,10 +95,10 @@ def _make(document: GeneratedDocument, kind: str, target: Path) -> None:
 
 
 def copy_key(document: GeneratedDocument, kind: str) -> str:
-    """The storage key of ``kind`` (a copy or a part) of ``document``, made when missing. The
-    review copy with no section marked is the stored file itself."""
-    if kind == "review" and not not_applicable_sections(document):
-        return document.output_key
+    """The storage key of ``kind`` (a copy, a part or ``"redline"``) of ``document``, made when
+    missing. The review copy and the redline with no section marked are the stored files."""
+    if kind in ("review", "redline") and not not_applicable_sections(document):
+        return _stored_key(document, kind)
     key = _cache_key(document, kind)
     if default_storage.exists(key):
         return key
@@ -148,9 +155,9 @@ def document_download_response(
                 "This is a first draft: there is no previous version to compare it with.",
                 code="no_previous_version",
             )
-        key = document.redline_key
-        filename = f"{document.output_name}-redline-v{document.version}.docx"
         kind = "redline"
+        key = copy_key(document, kind)
+        filename = f"{document.output_name}-redline-v{document.version}.docx"
     else:
         key = copy_key(document, kind)
         filename = _filename(document, kind)

@@ -192,8 +192,10 @@ def study_mismatch(document_set: DocumentSet) -> list[str]:
     """A warning when the set's files name different studies (their protocol numbers disagree),
     for the page to show before generation; ``[]`` when they agree or when too few files have
     been read. Only files Folio has already read (an earlier generation or the extraction cache,
-    keyed by content) are compared: reading a file is the worker's job, never a page's. The
-    caller passes a set it got through ``document_set_get_for_user`` (organization-scoped)."""
+    keyed by content) are compared: reading a file is the worker's job, never a page's, and the
+    upload does not extract (it checks type and zip structure only), so before a set's first
+    generation files never read are not compared (docs/pipeline.md, QC). The caller passes a
+    set it got through ``document_set_get_for_user`` (organization-scoped)."""
     from documents.models import Extraction
     from documents.pipeline import extract, facts
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
 
 from documents.pipeline import figures, language, mapping, outputs, results
 from documents.pipeline.results import ResultTable
@@ -95,13 +94,10 @@ def title_page(state: DraftState, sec: OutlineSection) -> SectionDraft:
     """The section *is* the title page (``title_page.py``): its lines as paragraphs, each flagged
     with its kind for the renderer; a fact carries its citation when the locator finds it."""
     index = {src.file_path: k for k, src in enumerate(state.sources)}
-    version = (state.inp.document_properties or {}).get("folio_version")
     lines = title_lines(
         key_facts(state.sources),
         document_type=state.inp.document_type or "",
         template_name=state.inp.template_name or "",
-        version=version,
-        today=datetime.now(UTC).date().isoformat(),
     )
     paragraphs: list[Paragraph] = []
     for line in lines:

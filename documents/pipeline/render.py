@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import docx
@@ -62,7 +63,7 @@ from documents.pipeline.render_front import (
     write_title_page,
     write_title_section,
 )
-from documents.pipeline.title_page import key_facts
+from documents.pipeline.title_page import DRAFT_PROPERTY, draft_stamp, key_facts
 from documents.pipeline.twin import interleaved
 from documents.pipeline.types import (
     Citation,
@@ -136,6 +137,11 @@ class _Writer:
         self._next_bookmark_id = 1 if document is None else 900_000
         self._styles = self._ensure_styles()
         self.title = ""
+        # The title page's report date and version (title_page.draft_stamp, DRAFT_PROPERTY).
+        self.draft_stamp = draft_stamp(
+            (inp.document_properties or {}).get("folio_version"),
+            datetime.now(UTC).date().isoformat(),
+        )
 
     # ------------------------------------------------------------ styles
 
@@ -514,7 +520,9 @@ class _Writer:
             )
             wrapper = parse_xml(f"<w:comments {nsdecls('w')}>{xml}</w:comments>")
             part.element.extend(list(wrapper))
-        write_custom_properties(self.doc, self.inp.document_properties)
+        write_custom_properties(
+            self.doc, {**(self.inp.document_properties or {}), DRAFT_PROPERTY: self.draft_stamp}
+        )
         core = self.doc.core_properties
         core.title = (self.title or self.inp.output_name or self.inp.template_name)[:255]
         core.subject = (self.inp.document_type or "")[:255]
@@ -562,12 +570,7 @@ def render_docx(
         None,
     )
     if title_index is None:  # no title-page section: the same page as a cover
-        w.title = write_title_page(
-            w,
-            key_facts(sources),
-            marker=w.marker,
-            version=(inp.document_properties or {}).get("folio_version"),
-        )
+        w.title = write_title_page(w, key_facts(sources), marker=w.marker)
     toc_index = next(
         (
             k

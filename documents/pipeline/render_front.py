@@ -24,7 +24,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape
 
@@ -35,9 +34,9 @@ from docx.shared import Pt
 
 from documents.pipeline.title_page import (
     DATE_LABEL,
+    DRAFT_PROPERTY,
     GCP_LABEL,
     TITLE_FIELDS,
-    TO_CONFIRM,
     line_kind,
     study_title,
     title_lines,
@@ -94,9 +93,21 @@ def _line_runs(
     head = w.run(f"{label}: ", bold=True)
     if kind == "gcp":
         return head + w.run(value, italic=True)
-    if kind == "date" and value.endswith(TO_CONFIRM):
-        return head + w.run(value[: -len(TO_CONFIRM)]) + w.run(TO_CONFIRM, italic=True)
+    if kind == "date":
+        return head + draft_field(w) + w.run(" ") + w.run(value, italic=True)
     return head + value_runs(value)
+
+
+def draft_field(w: _Writer) -> str:
+    """The report date and version as a ``DOCPROPERTY`` field whose result is written."""
+    return (
+        '<w:r><w:fldChar w:fldCharType="begin"/></w:r>'
+        f'<w:r><w:instrText xml:space="preserve"> DOCPROPERTY {DRAFT_PROPERTY} '
+        "\\* MERGEFORMAT </w:instrText></w:r>"
+        '<w:r><w:fldChar w:fldCharType="separate"/></w:r>'
+        f"{w.run(w.draft_stamp)}"
+        '<w:r><w:fldChar w:fldCharType="end"/></w:r>'
+    )
 
 
 def _label(text: str) -> str:
@@ -110,7 +121,6 @@ def write_title_page(
     facts: Sequence[KeyFact],
     *,
     marker: Callable[[Sequence[Citation]], str],
-    version: object = None,
 ) -> str:
     """The title page as a cover before the first section, for an outline without a title-page
     section; returns the study title it used (for the core properties)."""
@@ -118,8 +128,6 @@ def write_title_page(
         facts,
         document_type=w.inp.document_type or "",
         template_name=w.inp.template_name or "",
-        version=version,
-        today=datetime.now(UTC).date().isoformat(),
     )
     for line in lines:
         fact = line.fact

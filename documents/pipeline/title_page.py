@@ -8,6 +8,12 @@ placeholder for each fact E3 expects and the sources do not give, the report dat
 the GCP statement to confirm and Folio's note. A reviewer therefore sees every fact once, and a
 copy returned unchanged reads exactly as the twin's section 1 (``review/match.py``).
 
+The report date and version change with every version while section 1 may be carried unchanged
+into the next one: the twin's line is "Report date and version: [to be confirmed]", and the .docx
+shows the date and version in it as a ``DOCPROPERTY folio_draft`` field ("2026-12-05, draft
+version 2"), a computed field result that the review cycle leaves out of the text as it does a
+table of contents, so it is never an edit nor a redline mark.
+
 An outline without a title-page section (another template, or a selection of sections) gets the
 same lines as a cover before the first section (``render_front.write_title_page``).
 """
@@ -47,6 +53,9 @@ FOLIO_NOTE = (
     "before use."
 )
 FLAG_PREFIX = "title_page:"
+# The custom document property holding the report date and version; the title page shows it as a
+# DOCPROPERTY field, a computed value the review cycle does not read as text (review/reader.py).
+DRAFT_PROPERTY = "folio_draft"
 KINDS = ("title", "subtitle", "fact", "placeholder", "date", "gcp", "note")
 
 
@@ -116,13 +125,17 @@ def study_title(facts: Sequence[KeyFact]) -> str | None:
     return None
 
 
+def draft_stamp(version: object, today: str) -> str:
+    """The report date and version the .docx shows (``DRAFT_PROPERTY``): "2026-12-05, draft
+    version 2"."""
+    return f"{today}, draft version {version}" if version else f"{today}, draft"
+
+
 def title_lines(
     facts: Sequence[KeyFact],
     *,
     document_type: str,
     template_name: str,
-    version: object,
-    today: str,
 ) -> list[TitleLine]:
     """The title page's lines, in order (see the module docstring)."""
     by_name = {f.name: f for f in facts}
@@ -144,8 +157,7 @@ def title_lines(
             lines.append(TitleLine("fact", value, label=label, fact=fact))
         elif expected:
             lines.append(TitleLine("placeholder", placeholder(label)))
-    version_text = f"draft version {version}" if version else "draft"
-    lines.append(TitleLine("date", f"{today}, {version_text} {TO_CONFIRM}", label=DATE_LABEL))
+    lines.append(TitleLine("date", TO_CONFIRM, label=DATE_LABEL))
     lines.append(TitleLine("gcp", GCP_PLACEHOLDER, label=GCP_LABEL))
     lines.append(TitleLine("note", FOLIO_NOTE))
     return lines

@@ -9,7 +9,8 @@ sources list), or the end of the document.
 
 Text is read as a reviewer would see it after "Accept all changes": inserted and moved-to runs
 count, deleted and moved-from runs do not, deleted rows are gone, and a paragraph whose mark was
-deleted joins the next one. Field results that Word computes (a table of contents) are not text
+deleted joins the next one. Field results that Word computes (a table of contents, a document
+property such as the title page's report date and version, a date or page number) are not text
 anyone wrote and are left out.
 
 Comments come from ``word/comments.xml``, each placed in the section where its anchor
@@ -169,6 +170,26 @@ def walk_sections(body: Any) -> tuple[list[Any], list[SectionBlocks], list[Any]]
 # ---------------------------------------------------------------- text with changes accepted
 
 
+# Fields whose result Word computes from the file itself: a table of contents, a document
+# property (the title page's report date and version, ``pipeline/title_page.py``), dates, pages.
+COMPUTED_FIELDS = (
+    "TOC",
+    "DOCPROPERTY",
+    "CREATEDATE",
+    "SAVEDATE",
+    "PRINTDATE",
+    "DATE",
+    "TIME",
+    "PAGE",
+    "NUMPAGES",
+)
+
+
+def computed_field(instruction: str) -> bool:
+    words = instruction.strip().upper().split()
+    return bool(words) and words[0] in COMPUTED_FIELDS
+
+
 class _Fields:
     """Complex fields open across runs and paragraphs; text inside a TOC's result is skipped."""
 
@@ -176,7 +197,7 @@ class _Fields:
         self.stack: list[dict[str, Any]] = []
 
     def skipping(self) -> bool:
-        return any(f["result"] and f["instr"].strip().upper().startswith("TOC") for f in self.stack)
+        return any(f["result"] and computed_field(f["instr"]) for f in self.stack)
 
     def fld_char(self, kind: str | None) -> None:
         if kind == "begin":
@@ -213,7 +234,7 @@ def paragraph_text(p: Any, fields: _Fields | None = None) -> str:
             continue
         if tag not in (qn("w:t"), qn("w:tab"), qn("w:br"), qn("w:noBreakHyphen"), qn("w:cr")):
             continue
-        if _deleted(el, p) or fields.skipping() or _in_toc_simple_field(el, p):
+        if _deleted(el, p) or fields.skipping() or _in_computed_simple_field(el, p):
             continue
         if tag == qn("w:t"):
             out.append(el.text or "")
@@ -229,11 +250,11 @@ def paragraph_text(p: Any, fields: _Fields | None = None) -> str:
     return "".join(out)
 
 
-def _in_toc_simple_field(el: Any, stop: Any) -> bool:
+def _in_computed_simple_field(el: Any, stop: Any) -> bool:
     parent = el.getparent()
     while parent is not None and parent is not stop:
         if parent.tag == qn("w:fldSimple"):
-            return (parent.get(qn("w:instr")) or "").strip().upper().startswith("TOC")
+            return computed_field(parent.get(qn("w:instr")) or "")
         parent = parent.getparent()
     return False
 

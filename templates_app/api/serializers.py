@@ -291,6 +291,67 @@ class TemplateImportSerializer(serializers.Serializer):
     file = serializers.FileField(help_text="The Word template (.docx).")
     template_name = serializers.CharField(required=False, allow_blank=True, max_length=300)
     document_type = serializers.CharField(required=False, allow_blank=True, max_length=80)
+    preview = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="true: answer the file's outline (200) and save nothing.",
+    )
+    keep = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text=(
+            "The outline indexes to keep (as the preview numbers them), comma-separated or the "
+            "field repeated; a heading left out takes the headings under it along."
+        ),
+    )
+
+
+def template_outline_data(outline: Any, kept: set[int] | None = None) -> dict[str, Any]:
+    """A Word file's outline as ``preview=true`` answers it: every heading with its index,
+    level, number, and what it would keep; ``kept`` the indexes a ``keep`` leaves (all without)."""
+    from templates_app.services import outline_numbers
+
+    levels = [entry.level for entry in outline.sections]
+    numbers = outline_numbers(levels)
+    sections = [
+        {
+            "index": index,
+            "level": entry.level,
+            "number": number,
+            "title": entry.title,
+            "instructions": "\n".join(entry.instructions),
+            "template_text": "\n".join(entry.text),
+            "dropped": entry.dropped,
+            "kept": kept is None or index in kept,
+        }
+        for index, (entry, number) in enumerate(zip(outline.sections, numbers, strict=True))
+    ]
+    return {
+        "preview": True,
+        "title": outline.title,
+        "count": len(sections),
+        "kept": sum(1 for row in sections if row["kept"]),
+        "sections": sections,
+    }
+
+
+class TemplateOutlineEntryOutSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    level = serializers.IntegerField()
+    number = serializers.CharField(allow_blank=True)
+    title = serializers.CharField()
+    instructions = serializers.CharField(allow_blank=True)
+    template_text = serializers.CharField(allow_blank=True)
+    dropped = serializers.IntegerField(help_text="Paragraphs and tables of study text left out.")
+    kept = serializers.BooleanField()
+
+
+class TemplateOutlineOutSerializer(serializers.Serializer):
+    preview = serializers.BooleanField()
+    title = serializers.CharField(allow_blank=True)
+    count = serializers.IntegerField()
+    kept = serializers.IntegerField()
+    sections = TemplateOutlineEntryOutSerializer(many=True)
 
 
 class TemplateDuplicateSerializer(serializers.Serializer):

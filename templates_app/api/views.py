@@ -98,12 +98,25 @@ class TemplateListApi(TemplatesApiBase):
         return Response(body, status=status.HTTP_201_CREATED)
 
 
+def _keep_indexes(data: Any) -> list[int] | None:
+    """``keep`` as a list of outline indexes ("0,2,5" or the field repeated); None when absent;
+    400 naming ``keep`` for anything but non-negative integers."""
+    values = data.getlist("keep") if hasattr(data, "getlist") else [data.get("keep")]
+    parts = [p.strip() for v in values if v is not None for p in str(v).split(",")]
+    parts = [p for p in parts if p]
+    if not parts:
+        return None
+    if not all(p.isdigit() and len(p) <= 6 for p in parts):
+        raise InvalidInput.about("keep", "must be outline indexes (0, 1, 2, ...), comma-separated.")
+    return [int(p) for p in parts]
+
+
 class TemplateImportApi(TemplatesApiBase):
     parser_classes = [MultiPartParser, FormParser]
 
     @extend_schema(
         request={"multipart/form-data": s.TemplateImportSerializer},
-        responses={201: s.TemplateSavedOutSerializer},
+        responses={201: s.TemplateSavedOutSerializer, 200: s.TemplateOutlineOutSerializer},
         summary="Create a template from a Word (.docx) file's headings",
     )
     def post(self, request: Request) -> Response:
@@ -112,12 +125,28 @@ class TemplateImportApi(TemplatesApiBase):
                 "file", "this field is required (the .docx, as multipart form data)."
             )
         data = self.validated(s.TemplateImportSerializer, request.data)
+        keep = _keep_indexes(request.data)
+        if data.get("preview"):
+            outline = services.template_docx_preview(
+                user=request.user, file=data["file"], filename=data["file"].name
+            )
+            levels = [entry.level for entry in outline.sections]
+            kept = None
+            if keep is not None:
+                before = list(outline.sections)
+                pruned = services.prune_outline(outline, keep)
+                kept_ids = {id(entry) for entry in pruned.sections}
+                kept = {i for i, entry in enumerate(before) if id(entry) in kept_ids}
+                for entry, level in zip(before, levels, strict=True):
+                    entry.level = level  # the preview shows the file's own levels
+            return Response(s.template_outline_data(outline, kept))
         template = services.template_import_docx(
             user=request.user,
             file=data["file"],
             template_name=data.get("template_name") or None,
             document_type=data.get("document_type") or "Protocol",
             filename=data["file"].name,
+            keep=keep,
         )
         body = s.template_detail_data(_fresh(template.id, request.user))
         body["message"] = "Template imported."

@@ -295,10 +295,19 @@ def template_docx_outline(*, user: Any, staged: str) -> DocxOutline | None:
 
 def prune_outline(outline: DocxOutline, keep: Iterable[int] | None) -> DocxOutline:
     """The outline with only the entries whose index is in ``keep``: an entry left out takes the
-    entries under it along; levels are made sound again (one deeper at most)."""
+    entries under it along; levels are made sound again (one deeper at most). An index that is
+    not the outline's is a 400 naming ``keep``."""
     if keep is None:
         return outline
     wanted = {int(k) for k in keep}
+    unknown = sorted(k for k in wanted if not 0 <= k < len(outline.sections))
+    if unknown:
+        raise TemplateImportError.about(
+            "keep",
+            f"{', '.join(map(str, unknown))}: not an index of the file's outline "
+            f"(0 to {len(outline.sections) - 1}).",
+            code="invalid",
+        )
     kept = []
     dropped_level: int | None = None
     for index, entry in enumerate(outline.sections):
@@ -316,6 +325,18 @@ def prune_outline(outline: DocxOutline, keep: Iterable[int] | None) -> DocxOutli
     if not kept:
         raise TemplateImportError.about("keep", "keep at least one section.", code="no_sections")
     return DocxOutline(title=outline.title, sections=kept)
+
+
+def template_docx_preview(
+    *, user: Any, file: IO[bytes] | Any, filename: str | None = None
+) -> DocxOutline:
+    """The outline a Word file would give (``template_import_docx`` without saving anything:
+    no template, no stored file), for ``POST /api/v1/templates/import`` with ``preview=true``.
+    Read under the same limits as the import."""
+    _require_manager(user)
+    label = _docx_label(file, filename)
+    data = _read_limited(file, settings.FOLIO_MAX_UPLOAD_MB * 1024 * 1024, label)
+    return _parse_docx_limited(data, label)
 
 
 @audited("import_docx", "template")

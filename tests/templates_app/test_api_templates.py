@@ -244,6 +244,107 @@ def test_import_errors(client_for, acme_manager, acme_member, template_docx):
     assert member.status_code == 403
 
 
+def test_import_preview_answers_the_outline_and_saves_nothing(
+    client_for, acme_manager, acme, template_docx
+):
+    from django.core.files.storage import default_storage
+
+    def stored() -> list[str]:
+        root = str(acme.id)
+        if not default_storage.exists(root):
+            return []
+        files: list[str] = []
+        stack = [root]
+        while stack:
+            folder = stack.pop()
+            dirs, names = default_storage.listdir(folder)
+            files += [f"{folder}/{n}" for n in names]
+            stack += [f"{folder}/{d}" for d in dirs]
+        return sorted(files)
+
+    before = (Template.objects.count(), stored())
+    manager = client_for(acme_manager)
+    response = manager.post(
+        f"{BASE}import",
+        {"file": SimpleUploadedFile("shell.docx", template_docx), "preview": "true"},
+        format="multipart",
+    )
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert body["preview"] is True and body["count"] == body["kept"] == 6
+    rows = [(r["index"], r["level"], r["number"], r["title"]) for r in body["sections"]]
+    assert rows == [
+        (0, 1, "1", "Introduction"),
+        (1, 2, "1.1", "Study Objectives"),
+        (2, 1, "2", "Methods"),
+        (3, 2, "2.1", "Statistical Methods"),
+        (4, 3, "2.1.1", "Sample Size"),
+        (5, 1, "3", "Results"),
+    ]
+    assert body["sections"][0]["instructions"].startswith("Describe the background")
+    assert (Template.objects.count(), stored()) == before  # nothing saved, no file kept
+    # With keep, the preview says what stays: dropping "2 Methods" drops 2.1 and 2.1.1 along.
+    pruned = manager.post(
+        f"{BASE}import",
+        {
+            "file": SimpleUploadedFile("shell.docx", template_docx),
+            "preview": "true",
+            "keep": "0,1,3,4,5",
+        },
+        format="multipart",
+    ).json()
+    assert [r["index"] for r in pruned["sections"] if r["kept"]] == [0, 1, 5]
+    assert pruned["kept"] == 3 and (Template.objects.count(), stored()) == before
+
+
+def test_import_keeps_only_the_headings_named_in_keep(client_for, acme_manager, template_docx):
+    manager = client_for(acme_manager)
+    response = manager.post(
+        f"{BASE}import",
+        {"file": SimpleUploadedFile("shell.docx", template_docx), "keep": ["0", "2", "3", "5"]},
+        format="multipart",
+    )
+    assert response.status_code == 201, response.json()
+    assert [s["section_name"] for s in response.json()["sections"]] == [
+        "1 Introduction",
+        "2 Methods",
+        "2.1 Statistical Methods",
+        "3 Results",
+    ]
+    for keep, words in (("0,99", "99"), ("x", "outline indexes"), ("-1", "outline indexes")):
+        bad = manager.post(
+            f"{BASE}import",
+            {"file": SimpleUploadedFile("shell.docx", template_docx), "keep": keep},
+            format="multipart",
+        )
+        assert bad.status_code == 400, keep
+        assert bad.json()["detail"].startswith("keep:") and words in bad.json()["detail"]
+        assert bad.json()["code"]
+    # "1.1" alone: its parent "1" is left out, so nothing is left.
+    empty = manager.post(
+        f"{BASE}import",
+        {"file": SimpleUploadedFile("shell.docx", template_docx), "keep": "1"},
+        format="multipart",
+    )
+    assert empty.status_code == 400 and empty.json()["code"] == "no_sections"
+    count = Template.objects.count()
+    unreadable = client_for(acme_manager).post(
+        f"{BASE}import",
+        {"file": SimpleUploadedFile("shell.docx", b"nope"), "preview": "true"},
+        format="multipart",
+    )
+    assert unreadable.status_code == 400 and Template.objects.count() == count
+
+
+def test_import_preview_is_for_managers_only(client_for, acme_member, template_docx):
+    response = client_for(acme_member).post(
+        f"{BASE}import",
+        {"file": SimpleUploadedFile("shell.docx", template_docx), "preview": "true"},
+        format="multipart",
+    )
+    assert response.status_code == 403
+
+
 # --- duplicate, update, delete --------------------------------------------------------------------
 
 

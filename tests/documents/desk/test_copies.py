@@ -91,6 +91,13 @@ def test_the_title_page_is_section_1_each_fact_once_and_reads_back_unchanged(dra
         texts = [t for t in _texts(data) if t.strip()]
         # Each title-page line once in the whole copy, as the twin's section 1 states it.
         for paragraph in twin_section["paragraphs"]:
+            if "title_page:date" in paragraph.get("flags", []):
+                # The date and version: a DOCPROPERTY field the reader leaves out.
+                shown = [t for t in texts if t.startswith("Report date and version: ")]
+                assert len(shown) == 1 and re.search(
+                    r": \d{4}-\d\d-\d\d, draft version 1 ", shown[0]
+                )
+                continue
             shown = [t for t in texts if match.key(t) == match.key(paragraph["text"])]
             assert len(shown) == 1, paragraph["text"]
         assert len([p for p in document.paragraphs if p.style.name == "Title"]) == 1

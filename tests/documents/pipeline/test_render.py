@@ -247,3 +247,52 @@ def test_the_twin_s_header_rows_decide_which_rows_are_bold(tmp_path: Path) -> No
         [False, False, False, False],
         [True, True, False, False],
     ]
+
+
+def test_the_report_date_and_version_is_a_computed_field_the_review_cycle_does_not_read(
+    tmp_path: Path,
+) -> None:
+    from documents.pipeline.docx_identity import section_hex
+    from documents.pipeline.title_page import DRAFT_PROPERTY
+    from documents.review.match import is_edited
+    from documents.review.reader import read_reviewed_copy
+
+    sources = [protocol(), sap()]
+    drafts = list(write(sources))
+    inp = PipelineInput(
+        sources=(),
+        outline=csr_outline(),
+        template_name="ICH E3 Clinical Study Report",
+        document_type="CSR",
+        output_name="zx-100-csr",
+        document_properties={"folio_document_id": "d", "folio_version": 3},
+    )
+    path = tmp_path / "v3.docx"
+    report = qc.quality_report(drafts, sources)
+    render.render_docx(drafts, sources=sources, qc=report, inp=inp, path=str(path))
+    document = docx.Document(str(path))
+    line = next(p for p in document.paragraphs if p.text.startswith("Report date and version: "))
+    assert ", draft version 3 [to be confirmed]" in line.text
+    assert f"DOCPROPERTY {DRAFT_PROPERTY}" in line._p.xml
+    props = zipfile.ZipFile(path).read("docProps/custom.xml").decode()
+    assert DRAFT_PROPERTY in props and "draft version 3" in props
+    # The twin's line has no date; read back, the section is the twin's, field left out.
+    title = drafts[0]
+    assert [p.text for p in title.paragraphs if p.text.startswith("Report date")] == [
+        "Report date and version: [to be confirmed]"
+    ]
+    read = {s.hex: s for s in read_reviewed_copy(str(path)).sections}
+    twin = {
+        "section_id": title.section_id,
+        "paragraphs": [{"text": p.text} for p in title.paragraphs],
+        "tables": [],
+    }
+    assert not is_edited(read[section_hex(title.section_id)], twin)
+    # An outline without a title-page section gets the same page as a cover.
+    drafts = write(sources, csr_outline(selected={"9.3.1"}))
+    cover = tmp_path / "cover.docx"
+    render.render_docx(drafts, sources=sources, qc=report, inp=inp, path=str(cover))
+    texts = [p.text for p in docx.Document(str(cover)).paragraphs]
+    assert "1 Title Page" not in texts
+    assert len([t for t in texts if t.startswith("Protocol number: ZX-100")]) == 1
+    assert len([t for t in texts if t.startswith("Report date and version: ")]) == 1

@@ -203,3 +203,32 @@ def test_an_unchanged_section_carries_no_marks() -> None:
         == []
     )
     assert _marks(save_docx(document)) == {}
+
+
+def test_a_section_marked_not_applicable_after_generation_shows_in_the_redline(reviewed) -> None:
+    """The redline is made like the copies: the stored redline plus the twin's section states."""
+    draft, new_id = reviewed
+    _code, stored, _r = _download(draft.client, new_id, redline="true")
+    marked, kept = (section_hex(draft.section(n)["section_id"]) for n in ("9.3.1", "9.7.2"))
+    assert {marked, kept} <= set(_marks(stored))
+    reason = "Inclusion criteria are reported in the protocol appendix."
+    url = f"/api/v1/documents/{new_id}/sections/{draft.section('9.3.1')['section_id']}/state"
+    response = draft.client.put(url, {"state": "not_applicable", "reason": reason}, format="json")
+    assert response.status_code == 200, response.json()
+    code, data, response = _download(draft.client, new_id, redline="true")
+    assert code == 200 and 'redline-v2.docx"' in response["Content-Disposition"]
+    marks = _marks(data)
+    assert marked not in marks and kept in marks  # the other section keeps its marks
+    document = docx.Document(io.BytesIO(data))
+    _b, sections, _a = walk_sections(document.element.body)
+    body = next(s for s in sections if s.hex == marked).blocks
+    assert ["".join(t.text or "" for t in b.iter(qn("w:t"))) for b in body] == [
+        f"Not applicable: {reason}"
+    ]
+    # Its QC appendix is the twin's, recounted.
+    cells = {r.cells[0].text: r.cells[1].text for t in document.tables for r in t.rows}
+    assert cells["Not applicable (marked by a person)"] == "1"
+    # Restored, the redline is the stored file again.
+    response = draft.client.put(url, {"state": "restore"}, format="json")
+    assert response.status_code == 200, response.json()
+    assert _download(draft.client, new_id, redline="true")[1] == stored

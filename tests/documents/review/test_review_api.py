@@ -223,8 +223,10 @@ def test_a_comment_on_an_edited_section_is_left_for_a_person_unless_overwrite(dr
 
 def test_comments_outside_every_section_are_listed_not_dropped(draft) -> None:
     document = open_docx(draft.docx)
-    cover = next(p for p in document.paragraphs if p.text.strip())
-    add_comment(document, cover, "Please add the report date.")
+    # The title page is section 1 now; the list of sources is outside every section.
+    texts = [p.text for p in document.paragraphs]
+    sources = document.paragraphs[texts.index("List of Sources and References") + 1]
+    add_comment(document, sources, "Please add the report date.")
     body = review(draft.client, draft.task_id, save_docx(document)).json()
     assert body["comments_outside_sections"] == [
         {"author": REVIEWER, "text": "Please add the report date."}
