@@ -130,8 +130,8 @@ def generate(page: Any, source_files: list[Any], name: str = "CSR_A11Y") -> str:
     return page.url
 
 
-def wait_complete(page: Any) -> None:
-    page.locator('[data-status="Complete"]').wait_for(timeout=GENERATION_TIMEOUT_S * 1000)
+def wait_complete(page: Any, timeout_s: float = GENERATION_TIMEOUT_S) -> None:
+    page.locator('[data-status="Complete"]').wait_for(timeout=timeout_s * 1000)
     page.locator("#draft-preview .draft-section").first.wait_for()
 
 

@@ -43,6 +43,7 @@ pytestmark = [
 ]
 
 
+@pytest.mark.timeout(900)
 @pytest.mark.parametrize("study", sorted(STUDIES))
 def test_a_real_study_document_page_passes_the_scan_and_the_keyboard_checks(
     page, member, login, worker, study
@@ -53,7 +54,7 @@ def test_a_real_study_document_page_passes_the_scan_and_the_keyboard_checks(
         pytest.skip(f"not found: {missing}")
     login(page, member)
     generate(page, files, name=f"CSR_{study}")
-    wait_complete(page)
+    wait_complete(page, timeout_s=600)
     page.reload()
     assert page.title() == f"CSR_{study} · version 1 · Complete · Folio"
 
