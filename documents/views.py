@@ -417,6 +417,10 @@ def document_status(request: HttpRequest, pk: Any) -> HttpResponse:
 @member_required
 def document_cancel(request: HttpRequest, pk: Any) -> HttpResponse:
     document = selectors.document_get_for_user(request.user, pk)
+    if request.POST.get("confirmed") != "yes":
+        # Cancel asks first: folio.js asks in a dialog and sends confirmed=yes; without
+        # JavaScript this page asks.
+        return render(request, "documents/cancel_confirm.html", {"document": document})
     try:
         row = services.generation_cancel(user=request.user, document=document)
     except ServiceError as exc:

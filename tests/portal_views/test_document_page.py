@@ -177,7 +177,7 @@ def test_another_organizations_document_is_a_404(login, outsider, document, meth
 
 def test_cancel_stops_a_pending_document(login, member, document):
     client = login(member)
-    response = client.post(f"/documents/{document.pk}/cancel/")
+    response = client.post(f"/documents/{document.pk}/cancel/", {"confirmed": "yes"})
     assert response.status_code == 302
     document.refresh_from_db()
     assert document.status == "Cancelled"
@@ -189,7 +189,7 @@ def test_cancel_stops_a_pending_document(login, member, document):
 def test_cancel_of_a_running_document_is_requested(login, member, document):
     running(document)
     client = login(member)
-    response = client.post(f"/documents/{document.pk}/cancel/", follow=True)
+    response = client.post(f"/documents/{document.pk}/cancel/", {"confirmed": "yes"}, follow=True)
     document.refresh_from_db()
     assert document.cancel_requested and document.status == "Generating"
     assert b"Cancellation requested" in response.content
@@ -198,7 +198,9 @@ def test_cancel_of_a_running_document_is_requested(login, member, document):
 
 def test_cancel_of_an_ended_document_is_a_message_not_an_error(login, member, document):
     complete(document)
-    response = login(member).post(f"/documents/{document.pk}/cancel/", follow=True)
+    response = login(member).post(
+        f"/documents/{document.pk}/cancel/", {"confirmed": "yes"}, follow=True
+    )
     assert response.status_code == 200
     assert b"it cannot be cancelled" in response.content
 
@@ -300,3 +302,19 @@ def test_no_warning_box_when_the_qc_report_has_none(login, member, document):
     complete(document)
     body = login(member).get(f"/documents/{document.pk}/").content.decode()
     assert "Before you read this draft" not in body
+
+
+def test_cancel_without_javascript_asks_first(login, member, document):
+    client = login(member)
+    page = client.get(f"/documents/{document.pk}/").content.decode()
+    assert 'name="confirmed" value=""' in page and "data-confirm=" in page
+    response = client.post(f"/documents/{document.pk}/cancel/")
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "<h1>Stop generating CSR_Draft?</h1>" in body
+    assert 'name="confirmed" value="yes"' in body and ">Keep it running</a>" in body
+    document.refresh_from_db()
+    assert document.status == "Pending" and not document.cancel_requested
+    client.post(f"/documents/{document.pk}/cancel/", {"confirmed": "yes"})
+    document.refresh_from_db()
+    assert document.status == "Cancelled"

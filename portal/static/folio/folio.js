@@ -52,7 +52,10 @@
   document.addEventListener("submit", function (event) {
     var form = event.target;
     var question = form.getAttribute && form.getAttribute("data-confirm");
-    if (question && !window.confirm(question)) { event.preventDefault(); }
+    if (!question) { return; }
+    if (!window.confirm(question)) { event.preventDefault(); return; }
+    // Answered here: the server need not ask again (without JavaScript it shows a page that asks).
+    if (form.elements.confirmed) { form.elements.confirmed.value = "yes"; }
   });
 
   // --- the status card's one live region ------------------------------------------------------
