@@ -289,8 +289,10 @@ def test_the_complete_page_navigator_markers_focus_ring_and_sticky_bar(
     assert page.evaluate("document.activeElement.tagName") == "H2"
     shot(page, "citation-source-panel", full_page=False)
     assert axe_violations(page) == [], "the page with the source panel open"
-    panel.get_by_role("button", name="Close").click()
+    page.keyboard.press("Escape")
     assert panel.is_hidden()
+    focused = page.evaluate("document.activeElement.className")
+    assert focused == "cite-open", f"focus after closing the panel: {focused}"
     page.locator("details.cite[open] > summary").first.click()
 
     # Every Tab stop's focus ring reaches 3:1 against what is behind it.

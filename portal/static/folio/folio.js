@@ -14,7 +14,7 @@
  *   first button of the finished card (Download .docx).
  * - The section navigator (details.section-nav) starts open on wide screens, closed on narrow.
  * - A citation's "Show page …" link fills the side panel (#source-panel) and moves focus to its
- *   heading; Close empties it and gives focus back to the link.
+ *   heading; Close (or Escape inside it) empties it and gives focus back to the link.
  * Event delegation keeps these working on content swapped in by htmx.
  */
 (function () {
@@ -123,6 +123,13 @@
     var layout = panel.closest(".draft-layout");
     if (layout) { layout.classList.remove("has-panel"); }
     if (panelOpener && document.body.contains(panelOpener)) { panelOpener.focus(); }
+  });
+  document.addEventListener("keydown", function (event) {
+    // Escape in the side panel closes it, like its Close button.
+    if (event.key !== "Escape") { return; }
+    var panel = document.getElementById("source-panel");
+    var close = panel && !panel.hidden && panel.querySelector("[data-close-panel]");
+    if (close && panel.contains(document.activeElement)) { close.click(); }
   });
   document.addEventListener("htmx:afterSwap", function (event) {
     var panel = event.detail && event.detail.target;
