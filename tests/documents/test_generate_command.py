@@ -39,9 +39,12 @@ def test_it_writes_the_docx_and_the_twin_with_progress(tmp_path: Path):
     )
     assert out.exists()
     Document(str(out))  # opens
-    # The clean copy beside it: the same title page, no comments.
+    # The clean copy beside it: the same title page (E3 section 1), no comments.
     clean = Document(str(tmp_path / "clean.docx"))
-    assert clean.paragraphs[0].text == Document(str(out)).paragraphs[0].text
+    review_copy = Document(str(out))
+    assert clean.paragraphs[0].text == review_copy.paragraphs[0].text == "1 Title Page"
+    assert clean.paragraphs[1].style.name == "Title"
+    assert clean.paragraphs[1].text == review_copy.paragraphs[1].text
     assert not list(clean.comments)
     progress = stderr.getvalue()
     for step in ("Extract", "Classify", "Ingest", "Outline", "Orchestrate", "Generate"):
