@@ -196,17 +196,24 @@ def test_the_running_page_keeps_focus_speaks_once_and_titles_itself(
     steps: list[str] = []
     deadline = time.monotonic() + GENERATION_TIMEOUT_S
     while time.monotonic() < deadline:
-        state = status.locator("[data-status]").get_attribute("data-status")
+        # One look at the page: the status, the progress text, the focus and the title together
+        # (the last poll may end the job between two separate reads).
+        state, value_text, focused, title = page.evaluate(
+            """() => [
+              document.querySelector("#document-status [data-status]").dataset.status,
+              document.querySelector("#document-status progress").getAttribute("aria-valuetext"),
+              document.activeElement.textContent.trim(),
+              document.title,
+            ]"""
+        )
         if state == "Complete":
             break
         assert state in {"Pending", "Generating"}
-        value_text = status.locator("progress").get_attribute("aria-valuetext") or ""
         if not values or values[-1] != value_text:
             values.append(value_text)
-        focused = page.evaluate("document.activeElement.textContent.trim()")
         assert focused == "Cancel", f"focus moved to {focused!r} while polling ({values})"
         if state == "Generating" and not steps:
-            steps.append(page.title())
+            steps.append(title)
         page.wait_for_timeout(100)
     wait_complete(page)
     page.wait_for_timeout(2500)  # polling has stopped (286); nothing more is said
