@@ -126,6 +126,7 @@ def draft_preview(
                 "edited": bool(raw.get("edited")),
                 "stale": raw.get("section_id") in stale_ids,
                 "review_comments": raw.get("review_comments") or [],
+                "reason": raw.get("reason") or "",
             }
         )
     return {"sections": sections, "counts": counts, "citations": len(numbers)}

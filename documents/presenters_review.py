@@ -43,6 +43,8 @@ def version_summary(version: GeneratedDocument) -> str:
         commented = [s["section_id"] for s in review.sections or [] if s.get("comments")]
         edited = list(review.edited_sections or {})
         parts = [f"From a reviewed copy ({review.file_name})"]
+        if version.previous_version is not None:
+            parts[0] += f" of version {version.previous_version.version}"
         if commented:
             parts.append(f"comments in {_numbers(version, commented)}")
         if edited:
@@ -50,12 +52,47 @@ def version_summary(version: GeneratedDocument) -> str:
         parts.append(f"written again: {_numbers(version, ids)}")
         return "; ".join(parts) + "."
     if origin == GeneratedDocument.Origin.STALE:
-        return f"Stale sections written again from the newest sources: {_numbers(version, ids)}."
+        text = f"Stale sections written again from the newest sources: {_numbers(version, ids)}"
+        if version.previous_version is not None:
+            text += f" (the rest as in version {version.previous_version.version})"
+        return text + "."
     instructions = next(iter((version.section_instructions or {}).values()), "")
+    previous = version.previous_version
     text = f"Regenerated {_numbers(version, ids)}"
+    if previous is not None:
+        text += f" from version {previous.version}"
     if instructions:
         text += f" with the instruction “{instructions[:160]}”"
-    return text + "."
+    text += "."
+    if unchanged(version, ids):
+        text += " Nothing changed: the sections read as in the version it was made from."
+    return text
+
+
+def _section_texts(twin: dict[str, Any] | None, ids: set[str]) -> dict[str, Any]:
+    out = {}
+    for section in (twin or {}).get("sections") or []:
+        if section.get("section_id") in ids:
+            out[section["section_id"]] = (
+                [p.get("text", "") for p in section.get("paragraphs", [])],
+                [t.get("rows") for t in section.get("tables", [])],
+            )
+    return out
+
+
+def unchanged(version: GeneratedDocument, ids: list[str]) -> bool:
+    """A complete regeneration whose rewritten sections read exactly as before."""
+    previous = version.previous_version
+    if (
+        not ids
+        or previous is None
+        or version.status != GeneratedDocument.Status.COMPLETE
+        or not version.twin
+        or not previous.twin
+    ):
+        return False
+    wanted = set(ids)
+    return _section_texts(version.twin, wanted) == _section_texts(previous.twin, wanted)
 
 
 def version_history(document: GeneratedDocument) -> list[dict[str, Any]]:

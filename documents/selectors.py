@@ -39,11 +39,19 @@ def _uuid_or_404(value: Any) -> uuid.UUID:
 
 
 def documents_list_for_user(
-    user: Any, *, status: str | None = None, document_set_id: str | None = None
+    user: Any,
+    *,
+    status: str | None = None,
+    document_set_id: str | None = None,
+    newest_versions_only: bool = False,
 ) -> QuerySet[GeneratedDocument]:
+    """The organization's documents, newest first; ``newest_versions_only`` leaves out every
+    version that a later one was made from (the dashboard's one row per document)."""
     qs = GeneratedDocument.objects.filter(organization=organization_for(user)).select_related(
         "template", "document_set", "created_by"
     )
+    if newest_versions_only:
+        qs = qs.filter(next_versions__isnull=True)
     if status:
         qs = qs.filter(status=status)
     if document_set_id:

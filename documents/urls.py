@@ -2,7 +2,7 @@
 
 from django.urls import include, path
 
-from documents import views, views_review
+from documents import views, views_review, views_section_state, views_source
 
 app_name = "documents"
 
@@ -25,6 +25,21 @@ urlpatterns = [
         "documents/<uuid:pk>/regenerate/stale/",
         views_review.document_regenerate_stale,
         name="document_regenerate_stale",
+    ),
+    path(
+        "documents/<uuid:pk>/citations/<int:n>/",
+        views_source.citation_source,
+        name="citation_source",
+    ),
+    path(
+        "documents/<uuid:pk>/citations/<int:n>/page.png",
+        views_source.citation_page_image,
+        name="citation_page_image",
+    ),
+    path(
+        "documents/<uuid:pk>/sections/<str:section_id>/state/",
+        views_section_state.section_state,
+        name="section_state",
     ),
     path("sets/", views.document_set_list, name="document_set_list"),
     path("sets/<uuid:pk>/", views.document_set_detail, name="document_set_detail"),

@@ -27,6 +27,7 @@ from documents.exceptions import QueueUnavailable
 from documents.forms import DashboardFilterForm, GenerateForm, RegenerateForm
 from documents.models import GeneratedDocument
 from documents.presenters import draft_preview, qc_items, qc_warnings, timeline
+from documents.presenters_page import place_citations, section_states, status_texts
 from documents.presenters_review import review_context
 from portal.errors import Conflict, ServiceError, TooManyRequests, add_to_form
 from portal.pages import member_required, paginate, query_without_page, render_page, section_tree
@@ -45,9 +46,12 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         status = form.cleaned_data["status"] or None
         document_set_id = form.cleaned_data["document_set"] or None
     documents = selectors.documents_list_for_user(
-        request.user, status=status, document_set_id=document_set_id
+        request.user, status=status, document_set_id=document_set_id, newest_versions_only=True
     )
     page = paginate(request, documents)
+    for doc in page.object_list:
+        # "version 3 of 3": how many versions the document has (only regenerations need a look).
+        doc.version_count = len(selectors.document_versions(doc)) if doc.previous_version_id else 1
     active = any(not d.is_terminal for d in page.object_list)
     context = {
         "nav_active": "dashboard",
@@ -57,9 +61,12 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "filtered": bool(status or document_set_id),
         "active": active,
     }
+    polling = bool(request.htmx and request.htmx.trigger == "document-results")
+    # A poll swaps only the rows' status cells (out of band): focus stays where it is.
+    context["poll"] = polling
     response = render_page(request, "documents/dashboard.html", context, partial="results")
     # The results poll themselves while a document runs; stop polling once none does.
-    if request.htmx and request.htmx.trigger == "document-results" and not active:
+    if polling and not active:
         response.status_code = HTMX_STOP_POLLING
     return response
 
@@ -141,6 +148,8 @@ def document_new(request: HttpRequest) -> HttpResponse:
         "document_sets": document_sets,
     }
     failed_document_id: str | None = None
+    new_paths: list[str] = []
+    kept_files: list[str] = []
 
     if request.method == "POST" and request.POST.get("show_sections"):
         # The no-JS way to load a template's sections: show the form again, nothing submitted.
@@ -157,11 +166,16 @@ def document_new(request: HttpRequest) -> HttpResponse:
             if document is not None:
                 messages.success(request, f"Request accepted: {document.file_name} is on its way.")
                 return redirect("documents:document_detail", pk=document.pk)
-            if new_paths:
-                # Accepted uploads stay stored: list them ticked so nothing has to be re-sent.
-                files = list(selectors.files_list_for_user(user, "documents"))
-                form.fields["existing_files"].choices = [(f.file_path, f.name) for f in files]
-                ticked |= set(new_paths)
+        else:
+            # Another field is wrong: keep the chosen files anyway (a browser cannot refill a
+            # file input), so they are not chosen again.
+            new_paths = _keep_uploads(request, form)
+            kept_files = [p.rsplit("/", 1)[-1] for p in new_paths]
+        if new_paths:
+            # Accepted uploads stay stored: list them ticked so nothing has to be re-sent.
+            files = list(selectors.files_list_for_user(user, "documents"))
+            form.fields["existing_files"].choices = [(f.file_path, f.name) for f in files]
+            ticked |= set(new_paths)
         template = form.cleaned_data.get("template")
         if template is None:
             template = template_selectors.template_resolve_for_user(
@@ -181,10 +195,12 @@ def document_new(request: HttpRequest) -> HttpResponse:
 
     context = {
         "nav_active": "new",
+        "study_mismatch": _set_study_mismatch(form, document_sets),
         "form": form,
         "file_groups": _file_groups(files, document_sets, ticked),
         "document_sets": document_sets,
         "failed_document_id": failed_document_id,
+        "kept_files": kept_files,
         **_picker_context(request, template, selected),
     }
     status = 400 if form.is_bound else 200
@@ -218,6 +234,28 @@ def _set_file_paths(set_name: str | None, document_sets: list[Any], files: list[
         return set()
     ids = {s.id for s in document_sets if s.name == set_name}
     return {f.file_path for f in files if f.document_set_id in ids}
+
+
+def _set_study_mismatch(form: GenerateForm, document_sets: list[Any]) -> list[str]:
+    """The warning that the chosen set's files name different studies (before generation)."""
+    name = form.data.get("document_set") if form.is_bound else form.initial.get("document_set")
+    chosen = next((s for s in document_sets if name and s.name == str(name).strip()), None)
+    return selectors.study_mismatch(chosen) if chosen is not None else []
+
+
+def _keep_uploads(request: HttpRequest, form: GenerateForm) -> list[str]:
+    """Store the files of a form refused for another field; their paths (to tick them)."""
+    if "source_files" in form.errors:
+        return []
+    paths = []
+    for uploaded in form.cleaned_data.get("source_files") or []:
+        try:
+            version = services.file_upload(user=request.user, uploaded_file=uploaded)
+        except ServiceError as exc:
+            add_to_form(form, exc, fields=FORM_FIELDS, default="source_files")
+            continue
+        paths.append(version.source_file.file_path)
+    return paths
 
 
 def _generate_from_form(
@@ -300,15 +338,18 @@ def section_picker(request: HttpRequest) -> HttpResponse:
 
 def _live_context(document: GeneratedDocument) -> dict[str, Any]:
     running = not document.is_terminal
+    preview = place_citations(draft_preview(document.twin, stale=document.stale_sections))
     return {
         "document": document,
+        **status_texts(document),
         "terminal": not running,
         "steps": timeline(document),
         "can_cancel": running and not document.cancel_requested,
         "complete": document.status == GeneratedDocument.Status.COMPLETE,
         "redline_available": document.status == GeneratedDocument.Status.COMPLETE
         and bool(document.previous_version_id and document.redline_key),
-        "preview": draft_preview(document.twin, stale=document.stale_sections),
+        "preview": preview,
+        "navigator": section_states(preview),
         "qc": qc_items(document.qc) if document.status == GeneratedDocument.Status.COMPLETE else [],
         "number_mismatches": (document.qc or {}).get("number_mismatch_examples") or []
         if document.status == GeneratedDocument.Status.COMPLETE
@@ -329,10 +370,17 @@ def document_detail(request: HttpRequest, pk: Any) -> HttpResponse:
 
 
 def document_page(
-    request: HttpRequest, document: GeneratedDocument, *, review_form: Any = None, status: int = 200
+    request: HttpRequest,
+    document: GeneratedDocument,
+    *,
+    review_form: Any = None,
+    section_state_error: dict[str, str] | None = None,
+    status: int = 200,
 ) -> HttpResponse:
-    """The document page (also shown again with a refused reviewed copy's form errors)."""
+    """The document page (also shown again with a refused reviewed copy's form errors, or a
+    refused "not applicable" beside that section's reason)."""
     context = {
+        "state_error": section_state_error or {},
         "nav_active": "dashboard",
         **_live_context(document),
         "sources": selectors.document_sources(document),
@@ -347,9 +395,7 @@ def document_page(
 
 
 def _status_response(request: HttpRequest, document: GeneratedDocument) -> HttpResponse:
-    response = render(
-        request, "documents/document_detail.html#live", {**_live_context(document), "oob": True}
-    )
+    response = render(request, "documents/_status_poll.html", _live_context(document))
     add_never_cache_headers(response)
     patch_vary_headers(response, ["HX-Request"])
     if document.is_terminal:
@@ -371,6 +417,10 @@ def document_status(request: HttpRequest, pk: Any) -> HttpResponse:
 @member_required
 def document_cancel(request: HttpRequest, pk: Any) -> HttpResponse:
     document = selectors.document_get_for_user(request.user, pk)
+    if request.POST.get("confirmed") != "yes":
+        # Cancel asks first: folio.js asks in a dialog and sends confirmed=yes; without
+        # JavaScript this page asks.
+        return render(request, "documents/cancel_confirm.html", {"document": document})
     try:
         row = services.generation_cancel(user=request.user, document=document)
     except ServiceError as exc:
@@ -460,5 +510,6 @@ def document_set_detail(request: HttpRequest, pk: Any) -> HttpResponse:
         "page": paginate(request, documents),
         "query": "",
         "files": selectors.document_set_files(request.user, document_set),
+        "study_mismatch": selectors.study_mismatch(document_set),
     }
     return render_page(request, "documents/document_set_detail.html", context, partial="results")

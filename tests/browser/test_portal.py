@@ -126,9 +126,10 @@ def test_generate_watch_download_cite_and_regenerate(
     assert versions.get_by_role("link", name="Version 1").count() == 1
     assert page.get_by_text(section_title, exact=True).first.is_visible()
 
-    # The dashboard lists both versions.
+    # The dashboard shows the document once, at its newest version.
     page.get_by_role("link", name="Dashboard").click()
-    assert page.locator("#document-results tbody tr").count() == 2
+    assert page.locator("#document-results tbody tr").count() == 1
+    assert "version 2 of 2" in page.locator("#document-results tbody tr").inner_text()
     shot(page, "dashboard", full_page=False)
 
 

@@ -56,12 +56,21 @@ def test_the_results_poll_while_a_document_runs_and_stop_with_286(login, member,
     running(document)
     client = login(member)
     assert 'hx-trigger="every 3s"' in client.get("/").content.decode()
+    page = client.get("/").content.decode()
+    assert 'hx-swap="none"' in page and "hx-swap-oob" not in page
     poll = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TRIGGER": "document-results"}
-    assert client.get("/", **poll).status_code == 200
+    response = client.get("/", **poll)
+    assert response.status_code == 200
+    # Only the status cells are swapped, out of band: the links (and focus) stay.
+    assert f'<td id="doc-status-{document.pk}" hx-swap-oob="true">' in response.content.decode()
     complete(document)
     response = client.get("/", **poll)
     assert response.status_code == 286
     assert "every 3s" not in response.content.decode()
+    assert (
+        f'<td id="doc-status-{document.pk}" hx-swap-oob="true"><span class="badge badge--Complete">'
+        in (response.content.decode())
+    )
 
 
 def test_pagination_keeps_the_filters(login, member, make_document, settings):

@@ -51,9 +51,13 @@ def test_the_status_partial_is_200_while_running_and_286_when_terminal(login, me
     response = client.get(url, HTTP_HX_REQUEST="true")
     body = response.content.decode()
     assert response.status_code == 200
-    assert body.lstrip().startswith('<section id="document-status"')
+    # Only the card's values, swapped in place out of band: the buttons (and focus) stay put.
+    assert body.lstrip().startswith('<div id="status-values"')
+    assert 'hx-swap-oob="true"' in body
     assert "<html" not in body
-    assert 'hx-trigger="every 1s"' in body
+    assert ">Cancel</button>" not in body and 'id="draft-preview"' not in body
+    assert 'aria-valuetext="Ingest, 40 %"' in body
+    assert 'data-title="CSR_Draft · version 1 · Generating · Folio"' in body
     assert "no-store" in response["Cache-Control"] or "no-cache" in response["Cache-Control"]
 
     complete(document)
@@ -63,14 +67,17 @@ def test_the_status_partial_is_200_while_running_and_286_when_terminal(login, me
     assert 'data-status="Complete"' in body
     assert "every 1s" not in body
     assert "Download .docx" in body
+    assert 'data-announce="Complete: the draft is ready to download."' in body
     # The preview arrives with the last poll (out-of-band), so no manual reload is needed.
     assert 'id="draft-preview"' in body and 'hx-swap-oob="true"' in body
+    # The page's banner ("… is on its way") no longer applies: the last poll removes it.
+    assert '<div id="messages" hx-swap-oob="delete">' in body
 
 
 def test_the_page_itself_answers_htmx_with_the_status_partial(login, member, document):
     response = login(member).get(f"/documents/{document.pk}/", HTTP_HX_REQUEST="true")
     assert response.status_code == 200
-    assert response.content.decode().lstrip().startswith('<section id="document-status"')
+    assert response.content.decode().lstrip().startswith('<div id="status-values"')
 
 
 def test_the_status_url_without_htmx_goes_to_the_page(login, member, document):
@@ -170,7 +177,7 @@ def test_another_organizations_document_is_a_404(login, outsider, document, meth
 
 def test_cancel_stops_a_pending_document(login, member, document):
     client = login(member)
-    response = client.post(f"/documents/{document.pk}/cancel/")
+    response = client.post(f"/documents/{document.pk}/cancel/", {"confirmed": "yes"})
     assert response.status_code == 302
     document.refresh_from_db()
     assert document.status == "Cancelled"
@@ -182,7 +189,7 @@ def test_cancel_stops_a_pending_document(login, member, document):
 def test_cancel_of_a_running_document_is_requested(login, member, document):
     running(document)
     client = login(member)
-    response = client.post(f"/documents/{document.pk}/cancel/", follow=True)
+    response = client.post(f"/documents/{document.pk}/cancel/", {"confirmed": "yes"}, follow=True)
     document.refresh_from_db()
     assert document.cancel_requested and document.status == "Generating"
     assert b"Cancellation requested" in response.content
@@ -191,7 +198,9 @@ def test_cancel_of_a_running_document_is_requested(login, member, document):
 
 def test_cancel_of_an_ended_document_is_a_message_not_an_error(login, member, document):
     complete(document)
-    response = login(member).post(f"/documents/{document.pk}/cancel/", follow=True)
+    response = login(member).post(
+        f"/documents/{document.pk}/cancel/", {"confirmed": "yes"}, follow=True
+    )
     assert response.status_code == 200
     assert b"it cannot be cancelled" in response.content
 
@@ -293,3 +302,19 @@ def test_no_warning_box_when_the_qc_report_has_none(login, member, document):
     complete(document)
     body = login(member).get(f"/documents/{document.pk}/").content.decode()
     assert "Before you read this draft" not in body
+
+
+def test_cancel_without_javascript_asks_first(login, member, document):
+    client = login(member)
+    page = client.get(f"/documents/{document.pk}/").content.decode()
+    assert 'name="confirmed" value=""' in page and "data-confirm=" in page
+    response = client.post(f"/documents/{document.pk}/cancel/")
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "<h1>Stop generating CSR_Draft?</h1>" in body
+    assert 'name="confirmed" value="yes"' in body and ">Keep it running</a>" in body
+    document.refresh_from_db()
+    assert document.status == "Pending" and not document.cancel_requested
+    client.post(f"/documents/{document.pk}/cancel/", {"confirmed": "yes"})
+    document.refresh_from_db()
+    assert document.status == "Cancelled"

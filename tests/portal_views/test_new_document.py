@@ -7,6 +7,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from documents import queue
 from documents.models import DocumentSet, GeneratedDocument, SourceFile
+from documents.selectors import document_sources
 from templates_app.models import Template
 from tests.portal_views.conftest import docx_upload, pdf_upload
 
@@ -243,3 +244,30 @@ def test_a_set_page_link_prefills_the_set_and_ticks_its_files(login, member, mak
     assert 'value="Study 001"' in body
     path = document.source_links.get().version.source_file.file_path
     assert f'value="{path}" checked' in body
+
+
+def test_chosen_files_survive_an_error_in_another_field(login, member):
+    client = login(member)
+    response = client.post(
+        "/documents/new/",
+        form_data(output_name="", source_files=[pdf_upload("kept.pdf"), docx_upload("sap.docx")]),
+    )
+    body = response.content.decode()
+    assert response.status_code == 400
+    assert "This field is required." in body
+    kept = SourceFile.objects.get(name="kept.pdf")
+    sap = SourceFile.objects.get(name="sap.docx")
+    assert f'value="{kept.file_path}" checked' in body
+    assert f'value="{sap.file_path}" checked' in body
+    assert "kept.pdf, sap.docx are uploaded and ticked below" in body
+    assert GeneratedDocument.objects.count() == 0
+
+    # Sent again with the name and the ticked files (the file input is empty): generated.
+    response = client.post(
+        "/documents/new/",
+        form_data(existing_files=[kept.file_path, sap.file_path]),
+    )
+    assert response.status_code == 302
+    document = GeneratedDocument.objects.get()
+    names = sorted(v.source_file.name for v in document_sources(document))
+    assert names == ["kept.pdf", "sap.docx"]

@@ -77,7 +77,7 @@ def test_uploading_a_review_makes_a_version_with_badges_comments_and_a_redline(
     assert 'class="badge badge--edited"' in body and ">edited</span>" in body
     assert "Reviewers' comment" in body and TERMS.replace("'", "&#x27;") in body
     assert "Download redline" in body
-    assert "From a reviewed copy (reviewed.docx)" in body
+    assert "From a reviewed copy (reviewed.docx) of version 1" in body
     assert "Version 2 (this page)" in body
     redline = client.get(f"/documents/{new.pk}/download/redline/")
     assert redline.status_code == 200
@@ -100,3 +100,8 @@ def test_stale_sections_get_a_badge_and_a_regenerate_action(
     new = GeneratedDocument.objects.exclude(pk=draft.task_id).get()
     assert response.status_code == 302 and new.regenerate_section_ids == [stale]
     assert new.origin == "stale"
+    page = client.get(response["Location"]).content.decode()
+    assert (
+        "Stale sections written again from the newest sources: 9.7.2 "
+        "(the rest as in version 1)." in page
+    )
