@@ -5,6 +5,7 @@ An object of another organization is reported exactly like a missing one (``Http
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import replace
 from typing import Any
@@ -21,6 +22,8 @@ from documents.models import (
 )
 from portal.models import Organization
 from portal.selectors import membership_of
+
+logger = logging.getLogger(__name__)
 
 
 def organization_for(user: Any) -> Organization:
@@ -196,8 +199,7 @@ def study_mismatch(document_set: DocumentSet) -> list[str]:
     upload does not extract (it checks type and zip structure only), so before a set's first
     generation files never read are not compared (docs/pipeline.md, QC). The caller passes a
     set it got through ``document_set_get_for_user`` (organization-scoped)."""
-    from documents.models import Extraction
-    from documents.pipeline import extract, facts
+    from documents.pipeline import facts
 
     sources = []
     files = SourceFile.objects.filter(
@@ -207,18 +209,33 @@ def study_mismatch(document_set: DocumentSet) -> list[str]:
         version = source_file.latest
         if version is None:
             continue
-        row = Extraction.objects.filter(
-            sha256=version.sha256,
-            file_type=version.file_type,
-            extractor_version=extract.EXTRACTOR_VERSION,
-        ).first()
-        if row is None:
-            continue
-        try:
-            src = extract.source_from_json(row.data)
-        except Exception:  # an unreadable cache entry is simply not compared
+        src = cached_source(version)
+        if src is None:
             continue
         sources.append(replace(src, file_name=source_file.name, file_path=source_file.file_path))
     if len(sources) < 2:
         return []
     return facts.study_mismatch(facts.protocol_numbers(sources))
+
+
+def cached_source(version: SourceFileVersion) -> Any:
+    """The extraction of a file version from the cache (``cached_extraction``)."""
+    return cached_extraction(version.sha256, version.file_type)
+
+
+def cached_extraction(sha256: str, file_type: str) -> Any:
+    """The extraction of this content by this extractor version from the cache, or None when
+    it was never read or its cache entry is unreadable (then it is read again)."""
+    from documents.models import Extraction
+    from documents.pipeline import extract
+
+    row = Extraction.objects.filter(
+        sha256=sha256, file_type=file_type, extractor_version=extract.EXTRACTOR_VERSION
+    ).first()
+    if row is None:
+        return None
+    try:
+        return extract.source_from_json(row.data)
+    except Exception:  # an unreadable cache entry: callers do without it
+        logger.warning("Unreadable extraction %s in the cache", row.pk)
+        return None

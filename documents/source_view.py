@@ -17,7 +17,8 @@ from typing import Any
 
 from django.core.files.storage import default_storage
 
-from documents.models import Extraction, GeneratedDocument, SourceFileVersion
+from documents import selectors
+from documents.models import GeneratedDocument, SourceFileVersion
 from documents.selectors import document_sources
 
 logger = logging.getLogger(__name__)
@@ -40,20 +41,8 @@ def source_version(
 
 
 def _blocks(version: SourceFileVersion) -> list[Any]:
-    from documents.pipeline import extract
-
-    row = Extraction.objects.filter(
-        sha256=version.sha256,
-        file_type=version.file_type,
-        extractor_version=extract.EXTRACTOR_VERSION,
-    ).first()
-    if row is None:
-        return []
-    try:
-        return list(extract.source_from_json(row.data).blocks)
-    except Exception:  # an unreadable cache entry: the panel shows the quote only
-        logger.warning("Unreadable extraction %s for the source panel", row.pk)
-        return []
+    src = selectors.cached_source(version)
+    return list(src.blocks) if src is not None else []  # else the panel shows the quote only
 
 
 def marked(text: str, quote: str) -> list[dict[str, Any]]:

@@ -445,24 +445,33 @@ def document_regenerate(request: HttpRequest, pk: Any) -> HttpResponse:
             for error in errors:
                 messages.error(request, error)
         return redirect(reverse("documents:document_detail", args=[document.pk]) + "#regenerate")
-    try:
-        new = services.generation_regenerate(
-            user=request.user,
-            document=document,
-            section_ids=form.cleaned_data["section_ids"],
-            instructions=form.cleaned_data["instructions"],
-        )
-    except QueueUnavailable as exc:
-        messages.error(request, exc.message)
-        return redirect("documents:document_detail", pk=exc.task_id)
-    except ServiceError as exc:
-        messages.error(request, exc.message)
-        return redirect(reverse("documents:document_detail", args=[document.pk]) + "#regenerate")
+    new = regenerate_or_redirect(
+        request,
+        document,
+        "#regenerate",
+        section_ids=form.cleaned_data["section_ids"],
+        instructions=form.cleaned_data["instructions"],
+    )
+    if isinstance(new, HttpResponse):
+        return new
     count = len(form.cleaned_data["section_ids"])
     messages.success(
         request, f"Writing {count} section{'s' if count != 1 else ''} again as a new version."
     )
     return redirect("documents:document_detail", pk=new.pk)
+
+
+def regenerate_or_redirect(request: HttpRequest, document: Any, anchor: str, **options: Any) -> Any:
+    """The new version, or the redirect that shows why it was refused: the queue's failed row,
+    or the document page at ``anchor`` with the service's message."""
+    try:
+        return services.generation_regenerate(user=request.user, document=document, **options)
+    except QueueUnavailable as exc:
+        messages.error(request, exc.message)
+        return redirect("documents:document_detail", pk=exc.task_id)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+        return redirect(reverse("documents:document_detail", args=[document.pk]) + anchor)
 
 
 @require_GET
@@ -480,12 +489,17 @@ def document_download(request: HttpRequest, pk: Any) -> HttpResponse:
             user=request.user, document=document, copy=copy, part=part
         )
     except Conflict:
-        return render(
-            request,
-            "documents/not_ready.html",
-            {"document": document, "nav_active": "dashboard"},
-            status=409,
-        )
+        return not_ready(request, document)
+
+
+def not_ready(request: HttpRequest, document: Any) -> HttpResponse:
+    """409: the document has no output yet (a download asked too early)."""
+    return render(
+        request,
+        "documents/not_ready.html",
+        {"document": document, "nav_active": "dashboard"},
+        status=409,
+    )
 
 
 # --- document sets -------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
@@ -20,7 +20,7 @@ from documents import selectors, services
 from documents.downloads import document_download_response
 from documents.exceptions import QueueUnavailable
 from documents.forms import ReviewUploadForm
-from documents.views import document_page
+from documents.views import document_page, not_ready, regenerate_or_redirect
 from portal.errors import Conflict, NotFound, ServiceError, TooManyRequests, add_to_form
 from portal.pages import member_required
 
@@ -38,10 +38,7 @@ def document_review(request: HttpRequest, pk: Any) -> HttpResponse:
             outcome = services.review_upload(
                 user=request.user,
                 document=document,
-                uploaded_file=data["file"],
-                regenerate=data["regenerate"],
-                overwrite_edited=data["overwrite_edited"],
-                instructions=data["instructions"],
+                **services.review_options(data),
             )
         except QueueUnavailable as exc:
             messages.error(request, exc.message)
@@ -86,19 +83,15 @@ def document_review(request: HttpRequest, pk: Any) -> HttpResponse:
 @member_required
 def document_regenerate_stale(request: HttpRequest, pk: Any) -> HttpResponse:
     document = selectors.document_get_for_user(request.user, pk)
-    try:
-        new = services.generation_regenerate(
-            user=request.user,
-            document=document,
-            stale=True,
-            overwrite_edited=bool(request.POST.get("overwrite_edited")),
-        )
-    except QueueUnavailable as exc:
-        messages.error(request, exc.message)
-        return redirect("documents:document_detail", pk=exc.task_id)
-    except ServiceError as exc:
-        messages.error(request, exc.message)
-        return redirect(reverse("documents:document_detail", args=[document.pk]) + "#stale")
+    new = regenerate_or_redirect(
+        request,
+        document,
+        "#stale",
+        stale=True,
+        overwrite_edited=bool(request.POST.get("overwrite_edited")),
+    )
+    if isinstance(new, HttpResponse):
+        return new
     count = len(new.regenerate_section_ids)
     messages.success(
         request,
@@ -115,12 +108,7 @@ def document_download_redline(request: HttpRequest, pk: Any) -> HttpResponse:
     try:
         return document_download_response(user=request.user, document=document, redline=True)
     except Conflict:
-        return render(
-            request,
-            "documents/not_ready.html",
-            {"document": document, "nav_active": "dashboard"},
-            status=409,
-        )
+        return not_ready(request, document)
     except NotFound as exc:
         messages.error(request, exc.message)
         response = redirect("documents:document_detail", pk=document.pk)

@@ -307,10 +307,7 @@ class DocumentReviewApi(APIView):
         outcome = services.review_upload(
             user=request.user,
             document=document,
-            uploaded_file=data["file"],
-            regenerate=data["regenerate"],
-            overwrite_edited=data["overwrite_edited"],
-            instructions=data["instructions"],
+            **services.review_options(data),
         )
         body = s.review_payload(outcome)
         if outcome.new_version is None:

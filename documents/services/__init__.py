@@ -20,7 +20,7 @@ from documents.services.generation import (
     generation_cancel,
     generation_request,
 )
-from documents.services.review import review_upload
+from documents.services.review import review_options, review_upload
 from documents.services.section_state import set_section_state
 from documents.services.uploads import clean_text, file_upload, safe_file_name, uploads_for_files
 from documents.services.versions import generation_regenerate
@@ -33,6 +33,7 @@ __all__ = [
     "generation_cancel",
     "generation_regenerate",
     "generation_request",
+    "review_options",
     "review_upload",
     "safe_file_name",
     "set_section_state",

@@ -240,20 +240,9 @@ class DatabaseExtractionCache:
         self.versions = versions
 
     def get(self, source: SourceDescriptor) -> ExtractedSource | None:
-        from documents.pipeline import extract
+        from documents.selectors import cached_extraction
 
-        row = Extraction.objects.filter(
-            sha256=source.sha256,
-            file_type=source.file_type,
-            extractor_version=extract.EXTRACTOR_VERSION,
-        ).first()
-        if row is None:
-            return None
-        try:
-            return extract.source_from_json(row.data)
-        except Exception:  # a cache entry we cannot read is simply rebuilt
-            logger.warning("Ignoring unreadable extraction cache entry %s", row.pk)
-            return None
+        return cached_extraction(source.sha256, source.file_type)  # type: ignore[no-any-return]
 
     def put(self, source: ExtractedSource) -> None:
         from documents.pipeline import extract

@@ -195,6 +195,17 @@ def _comment_status(
     }
 
 
+def review_options(data: Any) -> dict[str, Any]:
+    """``review_upload``'s options from a validated form or serializer (``file``,
+    ``regenerate``, ``overwrite_edited``, ``instructions``)."""
+    return {
+        "uploaded_file": data["file"],
+        "regenerate": data["regenerate"],
+        "overwrite_edited": data["overwrite_edited"],
+        "instructions": data["instructions"],
+    }
+
+
 def review_upload(
     *,
     user: Any,

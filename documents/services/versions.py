@@ -168,15 +168,38 @@ def generation_regenerate(
             code="section_edited",
         )
     ids = list(dict.fromkeys(ids))
+    return _written_again(
+        user=user,
+        document=document,
+        ids=ids,
+        instructions=instructions,
+        origin=Origin.REGENERATE,
+        stale_sections=[s for s in document.stale_sections if s not in ids],
+    )
+
+
+def _written_again(
+    *,
+    user: Any,
+    document: GeneratedDocument,
+    ids: list[str],
+    instructions: str,
+    origin: str,
+    stale_sections: list[str],
+    source_version_ids: list[Any] | None = None,
+) -> GeneratedDocument:
+    """The new version that writes ``ids`` again (with ``instructions``), carrying the edits of
+    the latest reviewed copy."""
     review = latest_review(document)
     return version_create(
         user=user,
         document=document,
         section_ids=ids,
         section_instructions={s: instructions for s in ids} if instructions else {},
-        origin=Origin.REGENERATE,
+        origin=origin,
         review=review if review is not None and review.edited_sections else None,
-        stale_sections=[s for s in document.stale_sections if s not in ids],
+        stale_sections=stale_sections,
+        source_version_ids=source_version_ids,
     )
 
 
@@ -203,14 +226,12 @@ def _regenerate_stale(
     for link in document.source_links.select_related("version__source_file").order_by("position"):
         latest = link.version.source_file.versions.order_by("-version").first()
         newest.append(latest.pk if latest is not None else link.version_id)
-    review = latest_review(document)
-    return version_create(
+    return _written_again(
         user=user,
         document=document,
-        section_ids=ids,
-        section_instructions={s: instructions for s in ids} if instructions else {},
+        ids=ids,
+        instructions=instructions,
         origin=Origin.STALE,
-        review=review if review is not None and review.edited_sections else None,
-        source_version_ids=newest,
         stale_sections=[s for s in stale if s not in ids],
+        source_version_ids=newest,
     )
