@@ -495,7 +495,7 @@ def test_an_oversized_upload_is_413_and_leaves_no_temp_file(request, settings, m
     assert response.status_code == 413
     assert response.json()["code"] == "file_too_large"
     assert "big.pdf" in response.json()["detail"]
-    assert set(tmp.glob("folio-upload-*")) == before
+    assert not set(tmp.glob("folio-upload-*")) - before  # none of ours (others may come and go)
     assert not SourceFileVersion.objects.exists()
     outcome(request, "413 file_too_large")
 
