@@ -247,6 +247,9 @@ class Stack:
     password: str = ""
     workers: list[WorkerProcess] = field(default_factory=list)
     worker_env: dict[str, str] = field(default_factory=dict)
+    # With persistence (``use_persistent_redis``): the append-only file lives here and a restart
+    # keeps it, as `make run`'s server does.
+    redis_dir: Path | None = None
 
     # -- the queue server --
     def start_redis(self) -> str:
@@ -258,7 +261,10 @@ class Stack:
         # A restart keeps the port and the password, as `make run`'s server does: the workers
         # reconnect with the URL they were given.
         self.redis = embedded_redis.EmbeddedRedis(
-            persist=False, port=self.port or None, password=self.password or None
+            persist=self.redis_dir is not None,
+            data_dir=self.redis_dir,
+            port=self.port or None,
+            password=self.password or None,
         )
         self.url = self.redis.start()
         self.password = self.redis.password
@@ -294,6 +300,20 @@ class Stack:
         if self.redis is not None:
             self.kill_redis()
         return self.start_redis()
+
+    def use_persistent_redis(self) -> str:
+        """Replace the throw-away server by one with an append-only file (same port)."""
+        if self.redis is not None:
+            self.redis.stop(timeout=5)
+            self.redis = None
+        self.redis_dir = self.tmp / "valkey"
+        return self.start_redis()
+
+    def stop_redis(self) -> None:
+        """SIGTERM the server and wait: it flushes its append-only file (a clean restart)."""
+        if self.redis is not None:
+            self.redis.stop(timeout=10)
+            self.redis = None
 
     def connection(self) -> Any:
         import redis
