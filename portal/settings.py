@@ -417,6 +417,9 @@ FOLIO_JOB_HARD_LIMIT_SECONDS = env_int(
 # Socket timeout of the Redis client used by requests and the reconciler (one retry): a stopped
 # or frozen Redis answers 503 in well under two seconds.
 FOLIO_REDIS_TIMEOUT_MS = env_int("FOLIO_REDIS_TIMEOUT_MS", 600, minimum=50)
+# /healthz answers 503 "degraded" when the oldest Pending row waited longer than this (the queue
+# is not being served fast enough), as it does when no worker is alive.
+FOLIO_QUEUE_STALL_SECONDS = env_int("FOLIO_QUEUE_STALL_SECONDS", 600, minimum=10)
 # Login brute-force protection (portal/ratelimit.py): failures per address and account, and per
 # account from every address, counted in the database that every web process shares.
 FOLIO_LOGIN_MAX_FAILURES = env_int("FOLIO_LOGIN_MAX_FAILURES", 10, minimum=1)

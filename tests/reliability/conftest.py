@@ -238,6 +238,13 @@ class WorkerProcess:
             return ""
 
 
+def _forget_queue_timeouts() -> None:
+    """This process's queue client stops skipping Redis after a timeout it saw (a new server)."""
+    from documents import queue
+
+    queue.reset_down_hold()
+
+
 @dataclass
 class Stack:
     tmp: Path
@@ -270,6 +277,7 @@ class Stack:
         self.password = self.redis.password
         self.port = int(self.url.rsplit(":", 1)[1].split("/")[0])
         settings.RQ_QUEUES["default"].update(redis_queue_config(self.url))
+        _forget_queue_timeouts()
         return self.url
 
     @property
@@ -284,6 +292,7 @@ class Stack:
     def thaw_redis(self) -> None:
         with contextlib.suppress(ProcessLookupError, AssertionError):
             os.kill(self.redis_pid, signal.SIGCONT)
+        _forget_queue_timeouts()
 
     def kill_redis(self) -> None:
         """SIGKILL the server: without persistence, every queued job and registry is lost."""
