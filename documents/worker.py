@@ -18,6 +18,8 @@
   loop would exit on any of them, leaving the running job and the queue unserved. After an
   outage the worker registers itself again if its key was lost, and a job whose RQ bookkeeping
   failed is finished in RQ (or enqueued again when it never ran) once Redis answers.
+- When a horse ends (killed or not), kills what is left of its process group: a parser child
+  (``documents.pipeline.safety.run_limited``) never outlives it.
 - Runs only Folio's own jobs (docs/security.md, finding 1): job data is read with RQ's JSON
   serializer, never pickle (unpickling a job someone else wrote would run their code before any
   check), and a job whose function or callbacks are not on ``ALLOWED_FUNCTIONS`` /
@@ -30,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import time
 from typing import Any
 
@@ -216,6 +219,18 @@ class FolioWorker(Worker):
         connections.close_all()
         self._forked = True
         super().fork_work_horse(job, queue)
+
+    def monitor_work_horse(self, job: Any, queue: Any, execution: Any) -> None:
+        horse = int(getattr(self, "_horse_pid", 0) or 0)
+        try:
+            super().monitor_work_horse(job, queue, execution)
+        finally:
+            if horse and not getattr(self, "_horse_pid", 0):
+                # The horse is reaped; whatever it started (an extraction child) is in its
+                # process group (RQ's horse calls setpgrp) and goes with it. Its pid cannot have
+                # been reused while that group still has members.
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(horse, signal.SIGKILL)
 
     def maintain_heartbeats(self, job: Any, execution: Any) -> None:
         if not is_generation(job):  # a stale check or a webhook delivery has no status row
