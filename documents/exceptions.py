@@ -20,3 +20,14 @@ class QueueUnavailable(ServiceError):
         self.task_id = task_id
         self.extra["task_id"] = task_id
         self.headers["Retry-After"] = "30"
+
+
+class StorageUnavailable(ServiceError):
+    """The file storage refused a write (full, read-only, or its service failing)."""
+
+    status = 503
+    code = "storage_unavailable"
+
+    def __init__(self, message: str) -> None:
+        super().__init__({NON_FIELD: [message]})
+        self.headers["Retry-After"] = "60"

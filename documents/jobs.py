@@ -37,11 +37,11 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import InterfaceError, OperationalError, close_old_connections, connection
 from django.utils import timezone
 
+from documents import filestore
 from documents.models import GeneratedDocument
 from documents.pipeline.errors import Cancelled, GenerationError
 from documents.pipeline_input import build_manifest, document_pipeline_input
@@ -282,10 +282,14 @@ def _run_attempt(document_id: str) -> str:
 
 
 def _store(key: str, path: str, document: GeneratedDocument) -> str:
-    if default_storage.exists(key):
-        default_storage.delete(key)  # left by this very attempt's earlier, killed try
-    with open(path, "rb") as fh:
-        return default_storage.save(key, File(fh, name=f"{document.id}.docx"))
+    """Store an output; a storage that keeps refusing is ``storage_unavailable``."""
+    try:
+        if default_storage.exists(key):
+            default_storage.delete(key)  # left by this very attempt's earlier, killed try
+        return filestore.save_file(key, path, f"{document.id}.docx")
+    except (filestore.StorageUnavailableError, *filestore.STORAGE_ERRORS) as exc:
+        logger.warning("Storing the output of %s failed: %s", document.id, exc)
+        raise GenerationError(code="storage_unavailable") from exc
 
 
 def _delete_quietly(key: str | None) -> bool:

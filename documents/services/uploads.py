@@ -20,17 +20,18 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
+from documents import filestore
+from documents.exceptions import StorageUnavailable
 from documents.models import (
     DocumentSet,
     SourceFile,
     SourceFileVersion,
 )
-from documents.pipeline.errors import GenerationError
+from documents.pipeline.errors import ERROR_MESSAGES, GenerationError
 from documents.pipeline.safety import FILE_TYPES
 from documents.pipeline_input import limits_from_settings
 from documents.selectors import organization_for
@@ -187,17 +188,20 @@ def file_upload(
         tmp_path = Path(tmp) / "upload"
         digest = hashlib.sha256()
         size = 0
-        with tmp_path.open("wb") as out:
-            for chunk in uploaded_file.chunks():
-                size += len(chunk)
-                if size > limit:
-                    raise FileTooLarge.saying(
-                        f"{name}: the file is larger than the "
-                        f"{settings.FOLIO_MAX_UPLOAD_MB} MB limit.",
-                        field="file_content",
-                    )
-                digest.update(chunk)
-                out.write(chunk)
+        try:
+            with tmp_path.open("wb") as out:
+                for chunk in uploaded_file.chunks():
+                    size += len(chunk)
+                    if size > limit:
+                        raise FileTooLarge.saying(
+                            f"{name}: the file is larger than the "
+                            f"{settings.FOLIO_MAX_UPLOAD_MB} MB limit.",
+                            field="file_content",
+                        )
+                    digest.update(chunk)
+                    out.write(chunk)
+        except OSError as exc:  # the temporary folder is full
+            raise StorageUnavailable(f"{name}: {ERROR_MESSAGES['storage_unavailable']}") from exc
         if size == 0:
             raise InvalidInput.saying(
                 f"{name}: the file is empty.", field="file_content", code="empty_file"
@@ -227,8 +231,12 @@ def file_upload(
             if existing is not None:
                 next_version = (existing.versions.aggregate(m=Max("version"))["m"] or 0) + 1
             wanted_key = f"{organization.id}/{container}/v{next_version}/{name}"
-            with tmp_path.open("rb") as fh:
-                stored_key = default_storage.save(wanted_key, File(fh, name=name))
+            try:
+                stored_key = filestore.save_file(wanted_key, tmp_path, name)
+            except filestore.StorageUnavailableError as exc:
+                raise StorageUnavailable(
+                    f"{name}: {ERROR_MESSAGES['storage_unavailable']}"
+                ) from exc
             try:
                 version = _record_version(
                     organization=organization,
