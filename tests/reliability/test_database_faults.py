@@ -275,3 +275,50 @@ def test_a_terminated_database_connection_is_a_crashed_attempt_that_is_retried(
         "dropped once: Complete after 2 attempts; dropped in every attempt: "
         "Failed worker_crashed after 2; next job Complete",
     )
+
+
+@pytest.mark.timeout(240)
+def test_with_the_database_down_status_and_generate_answer_503_not_500(
+    request, stack, cluster, live_web
+):
+    """Issue 11, fault 6: the database stopped under a running gunicorn: the API and the portal
+    answer 503 ``database_unavailable`` with Retry-After (they answered 500), and recover."""
+    _env, submit, _status, terminal = _prepare(stack, cluster, "0")
+    task = submit("before-outage")
+    assert terminal(task, 60)[0] == "Complete"
+    web = live_web(workers=2, DATABASE_URL=cluster.url(), REDIS_URL=stack.url)
+    token = web.token("pg", "pw-pg-12345")
+    auth = {"Authorization": f"Bearer {token}"}
+    assert web.request("GET", f"/api/v1/documents/status/{task}", headers=auth).status == 200
+
+    cluster.stop()
+    try:
+        answers = {
+            "status": web.request("GET", f"/api/v1/documents/status/{task}", headers=auth),
+            "generate": web.post_json(
+                "/api/v1/documents/generate",
+                {"document_type": "CSR", "file_paths": ["x/documents/p.docx"]},
+                token=token,
+            ),
+            "portal": web.request("GET", "/", headers={"Accept": "text/html"}),
+        }
+        health = web.request("GET", "/healthz")
+    finally:
+        assert cluster.start()
+    for name, answer in answers.items():
+        if name == "portal" and answer.status == 302:
+            continue  # the login redirect needs no database
+        assert answer.status == 503, (name, answer.status, answer.body[:300])
+        assert answer.headers.get("retry-after"), name
+    assert answers["status"].json()["code"] == "database_unavailable"
+    assert answers["generate"].json()["code"] == "database_unavailable"
+    assert health.status == 503 and health.json()["database"] == "down"
+    assert "Traceback" not in web.output()
+
+    again = wait_for(
+        lambda: web.request("GET", f"/api/v1/documents/status/{task}", headers=auth).status == 200,
+        30,
+        0.5,
+    )
+    assert again, "answers again once the database is back"
+    outcome(request, "status, generate: 503 database_unavailable with Retry-After; 200 after")
