@@ -79,3 +79,39 @@ def test_busy_workers_survive_a_redis_outage_and_run_the_queue_afterwards(
         f"Redis {fault} for {outage:.0f} s under 2 busy workers: 5/5 Complete "
         f"(attempts {sorted(d.attempts for d in docs)}), workers alive, next job Complete",
     )
+
+
+@pytest.mark.timeout(60)
+def test_redis_at_maxmemory_refuses_the_enqueue_with_503_and_status_is_unaffected(
+    request, stack, member, tiny_source, submit, api_client
+):
+    """Redis full (``maxmemory``, ``noeviction``): generate answers 503 ``queue_unavailable``
+    and the row ends Failed; status polls (database only) answer as before."""
+    path = tiny_source(member)
+    before = _accepted(submit(member, [path], output_name="Before"))
+    redis = stack.connection()
+    used = int(redis.info("memory")["used_memory"])
+    redis.config_set("maxmemory-policy", "noeviction")
+    redis.config_set("maxmemory", str(used + 64 * 1024))
+    try:
+        filler = 0
+        while True:  # fill it up
+            try:
+                redis.set(f"filler:{filler}", b"x" * 16384)
+            except Exception:
+                break
+            filler += 1
+            assert filler < 10_000
+        started = time.monotonic()
+        response = submit(member, [path], output_name="Refused")
+        elapsed = time.monotonic() - started
+        status = api_client(member).get(f"/api/v1/documents/status/{before}")
+    finally:
+        redis.config_set("maxmemory", "0")
+    assert response.status_code == 503, response.content
+    body = response.json()
+    assert body["code"] == "queue_unavailable" and response["Retry-After"]
+    refused = row(body["task_id"])
+    assert (refused.status, refused.error_code) == ("Failed", "queue_unavailable")
+    assert status.status_code == 200 and status.json()["status"] == "Pending"
+    outcome(request, f"503 queue_unavailable in {elapsed * 1000:.0f} ms; row Failed; status 200")
