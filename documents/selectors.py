@@ -177,3 +177,21 @@ def document_set_files(user: Any, document_set: DocumentSet) -> QuerySet[SourceF
         .prefetch_related(Prefetch("versions", queryset=newest_first))
         .order_by("name")
     )
+
+
+def organization_storage_usage(organization: Any) -> dict[str, int | None]:
+    """``{"usage_bytes", "quota_bytes"}``: the bytes of every stored source file version of the
+    organization, and its quota (``FOLIO_ORG_STORAGE_QUOTA_MB``; None when there is none)."""
+    from django.conf import settings
+    from django.db.models import Sum
+
+    from documents.models import SourceFileVersion
+
+    used = SourceFileVersion.objects.filter(source_file__organization=organization).aggregate(
+        total=Sum("size")
+    )["total"]
+    quota_mb = int(getattr(settings, "FOLIO_ORG_STORAGE_QUOTA_MB", 0) or 0)
+    return {
+        "usage_bytes": int(used or 0),
+        "quota_bytes": quota_mb * 1024 * 1024 if quota_mb > 0 else None,
+    }

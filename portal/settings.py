@@ -177,6 +177,8 @@ STORAGES = {
 }
 
 FOLIO_MAX_UPLOAD_MB = env_int("FOLIO_MAX_UPLOAD_MB", 50, minimum=1)
+# Stored source files per organization (every version counts); 0 or unset = no quota.
+FOLIO_ORG_STORAGE_QUOTA_MB = env_int("FOLIO_ORG_STORAGE_QUOTA_MB", 0, minimum=0)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 FILE_UPLOAD_PERMISSIONS = 0o600
 FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700

@@ -25,7 +25,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 
 from documents import filestore
-from documents.exceptions import StorageUnavailable
+from documents.exceptions import QuotaExceeded, StorageUnavailable
 from documents.models import (
     DocumentSet,
     SourceFile,
@@ -34,7 +34,7 @@ from documents.models import (
 from documents.pipeline.errors import ERROR_MESSAGES, GenerationError
 from documents.pipeline.safety import FILE_TYPES
 from documents.pipeline_input import limits_from_settings
-from documents.selectors import organization_for
+from documents.selectors import organization_for, organization_storage_usage
 from portal.audit import audit_record
 from portal.errors import (
     Conflict,
@@ -145,6 +145,19 @@ def _record_version(
     )
 
 
+def _check_quota(organization: Any, name: str, size: int) -> None:
+    """413 ``quota_exceeded`` when storing ``size`` more bytes passes the organization's quota.
+
+    Two uploads at the same moment may both fit alone and pass it together by at most one
+    file: the quota bounds growth, it is not a transaction.
+    """
+    usage = organization_storage_usage(organization)
+    quota = usage["quota_bytes"]
+    used = int(usage["usage_bytes"] or 0)
+    if quota is not None and used + size > quota:
+        raise QuotaExceeded(name, size=size, usage=used, quota=quota)
+
+
 def file_upload(
     *,
     user: Any,
@@ -222,6 +235,7 @@ def file_upload(
             )
             unchanged.created = False  # type: ignore[attr-defined]
             return unchanged
+        _check_quota(organization, name, size)
 
         for _attempt in range(5):
             existing = SourceFile.objects.filter(
