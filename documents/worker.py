@@ -20,6 +20,8 @@
   failed is finished in RQ (or enqueued again when it never ran) once Redis answers.
 - When a horse ends (killed or not), kills what is left of its process group: a parser child
   (``documents.pipeline.safety.run_limited``) never outlives it.
+- Each work horse lowers its CPU priority by ``FOLIO_WORKER_NICE`` (default 10): on a machine
+  that also runs the web process, accepting and status requests win over generation work.
 - Runs only Folio's own jobs (docs/security.md, finding 1): job data is read with RQ's JSON
   serializer, never pickle (unpickling a job someone else wrote would run their code before any
   check), and a job whose function or callbacks are not on ``ALLOWED_FUNCTIONS`` /
@@ -231,6 +233,15 @@ class FolioWorker(Worker):
                 # been reused while that group still has members.
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(horse, signal.SIGKILL)
+
+    def main_work_horse(self, job: Any, queue: Any) -> None:
+        # Generation is batch work: on a machine that also serves web requests, the web process
+        # must win the CPU (bench/load.py measures the accept path while horses generate).
+        nice = int(getattr(settings, "FOLIO_WORKER_NICE", 0) or 0)
+        if nice > 0:
+            with contextlib.suppress(OSError):
+                os.nice(nice)
+        super().main_work_horse(job, queue)
 
     def maintain_heartbeats(self, job: Any, execution: Any) -> None:
         if not is_generation(job):  # a stale check or a webhook delivery has no status row

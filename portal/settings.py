@@ -414,6 +414,9 @@ LOGGING = {
 # retried or failed; no attempt stays Generating longer than FOLIO_JOB_HARD_LIMIT_SECONDS.
 FOLIO_RECONCILE_SECONDS = env_int("FOLIO_RECONCILE_SECONDS", 60, minimum=1)
 FOLIO_WORKER_MONITOR_SECONDS = env_int("FOLIO_WORKER_MONITOR_SECONDS", 30, minimum=1)
+# Each work horse lowers its CPU priority by this much (os.nice): the web process wins the CPU on
+# a machine that runs both. 0 keeps the worker's own priority.
+FOLIO_WORKER_NICE = env_int("FOLIO_WORKER_NICE", 10, minimum=0)
 FOLIO_JOB_HARD_LIMIT_SECONDS = env_int(
     "FOLIO_JOB_HARD_LIMIT_SECONDS", FOLIO_JOB_TIMEOUT + 120, minimum=FOLIO_JOB_TIMEOUT + 60
 )
