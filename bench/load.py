@@ -221,7 +221,8 @@ def free_port() -> int:
 
 
 class Stack:
-    def __init__(self, *, use_postgres: bool) -> None:
+    def __init__(self, *, use_postgres: bool, web_workers: int = 4) -> None:
+        self.web_workers = web_workers
         self.data_dir = Path(tempfile.mkdtemp(prefix="folio-load-"))
         self.procs: list[subprocess.Popen[bytes]] = []
         self.redis: Any = None
@@ -301,7 +302,7 @@ class Stack:
                     "--bind",
                     f"{HOST}:{self.port}",
                     "--workers",
-                    "4",
+                    str(self.web_workers),
                     "--worker-class",
                     "sync",
                     "--timeout",
