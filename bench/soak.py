@@ -98,6 +98,10 @@ class Traffic:
                     with self.lock:
                         self.tasks.append(json.loads(payload)["task_id"])
                 return
+            if kind == "list":
+                code, _, _ = client.request("GET", "/api/v1/documents/?limit=20")
+                self._count(kind, code)
+                return
             task = rng.choice(tasks[-200:])
             if kind == "poll":
                 code, payload, _ = client.request("GET", f"/api/v1/documents/status/{task}")
@@ -108,11 +112,8 @@ class Traffic:
             elif kind == "download":
                 code, _, _ = client.request("GET", f"/api/v1/documents/{task}/download")
                 self._count(kind, code)
-            elif kind == "cancel":
-                code, _, _ = client.request("POST", f"/api/v1/documents/{task}/cancel")
-                self._count(kind, code)
             else:
-                code, _, _ = client.request("GET", "/api/v1/documents/?limit=20")
+                code, _, _ = client.request("POST", f"/api/v1/documents/{task}/cancel")
                 self._count(kind, code)
         except Exception as exc:  # a broken connection or an upload that failed: an error
             with self.lock:
