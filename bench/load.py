@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/_docsync.py
 OUT = ROOT / "bench" / "out" / "load.json"
 PY = sys.executable
 HOST = "127.0.0.1"
@@ -762,6 +763,10 @@ def main() -> int:
         },
     }
     OUT.write_text(json.dumps(results, indent=2))
+    import _docsync
+
+    changed = _docsync.rewrite("load", _docsync.load_block(results))
+    print(f"\nRewrote the load figures in: {', '.join(changed) or 'no file (no block found)'}")
     return 0 if every else 1
 
 

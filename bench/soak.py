@@ -327,6 +327,10 @@ def main() -> int:
     print(result["markdown"])
     SOAK_OUT.parent.mkdir(parents=True, exist_ok=True)
     SOAK_OUT.write_text(json.dumps(result, indent=2))
+    import _docsync
+
+    changed = _docsync.rewrite("soak", _docsync.soak_block(result))
+    print(f"\nRewrote the soak figures in: {', '.join(changed) or 'no file (no block found)'}")
     return 0 if ok else 1
 
 

@@ -22,6 +22,8 @@
   (``documents.pipeline.safety.run_limited``) never outlives it.
 - Each work horse lowers its CPU priority by ``FOLIO_WORKER_NICE`` (default 10): on a machine
   that also runs the web process, accepting and status requests win over generation work.
+- Its scheduler process (``--with-scheduler``) dies with it (parent-death signal), so a killed
+  worker leaves no scheduler behind holding the scheduler lock.
 - Runs only Folio's own jobs (docs/security.md, finding 1): job data is read with RQ's JSON
   serializer, never pickle (unpickling a job someone else wrote would run their code before any
   check), and a job whose function or callbacks are not on ``ALLOWED_FUNCTIONS`` /
@@ -38,6 +40,7 @@ import signal
 import time
 from typing import Any
 
+import rq.scheduler as rq_scheduler
 from django.conf import settings
 from django.db import connections
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -48,6 +51,7 @@ from rq.worker import Worker
 
 from documents import jobs
 from documents import queue as folio_queue
+from documents.pipeline.safety import die_with_parent
 from documents.reconciler import reconcile
 from documents.services import job_state
 
@@ -84,6 +88,20 @@ def job_refusal(job: Any) -> str | None:
         if callback is not None and callback not in ALLOWED_CALLBACKS:
             return f"its {kind} callback {str(callback)[:200]!r} is not one of Folio's"
     return None
+
+
+_rq_scheduler_run = rq_scheduler.run
+
+
+def _scheduler_dies_with_its_worker(scheduler: Any) -> None:
+    """RQ's scheduler process (``--with-scheduler``), made to die with the worker that forked it:
+    a SIGKILLed worker used to leave it running, holding the scheduler lock (issue 11, fault 6)."""
+    die_with_parent(os.getppid())
+    _rq_scheduler_run(scheduler)
+
+
+# RQScheduler.start() looks ``run`` up in its module when it forks the scheduler process.
+rq_scheduler.run = _scheduler_dies_with_its_worker
 
 
 def is_generation(job: Any) -> bool:

@@ -505,7 +505,7 @@ _PR_SET_PDEATHSIG = 1
 CHILD_DEADLINE_GRACE_SECONDS = 5
 
 
-def _die_with_parent(parent_pid: int) -> None:
+def die_with_parent(parent_pid: int) -> None:
     """SIGKILL this process when its parent dies (Linux); exit now if it already did."""
     try:
         import ctypes
@@ -536,7 +536,7 @@ def _child_main(
         if parent_end is not None:
             parent_end.close()
         if parent_pid is not None:
-            _die_with_parent(parent_pid)
+            die_with_parent(parent_pid)
         if deadline_seconds is not None:
             signal.signal(signal.SIGALRM, signal.SIG_DFL)  # not the work horse's timeout handler
             signal.alarm(max(1, int(deadline_seconds) + CHILD_DEADLINE_GRACE_SECONDS))

@@ -59,3 +59,26 @@ def test_a_killed_work_horse_takes_its_extraction_child_with_it(
     assert worker.proc.poll() is None, "the worker survives"
     assert wait_for(lambda: row(task).attempts == 2, 30), "the attempt is retried"
     outcome(request, f"parser child gone {elapsed * 1000:.0f} ms after the horse; retried")
+
+
+@pytest.mark.timeout(90)
+def test_a_killed_worker_leaves_no_scheduler_behind(request, stack):
+    """Issue 11, fault 6: ``--with-scheduler`` forks RQ's scheduler; SIGKILL to the worker alone
+    used to leave it running (re-parented), holding the scheduler lock."""
+    worker = stack.start_worker(with_scheduler=True)
+
+    def scheduler() -> int | None:
+        try:
+            children = psutil.Process(worker.pid).children()
+        except psutil.NoSuchProcess:
+            return None
+        return children[0].pid if children else None
+
+    child = wait_for(scheduler, 30, 0.1)
+    assert child, "the worker forked its scheduler"
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.proc.wait(timeout=10)
+    started = time.monotonic()
+    assert wait_for(lambda: _gone(child), 10, 0.05), "the scheduler outlived its worker"
+    elapsed_ms = (time.monotonic() - started) * 1000
+    outcome(request, f"scheduler gone {elapsed_ms:.0f} ms after its worker")
