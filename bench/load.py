@@ -24,7 +24,8 @@ reliability``'s report) and prints the table.
 
 ``--repeat 3`` runs every measurement three times in a row on the same stack (the workers run
 from the end of the first round on, generating the accept runs' backlog while the next rounds
-measure) and passes only if every check holds in every round; the exit status says so.
+measure) and passes only if every check holds in every round (``--strict``: the exit status
+says so; otherwise it is 0 whenever the benchmark ran, as ``make bench`` expects).
 """
 
 from __future__ import annotations
@@ -677,6 +678,9 @@ def main() -> int:
     parser.add_argument(
         "--sqlite", action="store_true", help="use SQLite even if PostgreSQL answers"
     )
+    parser.add_argument(
+        "--strict", action="store_true", help="exit 1 unless every check held in every round"
+    )
     args = parser.parse_args()
 
     stack = Stack(use_postgres=not args.sqlite)
@@ -767,7 +771,7 @@ def main() -> int:
 
     changed = _docsync.rewrite("load", _docsync.load_block(results))
     print(f"\nRewrote the load figures in: {', '.join(changed) or 'no file (no block found)'}")
-    return 0 if every else 1
+    return 0 if every or not args.strict else 1
 
 
 if __name__ == "__main__":

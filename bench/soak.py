@@ -17,8 +17,10 @@ every accepted job to be terminal and prints:
 
 The stack is bench/load.py's (PostgreSQL in a throw-away database when 127.0.0.1:5432 answers,
 else SQLite; an embedded valkey; everything on free ports and stopped by pid at the end).
-Writes bench/out/soak.json. Exit status 0 when there are no errors, no non-terminal jobs and no
-orphans.
+Writes bench/out/soak.json and the soak block of README.md and docs/reliability.md. Exit status
+0 whenever it ran (as ``make bench`` expects); with ``--strict``, 0 only when there are no
+errors, no non-terminal jobs and no orphans. ``make bench`` runs it only with
+``SOAK_MINUTES=<minutes>``.
 
     .venv/bin/python bench/soak.py [--minutes 20] [--max-requests 200000] [--clients 8]
 """
@@ -198,6 +200,7 @@ def main() -> int:
     parser.add_argument("--sample-seconds", type=float, default=5.0)
     parser.add_argument("--sqlite", action="store_true")
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--strict", action="store_true", help="exit 1 unless the verdict is PASS")
     args = parser.parse_args()
 
     stack = Stack(use_postgres=not args.sqlite, web_workers=2)
@@ -331,7 +334,7 @@ def main() -> int:
 
     changed = _docsync.rewrite("soak", _docsync.soak_block(result))
     print(f"\nRewrote the soak figures in: {', '.join(changed) or 'no file (no block found)'}")
-    return 0 if ok else 1
+    return 0 if ok or not args.strict else 1
 
 
 if __name__ == "__main__":
