@@ -299,7 +299,10 @@ class Stack:
         self.procs.append(
             subprocess.Popen(
                 [
-                    str(Path(PY).parent / "gunicorn"),
+                    # Through this interpreter: the venv's gunicorn script may name another one.
+                    PY,
+                    "-m",
+                    "gunicorn",
                     "portal.wsgi:application",
                     "--bind",
                     f"{HOST}:{self.port}",
