@@ -75,6 +75,8 @@ migrations-check:
 	cd "$(ROOT)" && FOLIO_DATA_DIR="$$(mktemp -d)" $(MANAGE) makemigrations --check --dry-run
 
 # Every bench/*.py whose name does not start with "_" runs in turn; the target fails if one did.
+# bench/soak.py runs for SOAK_MINUTES (make bench SOAK_MINUTES=20); without it, it is skipped.
+SOAK_MINUTES ?=
 bench:
 	@$(call setup,requirements-dev.txt)
 	@cd "$(ROOT)"; export PYTHONPATH="$(ROOT)"; \
@@ -82,8 +84,13 @@ bench:
 	if [ "$${#scripts[@]}" -eq 0 ]; then echo "No benchmarks in bench/ yet."; exit 0; fi; \
 	failed=0; \
 	for script in "$${scripts[@]}"; do \
+	  args=(); \
+	  if [ "$$script" = bench/soak.py ]; then \
+	    if [ -z "$(SOAK_MINUTES)" ]; then echo "==> $$script skipped (make bench SOAK_MINUTES=20)"; continue; fi; \
+	    args=(--minutes "$(SOAK_MINUTES)"); \
+	  fi; \
 	  echo "==> $$script"; \
-	  "$(PY)" "$$script" || { echo "$$script failed" >&2; failed=1; }; \
+	  "$(PY)" "$$script" "$${args[@]}" || { echo "$$script failed" >&2; failed=1; }; \
 	done; \
 	exit "$$failed"
 

@@ -20,7 +20,12 @@ free port; two ``FolioWorker`` processes. The load generator is this process (th
 defaults) and stopped by pid at the end. Writes bench/out/load.json (read by ``make
 reliability``'s report) and prints the table.
 
-    .venv/bin/python bench/load.py [--seconds 10] [--users 100] [--sqlite]
+    .venv/bin/python bench/load.py [--seconds 10] [--users 100] [--repeat 3] [--sqlite]
+
+``--repeat 3`` runs every measurement three times in a row on the same stack (the workers run
+from the end of the first round on, generating the accept runs' backlog while the next rounds
+measure) and passes only if every check holds in every round (``--strict``: the exit status
+says so; otherwise it is 0 whenever the benchmark ran, as ``make bench`` expects).
 """
 
 from __future__ import annotations
@@ -47,9 +52,12 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/_docsync.py
 OUT = ROOT / "bench" / "out" / "load.json"
 PY = sys.executable
 HOST = "127.0.0.1"
+# What the workers' work horses run at (FOLIO_WORKER_NICE, documents/worker.py), for the table.
+WORKER_NICE_NOTE = os.environ.get("FOLIO_WORKER_NICE", "10")
 
 
 # --- measuring ------------------------------------------------------------------------------------
@@ -215,7 +223,8 @@ def free_port() -> int:
 
 
 class Stack:
-    def __init__(self, *, use_postgres: bool) -> None:
+    def __init__(self, *, use_postgres: bool, web_workers: int = 4) -> None:
+        self.web_workers = web_workers
         self.data_dir = Path(tempfile.mkdtemp(prefix="folio-load-"))
         self.procs: list[subprocess.Popen[bytes]] = []
         self.redis: Any = None
@@ -290,12 +299,15 @@ class Stack:
         self.procs.append(
             subprocess.Popen(
                 [
-                    str(Path(PY).parent / "gunicorn"),
+                    # Through this interpreter: the venv's gunicorn script may name another one.
+                    PY,
+                    "-m",
+                    "gunicorn",
                     "portal.wsgi:application",
                     "--bind",
                     f"{HOST}:{self.port}",
                     "--workers",
-                    "4",
+                    str(self.web_workers),
                     "--worker-class",
                     "sync",
                     "--timeout",
@@ -568,74 +580,59 @@ def verify_outputs(stack: Stack, tasks: list[str]) -> tuple[int, int]:
     return ok, rows.count()
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=10.0, help="length of each timed run")
-    parser.add_argument("--users", type=int, default=100, help="users of the mixed run")
-    parser.add_argument(
-        "--sqlite", action="store_true", help="use SQLite even if PostgreSQL answers"
+def measure_round(
+    stack: Stack, port: int, token: str, path: str, args: argparse.Namespace, first: bool
+) -> dict[str, Any]:
+    """One round of every timed run, the status cost and the mixed run; its runs and checks."""
+
+    def baseline_call(c: Client, i: int) -> tuple[str, str, Any]:
+        return "GET", "/api/v1/documents/?limit=1", None
+
+    def accept_call(c: Client, i: int) -> tuple[str, str, Any]:
+        return "POST", "/api/v1/documents/generate", generate_body(path, i)
+
+    # Warm up every gunicorn worker.
+    closed_loop("warm-up", port, token, 8, 2, baseline_call)
+    closed_loop("warm-up", port, token, 8, 1, accept_call)
+
+    _code, payload, _ = Client(port, token).request(
+        "POST", "/api/v1/documents/generate", generate_body(path, -1)
     )
-    args = parser.parse_args()
+    task = json.loads(payload)["task_id"]
 
-    stack = Stack(use_postgres=not args.sqlite)
-    began = time.monotonic()
-    results: dict[str, Any] = {}
-    try:
-        stack.start()
-        port = stack.port
-        code, payload, _ = Client(port).request(
-            "POST", "/api/v1/auth/token", {"username": "bench", "password": "bench-password-1"}
-        )
-        assert code == 200, payload
-        token = json.loads(payload)["access"]
-        path = upload(port, token, "protocol.docx", tiny_docx())
+    def status_call(c: Client, i: int) -> tuple[str, str, Any]:
+        return "GET", f"/api/v1/documents/status/{task}", None
 
-        def baseline_call(c: Client, i: int) -> tuple[str, str, Any]:
-            return "GET", "/api/v1/documents/?limit=1", None
+    # Each comparison right after its baseline, before the accept runs grow the tables. From the
+    # second round on the workers run, and the accept runs' backlog is generated meanwhile:
+    # the web process competes with generation work, as in production.
+    base_c = closed_loop("baseline, 50 clients", port, token, 50, args.seconds, baseline_call)
+    stat_c = closed_loop("status, 50 clients", port, token, 50, args.seconds, status_call)
+    acc_c = closed_loop("accept, 50 clients", port, token, 50, args.seconds, accept_call)
+    base_o = open_model("baseline, 50 req/s", port, token, 50, args.seconds, baseline_call)
+    acc_o = open_model("accept, 50 req/s", port, token, 50, args.seconds, accept_call)
+    queries, redis_calls = count_status_cost(stack, task)
 
-        def accept_call(c: Client, i: int) -> tuple[str, str, Any]:
-            return "POST", "/api/v1/documents/generate", generate_body(path, i)
+    # Mixed: drop the backlog of the accept runs so the users' jobs are what the workers run.
+    import django_rq
 
-        # Warm up every gunicorn worker.
-        closed_loop("warm-up", port, token, 8, 2, baseline_call)
-        closed_loop("warm-up", port, token, 8, 1, accept_call)
+    django_rq.get_queue("default").empty()
+    from documents.models import GeneratedDocument
 
-        code, payload, _ = Client(port, token).request(
-            "POST", "/api/v1/documents/generate", generate_body(path, -1)
-        )
-        task = json.loads(payload)["task_id"]
-
-        def status_call(c: Client, i: int) -> tuple[str, str, Any]:
-            return "GET", f"/api/v1/documents/status/{task}", None
-
-        # Each comparison right after its baseline, before the accept runs grow the tables.
-        base_c = closed_loop("baseline, 50 clients", port, token, 50, args.seconds, baseline_call)
-        stat_c = closed_loop("status, 50 clients", port, token, 50, args.seconds, status_call)
-        acc_c = closed_loop("accept, 50 clients", port, token, 50, args.seconds, accept_call)
-        base_o = open_model("baseline, 50 req/s", port, token, 50, args.seconds, baseline_call)
-        acc_o = open_model("accept, 50 req/s", port, token, 50, args.seconds, accept_call)
-        queries, redis_calls = count_status_cost(stack, task)
-
-        # Mixed: drop the backlog of the accept runs so the 100 users' jobs are what the workers run.
-        import django_rq
-
-        django_rq.get_queue("default").empty()
-        from documents.models import GeneratedDocument
-
-        GeneratedDocument.objects.filter(status="Pending").update(
-            status="Cancelled", error_code="cancelled"
-        )
+    GeneratedDocument.objects.filter(status="Pending").update(
+        status="Cancelled", error_code="cancelled"
+    )
+    if first:
         stack.start_workers(2)
-        mixed = mixed_run(port, token, path, args.users, deadline_s=max(60.0, 9 * args.seconds))
-        tasks = list(mixed["accepted"].values())
-        one_output, rows = verify_outputs(stack, tasks)
-    finally:
-        stack.stop()
-    total = time.monotonic() - began
+    mixed = mixed_run(port, token, path, args.users, deadline_s=max(60.0, 9 * args.seconds))
+    tasks = list(mixed["accepted"].values())
+    one_output, rows = verify_outputs(stack, tasks)
 
     def ratio(a: float, b: float) -> str:
         return f"{a / b:.2f}" if b else "n/a"
 
+    runs = [base_c, stat_c, acc_c, base_o, acc_o]
+    failures = sum(r.non_2xx() for r in runs) + len(mixed["errors"])
     checks = [
         (
             "accept throughput / baseline (50 clients) >= 0.50",
@@ -667,57 +664,95 @@ def main() -> int:
         (
             "mixed: no task duplicated (one row, one output each)",
             rows == len(tasks) and one_output == rows and mixed["replays_same"] == len(tasks),
-            f"{rows} rows, {one_output} with one output, {mixed['replays_same']} replays -> same id",
+            f"{rows} rows, {one_output} one output, {mixed['replays_same']} same id",
         ),
-        (
-            "no errors or 5xx",
-            (
-                acc_c.non_2xx()
-                + acc_o.non_2xx()
-                + stat_c.non_2xx()
-                + base_c.non_2xx()
-                + base_o.non_2xx()
-                + len(mixed["errors"])
-            )
-            == 0,
-            str(
-                acc_c.non_2xx()
-                + acc_o.non_2xx()
-                + stat_c.non_2xx()
-                + base_c.non_2xx()
-                + base_o.non_2xx()
-                + len(mixed["errors"])
-            ),
-        ),
+        ("no errors or 5xx", failures == 0, str(failures)),
     ]
-    runs = [base_c, stat_c, acc_c, base_o, acc_o]
+    return {"runs": runs, "checks": checks, "mixed": mixed, "tasks": tasks}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each timed run")
+    parser.add_argument("--users", type=int, default=100, help="users of the mixed run")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="rounds in a row; every check must hold in each"
+    )
+    parser.add_argument(
+        "--sqlite", action="store_true", help="use SQLite even if PostgreSQL answers"
+    )
+    parser.add_argument(
+        "--strict", action="store_true", help="exit 1 unless every check held in every round"
+    )
+    args = parser.parse_args()
+
+    stack = Stack(use_postgres=not args.sqlite)
+    began = time.monotonic()
+    rounds: list[dict[str, Any]] = []
+    try:
+        stack.start()
+        port = stack.port
+        code, payload, _ = Client(port).request(
+            "POST", "/api/v1/auth/token", {"username": "bench", "password": "bench-password-1"}
+        )
+        assert code == 200, payload
+        token = json.loads(payload)["access"]
+        path = upload(port, token, "protocol.docx", tiny_docx())
+        for n in range(max(1, args.repeat)):
+            rounds.append(measure_round(stack, port, token, path, args, first=n == 0))
+            print(
+                f"round {n + 1}: "
+                + ", ".join(
+                    f"{label.split(' (')[0]}={value}"
+                    for label, _ok, value in rounds[-1]["checks"][:4]
+                ),
+                flush=True,
+            )
+    finally:
+        stack.stop()
+    total = time.monotonic() - began
+
+    every = all(ok for r in rounds for _label, ok, _value in r["checks"])
+    last = rounds[-1]
     lines = [
-        f"Stack: gunicorn 4 sync workers, {stack.database}, embedded valkey, 2 RQ workers; "
-        f"{os.cpu_count()} CPUs, Python {platform.python_version()}; {args.seconds:.0f} s per run; "
-        f"total {total:.0f} s.",
+        f"Stack: gunicorn 4 sync workers, {stack.database}, embedded valkey, 2 RQ workers "
+        f"(work horses at nice +{WORKER_NICE_NOTE}); {os.cpu_count()} CPUs, Python "
+        f"{platform.python_version()}; {args.seconds:.0f} s per run; {len(rounds)} round(s) in a "
+        f"row; total {total:.0f} s.",
+        "",
+        f"Last round ({len(rounds)} of {len(rounds)}):",
         "",
         "| run | requests | req/s | p50 ms | p90 ms | p99 ms | max ms | non-2xx |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for r in runs:
+    for r in last["runs"]:
         lines.append(
             f"| {r.name} | {len(r.latencies)} | {r.rps:.0f} | {r.pct(50):.0f} | {r.pct(90):.0f} | "
-            f"{r.pct(99):.0f} | {max(r.latencies) * 1000 if r.latencies else 0:.0f} | {r.non_2xx()} |"
+            f"{r.pct(99):.0f} | {max(r.latencies) * 1000 if r.latencies else 0:.0f} | "
+            f"{r.non_2xx()} |"
         )
+    mixed = last["mixed"]
     lines += [
-        f"| mixed, {args.users} users (POST) | {len(tasks)} | - | - | - | {mixed['post_p99']:.0f} | - | {len(mixed['errors'])} |",
-        f"| mixed, {args.users} users (status) | - | - | - | - | {mixed['status_p99']:.0f} | - | - |",
+        f"| mixed, {args.users} users (POST) | {len(last['tasks'])} | - | - | - | "
+        f"{mixed['post_p99']:.0f} | - | {len(mixed['errors'])} |",
+        f"| mixed, {args.users} users (status) | - | - | - | - | {mixed['status_p99']:.0f} | - "
+        "| - |",
         "",
-        "| check | result | value |",
-        "|---|---|---|",
+        "| check | " + " | ".join(f"round {i + 1}" for i in range(len(rounds))) + " | result |",
+        "|---|" + "---|" * len(rounds) + "---|",
     ]
-    for label, ok, value in checks:
-        lines.append(f"| {label} | {'PASS' if ok else 'FAIL'} | {value} |")
+    for i, (label, _ok, _value) in enumerate(last["checks"]):
+        cells = [f"{r['checks'][i][2]}{'' if r['checks'][i][1] else ' ✗'}" for r in rounds]
+        held = all(r["checks"][i][1] for r in rounds)
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {'PASS' if held else 'FAIL'} |")
     lines.append("")
+    finals = mixed["finals"].values()
     lines.append(
-        f"Mixed run: {len(tasks)} accepted, {sum(1 for s in mixed['finals'].values() if s == 'Complete')} "
-        f"Complete, {sum(1 for s in mixed['finals'].values() if s != 'Complete')} other terminal, all within "
-        f"{mixed['seconds']:.0f} s; downloads {sorted(set(mixed['downloads'].values()))}."
+        f"Mixed run (last round): {len(last['tasks'])} accepted, "
+        f"{sum(1 for s in finals if s == 'Complete')} Complete, "
+        f"{sum(1 for s in finals if s != 'Complete')} other terminal, all within "
+        f"{mixed['seconds']:.0f} s; downloads {sorted(set(mixed['downloads'].values()))}. "
+        f"Every check in every round: {'yes' if every else 'NO'}."
     )
     markdown = "\n".join(lines)
     print("\n## Load (bench/load.py)\n")
@@ -727,10 +762,19 @@ def main() -> int:
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": f"{os.cpu_count()} CPUs, Python {platform.python_version()}, {stack.database}",
         "markdown": markdown,
-        "checks": {label: ok for label, ok, _ in checks},
+        "rounds": len(rounds),
+        "all_rounds_pass": every,
+        "checks": {
+            label: all(r["checks"][i][1] for r in rounds)
+            for i, (label, _o, _v) in enumerate(last["checks"])
+        },
     }
     OUT.write_text(json.dumps(results, indent=2))
-    return 0
+    import _docsync
+
+    changed = _docsync.rewrite("load", _docsync.load_block(results))
+    print(f"\nRewrote the load figures in: {', '.join(changed) or 'no file (no block found)'}")
+    return 0 if every or not args.strict else 1
 
 
 if __name__ == "__main__":

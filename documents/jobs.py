@@ -14,6 +14,12 @@ twice:
 - a row found Generating when a job starts is left alone while its heartbeat is fresh (another
   attempt is alive) and failed (``worker_crashed``) when it is stale.
 
+A lost database connection (PostgreSQL restarted, the connection terminated, a failover) in the
+middle of an attempt is a crashed attempt too, not a failed document: the connection is closed,
+the row goes back to Pending and the same job claims it again at once (within
+``FOLIO_MAX_ATTEMPTS`` claims, then ``worker_crashed``). If the database stays away, the job
+raises and the reconciler settles the row when it is back.
+
 A dead attempt (work horse SIGKILLed, worker lost, Redis restarted) is retried up to
 ``FOLIO_MAX_ATTEMPTS`` claims by putting the row back to Pending and enqueueing it again with the
 same id; after that it is Failed. The reconciler (``documents/reconciler.py``) makes sure every
@@ -25,15 +31,17 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from django.core.files import File
+from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db import close_old_connections, connection
+from django.db import InterfaceError, OperationalError, close_old_connections, connection
 from django.utils import timezone
 
+from documents import filestore
 from documents.models import GeneratedDocument
 from documents.pipeline.errors import Cancelled, GenerationError
 from documents.pipeline_input import build_manifest, document_pipeline_input
@@ -51,6 +59,11 @@ from documents.services.job_state import (
 
 logger = logging.getLogger(__name__)
 Status = GeneratedDocument.Status
+# What a lost database connection raises (Django's wrappers of the driver's errors).
+DATABASE_LOST = (OperationalError, InterfaceError)
+# How long an attempt that lost its connection waits for the database to answer again.
+DATABASE_WAIT_SECONDS = 30.0
+RETRY = "retry"
 
 
 def _release_connections() -> None:
@@ -73,7 +86,57 @@ def output_key(document: GeneratedDocument, attempt: int, *, redline: bool = Fal
 
 
 def run_generation(document_id: str) -> str:
-    """Generate one document.
+    """Generate one document; an attempt that lost its database connection is claimed again."""
+    outcome = RETRY
+    for _ in range(max(1, int(settings.FOLIO_MAX_ATTEMPTS))):
+        outcome = _run_attempt(document_id)
+        if outcome != RETRY:
+            return outcome
+    return outcome
+
+
+def _forget_connection() -> None:
+    """Close a connection the server dropped, so the next query opens a new one."""
+    if not connection.in_atomic_block:
+        try:
+            connection.close()
+        except Exception:  # already broken: closing it is all we wanted
+            connection.connection = None
+
+
+def _after_database_lost(document_id: str, attempt: int, exc: BaseException) -> str:
+    """Give up on this attempt: Pending again (``RETRY``) or failed after the last attempt.
+
+    Waits (with back-off, up to ``DATABASE_WAIT_SECONDS``) for the database to answer; if it
+    never does, re-raises: the row stays Generating and the reconciler retries or fails it.
+    """
+    logger.warning(
+        "Generation %s lost its database connection in attempt %s (%s); retrying",
+        document_id,
+        attempt,
+        exc,
+    )
+    deadline = time.monotonic() + DATABASE_WAIT_SECONDS
+    wait = 0.25
+    while True:
+        _forget_connection()
+        try:
+            outcome = generation_retry_or_fail(
+                document_id, "worker_crashed", require_stale=False, attempt=attempt
+            )
+        except DATABASE_LOST:
+            if time.monotonic() > deadline:
+                raise exc from None
+            time.sleep(wait)
+            wait = min(wait * 2, 4.0)
+            continue
+        if outcome == "retry":
+            return RETRY
+        return "failed-worker_crashed" if outcome == "failed" else "superseded"
+
+
+def _run_attempt(document_id: str) -> str:
+    """Generate one document (one attempt).
 
     1. Claim the row (Pending → Generating, attempts + 1) with a conditional UPDATE. A row already
        Generating means another attempt: left alone while its heartbeat is fresh, failed
@@ -188,6 +251,11 @@ def run_generation(document_id: str) -> str:
         return "complete"
     except Cancelled:
         return "cancelled" if generation_cancelled(document_id, attempt) else "superseded"
+    except DATABASE_LOST as exc:
+        _forget_connection()
+        _delete_quietly(stored_key)
+        _delete_quietly(redline_key)
+        return _after_database_lost(document_id, attempt, exc)
     except GenerationError as exc:
         _delete_quietly(stored_key)
         _delete_quietly(redline_key)
@@ -214,10 +282,14 @@ def run_generation(document_id: str) -> str:
 
 
 def _store(key: str, path: str, document: GeneratedDocument) -> str:
-    if default_storage.exists(key):
-        default_storage.delete(key)  # left by this very attempt's earlier, killed try
-    with open(path, "rb") as fh:
-        return default_storage.save(key, File(fh, name=f"{document.id}.docx"))
+    """Store an output; a storage that keeps refusing is ``storage_unavailable``."""
+    try:
+        if default_storage.exists(key):
+            default_storage.delete(key)  # left by this very attempt's earlier, killed try
+        return filestore.save_file(key, path, f"{document.id}.docx")
+    except (filestore.StorageUnavailableError, *filestore.STORAGE_ERRORS) as exc:
+        logger.warning("Storing the output of %s failed: %s", document.id, exc)
+        raise GenerationError(code="storage_unavailable") from exc
 
 
 def _delete_quietly(key: str | None) -> bool:

@@ -18,6 +18,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +27,7 @@ import redis
 from django.conf import settings
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 from rq import Callback
 from rq import Retry as RQRetry
@@ -50,6 +52,29 @@ IN_FLIGHT = {JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED, JobStatu
 
 class QueueError(Exception):
     """The queue could not be reached."""
+
+
+# After a timeout, requests in this process skip Redis for this long (a freeze costs one
+# request the timeout, not every request).
+QUEUE_DOWN_HOLD_SECONDS = 2.0
+_down_until = 0.0
+
+
+def _held_down() -> bool:
+    return time.monotonic() < _down_until
+
+
+def _note(exc: BaseException) -> None:
+    """Remember a timeout: the server is frozen or overloaded, do not wait on it again soon."""
+    global _down_until
+    if isinstance(exc, RedisTimeoutError | TimeoutError | socket.timeout):
+        _down_until = time.monotonic() + QUEUE_DOWN_HOLD_SECONDS
+
+
+def reset_down_hold() -> None:
+    """Forget a remembered timeout (tests restarting the server)."""
+    global _down_until
+    _down_until = 0.0
 
 
 # --- the client ----------------------------------------------------------------------------------
@@ -115,6 +140,8 @@ def enqueue_generation(document_id: str) -> bool:
     Returns False when a job with that id already exists (nothing was enqueued); raises
     ``QueueError`` when Redis cannot be reached.
     """
+    if _held_down():
+        raise QueueError("the queue timed out moments ago")
     try:
         get_queue().enqueue_call(
             JOB_FUNCTION,
@@ -129,6 +156,7 @@ def enqueue_generation(document_id: str) -> bool:
     except DuplicateJobError:
         return False
     except (RedisError, OSError) as exc:
+        _note(exc)
         raise QueueError(str(exc)) from exc
     return True
 
@@ -280,11 +308,14 @@ def job_is_running(document_id: str, *, stale_after: float | None = None) -> boo
 
 def queue_health() -> tuple[bool, int]:
     """(queue reachable, number of live workers)."""
+    if _held_down():
+        return False, 0
     try:
         connection = _client()
         connection.ping()
         workers = Worker.all(connection=connection)
-    except (RedisError, OSError):
+    except (RedisError, OSError) as exc:
+        _note(exc)
         return False, 0
     alive = 0
     for worker in workers:
@@ -294,7 +325,10 @@ def queue_health() -> tuple[bool, int]:
 
 
 def queue_reachable() -> bool:
+    if _held_down():
+        return False
     try:
         return bool(_client().ping())
-    except (RedisError, OSError):
+    except (RedisError, OSError) as exc:
+        _note(exc)
         return False

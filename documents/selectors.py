@@ -239,3 +239,21 @@ def cached_extraction(sha256: str, file_type: str) -> Any:
     except Exception:  # an unreadable cache entry: callers do without it
         logger.warning("Unreadable extraction %s in the cache", row.pk)
         return None
+
+
+def organization_storage_usage(organization: Any) -> dict[str, int | None]:
+    """``{"usage_bytes", "quota_bytes"}``: the bytes of every stored source file version of the
+    organization, and its quota (``FOLIO_ORG_STORAGE_QUOTA_MB``; None when there is none)."""
+    from django.conf import settings
+    from django.db.models import Sum
+
+    from documents.models import SourceFileVersion
+
+    used = SourceFileVersion.objects.filter(source_file__organization=organization).aggregate(
+        total=Sum("size")
+    )["total"]
+    quota_mb = int(getattr(settings, "FOLIO_ORG_STORAGE_QUOTA_MB", 0) or 0)
+    return {
+        "usage_bytes": int(used or 0),
+        "quota_bytes": quota_mb * 1024 * 1024 if quota_mb > 0 else None,
+    }

@@ -31,6 +31,7 @@ from documents.presenters_page import place_citations, section_states, status_te
 from documents.presenters_review import review_context
 from portal.errors import Conflict, ServiceError, TooManyRequests, add_to_form
 from portal.pages import member_required, paginate, query_without_page, render_page, section_tree
+from portal.selectors import membership_of
 from templates_app import selectors as template_selectors
 
 # --- dashboard -----------------------------------------------------------------------------------
@@ -510,6 +511,9 @@ def not_ready(request: HttpRequest, document: Any) -> HttpResponse:
 def document_set_list(request: HttpRequest) -> HttpResponse:
     sets = selectors.document_sets_with_counts(request.user)
     context = {"nav_active": "sets", "page": paginate(request, sets), "query": ""}
+    membership = membership_of(request.user)
+    if membership is not None and membership.is_manager:
+        context["storage"] = selectors.organization_storage_usage(membership.organization)
     return render_page(request, "documents/document_set_list.html", context, partial="results")
 
 

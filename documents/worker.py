@@ -12,6 +12,18 @@
 - Runs the reconciler when it starts and on every maintenance pass, every
   ``FOLIO_RECONCILE_SECONDS`` (the blocking dequeue is shortened to match, so an idle worker
   still runs it on time).
+- Lives through a Redis outage (a restart, a freeze longer than its socket timeout): a connection
+  or timeout error in a heartbeat, a state write, the maintenance pass or the bookkeeping after a
+  job is logged and the worker goes on (the dequeue loop already waits with back-off). RQ's own
+  loop would exit on any of them, leaving the running job and the queue unserved. After an
+  outage the worker registers itself again if its key was lost, and a job whose RQ bookkeeping
+  failed is finished in RQ (or enqueued again when it never ran) once Redis answers.
+- When a horse ends (killed or not), kills what is left of its process group: a parser child
+  (``documents.pipeline.safety.run_limited``) never outlives it.
+- Each work horse lowers its CPU priority by ``FOLIO_WORKER_NICE`` (default 10): on a machine
+  that also runs the web process, accepting and status requests win over generation work.
+- Its scheduler process (``--with-scheduler``) dies with it (parent-death signal), so a killed
+  worker leaves no scheduler behind holding the scheduler lock.
 - Runs only Folio's own jobs (docs/security.md, finding 1): job data is read with RQ's JSON
   serializer, never pickle (unpickling a job someone else wrote would run their code before any
   check), and a job whose function or callbacks are not on ``ALLOWED_FUNCTIONS`` /
@@ -21,20 +33,34 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import signal
+import time
 from typing import Any
 
+import rq.scheduler as rq_scheduler
 from django.conf import settings
 from django.db import connections
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from rq.job import JobStatus
 from rq.serializers import JSONSerializer
 from rq.worker import Worker
 
 from documents import jobs
 from documents import queue as folio_queue
+from documents.pipeline.safety import die_with_parent
 from documents.reconciler import reconcile
 from documents.services import job_state
 
 logger = logging.getLogger(__name__)
+
+# What a Redis outage raises (a restart: connection refused or reset; a freeze: socket timeout).
+REDIS_OUTAGE = (RedisConnectionError, RedisTimeoutError, ConnectionError, TimeoutError)
+# The longest wait between two tries to reach Redis again (RQ's default is 60 s).
+MAX_REDIS_WAIT_SECONDS = 5.0
 
 # Every function Folio enqueues, and every callback it attaches (documents/queue.py).
 ALLOWED_FUNCTIONS = frozenset(
@@ -64,6 +90,20 @@ def job_refusal(job: Any) -> str | None:
     return None
 
 
+_rq_scheduler_run = rq_scheduler.run
+
+
+def _scheduler_dies_with_its_worker(scheduler: Any) -> None:
+    """RQ's scheduler process (``--with-scheduler``), made to die with the worker that forked it:
+    a SIGKILLed worker used to leave it running, holding the scheduler lock (issue 11, fault 6)."""
+    die_with_parent(os.getppid())
+    _rq_scheduler_run(scheduler)
+
+
+# RQScheduler.start() looks ``run`` up in its module when it forks the scheduler process.
+rq_scheduler.run = _scheduler_dies_with_its_worker
+
+
 def is_generation(job: Any) -> bool:
     try:
         return bool(job.func_name == folio_queue.JOB_FUNCTION)
@@ -72,6 +112,8 @@ def is_generation(job: Any) -> bool:
 
 
 class FolioWorker(Worker):
+    max_connection_wait_time = MAX_REDIS_WAIT_SECONDS
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         # Always JSON, whatever `rqworker --serializer` says (its default is pickle).
         kwargs["serializer"] = JSONSerializer
@@ -79,6 +121,100 @@ class FolioWorker(Worker):
         kwargs.setdefault("maintenance_interval", int(settings.FOLIO_RECONCILE_SECONDS))
         kwargs.setdefault("job_monitoring_interval", int(settings.FOLIO_WORKER_MONITOR_SECONDS))
         super().__init__(*args, **kwargs)
+        self._redis_lost = False
+        self._forked = False
+
+    # --- a Redis outage is waited out, never a reason to exit ------------------------------------
+
+    def _outage(self, what: str, exc: BaseException) -> None:
+        if not self._redis_lost:
+            logger.warning("Worker %s: Redis unreachable (%s: %s); going on", self.name, what, exc)
+        self._redis_lost = True
+
+    def _redis_back(self) -> None:
+        """First successful call after an outage: register again if the key was lost."""
+        if not self._redis_lost:
+            return
+        self._redis_lost = False
+        logger.warning("Worker %s: Redis answers again", self.name)
+        try:
+            if not self.connection.hexists(self.key, "birth"):
+                self.connection.delete(self.key)
+                self.register_birth()
+        except REDIS_OUTAGE as exc:
+            self._outage("register", exc)
+        except Exception:
+            logger.warning("Worker %s: could not register again", self.name, exc_info=True)
+
+    def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
+        if pipeline is not None:  # only queued: the pipeline's caller executes it
+            super().heartbeat(timeout, pipeline=pipeline)
+            return
+        try:
+            super().heartbeat(timeout)
+        except REDIS_OUTAGE as exc:
+            self._outage("heartbeat", exc)
+            return
+        self._redis_back()
+
+    def set_state(self, state: str, pipeline: Any = None) -> None:
+        try:
+            super().set_state(state, pipeline=pipeline)
+        except REDIS_OUTAGE as exc:
+            self._state = state
+            self._outage("state", exc)
+
+    def check_for_suspension(self, burst: bool) -> None:
+        try:
+            super().check_for_suspension(burst)
+        except REDIS_OUTAGE as exc:
+            self._outage("suspension check", exc)
+
+    def run_maintenance_tasks(self) -> None:
+        try:
+            super().run_maintenance_tasks()
+        except REDIS_OUTAGE as exc:
+            self._outage("maintenance", exc)
+
+    def _wait_for_redis(self) -> None:
+        """Block (with back-off) until Redis answers or a stop is requested."""
+        wait = 0.5
+        while not getattr(self, "_stop_requested", False):
+            try:
+                self.connection.ping()
+                self._redis_back()
+                return
+            except REDIS_OUTAGE:
+                time.sleep(wait)
+                wait = min(wait * 2, MAX_REDIS_WAIT_SECONDS)
+
+    def _finish_after_outage(self, job: Any, queue: Any) -> None:
+        """RQ's bookkeeping of ``job`` failed on a Redis error: finish it once Redis answers.
+
+        A job that never reached a horse is enqueued again (its row is still Pending). A job
+        whose horse ended but whose RQ state still says started is failed in RQ, which retries
+        the row if the horse died (``handle_job_failure``); a row the horse finished is left as
+        it is (the row, not RQ, is the truth).
+        """
+        horse = getattr(self, "_horse_pid", 0)
+        if horse:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(horse, 0)  # never dequeue again while our horse still runs
+            self._horse_pid = 0
+        self._wait_for_redis()
+        try:
+            if not self._forked:
+                if is_generation(job):
+                    folio_queue.requeue_generation(job.id, force=True)
+                return
+            if job.get_status(refresh=True) == JobStatus.STARTED:
+                self.handle_job_failure(
+                    job, queue, exc_string="Redis was unreachable when the job ended."
+                )
+        except Exception:  # the reconciler settles whatever is left
+            logger.warning("Worker %s: could not settle job %s", self.name, job.id, exc_info=True)
+        finally:
+            connections.close_all()
 
     @property
     def dequeue_timeout(self) -> int:
@@ -88,7 +224,12 @@ class FolioWorker(Worker):
     def execute_job(self, job: Any, queue: Any) -> None:
         refusal = job_refusal(job)
         if refusal is None:
-            super().execute_job(job, queue)
+            self._forked = False
+            try:
+                super().execute_job(job, queue)
+            except REDIS_OUTAGE as exc:
+                self._outage(f"job {job.id}", exc)
+                self._finish_after_outage(job, queue)
             return
         logger.warning("Refused job %s: %s; it was not run", job.id, refusal)
         # RQ's own failure handling (not ours below: a foreign job has no row to retry).
@@ -96,11 +237,36 @@ class FolioWorker(Worker):
 
     def fork_work_horse(self, job: Any, queue: Any) -> None:
         connections.close_all()
+        self._forked = True
         super().fork_work_horse(job, queue)
+
+    def monitor_work_horse(self, job: Any, queue: Any, execution: Any) -> None:
+        horse = int(getattr(self, "_horse_pid", 0) or 0)
+        try:
+            super().monitor_work_horse(job, queue, execution)
+        finally:
+            if horse and not getattr(self, "_horse_pid", 0):
+                # The horse is reaped; whatever it started (an extraction child) is in its
+                # process group (RQ's horse calls setpgrp) and goes with it. Its pid cannot have
+                # been reused while that group still has members.
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(horse, signal.SIGKILL)
+
+    def main_work_horse(self, job: Any, queue: Any) -> None:
+        # Generation is batch work: on a machine that also serves web requests, the web process
+        # must win the CPU (bench/load.py measures the accept path while horses generate).
+        nice = int(getattr(settings, "FOLIO_WORKER_NICE", 0) or 0)
+        if nice > 0:
+            with contextlib.suppress(OSError):
+                os.nice(nice)
+        super().main_work_horse(job, queue)
 
     def maintain_heartbeats(self, job: Any, execution: Any) -> None:
         if not is_generation(job):  # a stale check or a webhook delivery has no status row
-            super().maintain_heartbeats(job, execution)
+            try:
+                super().maintain_heartbeats(job, execution)
+            except REDIS_OUTAGE as exc:
+                self._outage("job heartbeat", exc)
             return
         # The database first: it must not depend on Redis answering.
         try:
@@ -109,7 +275,12 @@ class FolioWorker(Worker):
             logger.warning("Could not record the heartbeat of %s", job.id, exc_info=True)
         finally:
             connections.close_all()
-        super().maintain_heartbeats(job, execution)
+        try:
+            super().maintain_heartbeats(job, execution)
+        except REDIS_OUTAGE as exc:  # the row's heartbeat above is what the reconciler reads
+            self._outage("job heartbeat", exc)
+            return
+        self._redis_back()
 
     def handle_job_failure(self, job: Any, queue: Any, *args: Any, **kwargs: Any) -> None:
         super().handle_job_failure(job, queue, *args, **kwargs)
@@ -128,8 +299,10 @@ class FolioWorker(Worker):
         self._reconcile()
 
     def clean_registries(self) -> None:
-        super().clean_registries()
-        self._reconcile()
+        try:
+            super().clean_registries()
+        finally:
+            self._reconcile()
 
     def _reconcile(self) -> None:
         try:

@@ -18,6 +18,7 @@ from django.core.exceptions import (
     TooManyFieldsSent,
     TooManyFilesSent,
 )
+from django.db import InterfaceError, OperationalError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -26,6 +27,12 @@ from portal.errors import ServiceError
 from portal.parsers import JSONTooDeep
 
 logger = logging.getLogger(__name__)
+
+DATABASE_UNAVAILABLE = {
+    "detail": "The database is not reachable right now. Try again in a minute.",
+    "code": "database_unavailable",
+}
+DATABASE_RETRY_AFTER = "30"
 
 
 def _flatten(detail: Any, prefix: str = "") -> list[str]:
@@ -60,6 +67,15 @@ def service_error_body(exc: ServiceError) -> dict[str, Any]:
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, ServiceError):
         return Response(service_error_body(exc), status=exc.status, headers=exc.headers)
+    if isinstance(exc, OperationalError | InterfaceError):
+        # The database went away (restart, failover, network): a 503 the client may retry,
+        # never a 500; the broken connection is dropped when the request ends.
+        logger.warning("Database unavailable: %s", exc)
+        return Response(
+            dict(DATABASE_UNAVAILABLE),
+            status=503,
+            headers={"Retry-After": DATABASE_RETRY_AFTER},
+        )
     if isinstance(exc, RequestDataTooBig):
         return Response({"detail": "The request body is too large."}, status=413)
     if isinstance(exc, TooManyFilesSent):

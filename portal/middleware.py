@@ -6,6 +6,9 @@
   ``Cross-Origin-Opener-Policy`` are present even where Django's ``SecurityMiddleware`` did not
   set them. The browsable API docs (``/api/docs/``) are served from our own static files
   (drf-spectacular-sidecar), so they get the same same-origin policy as every page.
+- ``DatabaseUnavailableMiddleware`` answers 503 (``database_unavailable``, ``Retry-After``) when
+  a portal view loses the database, instead of a 500 (the API's handler does the same for API
+  views: ``portal/api_errors.py``).
 - ``RedactSecretsFilter`` is a logging filter that removes bearer tokens, ``access`` /
   ``refresh`` values, S3 presigned-URL signatures and our signed download tokens from log
   records before any handler writes them. It rewrites the record in place, so every handler
@@ -19,7 +22,8 @@ import re
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse, JsonResponse
 
 DEFAULT_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
@@ -97,6 +101,33 @@ def redact(text: str) -> str:
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text
+
+
+class DatabaseUnavailableMiddleware:
+    """A view that lost the database answers 503 with ``Retry-After``, not a 500."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, OperationalError | InterfaceError):
+            return None
+        from portal.api_errors import DATABASE_RETRY_AFTER, DATABASE_UNAVAILABLE
+
+        logging.getLogger(__name__).warning("Database unavailable: %s", exception)
+        if request.headers.get("HX-Request") or "text/html" in request.headers.get("Accept", ""):
+            response: HttpResponse = HttpResponse(
+                "<!doctype html><title>Folio: try again</title>"
+                f"<p>{DATABASE_UNAVAILABLE['detail']}</p>",
+                status=503,
+            )
+        else:
+            response = JsonResponse(DATABASE_UNAVAILABLE, status=503)
+        response["Retry-After"] = DATABASE_RETRY_AFTER
+        return response
 
 
 class RedactSecretsFilter(logging.Filter):

@@ -70,6 +70,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "portal.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -176,6 +177,8 @@ STORAGES = {
 }
 
 FOLIO_MAX_UPLOAD_MB = env_int("FOLIO_MAX_UPLOAD_MB", 50, minimum=1)
+# Stored source files per organization (every version counts); 0 or unset = no quota.
+FOLIO_ORG_STORAGE_QUOTA_MB = env_int("FOLIO_ORG_STORAGE_QUOTA_MB", 0, minimum=0)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 FILE_UPLOAD_PERMISSIONS = 0o600
 FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
@@ -411,12 +414,18 @@ LOGGING = {
 # retried or failed; no attempt stays Generating longer than FOLIO_JOB_HARD_LIMIT_SECONDS.
 FOLIO_RECONCILE_SECONDS = env_int("FOLIO_RECONCILE_SECONDS", 60, minimum=1)
 FOLIO_WORKER_MONITOR_SECONDS = env_int("FOLIO_WORKER_MONITOR_SECONDS", 30, minimum=1)
+# Each work horse lowers its CPU priority by this much (os.nice): the web process wins the CPU on
+# a machine that runs both. 0 keeps the worker's own priority.
+FOLIO_WORKER_NICE = env_int("FOLIO_WORKER_NICE", 10, minimum=0)
 FOLIO_JOB_HARD_LIMIT_SECONDS = env_int(
     "FOLIO_JOB_HARD_LIMIT_SECONDS", FOLIO_JOB_TIMEOUT + 120, minimum=FOLIO_JOB_TIMEOUT + 60
 )
 # Socket timeout of the Redis client used by requests and the reconciler (one retry): a stopped
 # or frozen Redis answers 503 in well under two seconds.
 FOLIO_REDIS_TIMEOUT_MS = env_int("FOLIO_REDIS_TIMEOUT_MS", 600, minimum=50)
+# /healthz answers 503 "degraded" when the oldest Pending row waited longer than this (the queue
+# is not being served fast enough), as it does when no worker is alive.
+FOLIO_QUEUE_STALL_SECONDS = env_int("FOLIO_QUEUE_STALL_SECONDS", 600, minimum=10)
 # Login brute-force protection (portal/ratelimit.py): failures per address and account, and per
 # account from every address, counted in the database that every web process shares.
 FOLIO_LOGIN_MAX_FAILURES = env_int("FOLIO_LOGIN_MAX_FAILURES", 10, minimum=1)

@@ -97,22 +97,48 @@ class LogoutApi(APIView):
 
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
-    """200 when the database and the queue answer; 503 naming the part that is down."""
-    from documents.queue import queue_health
+    """200 ``ok`` when the database and the queue answer and the queue is being served.
 
-    body: dict[str, object] = {"status": "ok", "database": "ok", "queue": "ok", "workers": 0}
+    503 ``down`` naming the part that does not answer; 503 ``degraded`` when both answer but no
+    worker is alive or the oldest Pending row waited longer than ``FOLIO_QUEUE_STALL_SECONDS``
+    (``detail`` says which). ``?scope=web`` checks only what the web process itself needs (the
+    database): a load balancer probes that, so a stopped worker fleet does not take the web
+    (status polls, downloads) down with it.
+    """
+    from documents.health import queue_service
+
+    body: dict[str, object] = {"status": "ok", "database": "ok"}
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
     except Exception:
         body["database"] = "down"
-    queue_ok, workers = queue_health()
-    body["workers"] = workers
-    if not queue_ok:
-        body["queue"] = "down"
+    if request.GET.get("scope") == "web":
+        if body["database"] != "ok":
+            body.update(status="down", detail="Not available: database.")
+            return JsonResponse(body, status=503)
+        return JsonResponse(body)
+    service: dict[str, object] = {"queue": "down", "workers": 0, "oldest_pending_seconds": None}
+    if body["database"] == "ok":
+        try:
+            service = queue_service()
+        except Exception:  # the database went away between the two checks
+            body["database"] = "down"
+    else:
+        from documents.queue import queue_health
+
+        reachable, workers = queue_health()
+        service = {"queue": "ok" if reachable else "down", "workers": workers}
+    body["queue"] = service["queue"]
+    body["workers"] = service["workers"]
+    body["oldest_pending_seconds"] = service.get("oldest_pending_seconds")
     down = [part for part in ("database", "queue") if body[part] != "ok"]
     if down:
         body["status"] = "down"
         body["detail"] = f"Not available: {', '.join(down)}."
+        return JsonResponse(body, status=503)
+    if not service.get("served", True):
+        body["status"] = "degraded"
+        body["detail"] = service["problem"]
         return JsonResponse(body, status=503)
     return JsonResponse(body)

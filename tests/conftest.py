@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -90,7 +91,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         "# Reliability",
         "",
         "Bad-input, fault and attack cases (tests marked `reliability`), as last run by "
-        "`make reliability`. Generated: edit the tests, not this file.",
+        f"`make reliability` ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}). "
+        "Generated: edit the tests (and tests/reliability/scope.md), not this file.",
         "",
         "Outcomes: "
         + (", ".join(f"{n} {o}" for o, n in sorted(counts.items())) or "no tests selected"),

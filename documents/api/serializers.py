@@ -171,6 +171,13 @@ class UploadResponseSerializer(MessageSerializer):
     version = serializers.IntegerField()
 
 
+class StorageUsageSerializer(serializers.Serializer):
+    usage_bytes = serializers.IntegerField(help_text="Every stored source file version.")
+    quota_bytes = serializers.IntegerField(
+        allow_null=True, help_text="FOLIO_ORG_STORAGE_QUOTA_MB in bytes; null: no quota."
+    )
+
+
 class FileItemSerializer(serializers.Serializer):
     name = serializers.CharField()
     file_path = serializers.CharField()

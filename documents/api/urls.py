@@ -6,6 +6,7 @@ from documents.api import views
 
 urlpatterns = [
     path("files/upload", views.FileUploadApi.as_view(), name="file_upload"),
+    path("storage-usage", views.StorageUsageApi.as_view(), name="storage_usage"),
     path("files/signed/<str:token>", views.SignedFileApi.as_view(), name="signed_file"),
     path("files/<str:container>", views.FileListApi.as_view(), name="file_list"),
     path("documents/", views.DocumentListApi.as_view(), name="document_list"),

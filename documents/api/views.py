@@ -29,6 +29,7 @@ from documents.downloads import (
 )
 from documents.models import GeneratedDocument
 from portal.api_utils import list_response
+from portal.auth import IsOrganizationManager
 from portal.errors import Conflict, InvalidInput
 from portal.tokens import token_version
 
@@ -380,3 +381,17 @@ class DocumentSetDetailApi(APIView):
     def get(self, request: Request, set_id: str) -> Response:
         document_set = selectors.document_set_get_for_user(request.user, set_id)
         return Response(s.document_set_item(document_set, detailed=True))
+
+
+class StorageUsageApi(APIView):
+    """``GET /api/v1/storage-usage``: the organization's stored source bytes and its quota."""
+
+    permission_classes = [IsOrganizationManager]
+
+    @extend_schema(
+        responses={200: s.StorageUsageSerializer},
+        summary="The organization's storage usage and quota (managers)",
+    )
+    def get(self, request: Request) -> Response:
+        usage = selectors.organization_storage_usage(selectors.organization_for(request.user))
+        return Response(usage)

@@ -499,10 +499,47 @@ def _address_space_bytes() -> int:
         return 0
 
 
-def _child_main(conn: Any, func: Callable[..., Any], args: tuple[Any, ...], memory_mb: int) -> None:
+# prctl(2) option: the signal the kernel sends this process when its parent dies.
+_PR_SET_PDEATHSIG = 1
+# The child's own deadline is the parent's plus this (the parent normally kills it first).
+CHILD_DEADLINE_GRACE_SECONDS = 5
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """SIGKILL this process when its parent dies (Linux); exit now if it already did."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the deadline below still bounds the child
+        pass
+    if os.getppid() != parent_pid:  # the parent died before the signal was armed
+        os._exit(1)
+
+
+def _child_main(
+    conn: Any,
+    func: Callable[..., Any],
+    args: tuple[Any, ...],
+    memory_mb: int,
+    parent_end: Any = None,
+    parent_pid: int | None = None,
+    deadline_seconds: float | None = None,
+) -> None:
     # Runs in the forked child. Nothing here may raise past the pipe: the parent learns of every
     # outcome through a message, or through the exit status when even that fails.
     try:
+        # A killed parent must never leave this child behind (issue 11, fault 4): the child
+        # closes its copy of the parent's end of the pipe (so a write to a dead parent fails
+        # instead of blocking for ever), dies with its parent, and has its own deadline.
+        if parent_end is not None:
+            parent_end.close()
+        if parent_pid is not None:
+            die_with_parent(parent_pid)
+        if deadline_seconds is not None:
+            signal.signal(signal.SIGALRM, signal.SIG_DFL)  # not the work horse's timeout handler
+            signal.alarm(max(1, int(deadline_seconds) + CHILD_DEADLINE_GRACE_SECONDS))
         # Objects inherited from the parent are never collected here; keeping the collector
         # off them avoids touching (and so copying) their pages.
         gc.freeze()
@@ -575,12 +612,17 @@ def run_limited(
     signal, gives ``resource_limit_exceeded``. A ``GenerationError`` raised in the child is
     re-raised as is; any other exception becomes ``unreadable_document`` naming the file.
     The function and its result must be picklable (the result comes back through a pipe).
+    The child dies with the calling process (parent-death signal) and on its own after
+    ``timeout`` plus a grace period, so a killed work horse never leaves it behind.
     """
     ctx = multiprocessing.get_context("fork")
     parent_conn, child_conn = ctx.Pipe(duplex=False)
     # Not a daemon: daemonic processes may not have children, and callers may be daemons
     # themselves. The child is always joined or killed below.
-    proc = ctx.Process(target=_child_main, args=(child_conn, func, args, memory_mb))
+    proc = ctx.Process(
+        target=_child_main,
+        args=(child_conn, func, args, memory_mb, parent_conn, os.getpid(), timeout),
+    )
     proc.start()
     child_conn.close()
     deadline = time.monotonic() + timeout

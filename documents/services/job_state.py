@@ -189,13 +189,16 @@ def generation_heartbeat(document_id: str) -> int:
     )
 
 
-def generation_retry_or_fail(document_id: Any, code: str, *, require_stale: bool) -> str:
+def generation_retry_or_fail(
+    document_id: Any, code: str, *, require_stale: bool, attempt: int | None = None
+) -> str:
     """An attempt died: put the row back to Pending for another attempt, or fail it.
 
     Returns ``"retry"`` (row is Pending again; the caller enqueues it), ``"failed"`` or
     ``"noop"`` (the row is not Generating, or, with ``require_stale``, its heartbeat is fresh so
     another attempt is alive). Retries are bounded by ``FOLIO_MAX_ATTEMPTS`` claims; a row that
-    was never claimed (``attempts == 0``) is inconsistent and is failed.
+    was never claimed (``attempts == 0``) is inconsistent and is failed. With ``attempt``, only
+    that attempt is given up on (a newer one is left alone).
     """
     with transaction.atomic():
         row = (
@@ -205,6 +208,8 @@ def generation_retry_or_fail(document_id: Any, code: str, *, require_stale: bool
             .first()
         )
         if row is None or row.status != Status.GENERATING:
+            return "noop"
+        if attempt is not None and row.attempts != attempt:
             return "noop"
         if require_stale and heartbeat_is_fresh(row.heartbeat_at):
             return "noop"

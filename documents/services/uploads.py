@@ -20,20 +20,21 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
+from documents import filestore
+from documents.exceptions import QuotaExceeded, StorageUnavailable
 from documents.models import (
     DocumentSet,
     SourceFile,
     SourceFileVersion,
 )
-from documents.pipeline.errors import GenerationError
+from documents.pipeline.errors import ERROR_MESSAGES, GenerationError
 from documents.pipeline.safety import FILE_TYPES
 from documents.pipeline_input import limits_from_settings
-from documents.selectors import organization_for
+from documents.selectors import organization_for, organization_storage_usage
 from portal.audit import audit_record
 from portal.errors import (
     Conflict,
@@ -144,6 +145,19 @@ def _record_version(
     )
 
 
+def _check_quota(organization: Any, name: str, size: int) -> None:
+    """413 ``quota_exceeded`` when storing ``size`` more bytes passes the organization's quota.
+
+    Two uploads at the same moment may both fit alone and pass it together by at most one
+    file: the quota bounds growth, it is not a transaction.
+    """
+    usage = organization_storage_usage(organization)
+    quota = usage["quota_bytes"]
+    used = int(usage["usage_bytes"] or 0)
+    if quota is not None and used + size > quota:
+        raise QuotaExceeded(name, size=size, usage=used, quota=quota)
+
+
 def file_upload(
     *,
     user: Any,
@@ -187,17 +201,20 @@ def file_upload(
         tmp_path = Path(tmp) / "upload"
         digest = hashlib.sha256()
         size = 0
-        with tmp_path.open("wb") as out:
-            for chunk in uploaded_file.chunks():
-                size += len(chunk)
-                if size > limit:
-                    raise FileTooLarge.saying(
-                        f"{name}: the file is larger than the "
-                        f"{settings.FOLIO_MAX_UPLOAD_MB} MB limit.",
-                        field="file_content",
-                    )
-                digest.update(chunk)
-                out.write(chunk)
+        try:
+            with tmp_path.open("wb") as out:
+                for chunk in uploaded_file.chunks():
+                    size += len(chunk)
+                    if size > limit:
+                        raise FileTooLarge.saying(
+                            f"{name}: the file is larger than the "
+                            f"{settings.FOLIO_MAX_UPLOAD_MB} MB limit.",
+                            field="file_content",
+                        )
+                    digest.update(chunk)
+                    out.write(chunk)
+        except OSError as exc:  # the temporary folder is full
+            raise StorageUnavailable(f"{name}: {ERROR_MESSAGES['storage_unavailable']}") from exc
         if size == 0:
             raise InvalidInput.saying(
                 f"{name}: the file is empty.", field="file_content", code="empty_file"
@@ -218,6 +235,7 @@ def file_upload(
             )
             unchanged.created = False  # type: ignore[attr-defined]
             return unchanged
+        _check_quota(organization, name, size)
 
         for _attempt in range(5):
             existing = SourceFile.objects.filter(
@@ -227,8 +245,12 @@ def file_upload(
             if existing is not None:
                 next_version = (existing.versions.aggregate(m=Max("version"))["m"] or 0) + 1
             wanted_key = f"{organization.id}/{container}/v{next_version}/{name}"
-            with tmp_path.open("rb") as fh:
-                stored_key = default_storage.save(wanted_key, File(fh, name=name))
+            try:
+                stored_key = filestore.save_file(wanted_key, tmp_path, name)
+            except filestore.StorageUnavailableError as exc:
+                raise StorageUnavailable(
+                    f"{name}: {ERROR_MESSAGES['storage_unavailable']}"
+                ) from exc
             try:
                 version = _record_version(
                     organization=organization,

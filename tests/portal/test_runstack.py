@@ -173,6 +173,51 @@ def test_it_starts_everything_serves_health_and_ctrl_c_stops_it_all(data_dir):
             process.kill()
 
 
+def _worker_pids(stack_pid: int) -> set[int]:
+    return {
+        pid
+        for pid in descendants(stack_pid)
+        if "rqworker" in Path(f"/proc/{pid}/cmdline").read_text(errors="replace")
+    }
+
+
+def test_a_worker_that_exits_is_started_again(data_dir):
+    """Issue 11, fault 1: a worker that died used to stop the whole stack (or, before that,
+    nothing served the queue); the supervisor now starts a new one and keeps serving."""
+    port = _free_port()
+    process, _ = _start(data_dir, port)
+    try:
+        first = _worker_pids(process.pid)
+        assert first
+        for pid in first:
+            os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        again: set[int] = set()
+        while time.monotonic() < deadline and not again:
+            time.sleep(0.3)
+            with_errors = _worker_pids(process.pid) - first
+            again = {pid for pid in with_errors if not _is_zombie(pid)}
+        assert again, "no new worker was started"
+        assert process.poll() is None, "the stack keeps running"
+
+        def healthy() -> bool:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
+                    return json.loads(r.read()).get("workers", 0) >= 1
+            except OSError:
+                return False
+
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not healthy():
+            time.sleep(0.5)
+        assert healthy(), "the new worker registers and /healthz counts it"
+        os.killpg(process.pid, signal.SIGINT)
+        assert process.wait(timeout=60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
 def test_when_the_stack_is_killed_its_children_die_with_it(data_dir):
     process, _ = _start(data_dir, _free_port())
     children = descendants(process.pid)

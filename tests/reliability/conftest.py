@@ -18,7 +18,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import subprocess
@@ -32,7 +31,6 @@ from typing import Any
 import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-LOAD_RESULTS = PROJECT_ROOT / "bench" / "out" / "load.json"
 CATEGORIES = {
     "bad_input": ("Bad inputs", "handled with a clear error", "crashed or unclear"),
     "fault": ("Faults injected", "survived, every job terminal, nothing lost", "not survived"),
@@ -138,23 +136,29 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     path.write_text("\n".join(new) + "\n")
 
 
+def _docsync() -> Any:
+    """bench/_docsync.py (the generated load and soak blocks, shared with bench/*.py)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "folio_bench_docsync", PROJECT_ROOT / "bench" / "_docsync.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def _load_section() -> list[str]:
-    if not LOAD_RESULTS.exists():
-        return [
-            "## Load",
-            "",
-            "No load figures yet: run `bench/load.py` (it writes bench/out/load.json).",
-        ]
-    try:
-        data = json.loads(LOAD_RESULTS.read_text())
-    except (OSError, ValueError):
-        return ["## Load", "", "bench/out/load.json is unreadable."]
-    out = [
-        "## Load",
-        "",
-        f"From `bench/load.py` ({data.get('when', '?')}; {data.get('machine', '')}).",
-    ]
-    out += ["", *data.get("markdown", "").splitlines()]
+    """What is and is not survived (tests/reliability/scope.md), then the latest load and soak
+    figures, as generated blocks that bench/load.py and bench/soak.py rewrite in place."""
+    sync = _docsync()
+    scope = PROJECT_ROOT / "tests" / "reliability" / "scope.md"
+    out: list[str] = []
+    if scope.exists():
+        out += [*scope.read_text().rstrip().splitlines(), ""]
+    out += ["## Load", "", *sync.block("load", sync.load_block()).splitlines(), ""]
+    out += ["## Soak", "", *sync.block("soak", sync.soak_block()).splitlines()]
     return out
 
 
@@ -238,6 +242,13 @@ class WorkerProcess:
             return ""
 
 
+def _forget_queue_timeouts() -> None:
+    """This process's queue client stops skipping Redis after a timeout it saw (a new server)."""
+    from documents import queue
+
+    queue.reset_down_hold()
+
+
 @dataclass
 class Stack:
     tmp: Path
@@ -247,6 +258,9 @@ class Stack:
     password: str = ""
     workers: list[WorkerProcess] = field(default_factory=list)
     worker_env: dict[str, str] = field(default_factory=dict)
+    # With persistence (``use_persistent_redis``): the append-only file lives here and a restart
+    # keeps it, as `make run`'s server does.
+    redis_dir: Path | None = None
 
     # -- the queue server --
     def start_redis(self) -> str:
@@ -258,12 +272,16 @@ class Stack:
         # A restart keeps the port and the password, as `make run`'s server does: the workers
         # reconnect with the URL they were given.
         self.redis = embedded_redis.EmbeddedRedis(
-            persist=False, port=self.port or None, password=self.password or None
+            persist=self.redis_dir is not None,
+            data_dir=self.redis_dir,
+            port=self.port or None,
+            password=self.password or None,
         )
         self.url = self.redis.start()
         self.password = self.redis.password
         self.port = int(self.url.rsplit(":", 1)[1].split("/")[0])
         settings.RQ_QUEUES["default"].update(redis_queue_config(self.url))
+        _forget_queue_timeouts()
         return self.url
 
     @property
@@ -278,6 +296,7 @@ class Stack:
     def thaw_redis(self) -> None:
         with contextlib.suppress(ProcessLookupError, AssertionError):
             os.kill(self.redis_pid, signal.SIGCONT)
+        _forget_queue_timeouts()
 
     def kill_redis(self) -> None:
         """SIGKILL the server: without persistence, every queued job and registry is lost."""
@@ -295,13 +314,29 @@ class Stack:
             self.kill_redis()
         return self.start_redis()
 
+    def use_persistent_redis(self) -> str:
+        """Replace the throw-away server by one with an append-only file (same port)."""
+        if self.redis is not None:
+            self.redis.stop(timeout=5)
+            self.redis = None
+        self.redis_dir = self.tmp / "valkey"
+        return self.start_redis()
+
+    def stop_redis(self) -> None:
+        """SIGTERM the server and wait: it flushes its append-only file (a clean restart)."""
+        if self.redis is not None:
+            self.redis.stop(timeout=10)
+            self.redis = None
+
     def connection(self) -> Any:
         import redis
 
         return redis.Redis.from_url(self.url, socket_timeout=2, socket_connect_timeout=2)
 
     # -- workers --
-    def start_worker(self, *, wait: bool = True, **env: str) -> WorkerProcess:
+    def start_worker(
+        self, *, wait: bool = True, with_scheduler: bool = False, **env: str
+    ) -> WorkerProcess:
         n = len(self.workers)
         log = self.tmp / f"worker-{n}.log"
         name = f"test-worker-{os.getpid()}-{n}-{time.monotonic_ns()}"
@@ -329,6 +364,7 @@ class Stack:
                 "tests.reliability.slow_worker.SlowStepWorker",
                 "--name",
                 name,
+                *(["--with-scheduler"] if with_scheduler else []),
             ],
             cwd=PROJECT_ROOT,
             env=full_env,

@@ -18,12 +18,15 @@ from documents.pipeline import run
 from documents.worker import FolioWorker
 
 SLOW_STEP_ENV = "FOLIO_TEST_SLOW_STEP_SECONDS"
+# The pause at the start of every extraction in its limited child process (to kill the horse
+# while that child runs).
+SLOW_CHILD_ENV = "FOLIO_TEST_SLOW_CHILD_SECONDS"
 logger = logging.getLogger(__name__)
 
 
-def _slow_step_seconds() -> float:
+def _slow_step_seconds(name: str = SLOW_STEP_ENV) -> float:
     try:
-        return max(0.0, float(os.environ.get(SLOW_STEP_ENV, "").strip() or 0))
+        return max(0.0, float(os.environ.get(name, "").strip() or 0))
     except ValueError:
         return 0.0
 
@@ -48,6 +51,20 @@ SLOW = _slow_step_seconds()
 if SLOW:
     logger.warning("%s=%s: test-only slow steps are on", SLOW_STEP_ENV, SLOW)
     run.run_pipeline = _slowed(run.run_pipeline, SLOW)
+
+
+SLOW_CHILD = _slow_step_seconds(SLOW_CHILD_ENV)
+if SLOW_CHILD:
+    from documents.pipeline.extract import dispatch
+
+    logger.warning("%s=%s: test-only slow extraction children", SLOW_CHILD_ENV, SLOW_CHILD)
+    _in_child = dispatch._extract_in_child
+
+    def _slow_in_child(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(SLOW_CHILD)
+        return _in_child(*args, **kwargs)
+
+    dispatch._extract_in_child = _slow_in_child
 
 
 class SlowStepWorker(FolioWorker):

@@ -759,6 +759,10 @@ COVERED = {
         "test_faults.py::"
         "test_redis_down_at_submit_is_a_503_within_two_seconds_and_the_row_ends_failed"
     ),
+    "storage_unavailable": (
+        "test_storage_faults.py::"
+        "test_a_full_output_folder_fails_the_job_storage_unavailable_leaving_no_file"
+    ),
     "llm_unavailable": "test_an_unreachable_language_model_fails_with_llm_unavailable",
     "internal_error": "test_an_unexpected_error_is_internal_error_without_details",
     "cancelled": "tests/documents/test_jobs.py::test_a_cancel_while_running_stops_at_the_next_step",

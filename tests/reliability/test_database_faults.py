@@ -21,6 +21,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -144,11 +145,8 @@ def _manage(env: dict[str, str], *args: str, code: str | None = None) -> str:
     return out.stdout
 
 
-@pytest.mark.timeout(240)
-def test_a_database_restart_neither_fails_the_next_job_nor_loses_a_running_one(
-    request, stack, cluster
-):
-    """B14: PostgreSQL restarted between jobs and stopped mid-job: every job ends, once."""
+def _prepare(stack, cluster: Cluster, slow_step: str) -> tuple[dict[str, str], Any, Any, Any]:
+    """Database ``folio`` on the cluster, migrated, a worker on it: (env, submit, status, end)."""
     subprocess.run(
         [
             "psql",
@@ -173,7 +171,7 @@ def test_a_database_restart_neither_fails_the_next_job_nor_loses_a_running_one(
     }
     _manage(env, "migrate", "--no-input", "-v", "0")
     stack.worker_env.update({"DATABASE_URL": cluster.url(), "FOLIO_DB_CONN_MAX_AGE": "600"})
-    stack.start_worker(FOLIO_TEST_SLOW_STEP_SECONDS="0.5")
+    stack.start_worker(FOLIO_TEST_SLOW_STEP_SECONDS=slow_step)
 
     def submit(name: str) -> str:
         out = _manage(env, "shell", code=f"OUTPUT = {name!r}\n" + SUBMIT)
@@ -192,6 +190,16 @@ def test_a_database_restart_neither_fails_the_next_job_nor_loses_a_running_one(
     def terminal(task: str, timeout: float) -> tuple[str, str | None, int]:
         wait_for(lambda: status(task)[0] in ("Complete", "Failed", "Cancelled"), timeout, 0.3)
         return status(task)
+
+    return env, submit, status, terminal
+
+
+@pytest.mark.timeout(240)
+def test_a_database_restart_neither_fails_the_next_job_nor_loses_a_running_one(
+    request, stack, cluster
+):
+    """B14: PostgreSQL restarted between jobs and stopped mid-job: every job ends, once."""
+    _env, submit, status, terminal = _prepare(stack, cluster, "0.5")
 
     first = submit("before")
     assert terminal(first, 60)[0] == "Complete"
@@ -224,3 +232,93 @@ def test_a_database_restart_neither_fails_the_next_job_nor_loses_a_running_one(
         f"next job after restart Complete; job during outage {final[0]} "
         f"{final[1] or ''} after {final[2]} attempt(s)".replace("  ", " "),
     )
+
+
+@pytest.mark.timeout(240)
+def test_a_terminated_database_connection_is_a_crashed_attempt_that_is_retried(
+    request, stack, cluster
+):
+    """Issue 11, fault 3: ``pg_terminate_backend`` on the job's connection mid-job used to end
+    the document ``Failed internal_error`` for good; it is now a crashed attempt, retried."""
+    _env, submit, status, terminal = _prepare(stack, cluster, "1")
+    kill_others = (
+        "select count(pg_terminate_backend(pid)) from pg_stat_activity "
+        "where datname = 'folio' and pid <> pg_backend_pid()"
+    )
+
+    task = submit("dropped-once")
+    assert wait_for(lambda: status(task)[0] == "Generating", 30, 0.1)
+    time.sleep(0.5)  # the horse holds its connection (CONN_MAX_AGE) between two progress writes
+    assert cluster.query(kill_others)[0][0] >= 1, "the job's connection was open"
+    final = terminal(task, 90)
+    assert final == ("Complete", None, 2), final
+    media = Path(os.environ["FOLIO_DATA_DIR"]) / "files"
+    files = list(media.glob(f"*/output/{task}*"))
+    assert len(files) == 1, files
+
+    # Dropped in every attempt: bounded by FOLIO_MAX_ATTEMPTS (2), then worker_crashed.
+    poison = submit("dropped-always")
+    for attempt in (1, 2):
+        assert wait_for(
+            lambda a=attempt: status(poison)[0] == "Generating" and status(poison)[2] == a, 30, 0.1
+        ), status(poison)
+        time.sleep(0.5)
+        cluster.query(kill_others)
+    ended = terminal(poison, 90)
+    assert ended == ("Failed", "worker_crashed", 2), ended
+    assert list(media.glob(f"*/output/{poison}*")) == []
+
+    after = submit("after-drops")
+    assert terminal(after, 60) == ("Complete", None, 1)
+    outcome(
+        request,
+        "dropped once: Complete after 2 attempts; dropped in every attempt: "
+        "Failed worker_crashed after 2; next job Complete",
+    )
+
+
+@pytest.mark.timeout(240)
+def test_with_the_database_down_status_and_generate_answer_503_not_500(
+    request, stack, cluster, live_web
+):
+    """Issue 11, fault 6: the database stopped under a running gunicorn: the API and the portal
+    answer 503 ``database_unavailable`` with Retry-After (they answered 500), and recover."""
+    _env, submit, _status, terminal = _prepare(stack, cluster, "0")
+    task = submit("before-outage")
+    assert terminal(task, 60)[0] == "Complete"
+    web = live_web(workers=2, DATABASE_URL=cluster.url(), REDIS_URL=stack.url)
+    token = web.token("pg", "pw-pg-12345")
+    auth = {"Authorization": f"Bearer {token}"}
+    assert web.request("GET", f"/api/v1/documents/status/{task}", headers=auth).status == 200
+
+    cluster.stop()
+    try:
+        answers = {
+            "status": web.request("GET", f"/api/v1/documents/status/{task}", headers=auth),
+            "generate": web.post_json(
+                "/api/v1/documents/generate",
+                {"document_type": "CSR", "file_paths": ["x/documents/p.docx"]},
+                token=token,
+            ),
+            "portal": web.request("GET", "/", headers={"Accept": "text/html"}),
+        }
+        health = web.request("GET", "/healthz")
+    finally:
+        assert cluster.start()
+    for name, answer in answers.items():
+        if name == "portal" and answer.status == 302:
+            continue  # the login redirect needs no database
+        assert answer.status == 503, (name, answer.status, answer.body[:300])
+        assert answer.headers.get("retry-after"), name
+    assert answers["status"].json()["code"] == "database_unavailable"
+    assert answers["generate"].json()["code"] == "database_unavailable"
+    assert health.status == 503 and health.json()["database"] == "down"
+    assert "Traceback" not in web.output()
+
+    again = wait_for(
+        lambda: web.request("GET", f"/api/v1/documents/status/{task}", headers=auth).status == 200,
+        30,
+        0.5,
+    )
+    assert again, "answers again once the database is back"
+    outcome(request, "status, generate: 503 database_unavailable with Retry-After; 200 after")

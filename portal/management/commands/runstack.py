@@ -6,8 +6,10 @@
    URL in ``FOLIO_DATA_DIR/redis.url`` for every other ``manage.py`` process.
 4. Starts one RQ worker (``documents.worker.FolioWorker``, falling back to RQ's own class when that
    module cannot be imported) and the web server on ``127.0.0.1:$PORT``.
-5. Prints the URL and the demo login, then watches: Ctrl-C (SIGINT), SIGTERM or SIGHUP, or any
-   child exiting on its own, stops everything in order: web, worker (warm shutdown with a grace
+5. Prints the URL and the demo login, then watches. A worker that exits on its own is started
+   again (at most ``WORKER_RESTARTS`` times in ``WORKER_RESTART_WINDOW`` seconds; past that it
+   is broken, not unlucky). Ctrl-C (SIGINT), SIGTERM or SIGHUP, the web server exiting, or a
+   worker that keeps exiting, stops everything in order: web, worker (warm shutdown with a grace
    period, then cold), queue server, URL file. A second Ctrl-C skips the grace period.
 
 Children run in their own process groups, so the terminal's Ctrl-C reaches only this process, which
@@ -49,6 +51,9 @@ LOCK_FILE_NAME = "runstack.lock"
 WEB_START_TIMEOUT = 60.0
 WORKER_GRACE_SECONDS = 10.0
 KILL_WAIT_SECONDS = 5.0
+# A worker that exits is started again, unless it exited this often within the window.
+WORKER_RESTARTS = 5
+WORKER_RESTART_WINDOW = 120.0
 
 
 def worker_class_or_none(stdout: TextIO | None = None) -> str | None:
@@ -305,8 +310,23 @@ class Stack:
         return None
 
     def watch(self) -> int:
+        restarts: list[float] = []
         while not self.stopping:
             dead = self.dead_child()
+            if dead is not None and dead is self.worker:
+                now = time.monotonic()
+                restarts = [t for t in restarts if now - t < WORKER_RESTART_WINDOW]
+                if len(restarts) < WORKER_RESTARTS:
+                    restarts.append(now)
+                    self.warn(
+                        f"The worker exited (code {dead.process.returncode}); starting it again "
+                        f"({len(restarts)} of {WORKER_RESTARTS} restarts in "
+                        f"{WORKER_RESTART_WINDOW:.0f} s)."
+                    )
+                    time.sleep(min(2.0 ** (len(restarts) - 1), 10.0) * 0.5)
+                    if not self.stopping:
+                        self.start_worker()
+                    continue
             if dead is not None:
                 self.warn(
                     f"The {dead.name} exited (code {dead.process.returncode}); stopping Folio."

@@ -188,11 +188,32 @@ def test_duplicate_document_set_key_is_a_409(api_client, member):
 
 
 def test_healthz_reports_database_queue_and_workers(client):
+    from rq import Worker
+
+    from documents.queue import _client, get_queue
+
+    # No worker: the queue answers but nobody serves it.
     response = client.get("/healthz")
-    assert response.status_code == 200
     body = response.json()
+    assert response.status_code == 503
+    assert (body["status"], body["database"], body["queue"], body["workers"]) == (
+        "degraded",
+        "ok",
+        "ok",
+        0,
+    )
+    assert client.get("/healthz?scope=web").status_code == 200
+
+    worker = Worker([get_queue()], connection=_client(), name="healthz-test-worker")
+    worker.register_birth()
+    try:
+        response = client.get("/healthz")
+    finally:
+        worker.register_death()
+    body = response.json()
+    assert response.status_code == 200, body
     assert body["status"] == "ok" and body["database"] == "ok" and body["queue"] == "ok"
-    assert isinstance(body["workers"], int)
+    assert body["workers"] == 1 and body["oldest_pending_seconds"] is None
 
 
 def test_openapi_schema_and_docs_page(client):

@@ -1,0 +1,117 @@
+"""Redis restarted or frozen under busy workers (issue 11, fault 1): the workers live through it.
+
+The stack's valkey-server runs with its append-only file (as `make run`'s does). While a worker
+runs a job (slowed by ``FOLIO_TEST_SLOW_STEP_SECONDS``) and more jobs wait in the queue, the
+server is stopped for a few seconds and started again on the same port, or frozen with SIGSTOP
+for longer than every socket timeout. Before the fix, RQ's ``maintain_heartbeats`` raised a
+connection or timeout error and the worker's loop exited: the running job was orphaned and the
+queued jobs waited for ever. Now every job ends Complete and the same worker processes are
+still alive and registered.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.reliability.conftest import outcome, output_files, row, wait_for, wait_status
+
+pytestmark = [
+    pytest.mark.reliability(category="fault"),
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+]
+
+
+def _accepted(response) -> str:
+    assert response.status_code == 202, response.content
+    return response.json()["task_id"]
+
+
+def _all_terminal(tasks: list[str], timeout: float) -> list:
+    def done():
+        rows = [row(t) for t in tasks]
+        return rows if all(r.is_terminal for r in rows) else None
+
+    return wait_for(done, timeout, 0.3) or [row(t) for t in tasks]
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("fault", ["restart", "freeze"])
+def test_busy_workers_survive_a_redis_outage_and_run_the_queue_afterwards(
+    request, stack, member, tiny_source, submit, fault
+):
+    stack.use_persistent_redis()
+    workers = [stack.start_worker(FOLIO_TEST_SLOW_STEP_SECONDS="1") for _ in range(2)]
+    path = tiny_source(member)
+    tasks = [_accepted(submit(member, [path], output_name=f"Doc {i}")) for i in range(5)]
+    assert wait_status(tasks[0], "Generating", 30), row(tasks[0]).status
+    time.sleep(1.5)  # the horses are mid-job, between heartbeats
+
+    started = time.monotonic()
+    if fault == "restart":
+        stack.stop_redis()
+        time.sleep(5)  # longer than one socket timeout and one retry
+        stack.start_redis()
+    else:
+        stack.freeze_redis()
+        time.sleep(8)  # the worker's socket timeout is 2 s
+        stack.thaw_redis()
+    outage = time.monotonic() - started
+
+    docs = _all_terminal(tasks, 150)
+    states = [(d.status, d.error_code, d.attempts) for d in docs]
+    assert all(d.status == "Complete" for d in docs), (
+        states,
+        [w.output()[-3000:] for w in workers],
+    )
+    for doc in docs:
+        assert len(output_files(doc)) == 1, output_files(doc)
+    for worker in workers:
+        assert worker.proc.poll() is None, f"the worker exited:\n{worker.output()}"
+        assert stack.worker_ready(worker), "the worker is still registered"
+    # And they still take new work.
+    following = _accepted(submit(member, [path], output_name="After"))
+    assert wait_for(lambda: row(following).status == "Complete", 60), row(following).status
+    outcome(
+        request,
+        f"Redis {fault} for {outage:.0f} s under 2 busy workers: 5/5 Complete "
+        f"(attempts {sorted(d.attempts for d in docs)}), workers alive, next job Complete",
+    )
+
+
+@pytest.mark.timeout(60)
+def test_redis_at_maxmemory_refuses_the_enqueue_with_503_and_status_is_unaffected(
+    request, stack, member, tiny_source, submit, api_client
+):
+    """Redis full (``maxmemory``, ``noeviction``): generate answers 503 ``queue_unavailable``
+    and the row ends Failed; status polls (database only) answer as before."""
+    path = tiny_source(member)
+    before = _accepted(submit(member, [path], output_name="Before"))
+    redis = stack.connection()
+    used = int(redis.info("memory")["used_memory"])
+    redis.config_set("maxmemory-policy", "noeviction")
+    redis.config_set("maxmemory", str(used + 64 * 1024))
+    try:
+        filler = 0
+        while True:  # fill it up
+            try:
+                redis.set(f"filler:{filler}", b"x" * 16384)
+            except Exception:
+                break
+            filler += 1
+            assert filler < 10_000
+        started = time.monotonic()
+        response = submit(member, [path], output_name="Refused")
+        elapsed = time.monotonic() - started
+        status = api_client(member).get(f"/api/v1/documents/status/{before}")
+    finally:
+        redis.config_set("maxmemory", "0")
+    assert response.status_code == 503, response.content
+    body = response.json()
+    assert body["code"] == "queue_unavailable" and response["Retry-After"]
+    refused = row(body["task_id"])
+    assert (refused.status, refused.error_code) == ("Failed", "queue_unavailable")
+    assert status.status_code == 200 and status.json()["status"] == "Pending"
+    outcome(request, f"503 queue_unavailable in {elapsed * 1000:.0f} ms; row Failed; status 200")
