@@ -51,6 +51,7 @@ def limits_from_settings() -> Limits:
         max_extracted_chars=value("FOLIO_MAX_EXTRACTED_CHARS", defaults.max_extracted_chars),
         extract_timeout=value("FOLIO_EXTRACT_TIMEOUT", defaults.extract_timeout),
         extract_memory_mb=value("FOLIO_EXTRACT_MEMORY_MB", defaults.extract_memory_mb),
+        extract_parallel=value("FOLIO_EXTRACT_PARALLEL", defaults.extract_parallel),
     )
 
 

@@ -127,12 +127,12 @@ def pdf_page_png(version: SourceFileVersion, page: int) -> bytes | None:
     """The 1-based ``page`` of a PDF version as a PNG, or None when the file has no such page.
 
     An uploaded PDF is untrusted input: like extraction, it is rendered in a forked child with a
-    deadline and a memory limit (``documents.pipeline.safety.run_limited``; ``PageNotDrawn`` on
+    deadline and a memory limit (``documents.pipeline.limited.run_limited``; ``PageNotDrawn`` on
     timeout, exhaustion or an unreadable file), in-process only when ``FOLIO_EXTRACT_IN_PROCESS``
     says so (debugging)."""
     from documents.pipeline.errors import GenerationError
     from documents.pipeline.extract.dispatch import _in_process_default
-    from documents.pipeline.safety import run_limited
+    from documents.pipeline.limited import run_limited
 
     with default_storage.open(version.storage_key, "rb") as fh:
         data = fh.read()

@@ -19,7 +19,7 @@
   outage the worker registers itself again if its key was lost, and a job whose RQ bookkeeping
   failed is finished in RQ (or enqueued again when it never ran) once Redis answers.
 - When a horse ends (killed or not), kills what is left of its process group: a parser child
-  (``documents.pipeline.safety.run_limited``) never outlives it.
+  (``documents.pipeline.limited.run_limited``) never outlives it.
 - Each work horse lowers its CPU priority by ``FOLIO_WORKER_NICE`` (default 10): on a machine
   that also runs the web process, accepting and status requests win over generation work.
 - Its scheduler process (``--with-scheduler``) dies with it (parent-death signal), so a killed
@@ -51,7 +51,7 @@ from rq.worker import Worker
 
 from documents import jobs
 from documents import queue as folio_queue
-from documents.pipeline.safety import die_with_parent
+from documents.pipeline.limited import die_with_parent
 from documents.reconciler import reconcile
 from documents.services import job_state
 

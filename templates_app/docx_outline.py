@@ -23,7 +23,7 @@ Blinding") are dropped: numbering is recomputed from the levels.
 
 No database, no storage: ``read_docx_outline`` takes bytes and returns plain dataclasses, with
 caps on the paragraphs read and the sections made. ``read_docx_outline_file`` is the entry point
-that ``templates_app.services`` runs in a limited child process (``safety.run_limited``), after
+that ``templates_app.services`` runs in a limited child process (``limited.run_limited``), after
 the zip pre-check: a hostile file costs a child its time and memory, never the web process.
 """
 

@@ -16,6 +16,7 @@ from typing import Protocol
 
 from documents.pipeline import classify, extract, ingest, orchestrate, qc, render
 from documents.pipeline.errors import Cancelled
+from documents.pipeline.limited import LimitedChild, collect_limited
 from documents.pipeline.outline import build_outline
 from documents.pipeline.types import (
     CancelCheck,
@@ -69,18 +70,7 @@ def run_pipeline(
 
     # 1. Extract: each source once; unchanged files (same sha256) come from the cache.
     boundary(Step.EXTRACT)
-    extracted: list[ExtractedSource] = []
-    total = max(1, len(inp.sources))
-    for i, desc in enumerate(inp.sources):
-        if is_cancelled():
-            raise Cancelled()
-        cached = cache.get(desc)
-        if cached is None:
-            cached = extract.extract_text(desc, limits=inp.limits)
-            cache.put(cached)
-        # The cached record may carry another upload's path and name: re-label it.
-        extracted.append(replace(cached, file_path=desc.file_path, file_name=desc.file_name))
-        report(Step.EXTRACT, int(STEP_END[Step.EXTRACT] * (i + 1) / total))
+    extracted = _extract_all(inp, cache, report, is_cancelled)
 
     # 2. Classify: protocol / sap / results / other, and the key facts of the study.
     boundary(Step.CLASSIFY)
@@ -141,3 +131,47 @@ def run_pipeline(
     )
     report(Step.GENERATE, STEP_END[Step.GENERATE])
     return PipelineResult(sections=drafts, sources=classified, qc=report_qc, docx_path=output_path)
+
+
+def _extract_all(
+    inp: PipelineInput,
+    cache: ExtractionCache,
+    report: ProgressCallback,
+    is_cancelled: CancelCheck,
+) -> list[ExtractedSource]:
+    """Every source, from the cache or read anew: the files to read are read
+    ``inp.limits.extract_parallel`` at a time, each in its own limited child, and cached as
+    they come; the first failure in source order is raised once its batch is done (the files
+    read beside it are cached all the same)."""
+    found: dict[int, ExtractedSource] = {}
+    todo: list[int] = []
+    for i, desc in enumerate(inp.sources):
+        cached = cache.get(desc)
+        if cached is None:
+            todo.append(i)
+        else:
+            found[i] = cached
+    total = max(1, len(inp.sources))
+    width = max(1, inp.limits.extract_parallel)
+    for start in range(0, len(todo), width):
+        if is_cancelled():
+            raise Cancelled()
+        batch = todo[start : start + width]
+        started = [extract.start_extract(inp.sources[i], limits=inp.limits) for i in batch]
+        collect_limited([c for c in started if isinstance(c, LimitedChild)])
+        failure: Exception | None = None
+        for i, child in zip(batch, started, strict=True):
+            try:
+                found[i] = child.result()
+            except Exception as exc:  # a SourceError (or a GenerationError) of this file
+                failure = failure or exc
+                continue
+            cache.put(found[i])
+        if failure is not None:
+            raise failure
+        report(Step.EXTRACT, int(STEP_END[Step.EXTRACT] * len(found) / total))
+    # A cached record may carry another upload's path and name: re-label it.
+    return [
+        replace(found[i], file_path=desc.file_path, file_name=desc.file_name)
+        for i, desc in enumerate(inp.sources)
+    ]

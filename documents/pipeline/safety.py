@@ -9,7 +9,8 @@ lacks the CVE-2024-0450 fix for overlapping zip entries. This module is the boun
 - ``check_ooxml_zip`` reads the zip central directory itself (ZIP64 included) and rejects bombs,
   overlapping entries, traversal names, DTDs and missing main parts before any parser runs;
 - ``sanitize_text`` removes characters the .docx writer and PostgreSQL refuse;
-- ``run_limited`` runs a parser in a forked child with an address-space limit and a deadline.
+- the parsers themselves run in a forked child with an address-space limit and a deadline
+  (``limited.run_limited``).
 
 Every failure is a ``SourceError`` with one of the stable codes of ``errors.ERROR_MESSAGES``.
 """
@@ -17,22 +18,16 @@ Every failure is a ``SourceError`` with one of the stable codes of ``errors.ERRO
 from __future__ import annotations
 
 import contextlib
-import gc
 import itertools
-import multiprocessing
 import os
 import re
-import resource
-import signal
 import struct
-import time
 import zlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from documents.pipeline.errors import GenerationError, SourceError
+from documents.pipeline.errors import SourceError
 from documents.pipeline.types import Limits
 
 T = TypeVar("T")
@@ -483,185 +478,3 @@ def _content_type_of(part: str, content_types: bytes) -> str | None:
         if (_attr(tag, b"Extension") or "").lower() == ext:
             return _attr(tag, b"ContentType")
     return None
-
-
-# --------------------------------------------------------------------------------------------
-# Running a parser with limits
-
-
-def _address_space_bytes() -> int:
-    """The current process's virtual size, so the child's limit is headroom above it."""
-    try:
-        with open("/proc/self/statm") as fh:
-            pages = int(fh.read().split()[0])
-        return pages * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        return 0
-
-
-# prctl(2) option: the signal the kernel sends this process when its parent dies.
-_PR_SET_PDEATHSIG = 1
-# The child's own deadline is the parent's plus this (the parent normally kills it first).
-CHILD_DEADLINE_GRACE_SECONDS = 5
-
-
-def die_with_parent(parent_pid: int) -> None:
-    """SIGKILL this process when its parent dies (Linux); exit now if it already did."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):  # not Linux: the deadline below still bounds the child
-        pass
-    if os.getppid() != parent_pid:  # the parent died before the signal was armed
-        os._exit(1)
-
-
-def _child_main(
-    conn: Any,
-    func: Callable[..., Any],
-    args: tuple[Any, ...],
-    memory_mb: int,
-    parent_end: Any = None,
-    parent_pid: int | None = None,
-    deadline_seconds: float | None = None,
-) -> None:
-    # Runs in the forked child. Nothing here may raise past the pipe: the parent learns of every
-    # outcome through a message, or through the exit status when even that fails.
-    try:
-        # A killed parent must never leave this child behind (issue 11, fault 4): the child
-        # closes its copy of the parent's end of the pipe (so a write to a dead parent fails
-        # instead of blocking for ever), dies with its parent, and has its own deadline.
-        if parent_end is not None:
-            parent_end.close()
-        if parent_pid is not None:
-            die_with_parent(parent_pid)
-        if deadline_seconds is not None:
-            signal.signal(signal.SIGALRM, signal.SIG_DFL)  # not the work horse's timeout handler
-            signal.alarm(max(1, int(deadline_seconds) + CHILD_DEADLINE_GRACE_SECONDS))
-        # Objects inherited from the parent are never collected here; keeping the collector
-        # off them avoids touching (and so copying) their pages.
-        gc.freeze()
-        limit = _address_space_bytes() + memory_mb * MB
-        with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-        message: tuple[Any, ...]
-        try:
-            message = ("ok", func(*args))
-        except MemoryError:
-            message = ("memory",)
-        except GenerationError as exc:
-            message = (
-                "generation_error",
-                type(exc).__module__,
-                type(exc).__qualname__,
-                exc.code,
-                exc.message,
-                getattr(exc, "file_name", None),
-            )
-        except RecursionError:
-            message = ("error", "RecursionError", "")
-        except BaseException as exc:
-            message = ("error", type(exc).__name__, str(exc)[:500])
-        try:
-            conn.send(message)
-        except MemoryError:
-            conn.send(("memory",))
-        except Exception as exc:  # an unpicklable result
-            conn.send(("error", type(exc).__name__, str(exc)[:500]))
-    finally:
-        conn.close()
-
-
-def _rebuild_generation_error(
-    module: str, qualname: str, code: str, message: str, file_name: str | None
-) -> GenerationError:
-    import importlib
-
-    cls: type[GenerationError] = GenerationError
-    try:
-        found = importlib.import_module(module)
-        for part in qualname.split("."):
-            found = getattr(found, part)
-        if isinstance(found, type) and issubclass(found, GenerationError):
-            cls = found
-    except Exception:
-        cls = SourceError if file_name else GenerationError
-    exc = cls.__new__(cls)
-    Exception.__init__(exc, message)
-    exc.code = code
-    exc.message = message
-    if file_name is not None:
-        exc.file_name = file_name  # type: ignore[attr-defined]
-    return exc
-
-
-def run_limited(
-    func: Callable[..., T],
-    *args: Any,
-    timeout: float,
-    memory_mb: int,
-    file_name: str = "The file",
-) -> T:
-    """Run ``func(*args)`` in a forked child with a wall-clock deadline and a memory limit.
-
-    ``memory_mb`` is the address space the child may add to what it inherits (RLIMIT_AS is set
-    to the inherited virtual size plus this). On timeout the child is killed and
-    ``processing_timeout`` is raised; a MemoryError in the child, or the child being killed by a
-    signal, gives ``resource_limit_exceeded``. A ``GenerationError`` raised in the child is
-    re-raised as is; any other exception becomes ``unreadable_document`` naming the file.
-    The function and its result must be picklable (the result comes back through a pipe).
-    The child dies with the calling process (parent-death signal) and on its own after
-    ``timeout`` plus a grace period, so a killed work horse never leaves it behind.
-    """
-    ctx = multiprocessing.get_context("fork")
-    parent_conn, child_conn = ctx.Pipe(duplex=False)
-    # Not a daemon: daemonic processes may not have children, and callers may be daemons
-    # themselves. The child is always joined or killed below.
-    proc = ctx.Process(
-        target=_child_main,
-        args=(child_conn, func, args, memory_mb, parent_conn, os.getpid(), timeout),
-    )
-    proc.start()
-    child_conn.close()
-    deadline = time.monotonic() + timeout
-    message: tuple[Any, ...] | None = None
-    try:
-        if parent_conn.poll(max(0.0, deadline - time.monotonic())):
-            try:
-                message = parent_conn.recv()
-            except (EOFError, OSError):
-                message = None
-            except MemoryError:
-                message = ("memory",)
-        else:
-            _kill(proc)
-            raise SourceError(file_name, "processing_timeout")
-    finally:
-        parent_conn.close()
-        proc.join(timeout=5)
-        if proc.is_alive():
-            _kill(proc)
-
-    if message is None:
-        # The child died without a word: killed by a signal (the kernel's OOM killer, or a C
-        # allocation failing under RLIMIT_AS and aborting) or exited abruptly.
-        if proc.exitcode is not None and proc.exitcode < 0:
-            raise SourceError(file_name, "resource_limit_exceeded")
-        raise SourceError(file_name, "unreadable_document")
-    kind = message[0]
-    if kind == "ok":
-        return message[1]  # type: ignore[no-any-return]
-    if kind == "memory":
-        raise SourceError(file_name, "resource_limit_exceeded")
-    if kind == "generation_error":
-        raise _rebuild_generation_error(*message[1:])
-    raise SourceError(file_name, "unreadable_document")
-
-
-def _kill(proc: Any) -> None:
-    with contextlib.suppress(ProcessLookupError, OSError):
-        if proc.pid is not None:
-            os.kill(proc.pid, signal.SIGKILL)
-    proc.join(timeout=5)

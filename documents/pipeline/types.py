@@ -47,6 +47,8 @@ class Limits:
     max_extracted_chars: int = 20_000_000
     extract_timeout: float = 120.0
     extract_memory_mb: int = 1536
+    # Sources a job extracts at once, each in its own limited child (1: one after the other).
+    extract_parallel: int = 2
     # Paragraphs and table rows of a DOCX (not a setting): a 2,000-page protocol has ~40,000;
     # 400,000 tiny paragraphs compress well under every zip limit yet take minutes to read.
     max_blocks: int = 100_000

@@ -18,7 +18,7 @@ Comments come from ``word/comments.xml``, each placed in the section where its a
 renderer's notes on reworded sentences) are never instructions and are left out here.
 
 ``read_reviewed_copy(path)`` returns plain picklable records: it runs in the limited child
-process (``pipeline/safety.run_limited``) when the file comes from a user.
+process (``pipeline/limited.run_limited``) when the file comes from a user.
 """
 
 from __future__ import annotations

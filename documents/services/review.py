@@ -3,7 +3,7 @@
 form).
 
 1. The file is checked like any upload (size, a real .docx, the zip pre-check) and read in the
-   limited child process (``pipeline/safety.run_limited``; ``review/reader.py``): the web process
+   limited child process (``pipeline/limited.run_limited``; ``review/reader.py``): the web process
    never parses it itself.
 2. Its custom properties name the version it was made from: none → ``not_a_folio_draft``;
    another document's, or another organization's → ``wrong_document`` (which of the two is not
@@ -93,7 +93,7 @@ def _read_bytes(uploaded_file: Any, label: str) -> bytes:
 
 
 def _read_copy(data: bytes, label: str) -> ReviewedCopy:
-    from documents.pipeline import safety
+    from documents.pipeline import limited, safety
 
     limits = limits_from_settings()
     with tempfile.TemporaryDirectory(prefix="folio-review-") as tmp:
@@ -110,7 +110,7 @@ def _read_copy(data: bytes, label: str) -> ReviewedCopy:
             )
         try:
             safety.check_ooxml_zip(str(path), file_name=label, kind="docx", limits=limits)
-            return safety.run_limited(
+            return limited.run_limited(
                 read_reviewed_copy,
                 str(path),
                 timeout=limits.extract_timeout,

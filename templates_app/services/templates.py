@@ -440,7 +440,7 @@ def _parse_docx_limited(data: bytes, label: str) -> DocxOutline:
     and caps on paragraphs and headings. The web process never parses the file itself."""
     import tempfile
 
-    from documents.pipeline import safety
+    from documents.pipeline import limited, safety
     from documents.pipeline.errors import GenerationError
 
     with tempfile.TemporaryDirectory(prefix="folio-template-") as tmp:
@@ -448,7 +448,7 @@ def _parse_docx_limited(data: bytes, label: str) -> DocxOutline:
         path.write_bytes(data)
         try:
             safety.check_ooxml_zip(str(path), file_name=label, kind="docx")
-            status, result = safety.run_limited(
+            status, result = limited.run_limited(
                 read_docx_outline_file,
                 str(path),
                 int(settings.FOLIO_TEMPLATE_MAX_PARAGRAPHS),

@@ -353,17 +353,17 @@ def test_an_extraction_over_its_memory_limit_fails_with_resource_limit_exceeded(
     monkeypatch,
 ):
     """B6: the parser child runs under RLIMIT_AS; past it: resource_limit_exceeded."""
-    from documents.pipeline import extract, safety
+    from documents.pipeline import extract, limited
 
     settings.FOLIO_EXTRACT_MEMORY_MB = 128
 
     def greedy() -> bytes:
         return bytes(1024 * 1024 * 1024)  # 1 GiB, far past the child's limit
 
-    def extract_text(desc, **kwargs):
-        return safety.run_limited(greedy, timeout=10, memory_mb=128, file_name=desc.file_name)
+    def start_extract(desc, **kwargs):
+        return limited.start_limited(greedy, timeout=10, memory_mb=128, file_name=desc.file_name)
 
-    monkeypatch.setattr(extract, "extract_text", extract_text)
+    monkeypatch.setattr(extract, "start_extract", start_extract)
     result = run_case(
         api_client, member, "greedy.pdf", H.text_page_pdf(), django_capture_on_commit_callbacks
     )

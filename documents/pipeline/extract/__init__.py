@@ -3,7 +3,7 @@
 Every block keeps the location a citation needs (docs/api.md, "The traceability twin: locations"): a
 PDF block has its ``page`` (1-based, one page per block: a paragraph that runs over a page break
 becomes two blocks, so no quote ever crosses a page); a DOCX/XLSX block has its ``block`` number.
-Parsers run in a forked child under ``safety.run_limited`` (deadline and memory limit); set
+Parsers run in a forked child under ``limited.run_limited`` (deadline and memory limit); set
 ``FOLIO_EXTRACT_IN_PROCESS=1`` (or pass ``in_process=True``) to run them in-process when debugging.
 
 PDF (pypdf). ``ExtractedSource.pages`` holds each page's text exactly as ``page.extract_text()``
@@ -75,7 +75,7 @@ from documents.pipeline.extract.common import (
     iter_text_units,
     table_row_block,
 )
-from documents.pipeline.extract.dispatch import extract_text
+from documents.pipeline.extract.dispatch import extract_text, start_extract
 
 __all__ = [
     "EXTRACTOR_VERSION",
@@ -84,5 +84,6 @@ __all__ = [
     "iter_text_units",
     "source_from_json",
     "source_to_json",
+    "start_extract",
     "table_row_block",
 ]

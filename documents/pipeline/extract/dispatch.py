@@ -12,12 +12,8 @@ from documents.pipeline.extract.pdf import extract_pdf
 from documents.pipeline.extract.rtf import extract_rtf
 from documents.pipeline.extract.text import extract_text_file
 from documents.pipeline.extract.xlsx import extract_xlsx
-from documents.pipeline.safety import (
-    Limits,
-    check_ooxml_zip,
-    detect_file_type,
-    run_limited,
-)
+from documents.pipeline.limited import LimitedChild, start_limited
+from documents.pipeline.safety import Limits, check_ooxml_zip, detect_file_type
 from documents.pipeline.types import ExtractedSource, SourceDescriptor
 
 logger = logging.getLogger(__name__)
@@ -39,12 +35,39 @@ def extract_text(
     ``unreadable_document``, ``encrypted_document``, ``no_text_found``,
     ``document_too_complex``, ``processing_timeout``, ``resource_limit_exceeded``).
     """
+    return start_extract(desc, in_process=in_process, limits=limits).result()
+
+
+class _Read:
+    """An extraction done in this process, with ``LimitedChild``'s ``result()``."""
+
+    def __init__(self, desc: SourceDescriptor, limits: Limits) -> None:
+        self.value: ExtractedSource | None = None
+        self.error: BaseException | None = None
+        try:
+            self.value = _extract_guarded(desc, limits)
+        except SourceError as exc:
+            self.error = exc
+
+    def result(self) -> ExtractedSource:
+        if self.error is not None:
+            raise self.error
+        assert self.value is not None
+        return self.value
+
+
+def start_extract(
+    desc: SourceDescriptor, *, in_process: bool | None = None, limits: Limits | None = None
+) -> LimitedChild[ExtractedSource] | _Read:
+    """``extract_text`` started: in a limited child that runs while the caller starts others
+    (``limited.collect_limited`` waits for them together), or done at once in this process.
+    ``.result()`` returns the source or raises its ``SourceError``."""
     limits = limits or Limits()
     if in_process is None:
         in_process = _in_process_default()
     if in_process:
-        return _extract_guarded(desc, limits)
-    return run_limited(
+        return _Read(desc, limits)
+    return start_limited(
         _extract_in_child,
         desc,
         limits,

@@ -13,12 +13,12 @@ import docx
 import pytest
 
 from documents.pipeline.errors import ERROR_MESSAGES, GenerationError, SourceError
+from documents.pipeline.limited import collect_limited, run_limited, start_limited
 from documents.pipeline.safety import (
     Limits,
     check_ooxml_zip,
     detect_file_type,
     read_central_directory,
-    run_limited,
     sanitize_text,
 )
 from tests.fixtures import builders
@@ -290,3 +290,25 @@ def test_every_code_raised_here_has_a_user_message() -> None:
         "resource_limit_exceeded",
     ):
         assert code in ERROR_MESSAGES
+
+
+def _span(seconds: float) -> tuple[float, float]:
+    start = time.time()
+    time.sleep(seconds)
+    return start, time.time()
+
+
+def test_started_children_run_side_by_side_and_keep_their_own_deadlines() -> None:
+    """A job's sources are read at once (``start_limited`` + ``collect_limited``): the children
+    overlap in time, each result comes back, and a child past its own deadline is killed and
+    reported without holding up its sibling's result."""
+    a = start_limited(_span, 1.0, timeout=20, memory_mb=256, file_name="a.pdf")
+    b = start_limited(_span, 1.0, timeout=20, memory_mb=256, file_name="b.pdf")
+    slow = start_limited(_sleep, 30, timeout=1.5, memory_mb=256, file_name="slow.pdf")
+    collect_limited([a, b, slow])
+    (a0, a1), (b0, b1) = a.result(), b.result()
+    assert a0 < b1 and b0 < a1, "the two children did not overlap"
+    with pytest.raises(SourceError) as exc:
+        slow.result()
+    assert exc.value.code == "processing_timeout"
+    assert not slow.proc.is_alive()
