@@ -21,7 +21,9 @@
 - When a horse ends (killed or not), kills what is left of its process group: a parser child
   (``documents.pipeline.limited.run_limited``) never outlives it.
 - Each work horse lowers its CPU priority by ``FOLIO_WORKER_NICE`` (default 10): on a machine
-  that also runs the web process, accepting and status requests win over generation work.
+  that also runs the web process, accepting and status requests win over generation work
+  (``lower_cpu_priority``: the process's nice value, and its session's autogroup when the
+  worker leads a session of its own).
 - Its scheduler process (``--with-scheduler``) dies with it (parent-death signal), so a killed
   worker leaves no scheduler behind holding the scheduler lock.
 - Runs only Folio's own jobs (docs/security.md, finding 1): job data is read with RQ's JSON
@@ -109,6 +111,45 @@ def is_generation(job: Any) -> bool:
         return bool(job.func_name == folio_queue.JOB_FUNCTION)
     except Exception:
         return False
+
+
+def lower_cpu_priority(nice: int) -> list[str]:
+    """Give up ``nice`` steps of CPU priority in this work horse; what was lowered.
+
+    ``os.nice`` alone is not enough on Linux with autogrouping (``kernel.sched_autogroup_enabled``,
+    on by default on desktop and most server kernels): the scheduler first shares the CPU between
+    sessions, equally, and a nice value only counts inside its own session. A worker started in
+    a session of its own (``setsid``: systemd, a supervisor, ``start_new_session``) would then
+    compete with the web process as an equal whatever its nice value (measured: two niced horses
+    in their own session took 1.7x the CPU of two web processes). So when the worker leads its
+    own session, which then holds only the worker, its horses and their children, the horse also
+    lowers that session's autogroup nice (``/proc/self/autogroup``; raising it needs no
+    privilege). A worker that shares a session with something else (``make run`` keeps one
+    session for the whole stack) changes only its own nice value, which then is what counts.
+    """
+    lowered: list[str] = []
+    if nice <= 0:
+        return lowered
+    with contextlib.suppress(OSError):
+        os.nice(nice)
+        lowered.append("process")
+    try:
+        own_session = os.getsid(0) == os.getppid()
+    except OSError:
+        own_session = False
+    if own_session:
+        try:
+            fd = os.open("/proc/self/autogroup", os.O_WRONLY)
+        except OSError:  # not Linux, or a kernel without autogrouping
+            return lowered
+        try:
+            os.write(fd, str(min(nice, 19)).encode())
+            lowered.append("autogroup")
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+    return lowered
 
 
 class FolioWorker(Worker):
@@ -255,10 +296,7 @@ class FolioWorker(Worker):
     def main_work_horse(self, job: Any, queue: Any) -> None:
         # Generation is batch work: on a machine that also serves web requests, the web process
         # must win the CPU (bench/load.py measures the accept path while horses generate).
-        nice = int(getattr(settings, "FOLIO_WORKER_NICE", 0) or 0)
-        if nice > 0:
-            with contextlib.suppress(OSError):
-                os.nice(nice)
+        lower_cpu_priority(int(getattr(settings, "FOLIO_WORKER_NICE", 0) or 0))
         super().main_work_horse(job, queue)
 
     def maintain_heartbeats(self, job: Any, execution: Any) -> None:

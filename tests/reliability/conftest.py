@@ -335,7 +335,12 @@ class Stack:
 
     # -- workers --
     def start_worker(
-        self, *, wait: bool = True, with_scheduler: bool = False, **env: str
+        self,
+        *,
+        wait: bool = True,
+        with_scheduler: bool = False,
+        own_session: bool = False,
+        **env: str,
     ) -> WorkerProcess:
         n = len(self.workers)
         log = self.tmp / f"worker-{n}.log"
@@ -370,6 +375,8 @@ class Stack:
             env=full_env,
             stdout=log.open("wb"),
             stderr=subprocess.STDOUT,
+            # As systemd and bench/load.py start it: a session (and so an autogroup) of its own.
+            start_new_session=own_session,
         )
         worker = WorkerProcess(proc, log, name)
         self.workers.append(worker)
