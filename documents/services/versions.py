@@ -64,7 +64,6 @@ def version_create(
     """The next version of ``document`` in which only ``section_ids`` are written again, queued
     once the transaction commits. ``source_version_ids`` (in order) replaces the previous
     version's sources (a stale regeneration takes the newest ones)."""
-    check_capacity(document.organization)
     links = list(document.source_links.order_by("position"))
     versions = list(source_version_ids) if source_version_ids is not None else None
     with transaction.atomic():
