@@ -93,9 +93,30 @@ def _split_header_footer(rtf: str) -> str:
 _TAB_LIKE = re.compile(r"\\pmartabq[lcr](?![a-zA-Z])")
 
 
+# A footnote marker set as a superscript letter: "{\super a}" (SAS ODS RTF, r2rtf) or
+# "\super a\nosupersub". Read as "[a]", the bracketed form the PDF and DOCX readers see and
+# that the results code strips from labels and recognises in footnotes; flattened, it was glued
+# to its word ("Baselinea"). Digits stay as they are (an exponent: "10{\super 9}/L"), and so do
+# ordinal suffixes after a digit ("5{\super th}").
+_SUPER_MARK = re.compile(
+    r"(?P<before>.?)(?:\{\\super\s?(?P<a>[a-z]{1,2}|\*{1,2})\}"
+    r"|\\super\s?(?P<b>[a-z]{1,2}|\*{1,2})\\nosupersub(?![a-zA-Z]))"
+)
+_ORDINAL = frozenset({"st", "nd", "rd", "th"})
+
+
+def _super_mark(m: re.Match[str]) -> str:
+    before, mark = m.group("before"), m.group("a") or m.group("b")
+    if before.isdigit() and mark in _ORDINAL:
+        return before + mark
+    return f"{before}[{mark}]"
+
+
 def _mark_controls(rtf: str) -> str:
     """Markers for cells, rows, table paragraphs and line breaks; striprtf's own rendering of
-    these words ("|", newlines) is dropped with them."""
+    these words ("|", newlines) is dropped with them. Superscript footnote markers become
+    "[a]"."""
+    rtf = _SUPER_MARK.sub(_super_mark, rtf)
     rtf = _TAB_LIKE.sub(lambda m: "\\tab ", rtf)
     return _CONTROL.sub(
         lambda m: (

@@ -143,14 +143,14 @@ def test_the_lzzt_rtf_and_listing_outputs(tmp_path) -> None:
     spans, labels = table.rows[1], table.rows[2]
     row = next(r for r in table.rows if r[0] == "Placebo")
     assert [(spans[k], labels[k], row[k]) for k in (1, 2, 3, 4)] == [
-        ("Baselinea", "N", "86"),
-        ("Baselinea", "Mean (SD)", "5.6 ( 2.14)"),
+        ("Baseline[a]", "N", "86"),
+        ("Baseline[a]", "Mean (SD)", "5.6 ( 2.14)"),
         ("Week 20", "N", "65"),
         ("Week 20", "Mean (SD)", "5.8 ( 1.50)"),
     ]
     # The pairwise comparison under it has its own layout: a table of its own.
     assert pairwise.rows == (
-        ("Pairwise Comparison", "Difference in LS Mean (95% CI)b", "p-Value"),
+        ("Pairwise Comparison", "Difference in LS Mean (95% CI)[b]", "p-Value"),
         ("Xanomeline High Dose vs. Placebo", "0.07 (-0.50, 0.63)", "0.822"),
     )
 
@@ -210,3 +210,33 @@ def test_rtf_spanning_headers_sit_over_their_columns_and_another_layout_is_its_o
         ("Week 20", "5.8 (1.50)"),
     ]
     assert pairwise.rows[1] == ("Drug A vs. Placebo", "0.07 (-0.50, 0.63)", "0.822")
+
+
+def test_rtf_superscript_footnote_markers_read_as_brackets_not_glued_letters(
+    tmp_path: Path,
+) -> None:
+    """SAS and r2rtf set footnote markers as superscript letters ("Baseline{\\super a}"):
+    flattened, the letter was glued to its word ("Baselinea"). They read as "[a]", which the
+    results code strips from labels; exponents (digits) and ordinals after a digit stay."""
+    edges = [2000, 3700, 5400]
+    rtf = (
+        "{\\rtf1\\ansi\\deff0{\\fonttbl{\\f0 Times;}}\n"
+        "{\\pard\\qc{\\f0 Table 14-3.01 ADAS-Cog (11) Change from Baseline to Week 24}\\par}\n"
+        + _rtf_row(["Visit", "Baseline{\\super a}", "Week 24\\super b\\nosupersub"], edges)
+        + _rtf_row(["Placebo", "24.1 (12.2)", "26.7 (13.4)"], edges)
+        + _rtf_row(["Platelets (10{\\super 9}/L)", "231", "228"], edges)
+        + "{\\pard\\ql{\\f0 {\\super a} Observed cases at the 5{\\super th} visit.}\\par}\n"
+        + "}"
+    )
+    path = tmp_path / "t_adas.rtf"
+    path.write_text(rtf, encoding="latin-1")
+    text = "\n".join(
+        " | ".join(b.rows[k]) if b.kind == "table" else b.text
+        for b in extract(path).blocks
+        for k in (range(len(b.rows)) if b.kind == "table" else [0])
+    )
+    assert "Baseline[a]" in text and "Week 24[b]" in text
+    assert "Baselinea" not in text
+    assert "[a] Observed cases at the 5th visit." in text
+    assert "10 9/L" in text or "109/L" in text, "an exponent is not a footnote marker"
+    assert "[9]" not in text and "[th]" not in text
