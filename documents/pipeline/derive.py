@@ -239,7 +239,7 @@ def _stating(
                 order += 1
                 if sentence in taken or sentence.rstrip().endswith(":"):
                     continue
-                if not all(a.search(sentence) for a in el.all):
+                if not el.allows(sentence):
                     continue
                 level = next((k for k, pat in enumerate(el.any) if pat.search(sentence)), None)
                 if level is None:

@@ -42,9 +42,16 @@ class Element:
     max: int
     kinds: tuple[str, ...]
     mode: str = "any"  # "any" pattern, "all" patterns, or "each" thing the patterns name
+    # A unit that matches one of these does not state the element, whatever else it matches
+    # (a glossary's definition "Enrolled patients are those who..." is not who was studied).
+    none: tuple[re.Pattern[str], ...] = ()
 
     def matches(self, text: str) -> bool:
-        return any(p.search(text) for p in self.any) and all(p.search(text) for p in self.all)
+        return self.allows(text) and any(p.search(text) for p in self.any)
+
+    def allows(self, text: str) -> bool:
+        """``text`` meets every ``all`` pattern and no ``none`` pattern."""
+        return all(p.search(text) for p in self.all) and not any(p.search(text) for p in self.none)
 
 
 @dataclass(frozen=True)
@@ -76,6 +83,7 @@ def elements() -> dict[str, Element]:
             max=int(v.get("max", 1)),
             kinds=tuple(v.get("kinds", ("protocol", "sap", "other"))),
             mode=v.get("mode", "any"),
+            none=tuple(re.compile(p, re.IGNORECASE) for p in v.get("none", ())),
         )
         for k, v in data.items()
     }
@@ -276,7 +284,7 @@ def find_units(
                 if taken_here >= el.max or not targets:
                     break
                 for unit in units_of(index, s_idx, pos):
-                    if unit.key in used or not all(p.search(unit.text) for p in el.all):
+                    if unit.key in used or not el.allows(unit.text):
                         continue
                     met = [p for p in targets if p.search(unit.text)]
                     if not met:

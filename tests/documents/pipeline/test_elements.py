@@ -175,3 +175,27 @@ def test_a_title_page_is_not_read_for_the_design_but_a_synopsis_before_section_1
     # The synopsis of design_protocol() lies before its section 1 too, and is read.
     drafts = by_number(write([design_protocol()], DESIGN_OUTLINE))
     assert "randomised 2:1" in all_text(drafts["9.1"])
+
+
+def test_who_was_studied_is_a_statement_about_the_population_not_a_definition() -> None:
+    """The synopsis row "Diagnosis and main criteria for inclusion" is filled with the sentence
+    that states the population element; a glossary's definition, a screen-failure rule or a
+    reason to postpone a dose is not one (the LZZT draft had "Patients who were enrolled in the
+    study are those who have been assigned to a treatment group" there)."""
+    from documents.pipeline.elements import elements
+
+    population = elements()["population_statement"]
+    for not_it in (
+        "Enroll: Patients who were enrolled in the study are those who have been assigned to a "
+        "treatment group.",
+        "Participants who sign the informed consent form but were not randomized are screen "
+        "failures; they may be rescreened once.",
+        "Evaluable patients refers to patients with at least one post-baseline assessment.",
+    ):
+        assert not population.matches(not_it), not_it
+    for it in (
+        "The trial enrolled adults with KRAS G12C-mutated NSCLC who had received one prior line.",
+        "Male or female, 18 to 64 years of age, inclusive, at the time of consent.",
+        "Patients aged 60 or older with mild to moderate Alzheimer's disease were enrolled.",
+    ):
+        assert population.matches(it), it
