@@ -13,7 +13,7 @@ from documents.pipeline.language import normalize_alnum
 from documents.pipeline.types import Block, ExtractedSource
 
 # Part of the extraction cache key: change it whenever blocks or their numbering change.
-EXTRACTOR_VERSION = "2026.12.7"
+EXTRACTOR_VERSION = "2026.12.8"
 
 
 def alnum(text: str) -> str:

@@ -128,6 +128,27 @@ def _mark_controls(rtf: str) -> str:
     )
 
 
+def _flat(unit: Any) -> Any:
+    """A paragraph's line breaks as spaces; a table's, in its cells, in place (the table stays
+    the same object)."""
+    if isinstance(unit, str):
+        return unit.replace(_LINE, " ")
+    for k, row in enumerate(unit):
+        unit[k] = tuple(cell.replace(_LINE, " ") for cell in row)
+    return unit
+
+
+def _flat_all(units: list[Any]) -> list[Any]:
+    return [_flat(u) for u in units]
+
+
+def _note_lines(unit: Any) -> list[str]:
+    """The footnotes a unit under the results table holds: each line of a paragraph, or of the
+    one cell of each row of a one-column table."""
+    texts = [unit] if isinstance(unit, str) else [row[0] for row in unit]
+    return [line for text in texts for line in text.split(_LINE) if line.strip()]
+
+
 def _units(text: str) -> tuple[list[Any], list[Any], list[Any]]:
     """(header units, body units, footer units); a unit is a paragraph string or a list of rows."""
     parts: dict[str, list[Any]] = {"head": [], "body": [], "foot": []}
@@ -141,7 +162,10 @@ def _units(text: str) -> tuple[list[Any], list[Any], list[Any]]:
     want_edge = False
 
     def flush_para() -> None:
-        s = re.sub(r"\s+", " ", "".join(cur)).strip()
+        # A paragraph keeps its line breaks (\line) as _LINE: under a results table each line
+        # is a footnote of its own; everywhere else they read as spaces (``_flat``).
+        lines = (re.sub(r"\s+", " ", part).strip() for part in "".join(cur).split(_LINE))
+        s = _LINE.join(line for line in lines if line)
         cur.clear()
         if s:
             close_table()
@@ -172,18 +196,23 @@ def _units(text: str) -> tuple[list[Any], list[Any], list[Any]]:
         elif ch == _PARD:
             in_table = False
         elif ch == _CELL:
-            cells.append(re.sub(r"\s+", " ", "".join(cur)).strip())
+            lines = (re.sub(r"\s+", " ", part).strip() for part in "".join(cur).split(_LINE))
+            cells.append(_LINE.join(line for line in lines if line))
             cur.clear()
         elif ch == _ROW:
             if cells:
-                rows.append(tuple(cells))
+                # A line break inside a cell of a grid is a space; a one-cell row (SAS's
+                # footnote rows) keeps its lines until the reader knows where the row sits.
+                rows.append(tuple(cells) if len(cells) == 1 else tuple(_flat(c) for c in cells))
                 edges.append(list(row_edges))
             row_edges = []
             cells = []
             cur.clear()
             in_table = False
-        elif ch in (_LINE, "\n"):
-            if in_table or cells or ch == _LINE:
+        elif ch == _LINE:
+            cur.append(_LINE)
+        elif ch == "\n":
+            if in_table or cells:
                 cur.append(" ")
             else:
                 flush_para()
@@ -363,15 +392,22 @@ def extract_rtf(desc: SourceDescriptor, limits: Limits) -> ExtractedSource:
         k = body.index(main)
         before = [u for u in body[:k] if isinstance(u, str)]
         after = [u for u in body[k + 1 :] if isinstance(u, str) or len(u[0]) == 1]
-        title_lines = head + before[-3:]
-        notes = [u if isinstance(u, str) else " ".join(r[0] for r in u) for u in after] + foot
+        title_lines = [_flat(u) for u in head + before[-3:]]
+        # Footnotes: each line under the table ("[a] ...\line [b] ...") is one.
+        notes = [line for u in after for line in _note_lines(u)] + [_flat(u) for u in foot]
+        for u in [*head, *body]:
+            if isinstance(u, list):
+                _flat(u)
         candidate = _tlf_table(title_lines, main, notes)
-        if not candidate.get("caption") and before and _looks_like_title(before[-1]):
+        if not candidate.get("caption") and before and _looks_like_title(_flat(before[-1])):
             # No "Table N" number (r2rtf prints the title alone): the line above is the title.
-            candidate = _tlf_table([*head, f"{_UNNUMBERED}{before[-1]}"], main, notes)
+            candidate = _tlf_table(
+                [*_flat_all(head), f"{_UNNUMBERED}{_flat(before[-1])}"], main, notes
+            )
         if candidate.get("caption") or candidate.get("population"):
             tlf = candidate
             body = [u for u in body if u is main or (u not in before[-3:] and u not in after)]
+    head, body, foot = _flat_all(head), _flat_all(body), _flat_all(foot)
     if tlf is None:
         units = [*head, *body, *foot]
     else:

@@ -240,3 +240,29 @@ def test_rtf_superscript_footnote_markers_read_as_brackets_not_glued_letters(
     assert "[a] Observed cases at the 5th visit." in text
     assert "10 9/L" in text or "109/L" in text, "an exponent is not a footnote marker"
     assert "[9]" not in text and "[th]" not in text
+
+
+def test_rtf_footnote_lines_under_a_table_are_footnotes_of_their_own(tmp_path: Path) -> None:
+    """SAS writes a table's footnotes as one paragraph with a line break (\\line) after each;
+    read as one run-on footnote, the draft printed "... = 1.30 [a] Table is based on ... [b]
+    Based on ..." as one sentence. Each line is a footnote; elsewhere a \\line is a space."""
+    edges = [2000, 3700, 5400]
+    rtf = (
+        "{\\rtf1\\ansi\\deff0{\\fonttbl{\\f0 Times;}}\n"
+        "{\\pard\\qc{\\f0 Table 14-3.02 Mean NPI-X Total\\line Change from Baseline}\\par}\n"
+        + _rtf_row(["Visit", "Placebo", "Drug A"], edges)
+        + _rtf_row(["Week 8", "-1.2 (3.4)", "-2.5 (3.9)"], edges)
+        + _rtf_row(["Week 24", "-1.0 (3.1)", "-2.9 (4.0)"], edges)
+        + "{\\pard\\ql{\\f0 Root Mean Squared Error of Change = 1.30\\line {\\super a} Based on "
+        "observed cases.\\line {\\super b} Based on an ANCOVA model.}\\par}\n"
+        + "}"
+    )
+    path = tmp_path / "t_npi.rtf"
+    path.write_text(rtf, encoding="latin-1")
+    table = the_table(extract(path))
+    assert table.caption.startswith("Table 14-3.02 Mean NPI-X Total Change from Baseline")
+    assert list(table.footnotes) == [
+        "Root Mean Squared Error of Change = 1.30",
+        "[a] Based on observed cases.",
+        "[b] Based on an ANCOVA model.",
+    ]
