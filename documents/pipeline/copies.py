@@ -34,13 +34,7 @@ from docx.oxml.ns import nsdecls, qn
 from documents.pipeline.docx_identity import BOOKMARK_PREFIX, END_BOOKMARK, section_bookmark
 from documents.pipeline.render import QC_BOOKMARK, _compress, _Writer, _x
 from documents.pipeline.types import PipelineInput
-
-W_P = qn("w:p")
-W_TBL = qn("w:tbl")
-W_SDT = qn("w:sdt")
-W_SECTPR = qn("w:sectPr")
-W_BOOKMARK_START = qn("w:bookmarkStart")
-W_NAME = qn("w:name")
+from documents.pipeline.wordml import W_BOOKMARK_START, W_NAME, W_P, W_SDT, W_SECTPR
 
 
 def _bookmarks(block: Any) -> set[str]:

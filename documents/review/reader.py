@@ -39,17 +39,19 @@ from documents.pipeline.docx_identity import (
     is_section_bookmark,
     parse_custom_properties,
 )
+from documents.pipeline.wordml import (
+    W_BOOKMARK_START,
+    W_ID,
+    W_NAME,
+    W_P,
+    W_SDT,
+    W_SDT_CONTENT,
+    W_TBL,
+)
 
 FOLIO_AUTHOR = "Folio"
 MAX_COMMENTS = 5000
 
-W_P = qn("w:p")
-W_TBL = qn("w:tbl")
-W_SDT = qn("w:sdt")
-W_SDT_CONTENT = qn("w:sdtContent")
-W_BOOKMARK_START = qn("w:bookmarkStart")
-W_NAME = qn("w:name")
-W_ID = qn("w:id")
 TRACKED = {
     qn("w:ins"),
     qn("w:del"),

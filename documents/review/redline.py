@@ -30,6 +30,7 @@ from docx.oxml import OxmlElement, parse_xml
 from docx.oxml.ns import nsdecls, qn
 from lxml import etree
 
+from documents.pipeline.wordml import W_P, W_TBL
 from documents.review.carry import drop_orphan_comments
 from documents.review.match import (
     interleaved_items,
@@ -40,8 +41,6 @@ from documents.review.match import (
     without_markers,
 )
 from documents.review.reader import (
-    W_P,
-    W_TBL,
     paragraph_text,
     table_rows,
     walk_sections,

@@ -254,8 +254,7 @@ def test_rtf_footnote_lines_under_a_table_are_footnotes_of_their_own(tmp_path: P
         + _rtf_row(["Week 8", "-1.2 (3.4)", "-2.5 (3.9)"], edges)
         + _rtf_row(["Week 24", "-1.0 (3.1)", "-2.9 (4.0)"], edges)
         + "{\\pard\\ql{\\f0 Root Mean Squared Error of Change = 1.30\\line {\\super a} Based on "
-        "observed cases.\\line {\\super b} Based on an ANCOVA model.}\\par}\n"
-        + "}"
+        "observed cases.\\line {\\super b} Based on an ANCOVA model.}\\par}\n" + "}"
     )
     path = tmp_path / "t_npi.rtf"
     path.write_text(rtf, encoding="latin-1")
