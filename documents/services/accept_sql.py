@@ -48,6 +48,12 @@ def _param(model: type[Model], field: str, value: Any) -> Any:
     return target.get_db_prep_value(value, connection, prepared=False)
 
 
+def _one_row(sql: str, params: list[Any]) -> tuple[Any, ...] | None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()  # type: ignore[no-any-return]
+
+
 def _uuid(value: Any) -> uuid.UUID:
     return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
 
@@ -78,12 +84,9 @@ def _newest_version_sql() -> str:
 
 def newest_version(organization_id: Any, file_path: str) -> PinnedVersion | None:
     """The newest version of the organization's upload at ``file_path``; None if it has none."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _newest_version_sql(),
-            [_param(SourceFile, "organization", organization_id), file_path],
-        )
-        row = cursor.fetchone()
+    row = _one_row(
+        _newest_version_sql(), [_param(SourceFile, "organization", organization_id), file_path]
+    )
     if row is None:
         return None
     return PinnedVersion(
@@ -106,11 +109,7 @@ def _document_set_sql() -> str:
 
 def document_set_id(organization_id: Any, key: str) -> uuid.UUID | None:
     """The id of the organization's document set with ``key``; None when it has none."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _document_set_sql(), [_param(DocumentSet, "organization", organization_id), key]
-        )
-        row = cursor.fetchone()
+    row = _one_row(_document_set_sql(), [_param(DocumentSet, "organization", organization_id), key])
     return _uuid(row[0]) if row else None
 
 
@@ -122,9 +121,7 @@ def _snapshot_sql() -> str:
 
 def outline_snapshot_id(sha256: str) -> int | None:
     """The id of the stored outline with this content hash (outlines are shared, not scoped)."""
-    with connection.cursor() as cursor:
-        cursor.execute(_snapshot_sql(), [sha256])
-        row = cursor.fetchone()
+    row = _one_row(_snapshot_sql(), [sha256])
     return int(row[0]) if row else None
 
 
@@ -161,17 +158,16 @@ def active_and_queued(
     """(the organization's Pending and Generating rows, every Pending row), each counted up to
     its limit only: the cost is bounded by the limits, not by the backlog."""
     status = GeneratedDocument.Status
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _capacity_sql(),
-            [
-                _param(GeneratedDocument, "organization", organization_id),
-                status.PENDING.value,
-                status.GENERATING.value,
-                int(active_limit),
-                status.PENDING.value,
-                int(queued_limit),
-            ],
-        )
-        row = cursor.fetchone()
+    row = _one_row(
+        _capacity_sql(),
+        [
+            _param(GeneratedDocument, "organization", organization_id),
+            status.PENDING.value,
+            status.GENERATING.value,
+            int(active_limit),
+            status.PENDING.value,
+            int(queued_limit),
+        ],
+    )
+    assert row is not None  # an aggregate always answers one row
     return int(row[0]), int(row[1])
