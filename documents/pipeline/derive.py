@@ -248,7 +248,21 @@ def _stating(
                 key = (level, 0 if prose else 1, order)
                 if best is None or key < best[0]:
                     best = (key, sentence, p.citations)
-    return (best[1], best[2]) if best else None
+    return (best[1], _supporting(best[1], best[2])) if best else None
+
+
+def _supporting(sentence: str, citations: tuple[Citation, ...]) -> tuple[Citation, ...]:
+    """The citations of a paragraph that support one of its sentences: those whose quote shares
+    the most words with it (a synopsis row states one sentence; the paragraph's other citations
+    belong to its other sentences). All of them when none shares a word."""
+    wanted = set(re.findall(r"[a-z0-9]{3,}", sentence.lower()))
+    scored = [
+        (len(wanted & set(re.findall(r"[a-z0-9]{3,}", c.quote.lower()))), c) for c in citations
+    ]
+    top = max((score for score, _c in scored), default=0)
+    if top == 0:
+        return citations
+    return tuple(c for score, c in scored if score * 2 >= top)
 
 
 def synopsis(state: DraftState, sec: OutlineSection) -> SectionDraft:

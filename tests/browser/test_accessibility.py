@@ -92,8 +92,12 @@ STACKED_MARKERS = """
     const a = first.querySelector("summary").getBoundingClientRect();
     const b = second.querySelector("summary").getBoundingClientRect();
     if (!a.width || !b.width) { continue; }
-    const box = first.parentElement.getBoundingClientRect();
-    const room = box.right - a.right;
+    // The room left on the line ends at the parent's content box (a table cell has padding).
+    const parent = first.parentElement;
+    const style = getComputedStyle(parent);
+    const box = parent.getBoundingClientRect();
+    const inset = parseFloat(style.paddingRight) + parseFloat(style.borderRightWidth);
+    const room = box.right - inset - a.right;
     if (b.top >= a.bottom - 2 && room > b.width + 8) {
       const pair = [first, second].map((d) => d.querySelector("summary").textContent);
       out.push(pair.join(""));

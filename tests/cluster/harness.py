@@ -584,6 +584,19 @@ def lose_worker_host(
 
         wait_for(horse_gone, settle, 0.25)
     hosts = [h for h in cluster.network.hosts if h is not cluster.web]
+    # The row is Complete when the work horse commits it; RQ records the run (its result, the
+    # worker's "Job OK" line) a moment later, in the worker's parent process. Read what RQ says
+    # only once it has said it (a niced worker on a busy machine took long enough to race).
+    complete = [t for t in (task, other) if rows[t].status == "Complete"]
+
+    def recorded() -> bool:
+        return all(
+            cluster.completed_by(t) is not None
+            and sum(job_ok_lines(cluster.worker_log(h), t) for h in hosts) >= 1
+            for t in complete
+        )
+
+    wait_for(recorded, settle, 0.2)
     return LostHost(
         how=how,
         task=task,

@@ -252,3 +252,26 @@ def test_the_output_index_says_so_when_every_output_is_in_the_body() -> None:
     assert index.tables == ()
     assert [p.style for p in index.paragraphs] == ["note"]
     assert "shown in the body" in index.paragraphs[0].text
+
+
+def test_a_synopsis_row_carries_the_citations_of_its_own_sentence() -> None:
+    """A row states one sentence of a body paragraph; the paragraph's citations of its other
+    sentences stay out of the row (LZZT: "Approximately 300 patients will be enrolled" was cited
+    in the row about who was studied)."""
+    from documents.pipeline.derive import _supporting
+    from documents.pipeline.types import Citation
+
+    def cite(quote: str, page: int) -> Citation:
+        return Citation("o/p.pdf", "p.pdf", page, None, quote)
+
+    enrolled = cite("Approximately 300 patients will be enrolled.", 8)
+    criteria = cite(
+        "At Visit 1, patients who meet the enrollment criteria of MMSE score of 10 to 23 will "
+        "proceed to Visit 2.",
+        11,
+    )
+    sentence = "At Visit 1, patients who met the enrollment criteria of MMSE score of 10 to 23 "
+    sentence += "proceeded to Visit 2."
+    assert _supporting(sentence, (enrolled, criteria)) == (criteria,)
+    # No shared word: the paragraph's citations all stay (a row is never left uncited).
+    assert _supporting("Xyz.", (enrolled, criteria)) == (enrolled, criteria)
