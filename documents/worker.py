@@ -121,9 +121,9 @@ def lower_cpu_priority(nice: int) -> list[str]:
     sessions, equally, and a nice value only counts inside its own session. A worker started in
     a session of its own (``setsid``: systemd, a supervisor, ``start_new_session``) would then
     compete with the web process as an equal whatever its nice value (measured: two niced horses
-    in their own session took 1.7x the CPU of two web processes). So when the worker leads its
-    own session, which then holds only the worker, its horses and their children, the horse also
-    lowers that session's autogroup nice (``/proc/self/autogroup``; raising it needs no
+    in their own session took about twice the CPU of two web processes). So when the worker
+    leads its own session, which then holds only the worker, its horses and their children, the
+    horse also lowers that session's autogroup nice (``/proc/self/autogroup``; raising it needs no
     privilege). A worker that shares a session with something else (``make run`` keeps one
     session for the whole stack) changes only its own nice value, which then is what counts.
     """
