@@ -212,24 +212,35 @@ def test_rtf_spanning_headers_sit_over_their_columns_and_another_layout_is_its_o
     assert pairwise.rows[1] == ("Drug A vs. Placebo", "0.07 (-0.50, 0.63)", "0.822")
 
 
+def _three_column_rtf(path: Path, title: str, rows: list[list[str]], footnote: str) -> Path:
+    """An RTF results table: a title paragraph, rows on one three-column grid, a footnote
+    paragraph (each given as RTF source)."""
+    path.write_text(
+        "{\\rtf1\\ansi\\deff0{\\fonttbl{\\f0 Times;}}\n"
+        f"{{\\pard\\qc{{\\f0 {title}}}\\par}}\n"
+        + "".join(_rtf_row(row, [2000, 3700, 5400]) for row in rows)
+        + f"{{\\pard\\ql{{\\f0 {footnote}}}\\par}}\n}}",
+        encoding="latin-1",
+    )
+    return path
+
+
 def test_rtf_superscript_footnote_markers_read_as_brackets_not_glued_letters(
     tmp_path: Path,
 ) -> None:
     """SAS and r2rtf set footnote markers as superscript letters ("Baseline{\\super a}"):
     flattened, the letter was glued to its word ("Baselinea"). They read as "[a]", which the
     results code strips from labels; exponents (digits) and ordinals after a digit stay."""
-    edges = [2000, 3700, 5400]
-    rtf = (
-        "{\\rtf1\\ansi\\deff0{\\fonttbl{\\f0 Times;}}\n"
-        "{\\pard\\qc{\\f0 Table 14-3.01 ADAS-Cog (11) Change from Baseline to Week 24}\\par}\n"
-        + _rtf_row(["Visit", "Baseline{\\super a}", "Week 24\\super b\\nosupersub"], edges)
-        + _rtf_row(["Placebo", "24.1 (12.2)", "26.7 (13.4)"], edges)
-        + _rtf_row(["Platelets (10{\\super 9}/L)", "231", "228"], edges)
-        + "{\\pard\\ql{\\f0 {\\super a} Observed cases at the 5{\\super th} visit.}\\par}\n"
-        + "}"
+    path = _three_column_rtf(
+        tmp_path / "t_adas.rtf",
+        "Table 14-3.01 ADAS-Cog (11) Change from Baseline to Week 24",
+        [
+            ["Visit", "Baseline{\\super a}", "Week 24\\super b\\nosupersub"],
+            ["Placebo", "24.1 (12.2)", "26.7 (13.4)"],
+            ["Platelets (10{\\super 9}/L)", "231", "228"],
+        ],
+        "{\\super a} Observed cases at the 5{\\super th} visit.",
     )
-    path = tmp_path / "t_adas.rtf"
-    path.write_text(rtf, encoding="latin-1")
     text = "\n".join(
         " | ".join(b.rows[k]) if b.kind == "table" else b.text
         for b in extract(path).blocks
@@ -246,18 +257,17 @@ def test_rtf_footnote_lines_under_a_table_are_footnotes_of_their_own(tmp_path: P
     """SAS writes a table's footnotes as one paragraph with a line break (\\line) after each;
     read as one run-on footnote, the draft printed "... = 1.30 [a] Table is based on ... [b]
     Based on ..." as one sentence. Each line is a footnote; elsewhere a \\line is a space."""
-    edges = [2000, 3700, 5400]
-    rtf = (
-        "{\\rtf1\\ansi\\deff0{\\fonttbl{\\f0 Times;}}\n"
-        "{\\pard\\qc{\\f0 Table 14-3.02 Mean NPI-X Total\\line Change from Baseline}\\par}\n"
-        + _rtf_row(["Visit", "Placebo", "Drug A"], edges)
-        + _rtf_row(["Week 8", "-1.2 (3.4)", "-2.5 (3.9)"], edges)
-        + _rtf_row(["Week 24", "-1.0 (3.1)", "-2.9 (4.0)"], edges)
-        + "{\\pard\\ql{\\f0 Root Mean Squared Error of Change = 1.30\\line {\\super a} Based on "
-        "observed cases.\\line {\\super b} Based on an ANCOVA model.}\\par}\n" + "}"
+    path = _three_column_rtf(
+        tmp_path / "t_npi.rtf",
+        "Table 14-3.02 Mean NPI-X Total\\line Change from Baseline",
+        [
+            ["Visit", "Placebo", "Drug A"],
+            ["Week 8", "-1.2 (3.4)", "-2.5 (3.9)"],
+            ["Week 24", "-1.0 (3.1)", "-2.9 (4.0)"],
+        ],
+        "Root Mean Squared Error of Change = 1.30\\line {\\super a} Based on observed cases."
+        "\\line {\\super b} Based on an ANCOVA model.",
     )
-    path = tmp_path / "t_npi.rtf"
-    path.write_text(rtf, encoding="latin-1")
     table = the_table(extract(path))
     assert table.caption.startswith("Table 14-3.02 Mean NPI-X Total Change from Baseline")
     assert list(table.footnotes) == [
