@@ -135,6 +135,14 @@ def _after_database_lost(document_id: str, attempt: int, exc: BaseException) -> 
         return "failed-worker_crashed" if outcome == "failed" else "superseded"
 
 
+def _current_worker_name() -> str:
+    """The RQ worker whose work horse runs this job ("" outside a worker)."""
+    from rq import get_current_job
+
+    job = get_current_job()
+    return str(getattr(job, "worker_name", None) or "") if job is not None else ""
+
+
 def _run_attempt(document_id: str) -> str:
     """Generate one document (one attempt).
 
@@ -149,7 +157,7 @@ def _run_attempt(document_id: str) -> str:
        superseded attempt deletes its own file.
     """
     _release_connections()
-    if not generation_claim(document_id):
+    if not generation_claim(document_id, _current_worker_name()):
         row = (
             GeneratedDocument.objects.filter(pk=document_id).only("status", "heartbeat_at").first()
         )
@@ -330,13 +338,19 @@ def on_job_failure(
         _release_connections()
 
 
-def on_work_horse_killed(job: Any, retpid: int, ret_val: int, rusage: Any) -> None:
+def on_work_horse_killed(
+    job: Any, retpid: int, ret_val: int, rusage: Any, *, worker_name: str | None = None
+) -> None:
     """The horse died (OOM killer, SIGKILL, RQ's hard kill at timeout + 60 s).
 
     A horse killed after its job's timeout was stuck past the limit: ``processing_timeout``.
     Otherwise the attempt is retried (the worker enqueues it again, see
     ``documents.worker.FolioWorker.handle_job_failure``) or, after ``FOLIO_MAX_ATTEMPTS``
     claims, failed with ``worker_crashed``.
+
+    ``worker_name`` (the worker whose horse died) limits this to that worker's own attempt: a
+    worker cut off from the network mid-job whose attempt was meanwhile retried on another host
+    sees its horse end badly when it comes back, and must not fail the newer attempt.
     """
     if getattr(job, "func_name", None) != "documents.jobs.run_generation":
         return  # a stale check or a webhook delivery: no status row to retry or fail
@@ -348,9 +362,14 @@ def on_work_horse_killed(job: Any, retpid: int, ret_val: int, rusage: Any) -> No
             elapsed = (datetime.now(started.tzinfo) - started).total_seconds()
             if elapsed >= timeout:
                 generation_fail(
-                    job.id, "processing_timeout", only_if=(Status.GENERATING, Status.PENDING)
+                    job.id,
+                    "processing_timeout",
+                    only_if=(Status.GENERATING, Status.PENDING),
+                    worker_name=worker_name,
                 )
                 return
-        generation_retry_or_fail(job.id, "worker_crashed", require_stale=False)
+        generation_retry_or_fail(
+            job.id, "worker_crashed", require_stale=False, worker_name=worker_name
+        )
     finally:
         _release_connections()

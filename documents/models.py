@@ -260,6 +260,11 @@ class GeneratedDocument(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # The RQ worker whose work horse claimed the current attempt ("" when run outside a worker).
+    # RQ keeps one record per job id, shared by every attempt, so after a retry it can describe
+    # an older attempt; the row knows whose attempt it is: only that worker heartbeats it, and a
+    # worker whose horse died gives up only its own attempt (documents/jobs.py).
+    worker_name = models.CharField(max_length=200, blank=True, default="")
 
     class Meta:
         ordering = ["-created_at"]

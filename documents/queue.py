@@ -290,8 +290,15 @@ def worker_is_alive(worker_name: str, *, stale_after: float | None = None) -> bo
     return True
 
 
-def job_is_running(document_id: str, *, stale_after: float | None = None) -> bool | None:
-    """True when RQ says the job is started on a live worker; None when Redis cannot tell."""
+def job_is_running(
+    document_id: str, *, stale_after: float | None = None, worker_name: str | None = None
+) -> bool | None:
+    """True when RQ says the job is started on a live worker; None when Redis cannot tell.
+
+    With ``worker_name`` (the worker the row says holds its attempt), only when RQ's record is
+    about that worker: RQ keeps one record per job id, and after a retry a late, older attempt
+    can have rewritten it.
+    """
     try:
         job = Job.fetch(document_id, connection=_client(), serializer=JSONSerializer)
     except NoSuchJobError:
@@ -300,10 +307,10 @@ def job_is_running(document_id: str, *, stale_after: float | None = None) -> boo
         return None
     if job.get_status(refresh=False) != JobStatus.STARTED:
         return False
-    worker_name = getattr(job, "worker_name", None)
-    if not worker_name:
+    running_on = getattr(job, "worker_name", None)
+    if not running_on or (worker_name and running_on != worker_name):
         return False
-    return worker_is_alive(worker_name, stale_after=stale_after)
+    return worker_is_alive(running_on, stale_after=stale_after)
 
 
 def queue_health() -> tuple[bool, int]:

@@ -64,11 +64,13 @@ def reconcile(*, stale_after: int | None = None, now: Any = None) -> dict[str, i
                 | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
                 | Q(heartbeat_at__isnull=True, started_at__isnull=True)
             )
-            .only("id", "started_at")
+            .only("id", "started_at", "worker_name")
             .order_by("heartbeat_at")[:RECONCILE_BATCH]
         )
         for row in stale:
-            running = queue.job_is_running(str(row.id), stale_after=max(stale_after, 5))
+            running = queue.job_is_running(
+                str(row.id), stale_after=max(stale_after, 5), worker_name=row.worker_name or None
+            )
             if running is None:
                 break  # Redis stopped answering: try again next pass
             if running:

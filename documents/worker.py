@@ -113,6 +113,23 @@ def is_generation(job: Any) -> bool:
         return False
 
 
+AUTOGROUP = "/proc/self/autogroup"
+
+
+def autogroup_applies() -> bool:
+    """Whether the kernel shares the CPU between sessions for this process (autogrouping).
+
+    The file is missing on other systems and kernels built without it, and empty when the
+    process sits in a CPU cgroup of its own (a container, a systemd slice with CPU accounting):
+    the cgroup's weight then decides, and the autogroup nice does nothing.
+    """
+    try:
+        with open(AUTOGROUP) as handle:
+            return "nice" in handle.read()
+    except OSError:
+        return False
+
+
 def lower_cpu_priority(nice: int) -> list[str]:
     """Give up ``nice`` steps of CPU priority in this work horse; what was lowered.
 
@@ -126,6 +143,8 @@ def lower_cpu_priority(nice: int) -> list[str]:
     horse also lowers that session's autogroup nice (``/proc/self/autogroup``; raising it needs no
     privilege). A worker that shares a session with something else (``make run`` keeps one
     session for the whole stack) changes only its own nice value, which then is what counts.
+    Where the process sits in a CPU cgroup instead (containers, systemd with CPU accounting)
+    autogrouping does not apply and the unit's ``CPUWeight`` does that work.
     """
     lowered: list[str] = []
     if nice <= 0:
@@ -137,10 +156,10 @@ def lower_cpu_priority(nice: int) -> list[str]:
         own_session = os.getsid(0) == os.getppid()
     except OSError:
         own_session = False
-    if own_session:
+    if own_session and autogroup_applies():
         try:
-            fd = os.open("/proc/self/autogroup", os.O_WRONLY)
-        except OSError:  # not Linux, or a kernel without autogrouping
+            fd = os.open(AUTOGROUP, os.O_WRONLY)
+        except OSError:
             return lowered
         try:
             os.write(fd, str(min(nice, 19)).encode())
@@ -158,7 +177,6 @@ class FolioWorker(Worker):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         # Always JSON, whatever `rqworker --serializer` says (its default is pickle).
         kwargs["serializer"] = JSONSerializer
-        kwargs.setdefault("work_horse_killed_handler", jobs.on_work_horse_killed)
         kwargs.setdefault("maintenance_interval", int(settings.FOLIO_RECONCILE_SECONDS))
         kwargs.setdefault("job_monitoring_interval", int(settings.FOLIO_WORKER_MONITOR_SECONDS))
         super().__init__(*args, **kwargs)
@@ -308,7 +326,7 @@ class FolioWorker(Worker):
             return
         # The database first: it must not depend on Redis answering.
         try:
-            job_state.generation_heartbeat(job.id)
+            job_state.generation_heartbeat(job.id, worker_name=self.name)
         except Exception:
             logger.warning("Could not record the heartbeat of %s", job.id, exc_info=True)
         finally:
@@ -319,6 +337,11 @@ class FolioWorker(Worker):
             self._outage("job heartbeat", exc)
             return
         self._redis_back()
+
+    def handle_work_horse_killed(self, job: Any, retpid: int, ret_val: int, rusage: Any) -> None:
+        """Our horse died: give up this worker's own attempt (never a newer one elsewhere)."""
+        super().handle_work_horse_killed(job, retpid, ret_val, rusage)
+        jobs.on_work_horse_killed(job, retpid, ret_val, rusage, worker_name=self.name)
 
     def handle_job_failure(self, job: Any, queue: Any, *args: Any, **kwargs: Any) -> None:
         super().handle_job_failure(job, queue, *args, **kwargs)

@@ -15,7 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
@@ -50,8 +50,11 @@ def heartbeat_is_fresh(heartbeat_at: datetime | None, now: datetime | None = Non
 # --- the row --------------------------------------------------------------------------------------
 
 
-def generation_claim(document_id: Any) -> bool:
-    """Pending → Generating, counting the attempt; False when another delivery got it first."""
+def generation_claim(document_id: Any, worker_name: str = "") -> bool:
+    """Pending → Generating, counting the attempt; False when another delivery got it first.
+
+    ``worker_name`` is the RQ worker whose horse claims it: the attempt is that worker's.
+    """
     now = timezone.now()
     return bool(
         GeneratedDocument.objects.filter(pk=document_id, status=Status.PENDING).update(
@@ -61,8 +64,16 @@ def generation_claim(document_id: Any) -> bool:
             updated_at=now,
             attempts=F("attempts") + 1,
             step=Step.EXTRACT,
+            worker_name=worker_name[:200],
         )
     )
+
+
+def _held_by(worker_name: str | None) -> Q:
+    """Rows whose current attempt is ``worker_name``'s (or claimed outside any worker)."""
+    if not worker_name:
+        return Q()
+    return Q(worker_name=worker_name) | Q(worker_name="")
 
 
 def _attempt(document_id: Any, attempt: int) -> QuerySet[GeneratedDocument]:
@@ -157,12 +168,14 @@ def generation_fail(
     *,
     only_if: tuple = (),
     attempt: int | None = None,
+    worker_name: str | None = None,
 ) -> int:
     """Mark a row Failed unless it already ended. Returns the number of rows changed.
 
-    With ``attempt``, only that attempt's row is failed (a newer attempt is left alone).
+    With ``attempt``, only that attempt's row is failed (a newer attempt is left alone); with
+    ``worker_name``, only a row whose current attempt that worker claimed.
     """
-    qs = GeneratedDocument.objects.filter(pk=document_id).exclude(
+    qs = GeneratedDocument.objects.filter(_held_by(worker_name), pk=document_id).exclude(
         status__in=GeneratedDocument.TERMINAL
     )
     if only_if:
@@ -181,16 +194,26 @@ def generation_fail(
     return changed
 
 
-def generation_heartbeat(document_id: str) -> int:
-    """Called by the worker parent while a horse runs the job: the attempt's worker is alive."""
+def generation_heartbeat(document_id: str, worker_name: str | None = None) -> int:
+    """Called by the worker parent while a horse runs the job: the attempt's worker is alive.
+
+    With ``worker_name``, only while the current attempt is that worker's: a worker whose
+    attempt was given up on (its host was cut off, then came back) must not keep a newer
+    attempt, run elsewhere, looking alive.
+    """
     now = timezone.now()
-    return GeneratedDocument.objects.filter(pk=document_id, status=Status.GENERATING).update(
-        heartbeat_at=now
-    )
+    return GeneratedDocument.objects.filter(
+        _held_by(worker_name), pk=document_id, status=Status.GENERATING
+    ).update(heartbeat_at=now)
 
 
 def generation_retry_or_fail(
-    document_id: Any, code: str, *, require_stale: bool, attempt: int | None = None
+    document_id: Any,
+    code: str,
+    *,
+    require_stale: bool,
+    attempt: int | None = None,
+    worker_name: str | None = None,
 ) -> str:
     """An attempt died: put the row back to Pending for another attempt, or fail it.
 
@@ -198,18 +221,21 @@ def generation_retry_or_fail(
     ``"noop"`` (the row is not Generating, or, with ``require_stale``, its heartbeat is fresh so
     another attempt is alive). Retries are bounded by ``FOLIO_MAX_ATTEMPTS`` claims; a row that
     was never claimed (``attempts == 0``) is inconsistent and is failed. With ``attempt``, only
-    that attempt is given up on (a newer one is left alone).
+    that attempt is given up on (a newer one is left alone); with ``worker_name``, only an
+    attempt that worker claimed (a worker whose horse died speaks for its own attempt only).
     """
     with transaction.atomic():
         row = (
             GeneratedDocument.objects.select_for_update()
             .filter(pk=document_id)
-            .only("id", "status", "attempts", "heartbeat_at")
+            .only("id", "status", "attempts", "heartbeat_at", "worker_name")
             .first()
         )
         if row is None or row.status != Status.GENERATING:
             return "noop"
         if attempt is not None and row.attempts != attempt:
+            return "noop"
+        if worker_name and row.worker_name and row.worker_name != worker_name:
             return "noop"
         if require_stale and heartbeat_is_fresh(row.heartbeat_at):
             return "noop"

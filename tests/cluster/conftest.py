@@ -25,13 +25,6 @@ TIMING = {
     "FOLIO_RECONCILE_SECONDS": "1",
     "FOLIO_WORKER_MONITOR_SECONDS": "1",
     "FOLIO_LOG_LEVEL": "INFO",
-    # These tests judge a lost host against a 5-second staleness bound. A worker in its own
-    # session lowers that whole session's CPU priority (documents/worker.lower_cpu_priority), its
-    # heartbeating parent included; on two shared cores the heartbeat then came late enough, once
-    # in three runs, that a live second attempt was taken for dead. With the production bound
-    # (FOLIO_STALE_JOB_SECONDS, minutes) that delay is harmless; here the workers keep their
-    # priority, as they did before the priority change, so the bound measures host loss alone.
-    "FOLIO_WORKER_NICE": "0",
 }
 
 

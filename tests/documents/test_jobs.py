@@ -15,10 +15,13 @@ from django.utils import timezone
 from rq.job import Job
 from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
+from rq.worker import SimpleWorker
 
 from documents import jobs, queue
 from documents.models import GeneratedDocument
 from documents.reconciler import reconcile
+from documents.services import job_state
+from documents.worker import FolioWorker
 
 pytestmark = pytest.mark.django_db
 
@@ -169,3 +172,84 @@ def test_redis_unreachable_at_submit_is_a_503_and_the_row_ends_failed(
     assert elapsed < 5
     row = GeneratedDocument.objects.get(pk=body["task_id"])
     assert (row.status, row.error_code) == ("Failed", "queue_unavailable")
+
+
+# --- an attempt belongs to the worker that claimed it (issue 11: a host cut off, then back) -----
+
+
+def _fetch(document: GeneratedDocument) -> Job:
+    return Job.fetch(
+        str(document.id),
+        connection=django_rq.get_queue("default").connection,
+        serializer=JSONSerializer,
+    )
+
+
+def _worker(name: str) -> FolioWorker:
+    q = django_rq.get_queue("default")
+    return FolioWorker([q], connection=q.connection, name=name)
+
+
+def test_the_claim_records_the_worker_whose_horse_runs_the_attempt(pending):
+    """Run by a real RQ worker (in-process), the claim names that worker on the row."""
+    GeneratedDocument.objects.filter(pk=pending.pk).update(cancel_requested=True)
+    q = django_rq.get_queue("default")
+    worker = SimpleWorker([q], connection=q.connection, serializer=JSONSerializer, name="desk-7")
+    assert worker.work(burst=True)
+    pending.refresh_from_db()
+    assert (pending.status, pending.attempts, pending.worker_name) == ("Cancelled", 1, "desk-7")
+
+
+def test_a_worker_whose_horse_died_gives_up_only_its_own_attempt(pending):
+    """Host A was cut off mid-job; attempt 2 now runs on host B. When A comes back and its horse
+    ends badly, A must not fail B's attempt; B's own horse dying still counts."""
+    GeneratedDocument.objects.filter(pk=pending.pk).update(
+        status="Generating", attempts=2, worker_name="host-b-worker", heartbeat_at=timezone.now()
+    )
+    _worker("host-a-worker").handle_work_horse_killed(_fetch(pending), 1234, 256, None)
+    pending.refresh_from_db()
+    assert (pending.status, pending.error_code) == ("Generating", None)
+
+    _worker("host-b-worker").handle_work_horse_killed(_fetch(pending), 1234, 9, None)
+    pending.refresh_from_db()
+    assert (pending.status, pending.error_code) == ("Failed", "worker_crashed")
+
+
+def test_only_the_claiming_worker_keeps_the_attempt_alive(pending):
+    old = timezone.now() - timedelta(hours=1)
+    GeneratedDocument.objects.filter(pk=pending.pk).update(
+        status="Generating", attempts=2, worker_name="host-b-worker", heartbeat_at=old
+    )
+    assert job_state.generation_heartbeat(str(pending.id), worker_name="host-a-worker") == 0
+    pending.refresh_from_db()
+    assert pending.heartbeat_at == old
+    assert job_state.generation_heartbeat(str(pending.id), worker_name="host-b-worker") == 1
+    pending.refresh_from_db()
+    assert pending.heartbeat_at > old
+
+
+def test_rqs_record_of_an_older_attempt_does_not_keep_a_newer_one_running(pending):
+    """RQ keeps one record per job id: after a retry, a late older attempt can rewrite it."""
+    q = django_rq.get_queue("default")
+    older = _worker("host-a-worker")
+    older.register_birth()
+    try:
+        job = _fetch(pending)
+        with q.connection.pipeline() as pipe:
+            job.prepare_for_execution("host-a-worker", pipeline=pipe)
+            pipe.execute()
+        assert queue.job_is_running(str(pending.id), stale_after=60) is True
+        assert queue.job_is_running(str(pending.id), worker_name="host-a-worker") is True
+        assert queue.job_is_running(str(pending.id), worker_name="host-b-worker") is False
+
+        GeneratedDocument.objects.filter(pk=pending.pk).update(
+            status="Generating",
+            attempts=1,
+            worker_name="host-b-worker",
+            heartbeat_at=timezone.now() - timedelta(hours=1),
+        )
+        assert reconcile(stale_after=60)["requeued"] == 1
+        pending.refresh_from_db()
+        assert pending.status == "Pending"
+    finally:
+        older.register_death()

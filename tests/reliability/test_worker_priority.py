@@ -18,6 +18,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from documents.worker import autogroup_applies
 from tests.reliability.conftest import wait_status
 
 pytestmark = [
@@ -26,7 +27,10 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
 ]
 
-AUTOGROUP = Path("/proc/self/autogroup")
+NO_AUTOGROUP = (
+    "this process is not scheduled by autogroup (a kernel without it, or a CPU cgroup of its own,"
+    " as in containers: /proc/self/autogroup is missing or empty)"
+)
 
 
 def _autogroup_nice(pid: int) -> int:
@@ -46,7 +50,7 @@ def _running_horse(stack, member, tiny_source, submit, **worker_options):
     return worker, horse
 
 
-@pytest.mark.skipif(not AUTOGROUP.exists(), reason="this kernel has no autogroup scheduling")
+@pytest.mark.skipif(not autogroup_applies(), reason=NO_AUTOGROUP)
 @pytest.mark.timeout(90)
 def test_a_worker_in_its_own_session_lowers_the_sessions_autogroup(
     stack, member, tiny_source, submit
@@ -63,7 +67,7 @@ def test_a_worker_in_its_own_session_lowers_the_sessions_autogroup(
     assert _autogroup_nice(os.getpid()) == ours, "this test's session keeps its priority"
 
 
-@pytest.mark.skipif(not AUTOGROUP.exists(), reason="this kernel has no autogroup scheduling")
+@pytest.mark.skipif(not autogroup_applies(), reason=NO_AUTOGROUP)
 @pytest.mark.timeout(90)
 def test_a_worker_sharing_a_session_leaves_the_autogroup_alone(stack, member, tiny_source, submit):
     before = _autogroup_nice(os.getpid())
@@ -79,5 +83,5 @@ def test_nice_zero_keeps_the_workers_priority(stack, member, tiny_source, submit
         stack, member, tiny_source, submit, own_session=True, FOLIO_WORKER_NICE="0"
     )
     assert psutil.Process(horse).nice() == psutil.Process(worker.pid).nice()
-    if AUTOGROUP.exists():
+    if autogroup_applies():
         assert _autogroup_nice(horse) == 0
