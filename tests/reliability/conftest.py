@@ -340,6 +340,7 @@ class Stack:
         wait: bool = True,
         with_scheduler: bool = False,
         own_session: bool = False,
+        args: tuple[str, ...] = (),
         **env: str,
     ) -> WorkerProcess:
         n = len(self.workers)
@@ -370,6 +371,7 @@ class Stack:
                 "--name",
                 name,
                 *(["--with-scheduler"] if with_scheduler else []),
+                *args,
             ],
             cwd=PROJECT_ROOT,
             env=full_env,

@@ -111,3 +111,54 @@ def test_redis_at_maxmemory_refuses_the_enqueue_with_503_and_status_is_unaffecte
     assert (refused.status, refused.error_code) == ("Failed", "queue_unavailable")
     assert status.status_code == 200 and status.json()["status"] == "Pending"
     outcome(request, f"503 queue_unavailable in {elapsed * 1000:.0f} ms; row Failed; status 200")
+
+
+@pytest.mark.timeout(180)
+def test_a_worker_whose_registration_expired_during_an_outage_registers_again(
+    request, stack, member, tiny_source, submit
+):
+    """An outage longer than the worker's registration: RQ keeps a worker's key for
+    ``--worker-ttl`` + 60 s (480 s by default; 61 s here, the least RQ allows) past its last
+    heartbeat. When Redis answers again the key has expired, so RQ no longer knows the worker:
+    ``/healthz`` would count no live worker and the dashboard would not list it. The worker
+    notices on its first heartbeat after the outage, registers again, still listens for RQ's
+    commands and serves the queue."""
+    from django.test import Client
+
+    worker = stack.start_worker(args=("--worker-ttl", "1"))
+    assert stack.worker_ready(worker)
+    registration = stack.connection().ttl(f"rq:worker:{worker.name}")
+    assert 0 < registration <= 61, registration
+
+    started = time.monotonic()
+    stack.freeze_redis()
+    time.sleep(registration + 3)  # past the registration's TTL
+    stack.thaw_redis()
+    outage = time.monotonic() - started
+
+    def registered() -> bool:
+        key = f"rq:worker:{worker.name}"
+        connection = stack.connection()
+        return bool(connection.hexists(key, "birth")) and connection.sismember("rq:workers", key)
+
+    assert wait_for(registered, 30, 0.3), f"not registered again:\n{worker.output()[-3000:]}"
+    # RQ's commands to the worker (stop a job, shut down) still reach it: its pub/sub listener
+    # is subscribed again (or never lost its connection).
+    channel = f"rq:pubsub:{worker.name}"
+
+    def listening() -> bool:
+        return dict(stack.connection().pubsub_numsub(channel)).get(channel.encode(), 0) >= 1
+
+    assert wait_for(listening, 10, 0.3), worker.output()[-3000:]
+    health = Client().get("/healthz").json()
+    assert health["workers"] >= 1, health
+    path = tiny_source(member)
+    task = _accepted(submit(member, [path], output_name="After the outage"))
+    assert wait_for(lambda: row(task).status == "Complete", 60), row(task).status
+    assert worker.proc.poll() is None, worker.output()
+    outcome(
+        request,
+        f"Redis frozen {outage:.0f} s, past the worker's {registration} s registration: "
+        "registered again and listening for commands, "
+        f"/healthz counts {health['workers']} worker(s), the next job Complete",
+    )
