@@ -30,6 +30,8 @@ from django.core.handlers.wsgi import LimitedStream
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import Resolver404, resolve
 
+from portal.uploadspool import spool_failed_response
+
 logger = logging.getLogger("folio.security")
 
 MB = 1024 * 1024
@@ -155,7 +157,12 @@ class BodyLimitMiddleware:
                 spool.close()
                 logger.warning("Refused a chunked body to %s past %s bytes", request.path, limit)
                 return too_large(limit, authenticated)
-            spool.write(chunk)
+            try:
+                spool.write(chunk)
+            except OSError as exc:  # past 2.5 MB the copy is on disk: a full temporary folder
+                spool.close()
+                logger.warning("Could not spool a chunked body to %s: %s", request.path, exc)
+                return spool_failed_response(request)
         spool.seek(0)
         request.META["CONTENT_LENGTH"] = str(size)
         request._stream = LimitedStream(spool, size)  # type: ignore[attr-defined]

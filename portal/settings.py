@@ -180,6 +180,11 @@ FOLIO_MAX_UPLOAD_MB = env_int("FOLIO_MAX_UPLOAD_MB", 50, minimum=1)
 # Stored source files per organization (every version counts); 0 or unset = no quota.
 FOLIO_ORG_STORAGE_QUOTA_MB = env_int("FOLIO_ORG_STORAGE_QUOTA_MB", 0, minimum=0)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# Larger uploads are spooled to the temporary folder; a full one is a 503 (portal/uploadspool.py).
+FILE_UPLOAD_HANDLERS = [
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "portal.uploadspool.SpoolingUploadHandler",
+]
 FILE_UPLOAD_PERMISSIONS = 0o600
 FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 DATA_UPLOAD_MAX_NUMBER_FILES = env_int("FOLIO_MAX_UPLOAD_FILES", 20, minimum=1)
@@ -364,6 +369,12 @@ MIDDLEWARE.insert(
 MIDDLEWARE.insert(
     MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
     "portal.bodylimit.BodyLimitMiddleware",
+)
+# Then a multipart body outside the API is parsed where a full temporary folder can be answered
+# 503 (before the CSRF check reads it; portal/uploadspool.py).
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("portal.bodylimit.BodyLimitMiddleware") + 1,
+    "portal.uploadspool.UploadSpoolMiddleware",
 )
 # Usernames compared NFKC + casefold; the demo account refused outside debug mode.
 AUTHENTICATION_BACKENDS = ["portal.backends.FolioModelBackend"]
