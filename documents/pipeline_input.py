@@ -10,14 +10,13 @@ the manifest that the twin records.
 from __future__ import annotations
 
 import logging
-import shutil
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.files.storage import default_storage
 
+from documents import filestore
 from documents.models import GeneratedDocument, SourceFileVersion
 from documents.pipeline.errors import GenerationError
 from documents.pipeline.types import (
@@ -224,9 +223,11 @@ def _download_sources(
         source_file = version.source_file
         target = workdir / f"{i}-{source_file.name}"
         try:
-            with default_storage.open(version.storage_key, "rb") as src, target.open("wb") as dst:
-                shutil.copyfileobj(src, dst, length=1024 * 1024)
-        except Exception as exc:
+            filestore.read_file(version.storage_key, target)
+        except filestore.StorageUnavailableError as exc:
+            # The file is there, the storage does not answer for now: not the user's to fix.
+            raise GenerationError(code="storage_unavailable") from exc
+        except Exception as exc:  # gone, or unreadable: only a new upload helps
             raise GenerationError(
                 f"{source_file.name}: the stored file could not be read. "
                 "Upload it again and retry.",
@@ -252,8 +253,10 @@ def _base_document_path(document: GeneratedDocument, workdir: Path) -> str | Non
         return None
     target = workdir / "base-template.docx"
     try:
-        with default_storage.open(key, "rb") as src, target.open("wb") as dst:
-            shutil.copyfileobj(src, dst)
+        filestore.read_file(key, target)
+    except filestore.StorageUnavailableError as exc:
+        # Not a reason to draft in other styles than the template's: try again later.
+        raise GenerationError(code="storage_unavailable") from exc
     except Exception:
         logger.warning("Template base document %s is not readable; using the default styles", key)
         return None

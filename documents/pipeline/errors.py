@@ -19,7 +19,7 @@ ERROR_MESSAGES: dict[str, str] = {
     "worker_crashed": "The worker processing this document stopped unexpectedly. Submit the request again.",
     "source_unavailable": "A source file could not be read from storage. Upload it again and retry.",
     "queue_unavailable": "The job queue is not reachable right now. Try again in a minute.",
-    "storage_unavailable": "The file storage did not accept the file (it may be full or unreachable). Try again later.",
+    "storage_unavailable": "The file storage is not available right now (full, refusing writes or unreachable); your sources are kept. Try again later.",
     "llm_unavailable": "The language-model service did not answer. Try again later or use the built-in writer.",
     "internal_error": "An unexpected error stopped the generation. Try again; if it happens again, contact support.",
     "cancelled": "The generation was cancelled.",

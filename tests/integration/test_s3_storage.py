@@ -113,3 +113,75 @@ def test_upload_generate_download_and_presigned_url_on_s3(
     assert body[:2] == b"PK"
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]]
     assert f"{org.id}/output/{task}.docx" in keys
+
+
+def _storages(endpoint: str) -> dict:
+    return {
+        "default": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": BUCKET,
+                "endpoint_url": endpoint,
+                "region_name": "us-east-1",
+                "access_key": "testing",
+                "secret_key": "testing",
+                "file_overwrite": False,
+                "default_acl": None,
+            },
+        },
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+def _generate(client, file_path: str, name: str) -> str:
+    response = client.post(
+        "/api/v1/documents/generate",
+        {
+            "document_type": "CSR",
+            "file_paths": [file_path],
+            "connector_data_id": "s3",
+            "workspace_name": "S3",
+            "template_id": "ich-e3-csr",
+            "output_name": name,
+        },
+        format="json",
+    )
+    assert response.status_code == 202, response.json()
+    return str(response.json()["task_id"])
+
+
+def test_a_whole_job_while_the_object_store_is_down_fails_storage_unavailable_not_missing(
+    s3_storage, api_client, member, rq_worker, clean_queue, tmp_path: Path
+):
+    """The object store answers 503 to everything while a job runs: the job reads its source
+    with bounded tries and ends ``Failed storage_unavailable`` (try again later), not
+    ``source_unavailable`` ("upload it again": the file was never lost) and not
+    ``internal_error``; nothing is written. With the store back, the same file generates."""
+    from documents.models import GeneratedDocument
+    from tests.helpers.failing_s3 import failing_s3
+
+    pdf = tmp_path / "protocol.pdf"
+    builders.build_protocol_pdf(pdf)
+    client = api_client(member)
+    response = client.post(
+        "/api/v1/files/upload",
+        {"file_content": SimpleUploadedFile("protocol.pdf", pdf.read_bytes())},
+        format="multipart",
+    )
+    assert response.status_code == 201, response.json()
+    file_path = response.json()["file_path"]
+
+    with failing_s3() as (down, hits), override_settings(STORAGES=_storages(down)):
+        task = _generate(client, file_path, "While_S3_Is_Down")
+        rq_worker()
+        row = GeneratedDocument.objects.get(pk=task)
+        status = client.get(f"/api/v1/documents/status/{task}").json()
+    assert (row.status, row.error_code) == ("Failed", "storage_unavailable"), (row.error, hits)
+    assert status["status"] == "Failed" and status["error_code"] == "storage_unavailable", status
+    # Bounded tries (Folio's 3, each with botocore's own retries), then a stop; only reads.
+    assert 3 <= len(hits) <= 30 and set(hits) <= {"HEAD", "GET"}, hits
+    assert not row.output_key
+
+    again = _generate(client, file_path, "With_S3_Back")
+    rq_worker()
+    assert GeneratedDocument.objects.get(pk=again).status == "Complete"

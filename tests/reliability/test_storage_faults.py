@@ -121,38 +121,15 @@ def test_an_object_store_answering_503_is_storage_unavailable_after_bounded_retr
     request, tmp_path
 ):
     """S3 variant: a local HTTP endpoint that answers 503 to everything (no network)."""
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
     from storages.backends.s3 import S3Storage
 
     from documents import filestore
+    from tests.helpers.failing_s3 import failing_s3
 
-    hits: list[str] = []
-
-    class Failing(BaseHTTPRequestHandler):
-        def _fail(self) -> None:
-            hits.append(self.command)
-            length = int(self.headers.get("Content-Length") or 0)
-            if length:
-                self.rfile.read(length)
-            body = b"<Error><Code>SlowDown</Code><Message>busy</Message></Error>"
-            self.send_response(503)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        do_GET = do_PUT = do_HEAD = do_POST = do_DELETE = _fail
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Failing)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    with failing_s3() as (endpoint, hits):
         storage = S3Storage(
             bucket_name="folio-test",
-            endpoint_url=f"http://127.0.0.1:{server.server_address[1]}",
+            endpoint_url=endpoint,
             region_name="us-east-1",
             access_key="test",
             secret_key="test",
@@ -164,11 +141,20 @@ def test_an_object_store_answering_503_is_storage_unavailable_after_bounded_retr
         with pytest.raises(filestore.StorageUnavailableError):
             filestore.save_file("org/output/doc.docx", source, "doc.docx", storage=storage)
         elapsed = time.monotonic() - started
-    finally:
-        server.shutdown()
+        # Reading back: the same bounded tries, and "unavailable", not "missing".
+        read_started = time.monotonic()
+        with pytest.raises(filestore.StorageUnavailableError):
+            filestore.read_file(
+                "org/documents/v1/protocol.pdf", tmp_path / "in.pdf", storage=storage
+            )
+        read_elapsed = time.monotonic() - read_started
     assert hits, "the endpoint was asked"
-    assert elapsed < 60, elapsed
-    outcome(request, f"StorageUnavailableError after {len(hits)} requests in {elapsed:.1f} s")
+    assert elapsed < 60 and read_elapsed < 60, (elapsed, read_elapsed)
+    outcome(
+        request,
+        f"StorageUnavailableError after {len(hits)} requests (write {elapsed:.1f} s, "
+        f"read {read_elapsed:.1f} s)",
+    )
 
 
 def _big_docx(tmp_path: Path) -> bytes:
