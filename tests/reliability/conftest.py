@@ -404,6 +404,43 @@ class Stack:
             self.redis = None
 
 
+def fill_up(path: Path) -> None:
+    """Write ``path/.filler`` until the file system is full (ENOSPC)."""
+    with contextlib.suppress(OSError), (path / ".filler").open("ab") as fh:
+        while True:
+            fh.write(b"\0" * 64 * 1024)
+            fh.flush()
+
+
+@pytest.fixture
+def full_folder() -> Iterator[Callable[[Path], Path]]:
+    """``full_folder(path)`` mounts an 8 KB tmpfs at ``path`` and fills it (``fill=False``: a
+    tmpfs of ``size`` left empty, for the test to fill later). Root only; skipped elsewhere."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    mounted: list[Path] = []
+
+    def make(path: Path, *, fill: bool = True, size: str = "8k") -> Path:
+        path.mkdir(parents=True, exist_ok=True)
+        out = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(path)],
+            capture_output=True,
+            text=True,
+        )
+        if out.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {out.stderr.strip()}")
+        mounted.append(path)
+        if fill:
+            fill_up(path)
+        return path
+
+    try:
+        yield make
+    finally:
+        for path in mounted:
+            subprocess.run(["umount", "-l", str(path)], capture_output=True)
+
+
 @pytest.fixture
 def stack(transactional_db: None, tmp_path: Path, redis_server: str) -> Iterator[Stack]:
     """A private valkey-server and worker subprocesses sharing the test database."""

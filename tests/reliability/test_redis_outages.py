@@ -162,3 +162,56 @@ def test_a_worker_whose_registration_expired_during_an_outage_registers_again(
         "registered again and listening for commands, "
         f"/healthz counts {health['workers']} worker(s), the next job Complete",
     )
+
+
+@pytest.mark.timeout(120)
+def test_a_full_disk_under_the_append_only_file_refuses_generations_with_503_until_freed(
+    request, stack, member, tiny_source, submit, api_client, full_folder
+):
+    """The queue's append-only file on a full file system (a real tmpfs, filled): valkey stops
+    accepting writes, so a generation answers 503 ``queue_unavailable`` and its row ends
+    ``Failed``, never a 500 or a row left Pending; status polls answer as before. Once space is
+    freed, valkey writes its file again and generations are accepted and run."""
+    from tests.reliability.conftest import fill_up
+
+    folder = full_folder(stack.tmp / "valkey", fill=False, size="4m")
+    stack.use_persistent_redis()
+    assert stack.redis_dir == folder
+    path = tiny_source(member)
+    before = _accepted(submit(member, [path], output_name="Before"))
+
+    fill_up(folder)
+    answers, taken = [], []
+    for i in range(8):  # writes that meet the full disk may still be taken (in memory)
+        response = submit(member, [path], output_name=f"Disk full {i}")
+        answers.append(response.status_code)
+        if response.status_code == 503:
+            break
+        taken.append(response.json()["task_id"])
+        time.sleep(0.5)  # valkey notices its failed write within a second
+    assert answers[-1] == 503, answers
+    assert set(answers) <= {202, 503}, answers
+    body = response.json()
+    assert body["code"] == "queue_unavailable" and response["Retry-After"], body
+    refused = row(body["task_id"])
+    assert (refused.status, refused.error_code) == ("Failed", "queue_unavailable")
+    status = api_client(member).get(f"/api/v1/documents/status/{before}")
+    assert status.status_code == 200 and status.json()["status"] == "Pending"
+
+    (folder / ".filler").unlink()
+
+    def accepted_again():
+        response = submit(member, [path], output_name="After")
+        return response.json()["task_id"] if response.status_code == 202 else None
+
+    after = wait_for(accepted_again, 20, 1.0)
+    assert after, "valkey took writes again once space was freed"
+    stack.start_worker()
+    # Nothing accepted is lost: the jobs taken while the disk filled up run as well.
+    for task in (before, *taken, after):
+        assert wait_for(lambda t=task: row(t).status == "Complete", 90), row(task).status
+    outcome(
+        request,
+        f"answers while full {answers}: 503 queue_unavailable, row Failed, status 200; "
+        f"space freed: accepted again; {len(taken) + 2} accepted jobs all Complete",
+    )

@@ -9,11 +9,8 @@ and no row.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import subprocess
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -29,34 +26,6 @@ pytestmark = [
 
 def _files(folder: Path) -> list[str]:
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
-
-
-@pytest.fixture
-def full_folder() -> Iterator[Callable[[Path], Path]]:
-    """``full_folder(path)`` mounts an 8 KB tmpfs at ``path`` and fills it."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs needs root")
-    mounted: list[Path] = []
-
-    def make(path: Path) -> Path:
-        path.mkdir(parents=True, exist_ok=True)
-        out = subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", "size=8k,mode=0700", "tmpfs", str(path)],
-            capture_output=True,
-            text=True,
-        )
-        if out.returncode != 0:
-            pytest.skip(f"cannot mount a tmpfs here: {out.stderr.strip()}")
-        mounted.append(path)
-        with contextlib.suppress(OSError), (path / ".filler").open("wb") as fh:
-            fh.write(b"\0" * 64 * 1024)  # ENOSPC after 8 KB: the folder is now full
-        return path
-
-    try:
-        yield make
-    finally:
-        for path in mounted:
-            subprocess.run(["umount", "-l", str(path)], capture_output=True)
 
 
 @pytest.mark.timeout(120)
