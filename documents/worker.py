@@ -47,9 +47,10 @@ from django.conf import settings
 from django.db import connections
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from rq.exceptions import StopRequested
 from rq.job import JobStatus
 from rq.serializers import JSONSerializer
-from rq.worker import Worker
+from rq.worker import Worker, WorkerStatus
 
 from documents import jobs
 from documents import queue as folio_queue
@@ -205,10 +206,29 @@ class FolioWorker(Worker):
         except Exception:
             logger.warning("Worker %s: could not register again", self.name, exc_info=True)
 
+    # --- a stop request is never lost ------------------------------------------------------------
+
+    def request_stop(self, signum: int, frame: Any) -> None:
+        """SIGTERM/SIGINT: RQ raises ``StopRequested`` from this handler when the worker is idle.
+
+        Raised in the middle of code that must survive its own failures (a reconciler pass, a
+        Redis outage being waited out), an ``except Exception`` there could swallow it and the
+        worker would never stop: a ``make run`` stack killed with its worker in a reconciler
+        pass left that worker running. So the request is also kept as a flag, which the idle
+        loop checks on every turn (``heartbeat``).
+        """
+        self._stop_requested = True
+        super().request_stop(signum, frame)
+
+    def _stop_if_requested(self) -> None:
+        if getattr(self, "_stop_requested", False) and self.get_state() != WorkerStatus.BUSY:
+            raise StopRequested()
+
     def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
         if pipeline is not None:  # only queued: the pipeline's caller executes it
             super().heartbeat(timeout, pipeline=pipeline)
             return
+        self._stop_if_requested()
         try:
             super().heartbeat(timeout)
         except REDIS_OUTAGE as exc:
@@ -370,6 +390,8 @@ class FolioWorker(Worker):
             counts = reconcile()
             if any(counts.values()):
                 logger.warning("Reconciler: %s", counts)
+        except StopRequested:
+            raise  # SIGTERM arrived during the pass: a stop, not a failed pass
         except Exception:  # the worker must keep working even if a pass fails
             logger.exception("Reconciler pass failed")
         finally:

@@ -67,5 +67,21 @@ if SLOW_CHILD:
     dispatch._extract_in_child = _slow_in_child
 
 
+# The length of every reconciler pass (a stop request arriving during one must not be lost).
+SLOW_RECONCILE_ENV = "FOLIO_TEST_SLOW_RECONCILE_SECONDS"
+SLOW_RECONCILE = _slow_step_seconds(SLOW_RECONCILE_ENV)
+if SLOW_RECONCILE:
+    import documents.worker as folio_worker
+
+    logger.warning("%s=%s: test-only slow reconciler passes", SLOW_RECONCILE_ENV, SLOW_RECONCILE)
+    _reconcile_pass = folio_worker.reconcile
+
+    def _slow_reconcile(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(SLOW_RECONCILE)
+        return _reconcile_pass(*args, **kwargs)
+
+    folio_worker.reconcile = _slow_reconcile
+
+
 class SlowStepWorker(FolioWorker):
     """Folio's worker, importing this module (and so its pauses) first."""

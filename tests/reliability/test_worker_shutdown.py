@@ -12,7 +12,14 @@ import time
 
 import pytest
 
-from tests.reliability.conftest import outcome, output_files, row, wait_status, wait_terminal
+from tests.reliability.conftest import (
+    outcome,
+    output_files,
+    row,
+    wait_for,
+    wait_status,
+    wait_terminal,
+)
 
 pytestmark = [
     pytest.mark.reliability(category="fault"),
@@ -63,3 +70,35 @@ def test_a_cold_shutdown_hands_the_job_back_to_another_worker(
     assert (doc.status, doc.attempts) == ("Complete", 2), (doc.status, doc.error_code)
     assert len(output_files(doc)) == 1
     outcome(request, "horse killed by the cold shutdown; Complete by another worker, attempt 2")
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("redis", ["up", "stopped"])
+def test_a_stop_request_during_a_reconciler_pass_stops_the_idle_worker(request, stack, redis):
+    """SIGTERM to an idle worker arriving in the middle of a reconciler pass (each pass made
+    2 s long here; with the default 1 s interval a worker spends part of every second in one).
+    RQ answers a stop of an idle worker by raising ``StopRequested`` from the signal handler,
+    and the pass's ``except Exception`` (a failing pass must not kill the worker) swallowed it:
+    the worker ran on for ever. A ``make run`` stack killed at that moment left its worker
+    behind (tests/portal/test_runstack.py saw it once). With Redis stopped as well (the stack's
+    valkey gets the same signal) the worker was also stuck waiting for Redis."""
+    worker = stack.start_worker(FOLIO_TEST_SLOW_RECONCILE_SECONDS="2")
+
+    def in_a_maintenance_pass() -> bool:  # RQ logs this line, then Folio's pass runs (2 s)
+        return "cleaning registries" in worker.output()
+
+    assert wait_for(in_a_maintenance_pass, 30, 0.05), worker.output()
+    time.sleep(0.5)
+    if redis == "stopped":
+        stack.stop_redis()
+    started = time.monotonic()
+    worker.proc.send_signal(signal.SIGTERM)
+    try:
+        code = worker.proc.wait(timeout=20)
+    except Exception:
+        code = None
+    elapsed = time.monotonic() - started
+    assert code is not None, f"the worker did not stop:\n{worker.output()}"
+    outcome(
+        request, f"Redis {redis}: the worker stopped {elapsed:.1f} s after SIGTERM (exit {code})"
+    )
