@@ -47,6 +47,17 @@ def _slowed(run_pipeline: Any, seconds: float) -> Any:
     return wrapper
 
 
+def _delayed(func: Any, seconds: float) -> Any:
+    """``func``, entered ``seconds`` late on every call."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(seconds)
+        return func(*args, **kwargs)
+
+    return wrapper
+
+
 SLOW = _slow_step_seconds()
 if SLOW:
     logger.warning("%s=%s: test-only slow steps are on", SLOW_STEP_ENV, SLOW)
@@ -58,13 +69,7 @@ if SLOW_CHILD:
     from documents.pipeline.extract import dispatch
 
     logger.warning("%s=%s: test-only slow extraction children", SLOW_CHILD_ENV, SLOW_CHILD)
-    _in_child = dispatch._extract_in_child
-
-    def _slow_in_child(*args: Any, **kwargs: Any) -> Any:
-        time.sleep(SLOW_CHILD)
-        return _in_child(*args, **kwargs)
-
-    dispatch._extract_in_child = _slow_in_child
+    dispatch._extract_in_child = _delayed(dispatch._extract_in_child, SLOW_CHILD)
 
 
 # The length of every reconciler pass (a stop request arriving during one must not be lost).
@@ -74,13 +79,7 @@ if SLOW_RECONCILE:
     import documents.worker as folio_worker
 
     logger.warning("%s=%s: test-only slow reconciler passes", SLOW_RECONCILE_ENV, SLOW_RECONCILE)
-    _reconcile_pass = folio_worker.reconcile
-
-    def _slow_reconcile(*args: Any, **kwargs: Any) -> Any:
-        time.sleep(SLOW_RECONCILE)
-        return _reconcile_pass(*args, **kwargs)
-
-    folio_worker.reconcile = _slow_reconcile
+    folio_worker.reconcile = _delayed(folio_worker.reconcile, SLOW_RECONCILE)
 
 
 class SlowStepWorker(FolioWorker):
