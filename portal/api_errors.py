@@ -25,10 +25,8 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from portal.errors import ServiceError
 from portal.parsers import JSONTooDeep
-from portal.uploadspool import CODE as SPOOL_CODE
-from portal.uploadspool import DETAIL as SPOOL_DETAIL
 from portal.uploadspool import RETRY_AFTER as SPOOL_RETRY_AFTER
-from portal.uploadspool import UploadSpoolError
+from portal.uploadspool import SPOOL_FAILED, UploadSpoolError
 
 logger = logging.getLogger(__name__)
 
@@ -81,11 +79,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             headers={"Retry-After": DATABASE_RETRY_AFTER},
         )
     if isinstance(exc, UploadSpoolError):
-        return Response(
-            {"detail": SPOOL_DETAIL, "code": SPOOL_CODE},
-            status=503,
-            headers={"Retry-After": SPOOL_RETRY_AFTER},
-        )
+        return Response(dict(SPOOL_FAILED), status=503, headers={"Retry-After": SPOOL_RETRY_AFTER})
     if isinstance(exc, RequestDataTooBig):
         return Response({"detail": "The request body is too large."}, status=413)
     if isinstance(exc, TooManyFilesSent):

@@ -118,16 +118,21 @@ class DatabaseUnavailableMiddleware:
         from portal.api_errors import DATABASE_RETRY_AFTER, DATABASE_UNAVAILABLE
 
         logging.getLogger(__name__).warning("Database unavailable: %s", exception)
-        if request.headers.get("HX-Request") or "text/html" in request.headers.get("Accept", ""):
-            response: HttpResponse = HttpResponse(
-                "<!doctype html><title>Folio: try again</title>"
-                f"<p>{DATABASE_UNAVAILABLE['detail']}</p>",
-                status=503,
-            )
-        else:
-            response = JsonResponse(DATABASE_UNAVAILABLE, status=503)
-        response["Retry-After"] = DATABASE_RETRY_AFTER
-        return response
+        return try_again_response(request, DATABASE_UNAVAILABLE, DATABASE_RETRY_AFTER)
+
+
+def try_again_response(
+    request: HttpRequest, body: dict[str, str], retry_after: str
+) -> HttpResponse:
+    """503 with ``Retry-After``: a short page for browsers, ``{"detail", "code"}`` otherwise."""
+    if request.headers.get("HX-Request") or "text/html" in request.headers.get("Accept", ""):
+        response: HttpResponse = HttpResponse(
+            f"<!doctype html><title>Folio: try again</title><p>{body['detail']}</p>", status=503
+        )
+    else:
+        response = JsonResponse(body, status=503)
+    response["Retry-After"] = retry_after
+    return response
 
 
 class RedactSecretsFilter(logging.Filter):

@@ -19,16 +19,18 @@ from collections.abc import Callable
 from typing import Any
 
 from django.core.files.uploadhandler import TemporaryFileUploadHandler
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
+
+from portal.middleware import try_again_response
 
 logger = logging.getLogger(__name__)
 
-CODE = "storage_unavailable"
 RETRY_AFTER = "60"
-DETAIL = (
-    "The server could not store the upload for now (its temporary folder is full or refusing "
-    "writes); nothing was kept. Try again later."
-)
+SPOOL_FAILED = {
+    "detail": "The server could not store the upload for now (its temporary folder is full or "
+    "refusing writes); nothing was kept. Try again later.",
+    "code": "storage_unavailable",
+}
 
 
 class UploadSpoolError(Exception):
@@ -69,14 +71,7 @@ class SpoolingUploadHandler(TemporaryFileUploadHandler):
 
 def spool_failed_response(request: HttpRequest) -> HttpResponse:
     """503 ``storage_unavailable``: a page for browsers, ``{"detail", "code"}`` otherwise."""
-    if request.headers.get("HX-Request") or "text/html" in request.headers.get("Accept", ""):
-        response: HttpResponse = HttpResponse(
-            f"<!doctype html><title>Folio: try again</title><p>{DETAIL}</p>", status=503
-        )
-    else:
-        response = JsonResponse({"detail": DETAIL, "code": CODE}, status=503)
-    response["Retry-After"] = RETRY_AFTER
-    return response
+    return try_again_response(request, SPOOL_FAILED, RETRY_AFTER)
 
 
 def _is_multipart_post(request: HttpRequest) -> bool:
