@@ -23,7 +23,9 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
+
+from portal.try_again import try_again_response
 
 DEFAULT_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
@@ -119,20 +121,6 @@ class DatabaseUnavailableMiddleware:
 
         logging.getLogger(__name__).warning("Database unavailable: %s", exception)
         return try_again_response(request, DATABASE_UNAVAILABLE, DATABASE_RETRY_AFTER)
-
-
-def try_again_response(
-    request: HttpRequest, body: dict[str, str], retry_after: str
-) -> HttpResponse:
-    """503 with ``Retry-After``: a short page for browsers, ``{"detail", "code"}`` otherwise."""
-    if request.headers.get("HX-Request") or "text/html" in request.headers.get("Accept", ""):
-        response: HttpResponse = HttpResponse(
-            f"<!doctype html><title>Folio: try again</title><p>{body['detail']}</p>", status=503
-        )
-    else:
-        response = JsonResponse(body, status=503)
-    response["Retry-After"] = retry_after
-    return response
 
 
 class RedactSecretsFilter(logging.Filter):

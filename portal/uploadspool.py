@@ -21,7 +21,7 @@ from typing import Any
 from django.core.files.uploadhandler import TemporaryFileUploadHandler
 from django.http import HttpRequest, HttpResponse
 
-from portal.middleware import try_again_response
+from portal.try_again import try_again_response
 
 logger = logging.getLogger(__name__)
 
